@@ -1,0 +1,2 @@
+#include <cstdio>
+int alloy_main(int, char**) { std::puts("alloy"); return 0; }

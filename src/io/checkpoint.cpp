@@ -1,0 +1,160 @@
+#include "io/checkpoint.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace alloy {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json read_json_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path.string(), ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return json::parse(ss.str());
+  } catch (const json::exception& e) {
+    fail(path.string(), ": invalid JSON: ", e.what());
+  }
+}
+
+void write_json_file(const fs::path& path, const json& value) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) fail(path.string(), ": cannot create");
+  out << value.dump(2) << "\n";
+  if (!out) fail(path.string(), ": write failed");
+}
+
+const json* json_get_dotted(const json& root, std::string_view dotted) {
+  const json* cur = &root;
+  while (true) {
+    size_t dot = dotted.find('.');
+    std::string key(dotted.substr(0, dot));
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(key);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+    if (dot == std::string_view::npos) return cur;
+    dotted.remove_prefix(dot + 1);
+  }
+}
+
+void json_set_dotted(json& root, std::string_view dotted, json value) {
+  json* cur = &root;
+  while (true) {
+    size_t dot = dotted.find('.');
+    std::string key(dotted.substr(0, dot));
+    if (!cur->is_object()) fail("config key '", dotted, "': parent is not an object");
+    if (dot == std::string_view::npos) {
+      (*cur)[key] = std::move(value);
+      return;
+    }
+    cur = &(*cur)[key];
+    if (cur->is_null()) *cur = json::object();
+    dotted.remove_prefix(dot + 1);
+  }
+}
+
+std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path) {
+  auto ck = std::shared_ptr<Checkpoint>(new Checkpoint());
+  ck->path_ = path;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail(path.string(), ": no such file or directory");
+
+  std::vector<fs::path> shard_files;
+  json weight_map;
+  if (fs::is_directory(path)) {
+    ck->dir_ = path;
+    fs::path single = path / "model.safetensors";
+    fs::path index = path / "model.safetensors.index.json";
+    if (fs::exists(single)) {
+      shard_files.push_back(single);
+    } else if (fs::exists(index)) {
+      json idx = read_json_file(index);
+      if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
+        fail(index.string(), ": has no 'weight_map' object");
+      weight_map = idx["weight_map"];
+      std::vector<std::string> files;
+      for (auto it = weight_map.begin(); it != weight_map.end(); ++it) {
+        if (!it->is_string()) fail(index.string(), ": weight_map entry for '", it.key(), "' is not a file name");
+        std::string f = it->get<std::string>();
+        if (f.find('/') != std::string::npos || f == ".." || f.empty())
+          fail(index.string(), ": weight_map entry for '", it.key(), "' names '", f, "', not a file in the directory");
+        if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+      }
+      std::sort(files.begin(), files.end());
+      for (const auto& f : files) {
+        if (!fs::exists(path / f))
+          fail(index.string(), ": points to shard '", f, "', which does not exist");
+        shard_files.push_back(path / f);
+      }
+      if (shard_files.empty()) fail(index.string(), ": weight_map is empty");
+    } else {
+      bool has_bin = fs::exists(path / "pytorch_model.bin") || fs::exists(path / "pytorch_model.bin.index.json");
+      fail(path.string(), ": no weights found (expected model.safetensors or model.safetensors.index.json",
+           has_bin ? "; PyTorch .bin checkpoints are not supported yet, convert to safetensors)" : ")");
+    }
+    fs::path config = path / "config.json";
+    if (fs::exists(config)) {
+      ck->config_ = read_json_file(config);
+      if (!ck->config_.is_object()) fail(config.string(), ": is not a JSON object");
+      ck->has_config_ = true;
+    }
+  } else {
+    ck->single_file_ = true;
+    ck->dir_ = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    shard_files.push_back(path);
+  }
+
+  for (const auto& f : shard_files) ck->shards_.push_back(SafetensorsFile::open(f));
+
+  if (weight_map.is_null()) {
+    const auto& shard = *ck->shards_[0];
+    for (const auto& e : shard.entries()) {
+      ck->index_[e.name] = {0, &e};
+      ck->names_.push_back(e.name);
+    }
+  } else {
+    std::unordered_map<std::string, size_t> shard_by_file;
+    for (size_t i = 0; i < shard_files.size(); ++i) shard_by_file[shard_files[i].filename().string()] = i;
+    for (auto it = weight_map.begin(); it != weight_map.end(); ++it) {
+      size_t s = shard_by_file.at(it->get<std::string>());
+      const SafetensorsEntry* e = ck->shards_[s]->find(it.key());
+      if (!e)
+        fail(path.string(), ": index lists tensor '", it.key(), "' in shard '", it->get<std::string>(),
+             "', but that shard does not contain it");
+      ck->index_[it.key()] = {s, e};
+    }
+    // Storage order: shard by shard, by offset.
+    for (size_t s = 0; s < ck->shards_.size(); ++s)
+      for (const auto& e : ck->shards_[s]->entries()) {
+        auto it = ck->index_.find(e.name);
+        if (it != ck->index_.end() && it->second.shard == s) ck->names_.push_back(e.name);
+      }
+  }
+  return ck;
+}
+
+TensorView Checkpoint::tensor(std::string_view name) const {
+  auto it = index_.find(std::string(name));
+  if (it == index_.end()) fail("tensor '", name, "' not found in ", path_.string());
+  return shards_[it->second.shard]->view(*it->second.entry);
+}
+
+const SafetensorsFile& Checkpoint::shard_of(std::string_view name) const {
+  auto it = index_.find(std::string(name));
+  if (it == index_.end()) fail("tensor '", name, "' not found in ", path_.string());
+  return *shards_[it->second.shard];
+}
+
+uint64_t Checkpoint::tensor_bytes() const {
+  uint64_t total = 0;
+  for (const auto& [name, loc] : index_) total += loc.entry->end - loc.entry->begin;
+  return total;
+}
+
+}  // namespace alloy
