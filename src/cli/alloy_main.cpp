@@ -1,2 +1,15 @@
 #include <cstdio>
-int alloy_main(int, char**) { std::puts("alloy"); return 0; }
+
+#include "cli/commands.h"
+
+int alloy_main(int argc, char** argv) {
+  CLI::App app{"alloy: merge fine-tuned checkpoints of one architecture into one model"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("alloy ") + ALLOY_VERSION);
+  int exit_code = 0;
+  alloy::add_merge_command(app, exit_code);
+  alloy::add_inspect_command(app, exit_code);
+  alloy::add_fixture_command(app, exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

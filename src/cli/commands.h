@@ -1,0 +1,12 @@
+// The alloy subcommands; each file in src/cli/ registers one with the CLI11 app.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace alloy {
+
+// Each add_* function registers a subcommand whose callback sets `exit_code`.
+void add_inspect_command(CLI::App& app, int& exit_code);
+void add_merge_command(CLI::App& app, int& exit_code);
+void add_fixture_command(CLI::App& app, int& exit_code);
+
+}  // namespace alloy

@@ -1,0 +1,6 @@
+// Placeholder: replaced by the real `alloy fixture` command.
+#include "cli/commands.h"
+
+namespace alloy {
+void add_fixture_command(CLI::App& app, int& exit_code) { (void)app; (void)exit_code; }
+}  // namespace alloy
