@@ -1,0 +1,211 @@
+#include "exec/executor.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "tensor/convert.h"
+#include "util/error.h"
+
+namespace alloy {
+
+void write_fully(int fd, const void* data, uint64_t size, uint64_t offset, const std::string& what) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(what, ": write failed: ", std::strerror(errno));
+    }
+    if (n == 0) fail(what, ": write made no progress");
+    p += n;
+    size -= static_cast<uint64_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
+namespace {
+
+struct Block {
+  size_t job;
+  int64_t row_begin, row_end;
+};
+
+// Shared state of one run: a queue of jobs not yet prepared, and a queue of blocks of prepared
+// jobs. Workers prefer blocks (finishing tensors that are under way) over starting new jobs.
+class Run {
+ public:
+  Run(const MergePlan& plan, const OutputLayout& layout, const std::vector<int>& fds, const ExecOptions& opt)
+      : plan_(plan), layout_(layout), fds_(fds), opt_(opt), kernels_(plan.jobs.size()),
+        pending_(plan.jobs.size()) {}
+
+  ExecStats go() {
+    auto start = std::chrono::steady_clock::now();
+    int n = std::max(1, opt_.threads);
+    std::vector<std::thread> threads;
+    for (int i = 1; i < n; ++i) threads.emplace_back([this] { work(); });
+    work();
+    for (auto& t : threads) t.join();
+    if (error_) std::rethrow_exception(error_);
+    if (opt_.cancel && opt_.cancel->load()) fail("interrupted");
+    ExecStats s;
+    s.bytes_written = written_.load();
+    s.bytes_read = plan_.input_bytes;
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return s;
+  }
+
+ private:
+  struct Scratch {
+    std::vector<std::vector<float>> inputs;
+    std::vector<const float*> pointers;
+    std::vector<float> out;
+    std::vector<unsigned char> bytes;
+  };
+
+  bool stopping() const { return error_flag_.load() || (opt_.cancel && opt_.cancel->load()); }
+
+  void work() {
+    Scratch scratch;
+    try {
+      while (!stopping()) {
+        std::optional<Block> block;
+        std::optional<size_t> job;
+        {
+          std::unique_lock lock(mu_);
+          if (!blocks_.empty()) {
+            block = blocks_.front();
+            blocks_.pop_front();
+          } else if (next_job_ < plan_.jobs.size()) {
+            job = next_job_++;
+          } else if (preparing_ > 0) {
+            cv_.wait(lock);  // a job being prepared may still publish blocks
+            continue;
+          } else {
+            return;
+          }
+          if (job) ++preparing_;
+        }
+        if (block) {
+          run_block(*block, scratch);
+        } else {
+          start_job(*job, scratch);
+        }
+      }
+    } catch (...) {
+      std::lock_guard lock(mu_);
+      if (!error_) error_ = std::current_exception();
+      error_flag_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  void start_job(size_t j, Scratch& scratch) {
+    struct Done {
+      Run* run;
+      ~Done() {
+        std::lock_guard lock(run->mu_);
+        --run->preparing_;
+        run->cv_.notify_all();
+      }
+    } done{this};
+    const TensorJob& job = plan_.jobs[j];
+    const TensorPlacement& place = layout_.placements[j];
+    if (!job.method) {  // byte copy
+      const auto& v = job.call.inputs[0].view;
+      write_fully(fds_[place.shard], v.data, v.nbytes, place.file_offset, where(j));
+      written_ += v.nbytes;
+      report();
+      return;
+    }
+    try {
+      kernels_[j] = job.method->prepare(job.call);
+    } catch (const Error& e) {
+      throw;
+    } catch (const std::exception& e) {
+      fail(job.call.where(), ": ", e.what());
+    }
+    const int64_t rows = job.call.rows();
+    const int64_t cols = job.call.cols();
+    if (rows == 0 || cols == 0) return;
+    const int64_t rows_per_block = std::max<int64_t>(1, opt_.block_elements / cols);
+    const int64_t n_blocks = (rows + rows_per_block - 1) / rows_per_block;
+    pending_[j] = n_blocks;
+    // Keep the first block for this thread; publish the rest.
+    {
+      std::lock_guard lock(mu_);
+      for (int64_t b = 1; b < n_blocks; ++b)
+        blocks_.push_back({j, b * rows_per_block, std::min(rows, (b + 1) * rows_per_block)});
+      cv_.notify_all();
+    }
+    run_block({j, 0, std::min(rows, rows_per_block)}, scratch);
+  }
+
+  void run_block(const Block& b, Scratch& s) {
+    const TensorJob& job = plan_.jobs[b.job];
+    const MergeCall& call = job.call;
+    const int64_t cols = call.cols();
+    const size_t n = static_cast<size_t>((b.row_end - b.row_begin) * cols);
+    s.inputs.resize(call.size());
+    s.pointers.resize(call.size());
+    for (size_t i = 0; i < call.size(); ++i) {
+      s.inputs[i].resize(n);
+      call.read_rows(i, b.row_begin, b.row_end, s.inputs[i].data());
+      s.pointers[i] = s.inputs[i].data();
+    }
+    s.out.resize(n);
+    RowBlock block{b.row_begin, b.row_end, cols, s.pointers};
+    kernels_[b.job]->map(block, s.out.data());
+    const size_t esize = dtype_size(job.out.dtype);
+    s.bytes.resize(n * esize);
+    from_f32(s.out.data(), job.out.dtype, s.bytes.data(), n);
+    const TensorPlacement& place = layout_.placements[b.job];
+    write_fully(fds_[place.shard], s.bytes.data(), s.bytes.size(),
+                place.file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, where(b.job));
+    written_ += s.bytes.size();
+    if (--pending_[b.job] == 0) kernels_[b.job].reset();  // free prepared state early
+    report();
+  }
+
+  std::string where(size_t j) const {
+    return "output " + layout_.shards[layout_.placements[j].shard].file_name + ", tensor '" +
+           plan_.jobs[j].out.name + "'";
+  }
+
+  void report() {
+    if (opt_.progress) opt_.progress(written_.load(), layout_.total_tensor_bytes);
+  }
+
+  const MergePlan& plan_;
+  const OutputLayout& layout_;
+  const std::vector<int>& fds_;
+  const ExecOptions& opt_;
+  std::vector<std::unique_ptr<MergeKernel>> kernels_;
+  std::vector<std::atomic<int64_t>> pending_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Block> blocks_;
+  size_t next_job_ = 0;
+  int preparing_ = 0;
+  std::exception_ptr error_;
+  std::atomic<bool> error_flag_{false};
+  std::atomic<uint64_t> written_{0};
+};
+
+}  // namespace
+
+ExecStats execute(const MergePlan& plan, const OutputLayout& layout, const std::vector<int>& shard_fds,
+                  const ExecOptions& options) {
+  return Run(plan, layout, shard_fds, options).go();
+}
+
+}  // namespace alloy

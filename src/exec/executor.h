@@ -1,0 +1,39 @@
+// Executor: runs a MergePlan's jobs on a pool of threads, writing each output tensor straight into
+// its place in the pre-laid-out shard files. A job's prepare (whole-tensor reductions) runs on one
+// thread; its rows are then split into blocks that any thread may compute. Output bytes do not
+// depend on the thread count: kernels are pure functions of their prepared state and the rows.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "io/output_layout.h"
+#include "plan/merge_plan.h"
+
+namespace alloy {
+
+struct ExecOptions {
+  int threads = 1;
+  int64_t block_elements = 1 << 16;          // target elements per work block
+  const std::atomic<bool>* cancel = nullptr;  // set (e.g. by a signal handler) to stop early
+  // Called from worker threads with (bytes written so far, total bytes); may be empty.
+  std::function<void(uint64_t, uint64_t)> progress;
+};
+
+struct ExecStats {
+  uint64_t bytes_written = 0;
+  uint64_t bytes_read = 0;
+  double seconds = 0;
+};
+
+// `shard_fds[s]` is an open, writable descriptor for layout.shards[s] (header already written or
+// not: this writes tensor data only). Throws Error (the first one any thread hit) on failure,
+// or "interrupted" when cancelled.
+ExecStats execute(const MergePlan& plan, const OutputLayout& layout, const std::vector<int>& shard_fds,
+                  const ExecOptions& options);
+
+// Writes all of `data` at `offset`, retrying short writes; throws Error naming `what` on failure.
+void write_fully(int fd, const void* data, uint64_t size, uint64_t offset, const std::string& what);
+
+}  // namespace alloy

@@ -1,0 +1,192 @@
+#include "exec/run_merge.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "exec/executor.h"
+#include "exec/model_card.h"
+#include "util/error.h"
+
+namespace alloy {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Files copied from the donor model when no tokenizer is built.
+const char* const kTokenizerFiles[] = {
+    "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json",     "tokenizer.model",
+    "added_tokens.json",     "merges.txt",              "vocab.json",         "chat_template.jinja",
+    "chat_template.json",    "generation_config.json",
+};
+
+void fsync_path(const fs::path& p, bool directory) {
+  int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) fail(p.string(), ": cannot open for fsync: ", std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) fail(p.string(), ": fsync failed: ", std::strerror(err));
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) fail(p.string(), ": write failed");
+}
+
+// Removes the temporary directory unless released; owns the shard descriptors meanwhile.
+struct TempDir {
+  fs::path path;
+  std::vector<int> fds;
+  bool keep = false;
+  ~TempDir() {
+    close_all();
+    if (!keep && !path.empty()) {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  }
+  void close_all() {
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
+    fds.clear();
+  }
+};
+
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  void update(uint64_t done, uint64_t total) {
+    if (!enabled_) return;
+    auto now = std::chrono::steady_clock::now();
+    std::unique_lock lock(mu_, std::try_to_lock);
+    if (!lock.owns_lock() || (now - last_ < std::chrono::milliseconds(100) && done < total)) return;
+    last_ = now;
+    double secs = std::chrono::duration<double>(now - start_).count();
+    double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+    int width = 30, filled = static_cast<int>(frac * width);
+    std::fprintf(stderr, "\r[%s%s] %3.0f%%  %.2f/%.2f GB  %.2f GB/s ", std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), frac * 100, done / 1e9, total / 1e9,
+                 secs > 0 ? done / 1e9 / secs : 0.0);
+    drawn_ = true;
+  }
+  void finish() {
+    if (drawn_) std::fprintf(stderr, "\r%80s\r", "");
+  }
+
+ private:
+  bool enabled_;
+  bool drawn_ = false;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point start_, last_{};
+};
+
+}  // namespace
+
+MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel) {
+  auto start = std::chrono::steady_clock::now();
+  const fs::path dest = fs::absolute(opt.out).lexically_normal();
+  std::error_code ec;
+  bool dest_exists = fs::exists(dest, ec);
+  if (dest_exists && !opt.force && !(fs::is_directory(dest, ec) && fs::is_empty(dest, ec)))
+    fail(dest.string(), ": already exists; pass --force to replace it");
+  if (!fs::is_directory(dest.parent_path(), ec))
+    fail(dest.parent_path().string(), ": output's parent directory does not exist");
+
+  Recipe recipe = load_recipe(opt.recipe);
+  PlanOptions popt;
+  popt.allow_crimes = opt.allow_crimes;
+  popt.seed = opt.seed;
+  popt.post_weight_t = opt.post_weight_t;
+  popt.recipe_dir = fs::absolute(opt.recipe).parent_path();
+  MergePlan plan = make_plan(recipe, popt);
+  OutputLayout layout = layout_shards(plan.outputs(), opt.out_shard_size);
+
+  TempDir tmp;
+  tmp.path = dest.parent_path() / (".alloy-tmp-" + dest.filename().string() + "-" + std::to_string(::getpid()));
+  fs::remove_all(tmp.path, ec);
+  if (!fs::create_directory(tmp.path, ec)) fail(tmp.path.string(), ": cannot create: ", ec.message());
+
+  for (const auto& shard : layout.shards) {
+    fs::path p = tmp.path / shard.file_name;
+    int fd = ::open(p.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fail(p.string(), ": cannot create: ", std::strerror(errno));
+    tmp.fds.push_back(fd);
+    if (::ftruncate(fd, static_cast<off_t>(shard.file_size)) != 0)
+      fail(p.string(), ": cannot size to ", shard.file_size, " bytes: ", std::strerror(errno));
+    write_fully(fd, shard.header.data(), shard.header.size(), 0, p.string());
+  }
+
+  ProgressBar bar(opt.progress);
+  ExecOptions eopt;
+  eopt.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  eopt.cancel = cancel;
+  eopt.progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
+  ExecStats stats;
+  try {
+    stats = execute(plan, layout, tmp.fds, eopt);
+  } catch (...) {
+    bar.finish();
+    throw;
+  }
+  bar.finish();
+
+  if (opt.fsync)
+    for (size_t s = 0; s < tmp.fds.size(); ++s)
+      if (::fsync(tmp.fds[s]) != 0) fail((tmp.path / layout.shards[s].file_name).string(), ": fsync failed");
+  tmp.close_all();
+
+  // Finalize: index, config, tokenizer, card, recipe.
+  if (layout.shards.size() > 1) write_json_file(tmp.path / "model.safetensors.index.json", layout.index_json());
+  write_json_file(tmp.path / "config.json", plan.config);
+  const fs::path donor_dir = plan.models[plan.donor].checkpoint->dir();
+  if (opt.copy_tokenizer)
+    for (const char* name : kTokenizerFiles)
+      if (fs::exists(donor_dir / name, ec)) fs::copy_file(donor_dir / name, tmp.path / name);
+  if (opt.write_model_card) {
+    write_text(tmp.path / "README.md", model_card(recipe, plan, dest.filename().string()));
+    write_text(tmp.path / "alloy_config.yml", recipe.source_text);
+  }
+  if (cancel && cancel->load()) fail("interrupted");
+  if (opt.fsync) {
+    for (const auto& entry : fs::directory_iterator(tmp.path))
+      if (entry.path().extension() != ".safetensors") fsync_path(entry.path(), false);
+    fsync_path(tmp.path, true);
+  }
+
+  // Into place: an existing destination is moved aside first and removed only after the rename.
+  fs::path old;
+  if (dest_exists) {
+    old = dest.parent_path() / (".alloy-old-" + dest.filename().string() + "-" + std::to_string(::getpid()));
+    fs::rename(dest, old);
+  }
+  std::error_code rename_ec;
+  fs::rename(tmp.path, dest, rename_ec);
+  if (rename_ec) {
+    if (!old.empty()) fs::rename(old, dest, ec);
+    fail(dest.string(), ": cannot move the finished merge into place: ", rename_ec.message());
+  }
+  tmp.keep = true;
+  if (!old.empty()) fs::remove_all(old, ec);
+  if (opt.fsync) fsync_path(dest.parent_path(), true);
+
+  MergeSummary summary;
+  summary.tensors = plan.jobs.size();
+  summary.shards = layout.shards.size();
+  summary.bytes_written = stats.bytes_written;
+  summary.bytes_read = stats.bytes_read;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+}  // namespace alloy

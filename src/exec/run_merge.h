@@ -1,0 +1,38 @@
+// run_merge: the whole `alloy merge`: plan, lay out and create the output shards in a temporary
+// directory beside the destination, execute, finalize (index, config.json, tokenizer files, model
+// card, recipe), fsync, and rename into place. On any error or cancellation the temporary
+// directory is removed and an existing destination is left as it was.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace alloy {
+
+struct MergeOptions {
+  std::filesystem::path recipe;
+  std::filesystem::path out;
+  int threads = 0;                        // 0: all cores
+  uint64_t out_shard_size = 5'000'000'000;  // bytes
+  bool copy_tokenizer = true;
+  bool write_model_card = true;
+  bool allow_crimes = false;
+  uint64_t seed = 0;
+  bool force = false;      // replace an existing destination
+  bool progress = false;   // draw a progress bar on stderr
+  bool fsync = true;       // make the output durable before the final rename
+  double post_weight_t = 1.0;
+};
+
+struct MergeSummary {
+  size_t tensors = 0;
+  size_t shards = 0;
+  uint64_t bytes_written = 0;
+  uint64_t bytes_read = 0;
+  double seconds = 0;  // whole merge, planning to rename
+};
+
+MergeSummary run_merge(const MergeOptions& options, const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace alloy

@@ -1,0 +1,121 @@
+#include "methods/merge_call.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensor/convert.h"
+#include "util/error.h"
+
+namespace alloy {
+
+int64_t MergeCall::rows() const {
+  int64_t c = cols();
+  return c == 0 ? 0 : numel() / c;
+}
+
+std::string MergeCall::where() const { return "tensor '" + tensor_name + "'"; }
+
+void MergeCall::fail_here(const std::string& message) const { fail(where(), ": ", message); }
+
+std::optional<double> MergeCall::param_opt(const std::string& name) const {
+  auto it = global.find(name);
+  return it == global.end() ? std::nullopt : it->second;
+}
+
+double MergeCall::param(const std::string& name) const {
+  auto v = param_opt(name);
+  if (!v) fail_here("parameter '" + name + "' is not set");
+  return *v;
+}
+
+std::optional<double> MergeCall::model_param_opt(size_t input, const std::string& name) const {
+  if (input >= per_model.size()) return std::nullopt;
+  auto it = per_model[input].find(name);
+  return it == per_model[input].end() ? std::nullopt : it->second;
+}
+
+double MergeCall::model_param(size_t input, const std::string& name) const {
+  auto v = model_param_opt(input, name);
+  if (!v) fail_here("parameter '" + name + "' is not set for " + inputs[input].label);
+  return *v;
+}
+
+namespace {
+
+void round_through(DType t, float* p, size_t n) {
+  if (t == DType::F32 || t == DType::F64) return;
+  if (t == DType::F16)
+    for (size_t i = 0; i < n; ++i) p[i] = f16_to_f32(f32_to_f16(p[i]));
+  else if (t == DType::BF16)
+    for (size_t i = 0; i < n; ++i) p[i] = bf16_to_f32(f32_to_bf16(p[i]));
+}
+
+}  // namespace
+
+void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* dst) const {
+  const MergeInput& in = inputs[i];
+  const TensorView& v = in.view;
+  const int64_t out_cols = cols();
+  const int64_t in_cols = v.row_length();
+  const int64_t in_rows = v.rows();
+  const size_t esize = dtype_size(v.dtype);
+  const int64_t n_rows = row_end - row_begin;
+  if (in_cols == out_cols && row_end <= in_rows) {
+    // The common case: a contiguous run of the input.
+    to_f32(v.dtype, v.data + static_cast<size_t>(row_begin * in_cols) * esize, dst,
+           static_cast<size_t>(n_rows * out_cols));
+  } else {
+    // Embeddings of different vocabulary sizes: copy the overlap, fill the rest from the base.
+    const int64_t copy_cols = std::min(in_cols, out_cols);
+    std::vector<float> fill;
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      float* row = dst + (r - row_begin) * out_cols;
+      int64_t have = (r < in_rows) ? copy_cols : 0;
+      if (have > 0) to_f32(v.dtype, v.data + static_cast<size_t>(r * in_cols) * esize, row, static_cast<size_t>(have));
+      if (have < out_cols) {
+        if (base >= 0 && static_cast<size_t>(base) != i) {
+          fill.resize(static_cast<size_t>(out_cols));
+          read_rows(static_cast<size_t>(base), r, r + 1, fill.data());
+          std::copy(fill.begin() + have, fill.end(), row + have);
+        } else {
+          std::fill(row + have, row + out_cols, 0.0f);
+        }
+      }
+    }
+  }
+  const size_t n = static_cast<size_t>(n_rows * out_cols);
+  bool finite = true;
+  for (size_t k = 0; k < n; ++k) finite &= std::isfinite(dst[k]);
+  if (!finite) {
+    size_t k = 0;
+    while (std::isfinite(dst[k])) ++k;
+    int64_t element = row_begin * out_cols + static_cast<int64_t>(k);
+    fail("tensor '", in.name, "' in ", in.label, ": ", std::isnan(dst[k]) ? "NaN" : "Inf",
+         " at element ", element, " (row ", element / std::max<int64_t>(out_cols, 1), "); alloy does not merge "
+         "non-finite weights: repair or exclude this checkpoint");
+  }
+  if (load_dtype) round_through(*load_dtype, dst, n);
+}
+
+void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
+                    int64_t block_elements) {
+  const int64_t cols = call.cols();
+  const int64_t rows = call.rows();
+  if (rows == 0 || cols == 0) return;
+  const int64_t rows_per_block = std::max<int64_t>(1, block_elements / cols);
+  std::vector<std::vector<float>> buffers(call.size());
+  std::vector<const float*> pointers(call.size());
+  for (int64_t r = 0; r < rows; r += rows_per_block) {
+    int64_t end = std::min(rows, r + rows_per_block);
+    for (size_t i = 0; i < call.size(); ++i) {
+      buffers[i].resize(static_cast<size_t>((end - r) * cols));
+      call.read_rows(i, r, end, buffers[i].data());
+      pointers[i] = buffers[i].data();
+    }
+    RowBlock block{r, end, cols, pointers};
+    fn(block);
+  }
+}
+
+}  // namespace alloy

@@ -1,0 +1,78 @@
+// MergeCall: everything a merge method sees for one output tensor: the input views in recipe
+// order, which one is the base model, the resolved parameters, and a reader that converts whole
+// rows of an input to f32 (rounding through the recipe's `dtype`, cropping or padding embeddings
+// whose vocabulary differs, and refusing NaN/Inf).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor_view.h"
+
+namespace alloy {
+
+// Whole rows [row_begin, row_end) of every input, converted to f32 (cols floats per row).
+struct RowBlock {
+  int64_t row_begin = 0;
+  int64_t row_end = 0;
+  int64_t cols = 0;
+  std::span<const float* const> inputs;  // one pointer per MergeCall input
+  int64_t size() const { return (row_end - row_begin) * cols; }
+  int64_t first_element() const { return row_begin * cols; }
+};
+
+struct MergeInput {
+  TensorView view;
+  std::string label;  // the model, for messages ("models/b")
+  std::string name;   // the tensor's name inside that model
+};
+
+using ParamValues = std::map<std::string, std::optional<double>>;
+
+struct MergeCall {
+  std::string tensor_name;  // output tensor name
+  Shape shape;              // output shape
+  std::vector<MergeInput> inputs;
+  int base = -1;  // index of the base model in `inputs`, -1 when none
+  std::optional<DType> load_dtype;  // inputs are rounded to this dtype on read (recipe `dtype`)
+  ParamValues global;                  // resolved global parameters (defaults applied)
+  std::vector<ParamValues> per_model;  // resolved per-input parameters, same order as inputs
+  uint64_t seed = 0;
+  bool is_embed = false;
+
+  // The output as a matrix: rows x cols, cols = last dimension (1 for scalars).
+  int64_t cols() const { return shape.empty() ? 1 : shape.back(); }
+  int64_t rows() const;
+  int64_t numel() const { return alloy::numel(shape); }
+  size_t size() const { return inputs.size(); }
+  bool has_base() const { return base >= 0; }
+
+  // Global parameter; throws Error naming the tensor if it is null.
+  double param(const std::string& name) const;
+  std::optional<double> param_opt(const std::string& name) const;
+  bool flag(const std::string& name) const { return param_opt(name).value_or(0.0) != 0.0; }
+  // Per-input parameter; throws Error naming the tensor and model if it is null.
+  double model_param(size_t input, const std::string& name) const;
+  std::optional<double> model_param_opt(size_t input, const std::string& name) const;
+
+  // Converts rows [row_begin, row_end) of input i to f32 (cols() per row) into dst. An input
+  // smaller than the output (extra vocabulary rows elsewhere) reads the base model's values there,
+  // or zeros without a base. Throws Error naming the tensor, model and element on NaN/Inf.
+  void read_rows(size_t i, int64_t row_begin, int64_t row_end, float* dst) const;
+
+  // "tensor 'model.layers.0.mlp.up_proj.weight'"
+  std::string where() const;
+  [[noreturn]] void fail_here(const std::string& message) const;
+};
+
+// Calls fn(block) for consecutive blocks of whole rows covering the tensor, with every input read
+// to f32; blocks hold about `block_elements` elements (at least one row). Single-threaded and in
+// row order, so reductions accumulated in fn are deterministic.
+void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
+                    int64_t block_elements = 1 << 16);
+
+}  // namespace alloy

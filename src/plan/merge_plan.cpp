@@ -1,0 +1,327 @@
+#include "plan/merge_plan.h"
+
+#include <algorithm>
+#include <set>
+
+#include "util/error.h"
+
+namespace alloy {
+
+namespace fs = std::filesystem;
+
+std::vector<OutputTensor> MergePlan::outputs() const {
+  std::vector<OutputTensor> out;
+  out.reserve(jobs.size());
+  for (const auto& j : jobs) out.push_back(j.out);
+  return out;
+}
+
+namespace {
+
+// One output slice after normalisation: `models:` recipes become a single slice over all layers.
+struct PlannedSlice {
+  const OutputSlice* recipe_slice = nullptr;  // nullptr for a `models:` recipe
+  std::vector<InputSlice> sources;
+  std::optional<ModelRef> base;
+  SourceLoc loc;
+};
+
+class Planner {
+ public:
+  Planner(const Recipe& recipe, const PlanOptions& options) : recipe_(recipe), options_(options) {}
+
+  MergePlan run() {
+    plan_.method = find_method(recipe_.merge_method);
+    if (!plan_.method) {
+      std::string known;
+      for (const auto& m : method_registry()) known += (known.empty() ? "" : ", ") + m.name;
+      fail(recipe_.where(recipe_.merge_method_loc), ": unknown merge_method '", recipe_.merge_method,
+           "' (known: ", known, ")");
+    }
+    open_models();
+    normalize_slices();
+    check_base_model();
+    const Architecture& arch = plan_.models[plan_.donor].arch;
+
+    // Pre-layer weights come from the first slice's sources, post-layer ones from the last's.
+    for (const auto& w : arch.pre_weights) add_job(w, w.name, slices_.front(), -1, 0.0);
+    int out_layer = 0;
+    for (const auto& slice : slices_) {
+      const int len = slice.sources.front().layer_end - slice.sources.front().layer_start;
+      for (int idx = 0; idx < len; ++idx, ++out_layer) {
+        double t = len > 1 ? static_cast<double>(idx) / (len - 1) : 1.0;
+        for (const auto& w : arch.layer_weights) add_job(w, instantiate(w.name, out_layer), slice, idx, t);
+      }
+    }
+    for (const auto& w : arch.post_weights) add_job(w, w.name, slices_.back(), -1, options_.post_weight_t);
+
+    plan_.config = plan_.models[plan_.donor].checkpoint->config();
+    if (!recipe_.slices.empty() && !arch.num_layers_key.empty())
+      json_set_dotted(plan_.config, arch.num_layers_key, out_layer);
+    if (!plan_.jobs.empty()) {
+      DType float_out = output_dtype_for(plan_.jobs.front().call);
+      std::string name(traits(float_out).torch_name);
+      plan_.config["torch_dtype"] = name;
+      if (plan_.config.contains("dtype")) plan_.config["dtype"] = name;
+    }
+    return std::move(plan_);
+  }
+
+ private:
+  fs::path locate(const ModelRef& ref) {
+    if (!ref.lora_path.empty())
+      fail(recipe_.where(ref.loc), ": model '", ref.str(), "': LoRA adapters (+lora) are not supported yet; "
+           "merge the adapter into its base model first");
+    if (!ref.revision.empty())
+      fail(recipe_.where(ref.loc), ": model '", ref.str(), "': revisions (@", ref.revision,
+           ") need a download, and alloy reads local checkpoints only; download that revision and give its path");
+    std::error_code ec;
+    if (fs::exists(ref.path, ec)) return ref.path;
+    if (!options_.recipe_dir.empty() && fs::exists(options_.recipe_dir / ref.path, ec))
+      return options_.recipe_dir / ref.path;
+    fail(recipe_.where(ref.loc), ": model '", ref.path, "' not found (looked in the working directory",
+         options_.recipe_dir.empty() ? "" : " and beside the recipe",
+         "); alloy reads local checkpoints only: download it first and give its path");
+  }
+
+  void open_models() {
+    for (const auto& ref : recipe_.referenced_models()) {
+      LoadedModel m;
+      m.ref = ref;
+      m.label = ref.path;
+      fs::path path = locate(ref);
+      try {
+        m.checkpoint = Checkpoint::open(path);
+        m.arch = architecture_of(*m.checkpoint);
+      } catch (const Error& e) {
+        rethrow_with(recipe_.where(ref.loc), e);
+      }
+      if (!ref.override_architecture.empty()) m.arch.name = ref.override_architecture;
+      plan_.models.push_back(std::move(m));
+    }
+    if (plan_.models.empty()) fail(recipe_.file, ": the recipe references no models");
+    plan_.donor = 0;
+    if (recipe_.base_model) plan_.donor = model_index(*recipe_.base_model);
+    const auto& first = plan_.models[plan_.donor];
+    for (const auto& m : plan_.models) {
+      if (&m == &first || compatible(first.arch, m.arch) || options_.allow_crimes) continue;
+      fail("models '", first.label, "' (", first.arch.name, ") and '", m.label, "' (", m.arch.name,
+           ") have different architectures or tensor sets; pass --allow-crimes to merge them anyway");
+    }
+  }
+
+  size_t model_index(const ModelRef& ref) const {
+    for (size_t i = 0; i < plan_.models.size(); ++i)
+      if (plan_.models[i].ref == ref) return i;
+    fail(recipe_.where(ref.loc), ": model '", ref.str(), "' is not among the recipe's models");
+  }
+
+  const LoadedModel& model(const ModelRef& ref) const { return plan_.models[model_index(ref)]; }
+
+  void normalize_slices() {
+    if (!recipe_.models.empty()) {
+      PlannedSlice s;
+      s.base = recipe_.base_model;
+      s.loc = recipe_.models.front().loc;
+      for (const auto& im : recipe_.models) {
+        InputSlice src;
+        src.model = im.model;
+        src.layer_end = model(im.model).arch.num_layers;
+        src.parameters = im.parameters;
+        src.loc = im.loc;
+        s.sources.push_back(std::move(src));
+      }
+      bool base_listed = false;
+      if (recipe_.base_model)
+        for (const auto& src : s.sources) base_listed |= (src.model == *recipe_.base_model);
+      if (recipe_.base_model && !base_listed) {
+        InputSlice src;
+        src.model = *recipe_.base_model;
+        src.layer_end = model(src.model).arch.num_layers;
+        src.loc = recipe_.base_model->loc;
+        s.sources.push_back(std::move(src));
+      }
+      for (const auto& src : s.sources)
+        if (src.layer_end != s.sources.front().layer_end)
+          fail(recipe_.where(src.loc), ": model '", src.model.path, "' has ", src.layer_end, " layers but '",
+               s.sources.front().model.path, "' has ", s.sources.front().layer_end,
+               "; a models: merge needs equal layer counts (use slices: to pick layers)");
+      slices_.push_back(std::move(s));
+      return;
+    }
+    for (const auto& os : recipe_.slices) {
+      PlannedSlice s;
+      s.recipe_slice = &os;
+      s.sources = os.sources;
+      s.base = os.base_model ? os.base_model : recipe_.base_model;
+      s.loc = os.loc;
+      const int len = s.sources.front().layer_end - s.sources.front().layer_start;
+      for (const auto& src : s.sources) {
+        const auto& m = model(src.model);
+        if (src.layer_end > m.arch.num_layers)
+          fail(recipe_.where(src.loc), ": layer_range [", src.layer_start, ", ", src.layer_end, "] of '",
+               src.model.path, "' is past its ", m.arch.num_layers, " layers");
+        if (src.layer_end - src.layer_start != len)
+          fail(recipe_.where(src.loc), ": all sources of a slice need the same number of layers: this one has ",
+               src.layer_end - src.layer_start, ", the first has ", len);
+      }
+      slices_.push_back(std::move(s));
+    }
+  }
+
+  void check_base_model() {
+    if (plan_.method->base != BaseUse::Required) return;
+    for (const auto& s : slices_)
+      if (!s.base)
+        fail(recipe_.where(recipe_.merge_method_loc), ": merge_method '", plan_.method->name,
+             "' needs a base_model");
+  }
+
+  std::optional<double> resolve(const PlannedSlice& slice, const ModelRef* ref, const std::string& name,
+                                std::string_view tensor, double t) const {
+    return resolve_parameter(recipe_, slice.recipe_slice, ref, name, tensor, t);
+  }
+
+  DType output_dtype_for(const MergeCall& call) const {
+    if (recipe_.out_dtype) return *recipe_.out_dtype;
+    if (recipe_.dtype) return *recipe_.dtype;
+    const auto& v = call.inputs[call.base >= 0 ? static_cast<size_t>(call.base) : 0].view;
+    return traits(v.dtype).is_writable_float ? v.dtype : DType::F32;
+  }
+
+  // Finds `name` (or a tied stand-in) in a model; empty when absent.
+  static std::string find_tensor(const Checkpoint& ck, const WeightInfo& w, const std::string& name) {
+    if (ck.has(name)) return name;
+    for (const auto& tied : w.tied_names)
+      if (ck.has(tied)) return tied;
+    return {};
+  }
+
+  void add_job(const WeightInfo& w, const std::string& out_name, const PlannedSlice& slice, int layer_idx,
+               double t) {
+    const MethodSpec& method = *plan_.method;
+    struct Source {
+      const InputSlice* slice_source;
+      const LoadedModel* model;
+      std::string tensor;
+    };
+    std::vector<Source> sources;
+    bool any_own_name = false;
+    for (const auto& src : slice.sources) {
+      const LoadedModel& m = model(src.model);
+      std::string name = layer_idx >= 0 ? instantiate(w.name, src.layer_start + layer_idx) : w.name;
+      std::string found = find_tensor(*m.checkpoint, w, name);
+      any_own_name |= (found == name);
+      if (found.empty()) {
+        if (w.optional) continue;
+        fail("tensor '", name, "' is required but not present in model '", m.label, "'");
+      }
+      sources.push_back({&src, &m, found});
+    }
+    if (sources.empty() || (w.optional && !any_own_name)) return;  // e.g. a tied lm_head stays tied
+
+    TensorJob job;
+    MergeCall& call = job.call;
+    call.tensor_name = out_name;
+    call.seed = options_.seed;
+    call.is_embed = w.is_embed;
+    call.load_dtype = recipe_.dtype;
+    int base_index = -1;
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const auto& s = sources[i];
+      call.inputs.push_back({s.model->checkpoint->tensor(s.tensor), s.model->label, s.tensor});
+      if (base_index < 0 && slice.base && s.slice_source->model == *slice.base) base_index = static_cast<int>(i);
+    }
+    if (method.base != BaseUse::Ignored) call.base = base_index;
+    if (method.base == BaseUse::Required && call.base < 0)
+      fail("tensor '", out_name, "': the base model '", slice.base->path, "' does not provide it");
+
+    // Non-float tensors (e.g. BERT position_ids) are copied from the base model, or the first.
+    bool all_float = true;
+    for (const auto& in : call.inputs) all_float &= traits(in.view.dtype).is_float;
+    size_t ref = base_index >= 0 ? static_cast<size_t>(base_index) : 0;
+    if (!all_float) {
+      job.out = {out_name, call.inputs[ref].view.dtype, call.inputs[ref].view.shape};
+      call.inputs = {call.inputs[ref]};
+      call.shape = job.out.shape;
+      push(std::move(job));
+      return;
+    }
+
+    call.shape = plan_shape(call, method, w);
+    for (const auto& spec : method.global_params) {
+      auto v = resolve(slice, nullptr, spec.name, out_name, t);
+      if (!v) v = spec.default_value;
+      if (!v && spec.required)
+        fail(recipe_.file, ": missing required parameter '", spec.name, "' of ", method.name, " for tensor '",
+             out_name, "'");
+      call.global[spec.name] = v;
+    }
+    call.per_model.resize(sources.size());
+    for (size_t i = 0; i < sources.size(); ++i) {
+      for (const auto& spec : method.model_params) {
+        auto v = resolve(slice, &sources[i].slice_source->model, spec.name, sources[i].tensor, t);
+        if (!v) v = spec.default_value;
+        bool waived = static_cast<int>(i) == call.base;  // the base model has no task vector
+        if (!v && spec.required && !waived)
+          fail(recipe_.where(sources[i].slice_source->loc), ": missing required parameter '", spec.name, "' of ",
+               method.name, " for model '", sources[i].model->label, "', tensor '", sources[i].tensor, "'",
+               method.base == BaseUse::Ignored && slice.base && sources[i].slice_source->model == *slice.base
+                   ? " (the base_model is an ordinary input of this method: give it a weight, or drop base_model)"
+                   : "");
+        call.per_model[i][spec.name] = v;
+      }
+    }
+    job.out = {out_name, output_dtype_for(call), call.shape};
+    job.method = &method;
+    // A plain passthrough of an unconverted tensor is a byte copy.
+    if (method.name == "passthrough" && !call.per_model[0]["scale"] && job.out.dtype == call.inputs[0].view.dtype &&
+        (!recipe_.dtype || dtype_size(*recipe_.dtype) >= dtype_size(job.out.dtype)))
+      job.method = nullptr;
+    if (job.method && method.check) method.check(call);
+    push(std::move(job));
+  }
+
+  // Output shape: equal input shapes pass; embeddings of different vocabulary sizes are cropped to
+  // the common sub-matrix, or take the base's shape for base-model methods (other models then
+  // read the base's rows where they have none); anything else is an error.
+  Shape plan_shape(const MergeCall& call, const MethodSpec& method, const WeightInfo& w) const {
+    size_t ref = call.base >= 0 ? static_cast<size_t>(call.base) : 0;
+    const Shape& ref_shape = call.inputs[ref].view.shape;
+    bool equal = true;
+    for (const auto& in : call.inputs) equal &= (in.view.shape == ref_shape);
+    if (equal) return ref_shape;
+    bool all_2d = true;
+    for (const auto& in : call.inputs) all_2d &= (in.view.shape.size() == 2);
+    if (w.is_embed && all_2d) {
+      if (call.base >= 0) return ref_shape;
+      Shape common = ref_shape;
+      for (const auto& in : call.inputs)
+        for (int d = 0; d < 2; ++d) common[d] = std::min(common[d], in.view.shape[d]);
+      return common;
+    }
+    for (const auto& in : call.inputs)
+      if (in.view.shape != ref_shape)
+        fail("tensor '", in.name, "' in ", in.label, ": shape ", shape_str(in.view.shape), " != ",
+             call.base >= 0 ? "base " : "", shape_str(ref_shape), " in ", call.inputs[ref].label);
+    return ref_shape;
+  }
+
+  void push(TensorJob job) {
+    for (const auto& in : job.call.inputs) plan_.input_bytes += in.view.nbytes;
+    if (!output_names_.insert(job.out.name).second) fail("output tensor '", job.out.name, "' is produced twice");
+    plan_.jobs.push_back(std::move(job));
+  }
+
+  const Recipe& recipe_;
+  const PlanOptions& options_;
+  MergePlan plan_;
+  std::vector<PlannedSlice> slices_;
+  std::set<std::string> output_names_;
+};
+
+}  // namespace
+
+MergePlan make_plan(const Recipe& recipe, const PlanOptions& options) { return Planner(recipe, options).run(); }
+
+}  // namespace alloy

@@ -1,0 +1,52 @@
+// MergePlan: a recipe applied to opened checkpoints — one TensorJob per output tensor with its
+// inputs, resolved parameters, output dtype and shape — plus the output config.json. Everything
+// that can be wrong with a recipe or its models is found here, before any output is written.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "arch/architecture.h"
+#include "io/checkpoint.h"
+#include "io/output_layout.h"
+#include "methods/method.h"
+#include "recipe/recipe.h"
+
+namespace alloy {
+
+struct PlanOptions {
+  bool allow_crimes = false;       // allow models of different architectures
+  uint64_t seed = 0;               // for randomised methods (DARE, DELLA)
+  double post_weight_t = 1.0;      // gradient position of the final norm / lm_head (mergekit HEAD: 0)
+  std::filesystem::path recipe_dir;  // relative model paths are tried here after the working directory
+};
+
+struct LoadedModel {
+  ModelRef ref;
+  std::string label;  // as written in the recipe
+  std::shared_ptr<const Checkpoint> checkpoint;
+  Architecture arch;
+};
+
+struct TensorJob {
+  OutputTensor out;
+  const MethodSpec* method = nullptr;  // nullptr: copy the bytes of call.inputs[0] unchanged
+  MergeCall call;
+};
+
+struct MergePlan {
+  const MethodSpec* method = nullptr;
+  std::vector<LoadedModel> models;  // every referenced model, recipe order
+  size_t donor = 0;                 // config/tokenizer source: the base model, else the first model
+  std::vector<TensorJob> jobs;      // output order: pre-layer, layers, post-layer
+  nlohmann::json config;            // output config.json
+  uint64_t input_bytes = 0;         // bytes of input tensors the merge reads
+
+  std::vector<OutputTensor> outputs() const;
+};
+
+MergePlan make_plan(const Recipe& recipe, const PlanOptions& options);
+
+}  // namespace alloy
