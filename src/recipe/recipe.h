@@ -18,7 +18,9 @@ struct SourceLoc {
   int column = 0;
 };
 
-// "<path>[@<revision>][+<lora>[@<revision>]]", or the dict form {model: {path, revision}, lora, override_architecture}.
+// A model reference as written in a recipe: "<path>[@<revision>][+<lora>[@<revision>]]", or the
+// dict form {model: {path, revision}, lora: {path, revision}, override_architecture}. Paths are kept
+// as written; whether they exist is the planner's business.
 struct ModelRef {
   std::string path;
   std::string revision;       // empty = none
@@ -27,9 +29,12 @@ struct ModelRef {
   std::string override_architecture;
   SourceLoc loc;
 
-  std::string str() const;  // round-trips to the string syntax
-  // Throws Error for "a+b+c" or more than one '@' in a part.
+  std::string str() const;  // round-trips to the string syntax (override_architecture is not in it)
+  // Throws Error for "a+b+c", more than one '@' in a part, or an empty path. The message does not
+  // name a file; the recipe parser adds "<file>:<line>: <key>: ".
   static ModelRef parse(std::string_view text, SourceLoc loc = {});
+  bool has_lora() const { return !lora_path.empty(); }
+  // Equality ignores loc and override_architecture.
   bool operator==(const ModelRef& o) const {
     return path == o.path && revision == o.revision && lora_path == o.lora_path &&
            lora_revision == o.lora_revision;
@@ -38,6 +43,10 @@ struct ModelRef {
 
 // A parameter value as written: a scalar, a gradient (list of numbers interpolated over the layer
 // position t), or a conditional list of {filter, value} entries (first matching filter wins).
+// YAML booleans are stored as 1/0 and numeric strings as their number. A YAML null ("weight: ~") is
+// stored as a Conditional with no entries: it evaluates to nullopt, i.e. "not set at this level".
+// A bare {filter, value} map (not in a list) is stored as a one-entry Conditional (mergekit parses
+// it but fails when evaluating it: QUIRK, alloy accepts it).
 struct ParamValue {
   enum class Kind { Scalar, Gradient, Conditional };
   struct Condition;
@@ -46,13 +55,21 @@ struct ParamValue {
   std::vector<double> gradient;
   std::vector<Condition> conditions;
   SourceLoc loc;
+
+  static ParamValue constant(double v, SourceLoc loc = {});
+  static ParamValue interpolated(std::vector<double> knots, SourceLoc loc = {});
 };
 struct ParamValue::Condition {
   std::optional<std::string> filter;  // nullopt or "*" matches every tensor; else substring match
   ParamValue value;
 };
 
-// Value at `tensor_name` and gradient position t in [0,1]; nullopt when no condition matches.
+// Value at `tensor_name` and gradient position t in [0,1] (t is clamped to it).
+//  Scalar: the number. Gradient s of n knots: x = t*(n-1), i0 = floor(x), i1 = min(n-1, i0+1),
+//  f = x - i0, value = (1-f)*s[i0] + f*s[i1] (n = 1: constant).
+//  Conditional: the first entry, in order, whose filter is absent, "*" or a substring of
+//  tensor_name decides: its value evaluated at the same t (a nested conditional may give nullopt).
+//  nullopt when no entry matches.
 std::optional<double> evaluate(const ParamValue& value, std::string_view tensor_name, double t);
 
 using ParamMap = std::map<std::string, ParamValue>;
@@ -69,6 +86,8 @@ struct InputSlice {
   int layer_end = 0;
   ParamMap parameters;
   SourceLoc loc;
+
+  int num_layers() const { return layer_end - layer_start; }
 };
 
 struct OutputSlice {
@@ -95,23 +114,34 @@ struct Recipe {
   nlohmann::json tokenizer;  // null when absent
   std::optional<std::string> chat_template;
 
-  // Every model referenced, in recipe order, without duplicates (base model first if set? no:
-  // recipe order, base where it first appears).
+  // Every model referenced, without duplicates (ModelRef ==), in this order: the `models:` entries
+  // or the slices' sources as they appear (slice by slice, source by source); then the slices'
+  // base_models in slice order; then the top-level base_model. A model keeps the position where it
+  // first appears.
   std::vector<ModelRef> referenced_models() const;
-  // "recipe.yml:12" for a location in this recipe.
+  // "recipe.yml:12" for a location in this recipe ("recipe.yml" when the line is unknown).
   std::string where(SourceLoc loc) const;
 };
 
-// Parses and validates YAML text. Throws Error "<file>:<line>: <problem>" for: unknown top-level
-// key, both/neither of models and slices, modules (not supported), bad layer_range, wrong value
-// types, unknown dtype, malformed model references. The merge method name is checked later,
-// against the method registry.
+// Parses and validates YAML text. Throws Error "<file>:<line>: <key>: <problem>" for: YAML syntax
+// errors, unknown keys (top-level and inside models/slices/sources/conditions, with a suggestion
+// for a likely typo) and duplicate keys, both/neither of models and slices, modules (not supported),
+// empty lists, missing merge_method, bad layer_range, a source without model, wrong value types,
+// unknown or non-float dtype, malformed model references, tokenizer_source together with tokenizer.
+// `residual_weight` (slices) and `embed_slerp` (top level, legacy) are accepted and ignored. The merge
+// method name is checked later, against the method registry.
 Recipe parse_recipe(const std::string& text, const std::string& file_name);
 Recipe load_recipe(const std::filesystem::path& path);
 
-// Resolves a parameter with mergekit's precedence: the slice's sources (only when `model` is given:
-// the sources whose model equals it, in order) > the slice's parameters > top-level parameters.
-// For `models:` recipes pass slice = nullptr: the model's own parameters, then top level.
+// Resolves a parameter with mergekit's precedence; the first level whose value evaluates to a
+// number wins:
+//  `slices:` recipes (slice given):  1. the slice's sources whose model equals `model`, in order
+//                                       (skipped when model == nullptr)
+//                                    2. the slice's parameters   3. top-level parameters
+//  `models:` recipes (slice null):   1. the models entries equal to `model`, in order (skipped when
+//                                       model == nullptr)        2. top-level parameters
+// Global (method-level) parameters are resolved with model = nullptr, so e.g. `t` set inside
+// models[*].parameters has no effect, as in mergekit. Per-model parameters pass the input model.
 // Returns nullopt when no level sets it (the caller applies the method default).
 std::optional<double> resolve_parameter(const Recipe& recipe, const OutputSlice* slice,
                                         const ModelRef* model, const std::string& name,
