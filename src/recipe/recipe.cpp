@@ -1,0 +1,218 @@
+// Recipe parsing (which keys exist where and what they hold), parameter precedence, and the
+// referenced-model list. Typed, located YAML access lives in yaml_reader.cpp.
+#include "recipe/recipe.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "recipe/yaml_reader.h"
+#include "util/error.h"
+
+namespace alloy {
+namespace {
+
+// `embed_slerp` is a pre-July-2024 tokenizer option that current mergekit ignores; old recipes
+// still carry it, so it is accepted and ignored too.
+constexpr std::string_view kTopKeys[] = {
+    "merge_method", "models",    "slices",           "modules",   "base_model",    "dtype",
+    "out_dtype",    "parameters", "tokenizer_source", "tokenizer", "chat_template", "embed_slerp"};
+constexpr std::string_view kModelKeys[] = {"model", "parameters"};
+constexpr std::string_view kSliceKeys[] = {"sources", "base_model", "parameters", "residual_weight"};
+constexpr std::string_view kSourceKeys[] = {"model", "layer_range", "parameters"};
+constexpr std::string_view kTokenizerKeys[] = {"source", "pad_to_multiple_of", "tokens"};
+constexpr std::string_view kTokenKeys[] = {"source", "force"};
+
+const YamlItem& required(const YamlReader& r, const YamlFields& f, const YamlItem& parent,
+                         std::string_view key) {
+  const YamlItem* item = present(f, key);
+  if (!item) r.fail_at(parent, cat("missing required key '", key, "'"));
+  return *item;
+}
+
+ParamMap optional_params(const YamlReader& r, const YamlFields& f) {
+  auto it = f.find("parameters");
+  return it == f.end() ? ParamMap{} : r.param_map(it->second);
+}
+
+DType parse_dtype(const YamlReader& r, const YamlItem& item) {
+  std::string name = r.string(item);
+  std::optional<DType> d = dtype_from_torch_name(name);
+  if (!d)
+    r.fail_at(item, cat("unknown dtype '", name, "' (expected bfloat16, float16, float32 or float64)"));
+  if (!traits(*d).is_writable_float)
+    r.fail_at(item, cat("dtype '", name, "' is not a floating-point type alloy can merge in "
+                        "(expected bfloat16, float16, float32 or float64)"));
+  return *d;
+}
+
+InputModel parse_input_model(const YamlReader& r, const YamlItem& item) {
+  YamlFields f = r.fields(item, kModelKeys);
+  InputModel m;
+  m.loc = item.loc;
+  m.model = r.model_ref(required(r, f, item, "model"));
+  m.parameters = optional_params(r, f);
+  return m;
+}
+
+InputSlice parse_source(const YamlReader& r, const YamlItem& item) {
+  YamlFields f = r.fields(item, kSourceKeys);
+  InputSlice s;
+  s.loc = item.loc;
+  s.model = r.model_ref(required(r, f, item, "model"));
+  const YamlItem& range = required(r, f, item, "layer_range");
+  if (!range.node.IsSequence() || range.node.size() != 2)
+    r.fail_at(range, "expected [start, end]: a list of two integers");
+  std::vector<YamlItem> ends = r.list(range);
+  s.layer_start = r.integer(ends[0]);
+  s.layer_end = r.integer(ends[1]);
+  if (s.layer_start < 0) r.fail_at(range, cat("start ", s.layer_start, " must not be negative"));
+  if (s.layer_end <= s.layer_start)
+    r.fail_at(range, cat("[", s.layer_start, ", ", s.layer_end,
+                         "] is empty: end must be greater than start (the range is half-open)"));
+  s.parameters = optional_params(r, f);
+  return s;
+}
+
+OutputSlice parse_slice(const YamlReader& r, const YamlItem& item) {
+  YamlFields f = r.fields(item, kSliceKeys);
+  OutputSlice slice;
+  slice.loc = item.loc;
+  auto sources = f.find("sources");
+  if (sources == f.end()) r.fail_at(item, "missing required key 'sources'");
+  for (const YamlItem& e : r.list(sources->second)) slice.sources.push_back(parse_source(r, e));
+  if (const YamlItem* base = present(f, "base_model")) slice.base_model = r.model_ref(*base);
+  slice.parameters = optional_params(r, f);
+  // residual_weight is parsed by mergekit and used nowhere; checked for type, then dropped.
+  if (const YamlItem* rw = present(f, "residual_weight")) r.number(*rw);
+  return slice;
+}
+
+// The legacy `tokenizer_source: model:<path>` spelling names a model; current mergekit reads the
+// whole string as a path, so the prefix is stripped.
+std::string parse_tokenizer_source(const YamlReader& r, const YamlItem& item) {
+  if (item.node.IsMap()) return r.model_ref(item).str();
+  std::string s = r.string(item);
+  if (s.rfind("model:", 0) == 0) s.erase(0, 6);
+  if (s.empty()) r.fail_at(item, "must not be empty");
+  return s;
+}
+
+// Shape only: building the tokenizer is a later stage's business.
+nlohmann::json parse_tokenizer(const YamlReader& r, const YamlItem& item) {
+  YamlFields f = r.fields(item, kTokenizerKeys);
+  if (const YamlItem* pad = present(f, "pad_to_multiple_of"))
+    if (r.integer(*pad) <= 0) r.fail_at(*pad, "must be a positive integer");
+  if (const YamlItem* tokens = present(f, "tokens"))
+    for (const auto& [token, spec] : r.entries(*tokens)) {
+      YamlFields tf = r.fields(spec, kTokenKeys);
+      required(r, tf, spec, "source");
+      if (const YamlItem* force = present(tf, "force")) r.number(*force);
+    }
+  return r.json(item);
+}
+
+}  // namespace
+
+Recipe parse_recipe(const std::string& text, const std::string& file_name) {
+  YamlReader r(file_name);
+  YamlItem root = r.load(text);
+  YamlFields f = r.fields(root, kTopKeys);
+
+  Recipe recipe;
+  recipe.file = file_name;
+  recipe.source_text = text;
+
+  if (auto it = f.find("modules"); it != f.end())
+    r.fail_at(it->second, "modules: is not supported yet (use models: or slices:)");
+
+  const YamlItem* method = present(f, "merge_method");
+  if (!method) r.fail_at(root, "missing required key 'merge_method'");
+  recipe.merge_method = r.string(*method);
+  recipe.merge_method_loc = method->loc;
+  if (recipe.merge_method.empty()) r.fail_at(*method, "must not be empty");
+
+  const YamlItem* models = present(f, "models");
+  const YamlItem* slices = present(f, "slices");
+  if (models && slices) {
+    const YamlItem& later = models->loc.line > slices->loc.line ? *models : *slices;
+    r.fail_at(later, "models: and slices: are both given; a recipe uses exactly one of them");
+  }
+  if (!models && !slices)
+    r.fail_at(root, "the recipe needs either models: (whole-model merge) or slices: (layer-wise)");
+  if (models)
+    for (const YamlItem& e : r.list(*models)) recipe.models.push_back(parse_input_model(r, e));
+  if (slices)
+    for (const YamlItem& e : r.list(*slices)) recipe.slices.push_back(parse_slice(r, e));
+
+  if (const YamlItem* base = present(f, "base_model")) recipe.base_model = r.model_ref(*base);
+  if (const YamlItem* d = present(f, "dtype")) recipe.dtype = parse_dtype(r, *d);
+  if (const YamlItem* d = present(f, "out_dtype")) recipe.out_dtype = parse_dtype(r, *d);
+  if (auto it = f.find("parameters"); it != f.end()) {
+    recipe.parameters = r.param_map(it->second);
+    recipe.parameters_loc = it->second.loc;
+  }
+
+  const YamlItem* tok_source = present(f, "tokenizer_source");
+  const YamlItem* tokenizer = present(f, "tokenizer");
+  if (tok_source && tokenizer) {
+    const YamlItem& later = tok_source->loc.line > tokenizer->loc.line ? *tok_source : *tokenizer;
+    r.fail_at(later, "tokenizer_source and tokenizer are both given; use one of them");
+  }
+  if (tok_source) recipe.tokenizer_source = parse_tokenizer_source(r, *tok_source);
+  if (tokenizer) recipe.tokenizer = parse_tokenizer(r, *tokenizer);
+  if (const YamlItem* ct = present(f, "chat_template")) recipe.chat_template = r.string(*ct);
+  return recipe;
+}
+
+Recipe load_recipe(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read recipe ", path.string(), ": no such file or not readable");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) fail("cannot read recipe ", path.string(), ": read error");
+  return parse_recipe(text.str(), path.string());
+}
+
+std::vector<ModelRef> Recipe::referenced_models() const {
+  std::vector<ModelRef> out;
+  auto add = [&](const ModelRef& m) {
+    for (const auto& seen : out)
+      if (seen == m) return;
+    out.push_back(m);
+  };
+  for (const auto& m : models) add(m.model);
+  for (const auto& s : slices)
+    for (const auto& src : s.sources) add(src.model);
+  for (const auto& s : slices)
+    if (s.base_model) add(*s.base_model);
+  if (base_model) add(*base_model);
+  return out;
+}
+
+std::string Recipe::where(SourceLoc loc) const {
+  return loc.line > 0 ? cat(file, ":", loc.line) : file;
+}
+
+std::optional<double> resolve_parameter(const Recipe& recipe, const OutputSlice* slice,
+                                        const ModelRef* model, const std::string& name,
+                                        std::string_view tensor_name, double t) {
+  auto at = [&](const ParamMap& params) -> std::optional<double> {
+    auto it = params.find(name);
+    if (it == params.end()) return std::nullopt;
+    return evaluate(it->second, tensor_name, t);
+  };
+  if (slice) {
+    if (model)
+      for (const auto& src : slice->sources)
+        if (src.model == *model)
+          if (auto v = at(src.parameters)) return v;
+    if (auto v = at(slice->parameters)) return v;
+  } else if (model) {
+    for (const auto& m : recipe.models)
+      if (m.model == *model)
+        if (auto v = at(m.parameters)) return v;
+  }
+  return at(recipe.parameters);
+}
+
+}  // namespace alloy
