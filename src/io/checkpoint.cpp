@@ -1,5 +1,6 @@
 #include "io/checkpoint.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -44,11 +45,12 @@ const json* json_get_dotted(const json& root, std::string_view dotted) {
 }
 
 void json_set_dotted(json& root, std::string_view dotted, json value) {
+  const std::string full_key(dotted);
   json* cur = &root;
   while (true) {
     size_t dot = dotted.find('.');
     std::string key(dotted.substr(0, dot));
-    if (!cur->is_object()) fail("config key '", dotted, "': parent is not an object");
+    if (!cur->is_object()) fail("config key '", full_key, "': parent of '", key, "' is not an object");
     if (dot == std::string_view::npos) {
       (*cur)[key] = std::move(value);
       return;
@@ -59,21 +61,33 @@ void json_set_dotted(json& root, std::string_view dotted, json value) {
   }
 }
 
+namespace {
+// Existence tests that report problems (permissions, loops) as "absent" instead of throwing
+// std::filesystem_error; opening the path then fails with an Error that names it.
+bool path_exists(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p, ec);
+}
+bool is_dir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+}  // namespace
+
 std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path) {
   auto ck = std::shared_ptr<Checkpoint>(new Checkpoint());
   ck->path_ = path;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) fail(path.string(), ": no such file or directory");
+  if (!path_exists(path)) fail(path.string(), ": no such file or directory");
 
   std::vector<fs::path> shard_files;
   json weight_map;
-  if (fs::is_directory(path)) {
+  if (is_dir(path)) {
     ck->dir_ = path;
     fs::path single = path / "model.safetensors";
     fs::path index = path / "model.safetensors.index.json";
-    if (fs::exists(single)) {
+    if (path_exists(single)) {
       shard_files.push_back(single);
-    } else if (fs::exists(index)) {
+    } else if (path_exists(index)) {
       json idx = read_json_file(index);
       if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
         fail(index.string(), ": has no 'weight_map' object");
@@ -88,18 +102,18 @@ std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path) {
       }
       std::sort(files.begin(), files.end());
       for (const auto& f : files) {
-        if (!fs::exists(path / f))
+        if (!path_exists(path / f))
           fail(index.string(), ": points to shard '", f, "', which does not exist");
         shard_files.push_back(path / f);
       }
       if (shard_files.empty()) fail(index.string(), ": weight_map is empty");
     } else {
-      bool has_bin = fs::exists(path / "pytorch_model.bin") || fs::exists(path / "pytorch_model.bin.index.json");
+      bool has_bin = path_exists(path / "pytorch_model.bin") || path_exists(path / "pytorch_model.bin.index.json");
       fail(path.string(), ": no weights found (expected model.safetensors or model.safetensors.index.json",
            has_bin ? "; PyTorch .bin checkpoints are not supported yet, convert to safetensors)" : ")");
     }
     fs::path config = path / "config.json";
-    if (fs::exists(config)) {
+    if (path_exists(config)) {
       ck->config_ = read_json_file(config);
       if (!ck->config_.is_object()) fail(config.string(), ": is not a JSON object");
       ck->has_config_ = true;
