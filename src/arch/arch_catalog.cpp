@@ -1,0 +1,148 @@
+// Parsing and lookup of the compiled-in architecture descriptions.
+#include "arch/arch_catalog.h"
+
+#include <set>
+
+#include "util/error.h"
+
+namespace alloy {
+namespace {
+
+using nlohmann::json;
+
+std::string string_field(std::string_view file, const json& obj, const char* key, bool required) {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    if (required) fail(file, ": missing '", key, "'");
+    return {};
+  }
+  if (!it->is_string()) fail(file, ": '", key, "' must be a string");
+  return it->get<std::string>();
+}
+
+std::vector<std::string> string_list(std::string_view file, const json& obj, const char* key) {
+  std::vector<std::string> out;
+  auto it = obj.find(key);
+  if (it == obj.end()) return out;
+  if (!it->is_array()) fail(file, ": '", key, "' must be a list of strings");
+  for (const auto& v : *it) {
+    if (!v.is_string()) fail(file, ": '", key, "' must be a list of strings");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+bool bool_field(std::string_view file, const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return false;
+  if (!it->is_boolean()) fail(file, ": '", key, "' must be true or false");
+  return it->get<bool>();
+}
+
+WeightInfo parse_weight(std::string_view file, const json& w, const char* section) {
+  static const std::set<std::string> kKeys = {"name",    "is_embed",   "optional",
+                                              "aliases", "tied_names", "force_dtype"};
+  if (!w.is_object()) fail(file, ": every entry of '", section, "' must be an object");
+  for (const auto& [key, value] : w.items())
+    if (!kKeys.count(key)) fail(file, ": unknown field '", key, "' in '", section, "'");
+  WeightInfo info;
+  info.name = string_field(file, w, "name", true);
+  info.is_embed = bool_field(file, w, "is_embed");
+  info.optional = bool_field(file, w, "optional");
+  info.aliases = string_list(file, w, "aliases");
+  info.tied_names = string_list(file, w, "tied_names");
+  if (std::string dt = string_field(file, w, "force_dtype", false); !dt.empty()) {
+    info.force_dtype = dtype_from_torch_name(dt);
+    if (!info.force_dtype) fail(file, ": unknown force_dtype '", dt, "' for '", info.name, "'");
+  }
+  return info;
+}
+
+std::vector<WeightInfo> parse_section(std::string_view file, const json& d, const char* section) {
+  std::vector<WeightInfo> out;
+  auto it = d.find(section);
+  if (it == d.end()) return out;
+  if (!it->is_array()) fail(file, ": '", section, "' must be a list");
+  for (const auto& w : *it) out.push_back(parse_weight(file, w, section));
+  return out;
+}
+
+bool has_placeholder(std::string_view s) { return s.find("${") != std::string_view::npos; }
+
+}  // namespace
+
+ArchDescription parse_arch_description(std::string_view file, const json& d) {
+  static const std::set<std::string> kKeys = {
+      "architectures", "model_type",  "layer_prefix",  "num_layers_config_key",
+      "vocab_size_config_key", "pre_weights", "layer_weights", "post_weights"};
+  if (!d.is_object()) fail(file, ": a description must be a JSON object");
+  for (const auto& [key, value] : d.items())
+    if (!kKeys.count(key)) fail(file, ": unknown field '", key, "'");
+
+  ArchDescription a;
+  a.file = std::string(file);
+  a.architectures = string_list(file, d, "architectures");
+  if (a.architectures.empty()) fail(file, ": 'architectures' must list at least one class name");
+  a.model_type = string_field(file, d, "model_type", false);
+  a.layer_prefix = string_field(file, d, "layer_prefix", false);
+  a.num_layers_key = string_field(file, d, "num_layers_config_key", false);
+  if (std::string v = string_field(file, d, "vocab_size_config_key", false); !v.empty())
+    a.vocab_size_key = v;
+  a.pre_weights = parse_section(file, d, "pre_weights");
+  a.layer_weights = parse_section(file, d, "layer_weights");
+  a.post_weights = parse_section(file, d, "post_weights");
+
+  std::set<std::string> seen;
+  auto check_unique = [&](const std::string& name) {
+    if (!seen.insert(name).second) fail(file, ": weight '", name, "' listed twice");
+  };
+  for (const auto* section : {&a.pre_weights, &a.post_weights}) {
+    for (const auto& w : *section) {
+      for (const auto& n : w.aliases) check_unique(n);
+      check_unique(w.name);
+      for (const auto* list : {&w.aliases, &w.tied_names}) {
+        for (const auto& n : *list)
+          if (has_placeholder(n)) fail(file, ": '", n, "' outside layer_weights has a placeholder");
+      }
+      if (has_placeholder(w.name)) fail(file, ": '", w.name, "' outside layer_weights has a placeholder");
+    }
+  }
+  if (!a.layer_weights.empty() && a.layer_prefix.empty())
+    fail(file, ": 'layer_weights' given without 'layer_prefix'");
+  std::string head = a.layer_prefix + std::string(kLayerIndex) + ".";
+  for (const auto& w : a.layer_weights) {
+    check_unique(w.name);
+    for (const auto& n : w.aliases) check_unique(n);
+    if (w.name.rfind(head, 0) != 0) fail(file, ": layer weight '", w.name, "' does not start with '", head, "'");
+    for (const auto& n : w.aliases)
+      if (n.rfind(head, 0) != 0) fail(file, ": layer alias '", n, "' does not start with '", head, "'");
+  }
+  return a;
+}
+
+const std::vector<ArchDescription>& architecture_catalog() {
+  static const std::vector<ArchDescription> catalog = [] {
+    std::vector<ArchDescription> out;
+    for (const auto& f : embedded_architecture_files()) {
+      json d;
+      try {
+        d = json::parse(f.text);
+      } catch (const json::exception& e) {
+        fail("data/architectures/", f.name, ": invalid JSON: ", e.what());
+      }
+      out.push_back(parse_arch_description(f.name, d));
+    }
+    return out;
+  }();
+  return catalog;
+}
+
+std::vector<const ArchDescription*> descriptions_for(std::string_view class_name) {
+  std::vector<const ArchDescription*> out;
+  for (const auto& d : architecture_catalog())
+    for (const auto& c : d.architectures)
+      if (c == class_name) out.push_back(&d);
+  return out;
+}
+
+}  // namespace alloy

@@ -1,0 +1,109 @@
+#include "arch/arch_catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace alloy {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kDataDir = fs::path(ALLOY_SOURCE_DIR) / "data" / "architectures";
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(ArchCatalogTest, EmbeddedCopiesMatchFiles) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::directory_iterator(kDataDir))
+    if (e.path().extension() == ".json") files[e.path().filename().string()] = read_text(e.path());
+  std::map<std::string, std::string> embedded;
+  std::string previous;
+  for (const auto& f : embedded_architecture_files()) {
+    EXPECT_LT(previous, f.name) << "embedded files must be sorted by name";
+    previous = std::string(f.name);
+    embedded[std::string(f.name)] = std::string(f.text);
+  }
+  ASSERT_FALSE(files.empty());
+  for (const auto& [name, text] : files) {
+    auto it = embedded.find(name);
+    ASSERT_NE(it, embedded.end()) << "data/architectures/" << name << " is not in src/arch/arch_catalog_data.cpp";
+    EXPECT_EQ(it->second, text) << "src/arch/arch_catalog_data.cpp has a stale copy of data/architectures/" << name;
+  }
+  for (const auto& [name, text] : embedded)
+    EXPECT_TRUE(files.count(name)) << "src/arch/arch_catalog_data.cpp embeds " << name << " which data/architectures lacks";
+}
+
+TEST(ArchCatalogTest, EveryDescriptionParses) {
+  const auto& catalog = architecture_catalog();
+  ASSERT_EQ(catalog.size(), embedded_architecture_files().size());
+  for (const char* cls : {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel",
+                          "BertModel", "BertForMaskedLM", "GPTNeoXForCausalLM"})
+    EXPECT_FALSE(descriptions_for(cls).empty()) << cls;
+  EXPECT_TRUE(descriptions_for("NoSuchModel").empty());
+  EXPECT_EQ(descriptions_for("GPT2LMHeadModel").size(), 2u);  // with and without "transformer."
+}
+
+TEST(ArchCatalogTest, ParsesFields) {
+  json d = json::parse(R"({
+    "architectures": ["X"], "model_type": "x", "layer_prefix": "m.l.", "num_layers_config_key": "n",
+    "vocab_size_config_key": "text_config.vocab_size",
+    "pre_weights": [{"name": "m.e.weight", "is_embed": true}, {"name": "m.p", "optional": true, "force_dtype": "int64"}],
+    "layer_weights": [{"name": "m.l.${layer_index}.w", "aliases": ["m.l.${layer_index}.gamma"]}],
+    "post_weights": [{"name": "head.weight", "is_embed": true, "optional": true, "tied_names": ["m.e.weight"]}]
+  })");
+  ArchDescription a = parse_arch_description("x.json", d);
+  EXPECT_EQ(a.file, "x.json");
+  EXPECT_EQ(a.architectures, std::vector<std::string>{"X"});
+  EXPECT_EQ(a.model_type, "x");
+  EXPECT_EQ(a.layer_prefix, "m.l.");
+  EXPECT_EQ(a.num_layers_key, "n");
+  EXPECT_EQ(a.vocab_size_key, "text_config.vocab_size");
+  ASSERT_EQ(a.pre_weights.size(), 2u);
+  EXPECT_TRUE(a.pre_weights[0].is_embed);
+  EXPECT_EQ(a.pre_weights[1].force_dtype, DType::I64);
+  EXPECT_EQ(a.layer_weights[0].aliases, std::vector<std::string>{"m.l.${layer_index}.gamma"});
+  EXPECT_EQ(a.post_weights[0].tied_names, std::vector<std::string>{"m.e.weight"});
+}
+
+std::string parse_error(const std::string& text) {
+  try {
+    parse_arch_description("bad.json", json::parse(text));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ArchCatalogTest, RejectsBadDescriptions) {
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "layers": []})"), "bad.json: unknown field 'layers'");
+  EXPECT_EQ(parse_error(R"({"layer_prefix": "a."})"), "bad.json: 'architectures' must list at least one class name");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "pre_weights": [{"name": "e", "embed": true}]})"),
+            "bad.json: unknown field 'embed' in 'pre_weights'");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "layer_prefix": "a.", "layer_weights": [{"name": "b.${layer_index}.w"}]})"),
+            "bad.json: layer weight 'b.${layer_index}.w' does not start with 'a.${layer_index}.'");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "layer_weights": [{"name": "a.${layer_index}.w"}]})"),
+            "bad.json: 'layer_weights' given without 'layer_prefix'");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "pre_weights": [{"name": "a.${layer_index}"}]})"),
+            "bad.json: 'a.${layer_index}' outside layer_weights has a placeholder");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "pre_weights": [{"name": "e", "force_dtype": "int3"}]})"),
+            "bad.json: unknown force_dtype 'int3' for 'e'");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "pre_weights": [{"name": "e"}], "post_weights": [{"name": "e"}]})"),
+            "bad.json: weight 'e' listed twice");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "pre_weights": [{"name": "e", "optional": 1}]})"),
+            "bad.json: 'optional' must be true or false");
+}
+
+}  // namespace
+}  // namespace alloy
