@@ -22,6 +22,9 @@ constexpr std::string_view kSourceKeys[] = {"model", "layer_range", "parameters"
 constexpr std::string_view kTokenizerKeys[] = {"source", "pad_to_multiple_of", "tokens"};
 constexpr std::string_view kTokenKeys[] = {"source", "force"};
 
+// `item` with its key path dropped, for messages that already name the keys involved.
+YamlItem unnamed(const YamlItem& item) { return YamlItem{item.node, "", item.loc}; }
+
 const YamlItem& required(const YamlReader& r, const YamlFields& f, const YamlItem& parent,
                          std::string_view key) {
   const YamlItem* item = present(f, key);
@@ -123,7 +126,7 @@ Recipe parse_recipe(const std::string& text, const std::string& file_name) {
   recipe.source_text = text;
 
   if (auto it = f.find("modules"); it != f.end())
-    r.fail_at(it->second, "modules: is not supported yet (use models: or slices:)");
+    r.fail_at(unnamed(it->second), "modules: is not supported yet (use models: or slices:)");
 
   const YamlItem* method = present(f, "merge_method");
   if (!method) r.fail_at(root, "missing required key 'merge_method'");
@@ -135,7 +138,7 @@ Recipe parse_recipe(const std::string& text, const std::string& file_name) {
   const YamlItem* slices = present(f, "slices");
   if (models && slices) {
     const YamlItem& later = models->loc.line > slices->loc.line ? *models : *slices;
-    r.fail_at(later, "models: and slices: are both given; a recipe uses exactly one of them");
+    r.fail_at(unnamed(later), "models: and slices: are both given; a recipe uses exactly one of them");
   }
   if (!models && !slices)
     r.fail_at(root, "the recipe needs either models: (whole-model merge) or slices: (layer-wise)");
@@ -156,7 +159,7 @@ Recipe parse_recipe(const std::string& text, const std::string& file_name) {
   const YamlItem* tokenizer = present(f, "tokenizer");
   if (tok_source && tokenizer) {
     const YamlItem& later = tok_source->loc.line > tokenizer->loc.line ? *tok_source : *tokenizer;
-    r.fail_at(later, "tokenizer_source and tokenizer are both given; use one of them");
+    r.fail_at(unnamed(later), "tokenizer_source and tokenizer are both given; use one of them");
   }
   if (tok_source) recipe.tokenizer_source = parse_tokenizer_source(r, *tok_source);
   if (tokenizer) recipe.tokenizer = parse_tokenizer(r, *tokenizer);
