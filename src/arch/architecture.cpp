@@ -177,8 +177,8 @@ class Builder {
       }
       LayerTemplate& t = templates_[it->second];
       if (!t.layers.insert(s->index).second)
-        fail(where(), ": layer ", s->index, " has '", name, "' and another spelling of it ('",
-             instantiate(t.spelled, s->index), "')");
+        fail(where(), ": layer ", s->index, " has both '", instantiate(t.spelled, s->index), "' and '", name,
+             "', two spellings of '", instantiate(canonical, s->index), "'");
       a_.num_layers = std::max(a_.num_layers, s->index + 1);
     }
     for (auto& t : templates_) a_.layer_weights.push_back(t.info);
@@ -195,8 +195,8 @@ class Builder {
       info.is_embed = looks_like_embedding(name);
       section = looks_like_post_weight(name) ? Section::Post : Section::Pre;
     }
-    if (!loose_seen_.insert(info.name).second)
-      fail(where(), ": has both '", info.name, "' and an alias of it ('", name, "')");
+    if (auto [it, fresh] = loose_seen_.emplace(info.name, name); !fresh)
+      fail(where(), ": has both '", it->second, "' and '", name, "', two spellings of '", info.name, "'");
     if (described(name)) described_seen_.insert(info.name);
     keep_non_float_dtype(info, name);
     (section == Section::Post ? a_.post_weights : a_.pre_weights).push_back(std::move(info));
@@ -311,7 +311,7 @@ class Builder {
   const ArchDescription* desc_ = nullptr;
   std::unordered_map<std::string, Described> described_;  // description names and aliases
   std::set<std::string> described_seen_;                  // canonical names found in the checkpoint
-  std::set<std::string> loose_seen_;
+  std::map<std::string, std::string> loose_seen_;  // canonical name -> the checkpoint's spelling
   std::vector<LayerTemplate> templates_;
 };
 

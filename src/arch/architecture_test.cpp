@@ -547,6 +547,32 @@ TEST(ArchitectureTest, DifferentClassesOrPrefixesAreIncompatible) {
   EXPECT_NO_THROW(check_compatible({{"only", a}}, false));
 }
 
+TEST(ArchitectureTest, CheckCompatibleComparesEveryModelWithTheFirst) {
+  Architecture a;
+  a.name = "unknown";
+  a.layer_prefix = "model.layers.";
+  a.pre_weights.push_back({"model.embed_tokens.weight", true, false, {}, {}, {}});
+  Architecture moved = a;
+  moved.pre_weights.clear();
+  moved.post_weights.push_back({"model.embed_tokens.weight", true, false, {}, {}, {}});
+  std::string e = error_of([&] { check_compatible({{"m1", a}, {"m2", a}, {"m3", moved}}, false); });
+  EXPECT_NE(e.find("cannot merge m1 with m3"), std::string::npos) << e;
+  EXPECT_NE(e.find("'model.embed_tokens.weight' is a pre-layer weight in m1 but a post-layer weight in m3"),
+            std::string::npos) << e;
+}
+
+TEST(ArchitectureTest, NameAndAliasTogetherIsAnError) {
+  TinyModel m;
+  m.tensor("embeddings.word_embeddings.weight", {8, 4})
+      .tensor("embeddings.LayerNorm.weight")
+      .tensor("embeddings.LayerNorm.gamma");
+  m.layers("encoder.layer.", 1, {"w.weight"});
+  m.config({{"architectures", {"BertModel"}}});
+  std::string e = error_of([&] { m.arch(); });
+  EXPECT_NE(e.find("'embeddings.LayerNorm.weight'"), std::string::npos) << e;
+  EXPECT_NE(e.find("'embeddings.LayerNorm.gamma'"), std::string::npos) << e;
+}
+
 TEST(ArchitectureTest, InstantiateAndSplitRoundTrip) {
   auto ck = Checkpoint::open(fs::path(ALLOY_SHARED_DIR) / "stories260K" / "base");
   Architecture a = architecture_of(*ck);
