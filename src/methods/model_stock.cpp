@@ -1,13 +1,125 @@
-// Placeholder: being implemented.
+// model_stock (Jang et al., "Model Stock"): moves from the base model towards the average of the
+// fine-tuned models by a ratio t set by how well the fine-tunes' task vectors agree:
+//   c = mean over pairs i<j of cos(o_i, o_j), o_i = w_i - w_0;  t = N c / (1 + (N - 1) c)
+//   result = t * mean(w_i) + (1 - t) * w_0
+// With filter_wise the angle (and t) is per row of the last axis instead of per tensor.
+#include <algorithm>
+#include <cmath>
+
 #include "methods/method.h"
 #include "util/error.h"
 
 namespace alloy {
+
+namespace {
+
+// Per-tensor (or per-row) statistics of the task vectors o_i, accumulated in f64.
+struct OffsetStats {
+  explicit OffsetStats(size_t n) : n(n), sq(n, 0.0), dot(n * n, 0.0) {}
+  size_t n;
+  std::vector<double> sq;   // ||o_i||^2
+  std::vector<double> dot;  // o_i . o_j at [i * n + j], i < j
+
+  void clear() {
+    std::fill(sq.begin(), sq.end(), 0.0);
+    std::fill(dot.begin(), dot.end(), 0.0);
+  }
+  // Adds elements [begin, end) of a block; o holds scratch space for n offsets.
+  void add(const RowBlock& b, int base, const std::vector<size_t>& others, int64_t begin, int64_t end,
+           double* o) {
+    for (int64_t e = begin; e < end; ++e) {
+      const double w0 = b.inputs[base][e];
+      for (size_t i = 0; i < n; ++i) o[i] = static_cast<double>(b.inputs[others[i]][e]) - w0;
+      for (size_t i = 0; i < n; ++i) {
+        sq[i] += o[i] * o[i];
+        for (size_t j = i + 1; j < n; ++j) dot[i * n + j] += o[i] * o[j];
+      }
+    }
+  }
+
+  // The interpolation ratio. mergekit divides by 1 + (N-1)c unguarded; where that is (nearly)
+  // zero the unit task vectors cancel out, t is meaningless, and the base is kept (t = 0).
+  double ratio() const {
+    double sum = 0;
+    size_t pairs = 0;
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = i + 1; j < n; ++j, ++pairs) {
+        double norm_product = std::sqrt(sq[i]) * std::sqrt(sq[j]);
+        sum += std::clamp(dot[i * n + j] / std::max(norm_product, 1e-6), -1.0, 1.0);
+      }
+    const double c = sum / static_cast<double>(pairs);
+    const double N = static_cast<double>(n);
+    const double denominator = 1.0 + (N - 1.0) * c;
+    if (std::fabs(denominator) < kSingular) return 0.0;
+    return N * c / denominator;
+  }
+
+  static constexpr double kSingular = 1e-6;
+};
+
+std::vector<size_t> others_of(const MergeCall& call) {
+  std::vector<size_t> others;
+  for (size_t i = 0; i < call.size(); ++i)
+    if (static_cast<int>(i) != call.base) others.push_back(i);
+  return others;
+}
+
+void check_inputs(const MergeCall& call) {
+  if (!call.has_base()) call.fail_here("model_stock needs a base_model");
+  auto others = others_of(call);
+  if (others.size() == 1)
+    call.fail_here("model_stock needs the base model and at least 2 other models, but only " +
+                   call.inputs[others[0]].label + " besides the base provides this tensor");
+}
+
+// result = t * mean(w_i) + (1 - t) * w_0 over elements [begin, end) of a block.
+void blend(const RowBlock& b, int base, const std::vector<size_t>& others, double t, int64_t begin, int64_t end,
+           float* out) {
+  const double inv_n = 1.0 / static_cast<double>(others.size());
+  for (int64_t e = begin; e < end; ++e) {
+    double sum = 0;
+    for (size_t i : others) sum += b.inputs[i][e];
+    out[e] = static_cast<float>(t * (sum * inv_n) + (1.0 - t) * static_cast<double>(b.inputs[base][e]));
+  }
+}
+
+}  // namespace
+
 MethodSpec model_stock_method() {
   MethodSpec m;
   m.name = "model_stock";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method model_stock is not implemented yet"); };
+  m.summary = "interpolate from the base towards the average by the agreement of the task vectors";
+  m.base = BaseUse::Required;
+  m.global_params = {{"filter_wise", 0.0, false, "one angle per row of the last axis instead of per tensor"}};
+  m.check = check_inputs;
+  m.prepare = [](const MergeCall& call) -> std::unique_ptr<MergeKernel> {
+    check_inputs(call);
+    const int base = call.base;
+    auto others = others_of(call);
+    if (others.empty())  // only the base provides this tensor
+      return make_kernel([base](const RowBlock& b, float* out) {
+        std::copy(b.inputs[base], b.inputs[base] + b.size(), out);
+      });
+    if (call.flag("filter_wise"))
+      return make_kernel([base, others](const RowBlock& b, float* out) {
+        OffsetStats stats(others.size());
+        std::vector<double> o(others.size());
+        for (int64_t r = 0; r < b.row_end - b.row_begin; ++r) {
+          const int64_t begin = r * b.cols, end = begin + b.cols;
+          stats.clear();
+          stats.add(b, base, others, begin, end, o.data());
+          blend(b, base, others, stats.ratio(), begin, end, out);
+        }
+      });
+    OffsetStats stats(others.size());
+    std::vector<double> o(others.size());
+    for_each_block(call, [&](const RowBlock& b) { stats.add(b, base, others, 0, b.size(), o.data()); });
+    const double t = stats.ratio();
+    return make_kernel([base, others, t](const RowBlock& b, float* out) {
+      blend(b, base, others, t, 0, b.size(), out);
+    });
+  };
   return m;
 }
+
 }  // namespace alloy
