@@ -1,13 +1,55 @@
-// Placeholder: being implemented.
+// nearswap: per element, takes the other model's value where it is near the base's and keeps the
+// base's where they differ a lot: w = clamp(t / max(|a - b|, 1e-6), 0, 1), result = w b + (1 - w) a,
+// with a the base. Elementwise; needs the base and exactly one other model.
+#include <algorithm>
+#include <cmath>
+
 #include "methods/method.h"
 #include "util/error.h"
 
 namespace alloy {
+
+namespace {
+
+// The one model besides the base, or -1 when only the base provides the tensor.
+int other_input(const MergeCall& call) {
+  if (!call.has_base()) call.fail_here("nearswap needs a base_model");
+  if (call.size() > 2) {
+    std::string labels;
+    for (const auto& in : call.inputs) labels += (labels.empty() ? "" : ", ") + in.label;
+    call.fail_here("nearswap merges exactly two models (the base and one other), but " +
+                   std::to_string(call.size()) + " provide this tensor: " + labels);
+  }
+  return call.size() == 2 ? 1 - call.base : -1;
+}
+
+}  // namespace
+
 MethodSpec nearswap_method() {
   MethodSpec m;
   m.name = "nearswap";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method nearswap is not implemented yet"); };
+  m.summary = "take the other model's value where it is within t of the base's";
+  m.base = BaseUse::Required;
+  m.global_params = {{"t", std::nullopt, true, "distance below which the other model's value is taken fully"}};
+  m.check = [](const MergeCall& call) { other_input(call); };
+  m.prepare = [](const MergeCall& call) -> std::unique_ptr<MergeKernel> {
+    const int a = call.base, b = other_input(call);
+    const double t = call.param("t");
+    if (b < 0)
+      return make_kernel([a](const RowBlock& blk, float* out) {
+        std::copy(blk.inputs[a], blk.inputs[a] + blk.size(), out);
+      });
+    return make_kernel([a, b, t](const RowBlock& blk, float* out) {
+      const float* pa = blk.inputs[a];
+      const float* pb = blk.inputs[b];
+      for (int64_t e = 0; e < blk.size(); ++e) {
+        const double va = pa[e], vb = pb[e];
+        const double w = std::clamp(t / std::max(std::fabs(va - vb), 1e-6), 0.0, 1.0);
+        out[e] = static_cast<float>(w * vb + (1.0 - w) * va);
+      }
+    });
+  };
   return m;
 }
+
 }  // namespace alloy
