@@ -1,13 +1,117 @@
-// Placeholder: being implemented.
+// arcee_fusion: keeps the base model a except where the other model b differs "importantly":
+//   kl_r = KL(softmax(b_r) + 1e-8 || softmax(a_r) + 1e-8) per row r of the last axis,
+//   importance = |b - a| * kl_r,  threshold = Q(0.5) + 1.5 (Q(0.75) - Q(0.25))
+// over the importance of the whole tensor (Q(x) = sorted[floor(x (n - 1))]), and takes b where
+// importance >= threshold. The quantiles are exact (a streaming selection over the tensor),
+// where mergekit sorts a random sample of a million elements for larger tensors.
+#include <algorithm>
+#include <cmath>
+
 #include "methods/method.h"
+#include "methods/stream_select.h"
 #include "util/error.h"
 
 namespace alloy {
+
+namespace {
+
+// The one model besides the base, or -1 when only the base provides the tensor.
+int other_input(const MergeCall& call) {
+  if (!call.has_base()) call.fail_here("arcee_fusion needs a base_model");
+  if (call.size() > 2) {
+    std::string labels;
+    for (const auto& in : call.inputs) labels += (labels.empty() ? "" : ", ") + in.label;
+    call.fail_here("arcee_fusion merges exactly two models (the base and one other), but " +
+                   std::to_string(call.size()) + " provide this tensor: " + labels);
+  }
+  return call.size() == 2 ? 1 - call.base : -1;
+}
+
+// softmax(x) over n values into p, in f64.
+void softmax(const float* x, int64_t n, double* p) {
+  double peak = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) peak = std::max(peak, static_cast<double>(x[j]));
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += (p[j] = std::exp(static_cast<double>(x[j]) - peak));
+  for (int64_t j = 0; j < n; ++j) p[j] /= sum;
+}
+
+// KL divergence of every row of the tensor, in row order.
+std::vector<double> row_divergences(const MergeCall& call, int a, int b) {
+  std::vector<double> kl;
+  kl.reserve(static_cast<size_t>(call.rows()));
+  const int64_t cols = call.cols();
+  std::vector<double> p(static_cast<size_t>(cols)), q(static_cast<size_t>(cols));
+  for_each_block(call, [&](const RowBlock& blk) {
+    for (int64_t r = 0; r < blk.row_end - blk.row_begin; ++r) {
+      softmax(blk.inputs[b] + r * cols, cols, p.data());
+      softmax(blk.inputs[a] + r * cols, cols, q.data());
+      double sum = 0;
+      for (int64_t j = 0; j < cols; ++j) {
+        const double pj = p[j] + 1e-8, qj = q[j] + 1e-8;
+        sum += pj * std::log(pj / qj);
+      }
+      kl.push_back(sum);
+    }
+  });
+  return kl;
+}
+
+inline double importance(float a, float b, double kl) {
+  return std::fabs(static_cast<double>(b) - static_cast<double>(a)) * kl;
+}
+
+// Q(0.5) + 1.5 (Q(0.75) - Q(0.25)) of the importance of all n elements.
+double threshold(const MergeCall& call, int a, int b, const std::vector<double>& kl) {
+  const int64_t n = call.numel();
+  const int64_t last = n - 1;
+  const int64_t ranks[3] = {last / 4, last / 2, (3 * last) / 4};
+  StreamSelect select(n, 3);
+  for (size_t j = 0; j < 3; ++j) select.set_rank(j, ranks[j]);
+  while (!select.done()) {
+    for_each_block(call, [&](const RowBlock& blk) {
+      const float* pa = blk.inputs[a];
+      const float* pb = blk.inputs[b];
+      for (int64_t r = blk.row_begin, e = 0; r < blk.row_end; ++r) {
+        const double k = kl[static_cast<size_t>(r)];
+        for (int64_t end = e + blk.cols; e < end; ++e)
+          select.visit(ordered_key(importance(pa[e], pb[e], k)), blk.first_element() + e);
+      }
+    });
+    select.end_pass();
+  }
+  const double q1 = key_value(select.pick(0).key);
+  const double median = key_value(select.pick(1).key);
+  const double q3 = key_value(select.pick(2).key);
+  return median + 1.5 * (q3 - q1);
+}
+
+}  // namespace
+
 MethodSpec arcee_fusion_method() {
   MethodSpec m;
   m.name = "arcee_fusion";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method arcee_fusion is not implemented yet"); };
+  m.summary = "take the other model where its change is important (|b-a| x row KL above a quantile threshold)";
+  m.base = BaseUse::Required;
+  m.check = [](const MergeCall& call) { other_input(call); };
+  m.prepare = [](const MergeCall& call) -> std::unique_ptr<MergeKernel> {
+    const int a = call.base, b = other_input(call);
+    if (b < 0 || call.numel() == 0)
+      return make_kernel([a](const RowBlock& blk, float* out) {
+        std::copy(blk.inputs[a], blk.inputs[a] + blk.size(), out);
+      });
+    std::vector<double> kl = row_divergences(call, a, b);
+    const double thr = threshold(call, a, b, kl);
+    return make_kernel([a, b, thr, kl = std::move(kl)](const RowBlock& blk, float* out) {
+      const float* pa = blk.inputs[a];
+      const float* pb = blk.inputs[b];
+      for (int64_t r = blk.row_begin, e = 0; r < blk.row_end; ++r) {
+        const double k = kl[static_cast<size_t>(r)];
+        for (int64_t end = e + blk.cols; e < end; ++e) out[e] = importance(pa[e], pb[e], k) >= thr ? pb[e] : pa[e];
+      }
+    });
+  };
   return m;
 }
+
 }  // namespace alloy
