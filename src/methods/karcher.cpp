@@ -27,9 +27,9 @@ struct KarcherParams {
 KarcherParams karcher_params(const MergeCall& call) {
   KarcherParams p;
   const double iters = call.param("max_iter");
-  if (!(iters >= 0) || iters != std::floor(iters) || iters > 1e6)
-    call.fail_here(cat("karcher max_iter must be a whole number from 0 to 1000000, got ", iters));
-  p.max_iter = static_cast<int>(iters);
+  if (iters != std::floor(iters) || iters > 1e6)
+    call.fail_here(cat("karcher max_iter must be a whole number of at most 1000000, got ", iters));
+  p.max_iter = std::max(0, static_cast<int>(iters));  // negative: no iterations, as in mergekit
   p.tol = call.param("tol");
   if (!(p.tol >= 0)) call.fail_here(cat("karcher tol must be zero or positive, got ", p.tol));
   return p;
