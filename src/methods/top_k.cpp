@@ -1,0 +1,181 @@
+#include "methods/top_k.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace alloy {
+
+namespace {
+
+constexpr size_t kBuckets = 1 << 16;
+
+}  // namespace
+
+TopKSelector::TopKSelector(int64_t n, int64_t k, bool want_sums)
+    : n_(n), k_(std::clamp<int64_t>(k, 0, n)), want_sums_(want_sums) {
+  if (k_ == 0) rule_ = TopKRule::none();
+  if (k_ == n_) rule_ = TopKRule::all();
+  // Keeping nothing or everything needs no data, unless the caller wants the sums.
+  if ((k_ == 0 || k_ == n_) && !want_sums_) {
+    pass_ = Pass::Done;
+    return;
+  }
+  count_.assign(kBuckets, 0);
+  if (want_sums_) sum_.assign(kBuckets, 0.0);
+}
+
+void TopKSelector::add(int64_t first, const float* x, const float* base, int64_t count) {
+  auto diff = [&](int64_t i) { return base ? x[i] - base[i] : x[i]; };
+  auto exact = [&](int64_t i) {
+    return std::fabs(base ? static_cast<double>(x[i]) - static_cast<double>(base[i]) : static_cast<double>(x[i]));
+  };
+  switch (pass_) {
+    case Pass::Coarse:
+      if (want_sums_) {
+        for (int64_t i = 0; i < count; ++i) {
+          uint32_t h = magnitude_bits(diff(i)) >> 16;
+          ++count_[h];
+          sum_[h] += exact(i);
+        }
+      } else {
+        for (int64_t i = 0; i < count; ++i) ++count_[magnitude_bits(diff(i)) >> 16];
+      }
+      break;
+    case Pass::Fine:
+      for (int64_t i = 0; i < count; ++i) {
+        uint32_t u = magnitude_bits(diff(i));
+        if ((u >> 16) != high_) continue;
+        uint32_t lo = u & 0xffffu;
+        ++count_[lo];
+        double m = want_sums_ || stashing_ ? exact(i) : 0.0;
+        if (want_sums_) sum_[lo] += m;
+        if (stashing_) stash_.push_back({first + i, u, m});
+      }
+      break;
+    case Pass::Cut:
+      for (int64_t i = 0; i < count && seen_equal_ < need_; ++i) {
+        if (magnitude_bits(diff(i)) != threshold_) continue;
+        if (want_sums_) kept_sum_ += exact(i);
+        if (++seen_equal_ == need_) rule_ = {threshold_, first + i + 1};
+      }
+      break;
+    case Pass::Done:
+      break;
+  }
+}
+
+void TopKSelector::end_pass() {
+  if (pass_ == Pass::Done) return;
+  ++passes_;
+  switch (pass_) {
+    case Pass::Coarse: finish_coarse(); break;
+    case Pass::Fine: finish_fine(); break;
+    case Pass::Cut:
+      kept_sum_ += sum_above_;
+      pass_ = Pass::Done;
+      break;
+    case Pass::Done: break;
+  }
+}
+
+void TopKSelector::finish_coarse() {
+  if (want_sums_)
+    for (size_t h = 0; h < kBuckets; ++h) total_sum_ += sum_[h];
+  if (k_ == 0 || k_ == n_) {
+    kept_sum_ = k_ == 0 ? 0.0 : total_sum_;
+    pass_ = Pass::Done;
+    return;
+  }
+  int64_t above = 0;
+  size_t h = kBuckets;
+  while (h-- > 0) {
+    if (above + count_[h] >= k_) break;
+    above += count_[h];
+    if (want_sums_) sum_above_ += sum_[h];
+  }
+  high_ = static_cast<uint32_t>(h);
+  need_ = k_ - above;
+  if (need_ == count_[h]) {
+    // The whole bucket is kept (h >= 1 here, else k == n): keep every magnitude >= h << 16.
+    rule_ = {(high_ << 16) - 1, 0};
+    kept_sum_ = sum_above_ + (want_sums_ ? sum_[h] : 0.0);
+    pass_ = Pass::Done;
+    return;
+  }
+  stashing_ = count_[h] <= kStashLimit;
+  if (stashing_) stash_.reserve(static_cast<size_t>(count_[h]));
+  std::fill(count_.begin(), count_.end(), 0);
+  if (want_sums_) std::fill(sum_.begin(), sum_.end(), 0.0);
+  pass_ = Pass::Fine;
+}
+
+void TopKSelector::finish_fine() {
+  int64_t above = 0;
+  size_t lo = kBuckets;
+  while (lo-- > 0) {
+    if (above + count_[lo] >= need_) break;
+    above += count_[lo];
+    if (want_sums_) sum_above_ += sum_[lo];
+  }
+  threshold_ = (high_ << 16) | static_cast<uint32_t>(lo);
+  need_ -= above;
+  if (need_ == count_[lo]) {
+    rule_ = {threshold_, std::numeric_limits<int64_t>::max()};
+    kept_sum_ = sum_above_ + (want_sums_ ? sum_[lo] : 0.0);
+    pass_ = Pass::Done;
+  } else if (stashing_) {
+    // The stash holds the bucket's elements in flat order: take the first need_ equal ones.
+    int64_t taken = 0;
+    double s = 0;
+    for (const Stashed& e : stash_) {
+      if (e.bits != threshold_) continue;
+      s += e.magnitude;
+      if (++taken == need_) {
+        rule_ = {threshold_, e.index + 1};
+        break;
+      }
+    }
+    kept_sum_ = sum_above_ + s;
+    pass_ = Pass::Done;
+  } else {
+    pass_ = Pass::Cut;
+  }
+  std::vector<Stashed>().swap(stash_);
+  std::vector<int64_t>().swap(count_);
+  std::vector<double>().swap(sum_);
+}
+
+void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, std::vector<uint32_t>& scratch) {
+  if (n <= 0) return;
+  const size_t len = static_cast<size_t>(n);
+  scratch.resize(2 * len);
+  uint32_t* order = scratch.data();
+  uint32_t* next = order + len;
+  for (size_t i = 0; i < len; ++i) order[i] = static_cast<uint32_t>(i);
+  // Three stable counting-sort passes of 11 bits each cover the 31 magnitude bits.
+  constexpr int kDigit = 11;
+  constexpr size_t kRadix = size_t{1} << kDigit;
+  size_t histogram[kRadix];
+  uint32_t all_or = 0, all_and = ~0u;
+  for (size_t i = 0; i < len; ++i) {
+    all_or |= key[i];
+    all_and &= key[i];
+  }
+  for (int shift = 0; shift < 31; shift += kDigit) {
+    const uint32_t digit_mask = static_cast<uint32_t>(kRadix - 1) << shift;
+    if (((all_or ^ all_and) & digit_mask) == 0) continue;  // every key has the same digit here
+    std::fill(histogram, histogram + kRadix, 0);
+    for (size_t i = 0; i < len; ++i) ++histogram[(key[order[i]] >> shift) & (kRadix - 1)];
+    size_t at = 0;
+    for (size_t d = 0; d < kRadix; ++d) {
+      size_t c = histogram[d];
+      histogram[d] = at;
+      at += c;
+    }
+    for (size_t i = 0; i < len; ++i) next[histogram[(key[order[i]] >> shift) & (kRadix - 1)]++] = order[i];
+    std::swap(order, next);
+  }
+  for (size_t i = 0; i < len; ++i) rank[order[i]] = static_cast<uint32_t>(i + 1);
+}
+
+}  // namespace alloy

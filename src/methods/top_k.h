@@ -1,0 +1,85 @@
+// Exact top-k selection by magnitude over a tensor streamed in passes, and stable ranking within a
+// row. Magnitudes are compared as f32 bit patterns (for finite non-negative floats the bit order
+// is the value order); equal magnitudes are ordered by lower flat index first. Selection is a
+// two-level radix select (a histogram of the high 16 bits, then of the low 16 bits inside the one
+// bucket that holds the k-th largest), never a sort, so it streams in bounded memory.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace alloy {
+
+// Bits of |v| for a finite float (sign cleared).
+inline uint32_t magnitude_bits(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return u & 0x7fffffffu;
+}
+
+// The outcome of a selection: element `index` with magnitude bits `m` is among the k largest iff
+// m > bits, or m == bits and index < cut.
+struct TopKRule {
+  uint32_t bits = std::numeric_limits<uint32_t>::max();  // default: keeps nothing
+  int64_t cut = 0;
+  bool keeps(int64_t index, uint32_t m) const { return m > bits || (m == bits && index < cut); }
+  static TopKRule all() { return {0, std::numeric_limits<int64_t>::max()}; }
+  static TopKRule none() { return {}; }
+};
+
+// Selects the k largest magnitudes of n elements fed in flat order, pass by pass:
+//   TopKSelector s(n, k);
+//   while (!s.done()) { for each block in order: s.add(first, x, base, count); s.end_pass(); }
+// The magnitude of element i is |x[i] - base[i]| (base may be null: |x[i]|), compared as the f32
+// difference; sums of the selected magnitudes use the exact double difference. Usually two passes;
+// a third when equal magnitudes straddle the cut and are too many to remember in pass two.
+class TopKSelector {
+ public:
+  TopKSelector(int64_t n, int64_t k, bool want_sums = true);
+
+  bool done() const { return pass_ == Pass::Done; }
+  int passes() const { return passes_; }  // passes consumed so far (for tests)
+  void add(int64_t first, const float* x, const float* base, int64_t count);
+  void end_pass();
+
+  // Valid once done().
+  const TopKRule& rule() const { return rule_; }
+  double kept_sum() const { return kept_sum_; }    // Σ |δ| over the kept elements
+  double total_sum() const { return total_sum_; }  // Σ |δ| over all elements
+
+  // Remember at most this many elements of the threshold bucket in pass two (16 bytes each).
+  static constexpr int64_t kStashLimit = int64_t{1} << 18;
+
+ private:
+  enum class Pass { Coarse, Fine, Cut, Done };
+  struct Stashed {
+    int64_t index;
+    uint32_t bits;
+    double magnitude;
+  };
+  void finish_coarse();
+  void finish_fine();
+
+  int64_t n_, k_;
+  bool want_sums_;
+  Pass pass_ = Pass::Coarse;
+  int passes_ = 0;
+  std::vector<int64_t> count_;  // 65536 buckets, by high (then low) 16 bits
+  std::vector<double> sum_;
+  uint32_t high_ = 0;           // the bucket that holds the k-th largest
+  int64_t need_ = 0;            // elements still to take at or below the current candidate
+  double sum_above_ = 0;
+  bool stashing_ = false;
+  std::vector<Stashed> stash_;
+  uint32_t threshold_ = 0;      // exact bits, once known
+  int64_t seen_equal_ = 0;      // pass three: equal elements met so far
+  TopKRule rule_;
+  double kept_sum_ = 0, total_sum_ = 0;
+};
+
+// Stable ascending ranks of n magnitudes: rank[i] in 1..n, equal magnitudes ranked by lower index
+// first. An LSD radix sort on the 31 magnitude bits; `scratch` is resized as needed and reused.
+void rank_ascending(const uint32_t* magnitude_bits, int64_t n, uint32_t* rank, std::vector<uint32_t>& scratch);
+
+}  // namespace alloy

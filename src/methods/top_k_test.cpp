@@ -1,0 +1,170 @@
+#include "methods/top_k.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+namespace alloy {
+namespace {
+
+struct Reference {
+  std::vector<bool> kept;
+  double sum = 0, total = 0;
+};
+
+// Sort-based reference: order by (|x - b| as f32 descending, index ascending), keep the first k.
+Reference sort_top_k(const std::vector<float>& x, const std::vector<float>* base, int64_t k) {
+  const size_t n = x.size();
+  std::vector<uint32_t> key(n);
+  std::vector<double> exact(n);
+  for (size_t i = 0; i < n; ++i) {
+    float d = base ? x[i] - (*base)[i] : x[i];
+    key[i] = magnitude_bits(d);
+    exact[i] = std::fabs(base ? double(x[i]) - double((*base)[i]) : double(x[i]));
+  }
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] != key[b] ? key[a] > key[b] : a < b; });
+  Reference r;
+  r.kept.assign(n, false);
+  for (size_t i = 0; i < n; ++i) r.total += exact[i];
+  for (int64_t j = 0; j < k && j < static_cast<int64_t>(n); ++j) {
+    r.kept[order[j]] = true;
+    r.sum += exact[order[j]];
+  }
+  return r;
+}
+
+TopKSelector select(const std::vector<float>& x, const std::vector<float>* base, int64_t k, int64_t block,
+                    bool sums = true) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  TopKSelector s(n, k, sums);
+  while (!s.done()) {
+    for (int64_t at = 0; at < n; at += block)
+      s.add(at, x.data() + at, base ? base->data() + at : nullptr, std::min(block, n - at));
+    s.end_pass();
+  }
+  return s;
+}
+
+void expect_matches(const std::vector<float>& x, const std::vector<float>* base, int64_t k, int64_t block,
+                    const std::string& what) {
+  SCOPED_TRACE(what + " k=" + std::to_string(k) + " block=" + std::to_string(block));
+  Reference ref = sort_top_k(x, base, k);
+  TopKSelector s = select(x, base, k, block);
+  int64_t kept = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    float d = base ? x[i] - (*base)[i] : x[i];
+    bool got = s.rule().keeps(static_cast<int64_t>(i), magnitude_bits(d));
+    ASSERT_EQ(got, ref.kept[i]) << "element " << i;
+    kept += got;
+  }
+  EXPECT_EQ(kept, std::clamp<int64_t>(k, 0, static_cast<int64_t>(x.size())));
+  EXPECT_NEAR(s.kept_sum(), ref.sum, 1e-12 * std::max(1.0, ref.total));
+  EXPECT_NEAR(s.total_sum(), ref.total, 1e-12 * std::max(1.0, ref.total));
+  EXPECT_LE(s.passes(), 2);  // small tensors never need the third pass
+}
+
+std::vector<float> random_values(size_t n, uint32_t seed, int distinct) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> pick(0, std::max(distinct - 1, 0));
+  std::vector<float> v(n);
+  for (auto& x : v) x = distinct > 0 ? static_cast<float>(pick(gen) - distinct / 2) * 0.25f : normal(gen);
+  return v;
+}
+
+TEST(TopK, MatchesSortOnRandomData) {
+  for (size_t n : {1u, 2u, 5u, 13u, 100u, 1000u, 4099u}) {
+    auto x = random_values(n, static_cast<uint32_t>(n), 0);
+    for (int64_t k : {int64_t{0}, int64_t{1}, static_cast<int64_t>(n / 3), static_cast<int64_t>(n) - 1,
+                      static_cast<int64_t>(n)})
+      for (int64_t block : {int64_t{1}, int64_t{7}, static_cast<int64_t>(n)}) expect_matches(x, nullptr, k, block, "normal");
+  }
+}
+
+TEST(TopK, HeavyTiesLowerIndexWins) {
+  const size_t n = 3000;
+  std::vector<float> zeros(n, 0.0f), equal(n, 0.5f), dup = random_values(n, 1, 7), signs(n);
+  for (size_t i = 0; i < n; ++i) signs[i] = (i % 3 == 0) ? -1.0f : 1.0f;  // equal magnitudes, mixed signs
+  for (int64_t k : {1, 2, 999, 1500, 2999})
+    for (int64_t block : {1, 64, 3000}) {
+      expect_matches(zeros, nullptr, k, block, "zeros");
+      expect_matches(equal, nullptr, k, block, "equal");
+      expect_matches(dup, nullptr, k, block, "duplicates");
+      expect_matches(signs, nullptr, k, block, "signs");
+    }
+  // With all magnitudes equal, exactly the first k indices are kept.
+  TopKSelector s = select(equal, nullptr, 10, 100);
+  EXPECT_TRUE(s.rule().keeps(9, magnitude_bits(0.5f)));
+  EXPECT_FALSE(s.rule().keeps(10, magnitude_bits(0.5f)));
+}
+
+TEST(TopK, DifferenceWithBase) {
+  const size_t n = 2000;
+  auto x = random_values(n, 11, 0), b = random_values(n, 12, 0);
+  for (size_t i = 0; i < n; i += 5) x[i] = b[i];  // zero task-vector entries
+  for (int64_t k : {1, 500, 1600, 1999}) expect_matches(x, &b, k, 333, "with base");
+}
+
+TEST(TopK, ThresholdBucketSplitAcrossSubnormalsAndLargeValues) {
+  std::vector<float> x = {1e-45f, -1e-45f, 3e38f, -3e38f, 1.0f, 1.0000001f, 0.0f, -0.0f, 2e-38f, 2e-38f};
+  for (int64_t k = 0; k <= static_cast<int64_t>(x.size()); ++k) expect_matches(x, nullptr, k, 3, "extremes");
+}
+
+TEST(TopK, ThirdPassWhenTiesOverflowTheStash) {
+  // More equal magnitudes in the threshold bucket than pass two remembers: pass three finds the cut.
+  const int64_t n = TopKSelector::kStashLimit + 5000;
+  std::vector<float> x(static_cast<size_t>(n), 0.25f);
+  for (int64_t i = 0; i < n; i += 97) x[static_cast<size_t>(i)] = 3.0f;
+  for (int64_t i = 5; i < n; i += 101) x[static_cast<size_t>(i)] = 0.2500001f;  // same high bits as 0.25
+  const int64_t k = n / 2;
+  Reference ref = sort_top_k(x, nullptr, k);
+  TopKSelector s = select(x, nullptr, k, 4096);
+  EXPECT_EQ(s.passes(), 3);
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(s.rule().keeps(i, magnitude_bits(x[static_cast<size_t>(i)])), ref.kept[static_cast<size_t>(i)]) << i;
+  EXPECT_NEAR(s.kept_sum(), ref.sum, 1e-12 * ref.total);
+}
+
+TEST(TopK, WithoutSumsKeepAllOrNoneNeedsNoPass) {
+  std::vector<float> x = {1, 2, 3};
+  EXPECT_EQ(select(x, nullptr, 0, 3, false).passes(), 0);
+  EXPECT_EQ(select(x, nullptr, 3, 3, false).passes(), 0);
+  EXPECT_TRUE(select(x, nullptr, 3, 3, false).rule().keeps(0, magnitude_bits(1.0f)));
+  EXPECT_FALSE(select(x, nullptr, 0, 3, false).rule().keeps(2, magnitude_bits(3.0f)));
+  TopKSelector empty(0, 0);
+  while (!empty.done()) empty.end_pass();
+  EXPECT_EQ(empty.kept_sum(), 0.0);
+}
+
+TEST(RankAscending, MatchesStableSort) {
+  std::vector<uint32_t> scratch;
+  for (int distinct : {0, 1, 2, 5, 1000}) {
+    for (size_t n : {1u, 2u, 3u, 17u, 1000u, 5000u}) {
+      auto v = random_values(n, static_cast<uint32_t>(n * 31 + distinct), distinct);
+      std::vector<uint32_t> key(n), rank(n);
+      for (size_t i = 0; i < n; ++i) key[i] = magnitude_bits(v[i]);
+      rank_ascending(key.data(), static_cast<int64_t>(n), rank.data(), scratch);
+      std::vector<size_t> order(n);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] < key[b]; });
+      for (size_t j = 0; j < n; ++j) ASSERT_EQ(rank[order[j]], j + 1) << "n=" << n << " distinct=" << distinct;
+    }
+  }
+}
+
+TEST(RankAscending, ExtremeKeys) {
+  std::vector<float> v = {3e38f, 0.0f, 1e-45f, 1.0f, 0.0f, 3e38f, 2.0f};
+  std::vector<uint32_t> key, rank(v.size()), scratch;
+  for (float x : v) key.push_back(magnitude_bits(x));
+  rank_ascending(key.data(), static_cast<int64_t>(key.size()), rank.data(), scratch);
+  EXPECT_EQ(rank, (std::vector<uint32_t>{6, 1, 3, 4, 2, 7, 5}));
+}
+
+}  // namespace
+}  // namespace alloy
