@@ -1,62 +1,195 @@
-// Placeholder: being implemented.
+// The task-arithmetic family (mergekit's generalized_task_arithmetic): task_arithmetic, ties,
+// dare_linear, dare_ties, breadcrumbs, breadcrumbs_ties, della, della_linear. Each is
+//   δ_m = model_m − base;  δ'_m = sparsify(δ_m) [· L1 rescale];  combine with weights
+//   (plain sum, or sign consensus);  [÷ Σ weights];  · lambda;  + base
+// and the methods differ only in the sparsification, the consensus and two defaults.
+#include <cmath>
+#include <vector>
+
 #include "methods/method.h"
-#include "util/error.h"
+#include "methods/sign_consensus.h"
+#include "methods/sparsify.h"
 
 namespace alloy {
-MethodSpec task_arithmetic_method() {
+
+namespace {
+
+struct Family {
+  const char* name;
+  const char* summary;
+  Sparsification sparsify;
+  bool consensus;
+  bool normalize;  // default
+  bool rescale;    // default
+};
+
+// Inputs other than the base, in recipe order: the models with task vectors.
+std::vector<size_t> task_models(const MergeCall& call) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < call.size(); ++i)
+    if (static_cast<int>(i) != call.base) out.push_back(i);
+  return out;
+}
+
+std::vector<SparsifyParams> sparsify_params(const MergeCall& call, Sparsification kind) {
+  std::vector<SparsifyParams> params(call.size());
+  for (size_t i : task_models(call)) {
+    SparsifyParams& p = params[i];
+    if (kind == Sparsification::None) continue;
+    p.density = call.model_param(i, "density");
+    if (kind == Sparsification::MagnitudeOutliers) p.gamma = call.model_param(i, "gamma");
+    if (kind == Sparsification::DellaMagprune) p.epsilon = call.model_param(i, "epsilon");
+  }
+  return params;
+}
+
+void check_family(const MergeCall& call, Sparsification kind) {
+  if (call.base < 0) call.fail_here("a base model is required");
+  std::vector<SparsifyParams> params = sparsify_params(call, kind);
+  for (size_t i : task_models(call)) {
+    call.model_param(i, "weight");
+    if (std::string why = sparsify_params_error(kind, params[i]); !why.empty())
+      call.fail_here(call.inputs[i].label + ": " + why);
+  }
+}
+
+// The prepared merge of one tensor.
+class TaskArithmeticKernel final : public MergeKernel {
+ public:
+  static constexpr int64_t kTile = 4096;  // elements combined at a time (scratch stays in cache)
+
+  TaskArithmeticKernel(const MergeCall& call, const Family& family)
+      : base_(static_cast<size_t>(call.base)),
+        models_(task_models(call)),
+        consensus_(family.consensus),
+        sign_rule_(call.flag("ties_paper_sign") ? SignRule::Unweighted : SignRule::Weighted),
+        normalize_(call.flag("normalize")),
+        lambda_(call.param("lambda")) {
+    const bool rescale = call.flag("rescale");
+    std::vector<TaskVectorMask> all = plan_masks(call, family.sparsify, sparsify_params(call, family.sparsify), rescale);
+    double sum = 0;
+    for (size_t i : models_) {
+      masks_.push_back(all[i]);
+      weights_.push_back(call.model_param(i, "weight"));
+      sum += weights_.back();
+      whole_rows_ |= all[i].rule == TaskVectorMask::Rule::Della;
+    }
+    divisor_ = std::fabs(sum) < 1e-8 ? 1.0 : sum;  // mergekit's guard for the plain sum
+  }
+
+  void map(const RowBlock& block, float* out) const override {
+    const int64_t len = block.size(), cols = block.cols;
+    const float* base = block.inputs[base_];
+    const size_t n_models = models_.size();
+    // Segments of whole rows when a mask ranks within rows (DELLA), else of kTile elements.
+    const int64_t segment = whole_rows_ ? std::max<int64_t>(1, kTile / cols) * cols : kTile;
+    const int64_t seg_cap = std::min(segment, len);
+    std::vector<double> v(n_models * static_cast<size_t>(seg_cap));
+    std::vector<const double*> rows(n_models);
+    std::vector<double> mixed(static_cast<size_t>(seg_cap)), divisor(static_cast<size_t>(seg_cap));
+    MaskScratch scratch;
+    for (int64_t s0 = 0; s0 < len; s0 += segment) {
+      const int64_t n = std::min(segment, len - s0);
+      for (size_t m = 0; m < n_models; ++m) {
+        double* vm = v.data() + m * static_cast<size_t>(seg_cap);
+        apply_mask(masks_[m], block.first_element() + s0, n, cols, block.inputs[models_[m]] + s0, base + s0, vm,
+                   scratch);
+        rows[m] = vm;
+      }
+      if (consensus_) {
+        sign_consensus(rows, weights_, n, sign_rule_, mixed.data(), divisor.data());
+        for (int64_t j = 0; j < n; ++j) {
+          double mix = normalize_ ? mixed[j] / divisor[j] : mixed[j];
+          out[s0 + j] = static_cast<float>(static_cast<double>(base[s0 + j]) + mix * lambda_);
+        }
+      } else {
+        for (int64_t j = 0; j < n; ++j) {
+          double mix = 0;
+          for (size_t m = 0; m < n_models; ++m) mix += weights_[m] * rows[m][j];
+          if (normalize_) mix /= divisor_;
+          out[s0 + j] = static_cast<float>(static_cast<double>(base[s0 + j]) + mix * lambda_);
+        }
+      }
+    }
+  }
+
+ private:
+  size_t base_;
+  std::vector<size_t> models_;        // input index of each task vector
+  std::vector<TaskVectorMask> masks_;  // per task vector
+  std::vector<double> weights_;        // per task vector
+  bool consensus_;
+  SignRule sign_rule_;
+  bool normalize_;
+  double lambda_;
+  double divisor_ = 1.0;
+  bool whole_rows_ = false;
+};
+
+MethodSpec family_method(const Family& f) {
   MethodSpec m;
-  m.name = "task_arithmetic";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method task_arithmetic is not implemented yet"); };
+  m.name = f.name;
+  m.summary = f.summary;
+  m.base = BaseUse::Required;
+  m.global_params = {
+      {"int8_mask", 0.0, false, "accepted for mergekit compatibility; no effect"},
+      {"normalize", f.normalize ? 1.0 : 0.0, false, "divide the merged task vector by the sum of the weights"},
+      {"rescale", f.rescale ? 1.0 : 0.0, false, "rescale each sparsified task vector to its original L1 norm"},
+      {"lambda", 1.0, false, "scale of the merged task vector"},
+  };
+  if (f.consensus)
+    m.global_params.push_back({"ties_paper_sign", 0.0, false,
+                               "elect signs from the unweighted task vectors (TIES paper) instead of the weighted "
+                               "ones (mergekit)"});
+  m.model_params = {
+      {"weight", std::nullopt, true, "weight of this model's task vector"},
+      {"density", 1.0, false, "fraction of the task vector to keep"},
+  };
+  if (f.sparsify == Sparsification::MagnitudeOutliers)
+    m.model_params.push_back({"gamma", 0.01, false, "fraction of the largest task-vector entries to drop"});
+  if (f.sparsify == Sparsification::DellaMagprune)
+    m.model_params.push_back({"epsilon", 0.15, false, "spread of keep probabilities: density ± epsilon"});
+  const Family family = f;
+  m.check = [family](const MergeCall& call) { check_family(call, family.sparsify); };
+  m.prepare = [family](const MergeCall& call) -> std::unique_ptr<MergeKernel> {
+    return std::make_unique<TaskArithmeticKernel>(call, family);
+  };
   return m;
+}
+
+}  // namespace
+
+MethodSpec task_arithmetic_method() {
+  return family_method({"task_arithmetic", "base + weighted sum of task vectors (model − base)",
+                        Sparsification::None, false, false, false});
 }
 MethodSpec ties_method() {
-  MethodSpec m;
-  m.name = "ties";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method ties is not implemented yet"); };
-  return m;
+  return family_method({"ties", "TIES: keep the largest task-vector entries, elect signs, merge the agreeing ones",
+                        Sparsification::Magnitude, true, true, false});
 }
 MethodSpec dare_linear_method() {
-  MethodSpec m;
-  m.name = "dare_linear";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method dare_linear is not implemented yet"); };
-  return m;
+  return family_method({"dare_linear", "DARE: drop task-vector entries at random, rescale, add up",
+                        Sparsification::Random, false, false, true});
 }
 MethodSpec dare_ties_method() {
-  MethodSpec m;
-  m.name = "dare_ties";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method dare_ties is not implemented yet"); };
-  return m;
+  return family_method({"dare_ties", "DARE sparsification with TIES sign consensus", Sparsification::Random, true,
+                        false, true});
 }
 MethodSpec breadcrumbs_method() {
-  MethodSpec m;
-  m.name = "breadcrumbs";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method breadcrumbs is not implemented yet"); };
-  return m;
+  return family_method({"breadcrumbs", "Breadcrumbs: drop the largest and the smallest task-vector entries",
+                        Sparsification::MagnitudeOutliers, false, false, false});
 }
 MethodSpec breadcrumbs_ties_method() {
-  MethodSpec m;
-  m.name = "breadcrumbs_ties";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method breadcrumbs_ties is not implemented yet"); };
-  return m;
+  return family_method({"breadcrumbs_ties", "Breadcrumbs sparsification with TIES sign consensus",
+                        Sparsification::MagnitudeOutliers, true, false, false});
 }
 MethodSpec della_method() {
-  MethodSpec m;
-  m.name = "della";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method della is not implemented yet"); };
-  return m;
+  return family_method({"della", "DELLA: magnitude-ranked random pruning per row, with TIES sign consensus",
+                        Sparsification::DellaMagprune, true, true, true});
 }
 MethodSpec della_linear_method() {
-  MethodSpec m;
-  m.name = "della_linear";
-  m.summary = "not implemented yet";
-  m.prepare = [](const MergeCall& c) -> std::unique_ptr<MergeKernel> { c.fail_here("method della_linear is not implemented yet"); };
-  return m;
+  return family_method({"della_linear", "DELLA: magnitude-ranked random pruning per row, added up",
+                        Sparsification::DellaMagprune, false, false, true});
 }
+
 }  // namespace alloy
