@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
@@ -361,9 +362,8 @@ TEST_F(FixtureTest, SameSeedIsBitIdenticalOtherSeedDiffers) {
 }
 
 TEST_F(FixtureTest, OutputDoesNotDependOnThreadsOrChunks) {
-  FixtureSpec spec = small_spec(Family::Llama);
-  spec.dims = {1, 64, 16, 35000, 1, 0, 8};  // embed_tokens: 2.24M elements, three 1M chunks
-  spec.tied = true;
+  FixtureSpec spec = small_spec(Family::Gpt2);
+  spec.dims = {1, 16, 16, 64, 1, 0, 140000};  // wpe: 2.24M elements, three 1M-element chunks
   spec.dtype = DType::BF16;
   spec.fine_tunes = {TaskKind::Sparse};
   spec.threads = 1;
@@ -546,6 +546,27 @@ TEST(FixtureRandom, GaussianMomentsAndNeverZero) {
   // Pinned values: the generator is part of the fixtures' format.
   EXPECT_EQ(mix64(0), 0u);
   EXPECT_EQ(stream_bits(0, 0), 0xe220a8397b1dcdafULL);  // SplitMix64(0)'s first output
+}
+
+// Pinned bits: fixtures are a format; a change here must be deliberate (and noted for users).
+TEST(FixtureRandom, PinnedValues) {
+  FixtureSpec spec;
+  spec.fine_tunes = {TaskKind::Dense, TaskKind::Sparse, TaskKind::SignConflict};
+  const FixtureTensor norm{"model.norm.weight", {8}, DType::F32, TensorInit::Norm};
+  const FixtureTensor head{"lm_head.weight", {8}, DType::F32, TensorInit::Normal};
+  auto bits = [&](int model, const FixtureTensor& t) {
+    std::vector<float> v(4);
+    fixture_values(spec, fixture_variant(spec, model), t, 1000, v);
+    std::vector<uint32_t> out;
+    for (float f : v) out.push_back(std::bit_cast<uint32_t>(f));
+    return out;
+  };
+  using Bits = std::vector<uint32_t>;
+  EXPECT_EQ(bits(0, norm), (Bits{0x3f84fc08, 0x3f7ffe2f, 0x3f7ee054, 0x3f82a94c}));
+  EXPECT_EQ(bits(0, head), (Bits{0x3c754e70, 0x3c8bf9e6, 0xbc798447, 0x3c7ed099}));
+  EXPECT_EQ(bits(1, head), (Bits{0x3c9f3d11, 0x3c9f6a48, 0xbc856d91, 0x3c91c208}));
+  EXPECT_EQ(bits(2, norm), (Bits{0x3f84fc08, 0x3f7ffe2f, 0x3f7ee054, 0x3f827703}));
+  EXPECT_EQ(bits(3, head), (Bits{0x3c4d1cac, 0x3c818495, 0xbc771448, 0x3c851fd3}));
 }
 
 TEST(SizeText, ParsesSuffixes) {
