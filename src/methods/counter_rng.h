@@ -2,6 +2,7 @@
 // stream name, stream index) and a counter (the element index), so random masks are identical for
 // any thread count, chunking or evaluation order. Used by DARE and DELLA masks.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 
@@ -29,10 +30,20 @@ class CounterRng {
 
   // 64 random bits for `counter`.
   uint64_t bits(uint64_t counter) const { return mix64(mix64(counter * kGamma + k0_) ^ k1_); }
-  // A uniform double in [0, 1) with 53 random bits.
-  double uniform(uint64_t counter) const { return static_cast<double>(bits(counter) >> 11) * 0x1p-53; }
-  // True with probability p (p <= 0: never; p >= 1: always).
+  // A uniform double in [0, 1) with 53 random bits: u = (bits >> 11) · 2^-53. (The signed
+  // conversion is exact here and much cheaper than the unsigned one.)
+  double uniform(uint64_t counter) const {
+    return static_cast<double>(static_cast<int64_t>(bits(counter) >> 11)) * 0x1p-53;
+  }
+  // True with probability p (p <= 0: never; p >= 1: always): uniform(counter) < p.
   bool bernoulli(uint64_t counter, double p) const { return uniform(counter) < p; }
+  // The same test with p fixed: bernoulli(c, p) == below(c, cutoff(p)), without floating point.
+  static uint64_t cutoff(double p) {
+    if (!(p > 0)) return 0;
+    if (p >= 1) return uint64_t{1} << 53;
+    return static_cast<uint64_t>(std::ceil(p * 0x1p53));  // u < p  <=>  bits >> 11 < ceil(p · 2^53)
+  }
+  bool below(uint64_t counter, uint64_t cutoff) const { return (bits(counter) >> 11) < cutoff; }
 
  private:
   static constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;  // the golden-ratio increment

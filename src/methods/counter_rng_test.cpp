@@ -79,6 +79,17 @@ TEST(CounterRng, BernoulliFrequency) {
   }
 }
 
+TEST(CounterRng, CutoffAgreesWithTheFloatingPointTest) {
+  CounterRng rng(9, "z", 3);
+  for (double p : {0.0, 1e-300, 0x1p-53, 0.1, 0.3, 0.5, 1.0 - 0x1p-53, 1.0, 2.0, -1.0}) {
+    const uint64_t cut = CounterRng::cutoff(p);
+    for (uint64_t c = 0; c < 20000; ++c) ASSERT_EQ(rng.below(c, cut), rng.bernoulli(c, p)) << p << " " << c;
+  }
+  // Draws right at the boundary: u == p must not pass, u just below must.
+  EXPECT_EQ(CounterRng::cutoff(0.5), uint64_t{1} << 52);
+  EXPECT_EQ(CounterRng::cutoff(0.5 + 0x1p-53), (uint64_t{1} << 52) + 1);
+}
+
 TEST(CounterRng, BitsArePinned) {
   // Changing the generator changes every DARE/DELLA merge made with a given seed, so it must be a
   // deliberate, documented decision: update these values only together with the docs.

@@ -11,15 +11,15 @@ void consensus(std::span<const double* const> v, std::span<const double> w, int6
   for (int64_t j = 0; j < len; ++j) {
     double s = 0;
     for (size_t m = 0; m < models; ++m) s += rule == SignRule::Weighted ? w[m] * v[m][j] : v[m][j];
-    const bool positive = s >= 0;
+    const double elected = s >= 0 ? 1.0 : -1.0;
     double mix = 0, div = 0;
     for (size_t m = 0; m < models; ++m) {
       const double wd = w[m] * v[m][j];
       const double voter = rule == SignRule::Weighted ? wd : v[m][j];
-      if (positive ? voter > 0 : voter < 0) {
-        mix += wd;
-        div += w[m];
-      }
+      // Same non-zero sign as the elected one; a select, not a branch (agreement is data-dependent).
+      const double agree = voter * elected > 0 ? 1.0 : 0.0;
+      mix += wd * agree;
+      div += w[m] * agree;
     }
     mixed[j] = mix;
     divisor[j] = div == 0 ? 1.0 : div;

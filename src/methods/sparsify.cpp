@@ -169,7 +169,8 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
 void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t cols, const float* x,
                 const float* base, double* v, MaskScratch& scratch) {
   using Rule = TaskVectorMask::Rule;
-  const double s = m.scale;
+  // Multiplying by factor[keep] instead of branching: keep decisions are unpredictable.
+  const double factor[2] = {0.0, m.scale};
   switch (m.rule) {
     case Rule::All:
       for (int64_t j = 0; j < len; ++j) v[j] = task_delta(x[j], base[j]);
@@ -179,23 +180,25 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
       break;
     case Rule::TopK:
       for (int64_t j = 0; j < len; ++j) {
-        bool keep = m.upper.keeps(first + j, magnitude_bits(x[j] - base[j]));
-        v[j] = keep ? task_delta(x[j], base[j]) * s : 0.0;
+        const bool keep = m.upper.keeps(first + j, magnitude_bits(x[j] - base[j]));
+        v[j] = task_delta(x[j], base[j]) * factor[keep];
       }
       break;
     case Rule::Band:
       for (int64_t j = 0; j < len; ++j) {
-        uint32_t bits = magnitude_bits(x[j] - base[j]);
-        bool keep = m.upper.keeps(first + j, bits) && !m.lower.keeps(first + j, bits);
-        v[j] = keep ? task_delta(x[j], base[j]) * s : 0.0;
+        const uint32_t bits = magnitude_bits(x[j] - base[j]);
+        const bool keep = m.upper.keeps(first + j, bits) & !m.lower.keeps(first + j, bits);
+        v[j] = task_delta(x[j], base[j]) * factor[keep];
       }
       break;
-    case Rule::Bernoulli:
+    case Rule::Bernoulli: {
+      const uint64_t cutoff = CounterRng::cutoff(m.density);
       for (int64_t j = 0; j < len; ++j) {
-        bool keep = m.rng.uniform(static_cast<uint64_t>(first + j)) < m.density;
-        v[j] = keep ? task_delta(x[j], base[j]) * s : 0.0;
+        const bool keep = m.rng.below(static_cast<uint64_t>(first + j), cutoff);
+        v[j] = task_delta(x[j], base[j]) * factor[keep];
       }
       break;
+    }
     case Rule::Della: {
       // Per row: p rises linearly with the ascending |δ| rank from density−ε to density+ε.
       const size_t c = static_cast<size_t>(cols);
@@ -210,9 +213,9 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
         rank_ascending(scratch.keys.data(), cols, scratch.ranks.data(), scratch.radix);
         for (size_t j = 0; j < c; ++j) {
           // A one-column row has no spread: p = density (mergekit divides 0 by 0 here, QUIRK 4).
-          double p = cols > 1 ? low + two_eps * static_cast<double>(scratch.ranks[j] - 1) / span : m.density;
-          bool keep = m.rng.uniform(static_cast<uint64_t>(first + r + static_cast<int64_t>(j))) < p;
-          v[r + static_cast<int64_t>(j)] = keep ? task_delta(xr[j], br[j]) * s : 0.0;
+          const double p = cols > 1 ? low + two_eps * static_cast<double>(scratch.ranks[j] - 1) / span : m.density;
+          const bool keep = m.rng.bernoulli(static_cast<uint64_t>(first + r + static_cast<int64_t>(j)), p);
+          v[r + static_cast<int64_t>(j)] = task_delta(xr[j], br[j]) * factor[keep];
         }
       }
       break;

@@ -48,7 +48,8 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
 
 // Reusable buffers for apply_mask (DELLA's per-row ranks).
 struct MaskScratch {
-  std::vector<uint32_t> keys, ranks, radix;
+  std::vector<uint32_t> keys, ranks;
+  std::vector<uint64_t> radix;
 };
 
 // v[j] = scale · mask · (x[j] − base[j]) in double for the elements first .. first+len−1 of the

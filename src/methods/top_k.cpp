@@ -145,37 +145,40 @@ void TopKSelector::finish_fine() {
   std::vector<double>().swap(sum_);
 }
 
-void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, std::vector<uint32_t>& scratch) {
+void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, std::vector<uint64_t>& scratch) {
   if (n <= 0) return;
   const size_t len = static_cast<size_t>(n);
+  // Sort (key << 32 | index) pairs: equal keys then order by index, which makes any sort stable.
   scratch.resize(2 * len);
-  uint32_t* order = scratch.data();
-  uint32_t* next = order + len;
-  for (size_t i = 0; i < len; ++i) order[i] = static_cast<uint32_t>(i);
-  // Three stable counting-sort passes of 11 bits each cover the 31 magnitude bits.
-  constexpr int kDigit = 11;
-  constexpr size_t kRadix = size_t{1} << kDigit;
-  size_t histogram[kRadix];
-  uint32_t all_or = 0, all_and = ~0u;
-  for (size_t i = 0; i < len; ++i) {
-    all_or |= key[i];
-    all_and &= key[i];
-  }
-  for (int shift = 0; shift < 31; shift += kDigit) {
-    const uint32_t digit_mask = static_cast<uint32_t>(kRadix - 1) << shift;
-    if (((all_or ^ all_and) & digit_mask) == 0) continue;  // every key has the same digit here
-    std::fill(histogram, histogram + kRadix, 0);
-    for (size_t i = 0; i < len; ++i) ++histogram[(key[order[i]] >> shift) & (kRadix - 1)];
-    size_t at = 0;
-    for (size_t d = 0; d < kRadix; ++d) {
-      size_t c = histogram[d];
-      histogram[d] = at;
-      at += c;
+  uint64_t* a = scratch.data();
+  uint64_t* b = a + len;
+  for (size_t i = 0; i < len; ++i) a[i] = static_cast<uint64_t>(key[i]) << 32 | i;
+  if (len <= 128) {
+    std::sort(a, a + len);
+  } else {
+    // LSD radix sort on the key bytes that differ between keys (typically two or three of four).
+    uint32_t any = 0, all = ~0u;
+    for (size_t i = 0; i < len; ++i) {
+      any |= key[i];
+      all &= key[i];
     }
-    for (size_t i = 0; i < len; ++i) next[histogram[(key[order[i]] >> shift) & (kRadix - 1)]++] = order[i];
-    std::swap(order, next);
+    const uint32_t varying = any ^ all;
+    size_t histogram[256];
+    for (int shift = 32; shift < 64; shift += 8) {
+      if (((varying >> (shift - 32)) & 0xff) == 0) continue;
+      std::fill(histogram, histogram + 256, size_t{0});
+      for (size_t i = 0; i < len; ++i) ++histogram[(a[i] >> shift) & 0xff];
+      size_t at = 0;
+      for (size_t v = 0; v < 256; ++v) {
+        const size_t c = histogram[v];
+        histogram[v] = at;
+        at += c;
+      }
+      for (size_t i = 0; i < len; ++i) b[histogram[(a[i] >> shift) & 0xff]++] = a[i];
+      std::swap(a, b);
+    }
   }
-  for (size_t i = 0; i < len; ++i) rank[order[i]] = static_cast<uint32_t>(i + 1);
+  for (size_t i = 0; i < len; ++i) rank[static_cast<uint32_t>(a[i])] = static_cast<uint32_t>(i + 1);
 }
 
 }  // namespace alloy

@@ -78,8 +78,8 @@ class TopKSelector {
   double kept_sum_ = 0, total_sum_ = 0;
 };
 
-// Stable ascending ranks of n magnitudes: rank[i] in 1..n, equal magnitudes ranked by lower index
-// first. An LSD radix sort on the 31 magnitude bits; `scratch` is resized as needed and reused.
-void rank_ascending(const uint32_t* magnitude_bits, int64_t n, uint32_t* rank, std::vector<uint32_t>& scratch);
+// Stable ascending ranks of n < 2^32 magnitudes: rank[i] in 1..n, equal magnitudes ranked by lower
+// index first. A byte-wise LSD radix sort (a plain sort for short rows); `scratch` is reused.
+void rank_ascending(const uint32_t* magnitude_bits, int64_t n, uint32_t* rank, std::vector<uint64_t>& scratch);
 
 }  // namespace alloy

@@ -143,9 +143,9 @@ TEST(TopK, WithoutSumsKeepAllOrNoneNeedsNoPass) {
 }
 
 TEST(RankAscending, MatchesStableSort) {
-  std::vector<uint32_t> scratch;
+  std::vector<uint64_t> scratch;
   for (int distinct : {0, 1, 2, 5, 1000}) {
-    for (size_t n : {1u, 2u, 3u, 17u, 1000u, 5000u}) {
+    for (size_t n : {1u, 2u, 3u, 17u, 128u, 129u, 1000u, 5000u}) {
       auto v = random_values(n, static_cast<uint32_t>(n * 31 + distinct), distinct);
       std::vector<uint32_t> key(n), rank(n);
       for (size_t i = 0; i < n; ++i) key[i] = magnitude_bits(v[i]);
@@ -160,7 +160,8 @@ TEST(RankAscending, MatchesStableSort) {
 
 TEST(RankAscending, ExtremeKeys) {
   std::vector<float> v = {3e38f, 0.0f, 1e-45f, 1.0f, 0.0f, 3e38f, 2.0f};
-  std::vector<uint32_t> key, rank(v.size()), scratch;
+  std::vector<uint32_t> key, rank(v.size());
+  std::vector<uint64_t> scratch;
   for (float x : v) key.push_back(magnitude_bits(x));
   rank_ascending(key.data(), static_cast<int64_t>(key.size()), rank.data(), scratch);
   EXPECT_EQ(rank, (std::vector<uint32_t>{6, 1, 3, 4, 2, 7, 5}));
