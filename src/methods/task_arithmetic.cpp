@@ -99,21 +99,27 @@ class TaskArithmeticKernel final : public MergeKernel {
       if (consensus_) {
         sign_consensus(rows, weights_, n, sign_rule_, mixed.data(), divisor.data());
         for (int64_t j = 0; j < n; ++j) {
-          double mix = normalize_ ? mixed[j] / divisor[j] : mixed[j];
-          out[s0 + j] = static_cast<float>(static_cast<double>(base[s0 + j]) + mix * lambda_);
+          const double mix = normalize_ ? mixed[j] / divisor[j] : mixed[j];
+          out[s0 + j] = add_to_base(base[s0 + j], mix * lambda_);
         }
       } else {
         for (int64_t j = 0; j < n; ++j) {
           double mix = 0;
           for (size_t m = 0; m < n_models; ++m) mix += weights_[m] * rows[m][j];
           if (normalize_) mix /= divisor_;
-          out[s0 + j] = static_cast<float>(static_cast<double>(base[s0 + j]) + mix * lambda_);
+          out[s0 + j] = add_to_base(base[s0 + j], mix * lambda_);
         }
       }
     }
   }
 
  private:
+  // base + change, rounded once; an unchanged element is the base bit for bit (also −0.0).
+  static float add_to_base(float base, double change) {
+    const float sum = static_cast<float>(static_cast<double>(base) + change);
+    return change == 0 ? base : sum;
+  }
+
   size_t base_;
   std::vector<size_t> models_;        // input index of each task vector
   std::vector<TaskVectorMask> masks_;  // per task vector
