@@ -36,45 +36,45 @@ void softmax(const float* x, int64_t n, double* p) {
   for (int64_t j = 0; j < n; ++j) p[j] /= sum;
 }
 
-// KL divergence of every row of the tensor, in row order.
-std::vector<double> row_divergences(const MergeCall& call, int a, int b) {
-  std::vector<double> kl;
-  kl.reserve(static_cast<size_t>(call.rows()));
-  const int64_t cols = call.cols();
-  std::vector<double> p(static_cast<size_t>(cols)), q(static_cast<size_t>(cols));
-  for_each_block(call, [&](const RowBlock& blk) {
-    for (int64_t r = 0; r < blk.row_end - blk.row_begin; ++r) {
-      softmax(blk.inputs[b] + r * cols, cols, p.data());
-      softmax(blk.inputs[a] + r * cols, cols, q.data());
-      double sum = 0;
-      for (int64_t j = 0; j < cols; ++j) {
-        const double pj = p[j] + 1e-8, qj = q[j] + 1e-8;
-        sum += pj * std::log(pj / qj);
-      }
-      kl.push_back(sum);
-    }
-  });
-  return kl;
+// KL divergence of one row: KL(softmax(b) + 1e-8 || softmax(a) + 1e-8). p and q: scratch.
+double row_divergence(const float* a, const float* b, int64_t cols, double* p, double* q) {
+  softmax(b, cols, p);
+  softmax(a, cols, q);
+  double sum = 0;
+  for (int64_t j = 0; j < cols; ++j) {
+    const double pj = p[j] + 1e-8, qj = q[j] + 1e-8;
+    sum += pj * std::log(pj / qj);
+  }
+  return sum;
 }
 
 inline double importance(float a, float b, double kl) {
   return std::fabs(static_cast<double>(b) - static_cast<double>(a)) * kl;
 }
 
-// Q(0.5) + 1.5 (Q(0.75) - Q(0.25)) of the importance of all n elements.
-double threshold(const MergeCall& call, int a, int b, const std::vector<double>& kl) {
-  const int64_t n = call.numel();
-  const int64_t last = n - 1;
+struct Fusion {
+  std::vector<double> kl;  // per row
+  double threshold = 0;
+};
+
+// The row divergences and Q(0.5) + 1.5 (Q(0.75) - Q(0.25)) of the importance of all n elements.
+// The first pass computes the divergences and feeds the selection at once.
+Fusion analyse(const MergeCall& call, int a, int b) {
+  Fusion f;
+  const int64_t n = call.numel(), last = n - 1, cols = call.cols();
+  f.kl.reserve(static_cast<size_t>(call.rows()));
+  std::vector<double> p(static_cast<size_t>(cols)), q(static_cast<size_t>(cols));
   const int64_t ranks[3] = {last / 4, last / 2, (3 * last) / 4};
   StreamSelect select(n, 3);
   for (size_t j = 0; j < 3; ++j) select.set_rank(j, ranks[j]);
-  while (!select.done()) {
+  for (bool first = true; !select.done(); first = false) {
     for_each_block(call, [&](const RowBlock& blk) {
       const float* pa = blk.inputs[a];
       const float* pb = blk.inputs[b];
       for (int64_t r = blk.row_begin, e = 0; r < blk.row_end; ++r) {
-        const double k = kl[static_cast<size_t>(r)];
-        for (int64_t end = e + blk.cols; e < end; ++e)
+        if (first) f.kl.push_back(row_divergence(pa + e, pb + e, cols, p.data(), q.data()));
+        const double k = f.kl[static_cast<size_t>(r)];
+        for (int64_t end = e + cols; e < end; ++e)
           select.visit(ordered_key(importance(pa[e], pb[e], k)), blk.first_element() + e);
       }
     });
@@ -83,7 +83,8 @@ double threshold(const MergeCall& call, int a, int b, const std::vector<double>&
   const double q1 = key_value(select.pick(0).key);
   const double median = key_value(select.pick(1).key);
   const double q3 = key_value(select.pick(2).key);
-  return median + 1.5 * (q3 - q1);
+  f.threshold = median + 1.5 * (q3 - q1);
+  return f;
 }
 
 }  // namespace
@@ -100,9 +101,8 @@ MethodSpec arcee_fusion_method() {
       return make_kernel([a](const RowBlock& blk, float* out) {
         std::copy(blk.inputs[a], blk.inputs[a] + blk.size(), out);
       });
-    std::vector<double> kl = row_divergences(call, a, b);
-    const double thr = threshold(call, a, b, kl);
-    return make_kernel([a, b, thr, kl = std::move(kl)](const RowBlock& blk, float* out) {
+    Fusion f = analyse(call, a, b);
+    return make_kernel([a, b, thr = f.threshold, kl = std::move(f.kl)](const RowBlock& blk, float* out) {
       const float* pa = blk.inputs[a];
       const float* pb = blk.inputs[b];
       for (int64_t r = blk.row_begin, e = 0; r < blk.row_end; ++r) {
