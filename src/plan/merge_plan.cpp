@@ -58,9 +58,10 @@ class Planner {
     plan_.config = plan_.models[plan_.donor].checkpoint->config();
     if (!recipe_.slices.empty() && !arch.num_layers_key.empty())
       json_set_dotted(plan_.config, arch.num_layers_key, out_layer);
-    if (!plan_.jobs.empty()) {
-      DType float_out = output_dtype_for(plan_.jobs.front().call);
-      std::string name(traits(float_out).torch_name);
+    auto merged = std::find_if(plan_.jobs.begin(), plan_.jobs.end(),
+                               [](const TensorJob& j) { return traits(j.out.dtype).is_float; });
+    if (merged != plan_.jobs.end()) {
+      std::string name(traits(merged->out.dtype).torch_name);
       plan_.config["torch_dtype"] = name;
       if (plan_.config.contains("dtype")) plan_.config["dtype"] = name;
     }
@@ -102,12 +103,11 @@ class Planner {
     if (plan_.models.empty()) fail(recipe_.file, ": the recipe references no models");
     plan_.donor = 0;
     if (recipe_.base_model) plan_.donor = model_index(*recipe_.base_model);
-    const auto& first = plan_.models[plan_.donor];
-    for (const auto& m : plan_.models) {
-      if (&m == &first || compatible(first.arch, m.arch) || options_.allow_crimes) continue;
-      fail("models '", first.label, "' (", first.arch.name, ") and '", m.label, "' (", m.arch.name,
-           ") have different architectures or tensor sets; pass --allow-crimes to merge them anyway");
-    }
+    std::vector<std::pair<std::string, Architecture>> archs;
+    archs.emplace_back(plan_.models[plan_.donor].label, plan_.models[plan_.donor].arch);
+    for (size_t i = 0; i < plan_.models.size(); ++i)
+      if (i != plan_.donor) archs.emplace_back(plan_.models[i].label, plan_.models[i].arch);
+    check_compatible(archs, options_.allow_crimes);
   }
 
   size_t model_index(const ModelRef& ref) const {

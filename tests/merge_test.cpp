@@ -1,0 +1,367 @@
+// End-to-end tests of `alloy merge` on generated fixture families and on the real stories260K
+// fine-tunes: results against float64 computations done here, gradients and filters per layer,
+// frankenmerge renaming, tied embeddings, sharding, determinism across thread counts, atomic
+// output under errors and signals, and recipe error messages.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "cli_runner.h"
+#include "fixtures/fixture_family.h"
+#include "io/checkpoint.h"
+#include "tensor/convert.h"
+
+namespace alloy {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_alloy;
+using testing::TempDir;
+
+std::vector<double> values(const Checkpoint& ck, const std::string& name) {
+  TensorView v = ck.tensor(name);
+  std::vector<float> f(static_cast<size_t>(v.numel()));
+  to_f32(v.dtype, v.data, f.data(), f.size());
+  return {f.begin(), f.end()};
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream out(p);
+  out << text;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+double ulp_of(double x, DType dtype) {
+  int mant = dtype == DType::BF16 ? 7 : dtype == DType::F16 ? 10 : 23;
+  int e;
+  std::frexp(std::max(std::fabs(x), 1e-30), &e);
+  return std::ldexp(1.0, e - 1 - mant);
+}
+
+// Expects every element of `got` within one output ulp of `want`.
+void expect_close(const std::vector<double>& got, const std::vector<double>& want, DType dtype,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_LE(std::fabs(got[i] - want[i]), ulp_of(want[i], dtype)) << what << " element " << i;
+}
+
+FixtureSpec small_llama(int layers = 4) {
+  FixtureSpec spec;
+  spec.family = Family::Llama;
+  spec.dims.layers = layers;
+  spec.dims.hidden = 32;
+  spec.dims.intermediate = 48;
+  spec.dims.vocab = 64;
+  spec.dims.heads = 4;
+  spec.fine_tunes = {TaskKind::Dense, TaskKind::Dense, TaskKind::Sparse};
+  spec.task.delta_std = 0.01f;
+  return spec;
+}
+
+TEST(MergeE2E, RealFineTunesLinearEqualsFloat64Average) {
+  TempDir tmp;
+  auto r = run_alloy("merge examples/stories260K_soup.yml '" + (tmp / "soup").string() + "' -j 2", ALLOY_SOURCE_DIR);
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto out = Checkpoint::open(tmp / "soup");
+  const fs::path data = fs::path(ALLOY_SOURCE_DIR) / "tests/data/stories260K";
+  auto a = Checkpoint::open(data / "python"), b = Checkpoint::open(data / "cheaders"), c = Checkpoint::open(data / "man");
+  ASSERT_EQ(out->tensor_names().size(), a->tensor_names().size());
+  for (const auto& name : a->tensor_names()) {
+    auto va = values(*a, name), vb = values(*b, name), vc = values(*c, name);
+    std::vector<double> want(va.size());
+    for (size_t i = 0; i < va.size(); ++i) want[i] = (va[i] + vb[i] + vc[i]) / 3.0;
+    ASSERT_EQ(out->tensor(name).dtype, DType::F32);
+    expect_close(values(*out, name), want, DType::F32, name);
+  }
+  EXPECT_EQ(out->config()["num_hidden_layers"], 5);
+  EXPECT_TRUE(fs::exists(tmp / "soup" / "tokenizer.model"));
+  EXPECT_TRUE(fs::exists(tmp / "soup" / "tokenizer_config.json"));
+  std::string card = read_file(tmp / "soup" / "README.md");
+  EXPECT_EQ(card.rfind("---\nbase_model:\n", 0), 0u) << card;
+  EXPECT_NE(card.find("- alloy"), std::string::npos);
+  EXPECT_EQ(read_file(tmp / "soup" / "alloy_config.yml"),
+            read_file(fs::path(ALLOY_SOURCE_DIR) / "examples/stories260K_soup.yml"));
+  EXPECT_NE(r.output.find("merged 48 tensors"), std::string::npos) << r.output;
+}
+
+// weight: [1, 0] and [0, 1] over 5 layers, plus a filter that pins the MLP weights: every layer's
+// tensors must equal the interpolation computed here.
+TEST(MergeE2E, GradientsAndFiltersPerLayer) {
+  TempDir tmp;
+  FixtureSpec spec = small_llama(5);
+  write_fixture_family(spec, tmp / "family");
+  write_file(tmp / "recipe.yml", R"(merge_method: linear
+models:
+  - model: family/ft1
+    parameters:
+      weight:
+        - filter: mlp.down_proj
+          value: 0.25
+        - value: [1, 0]
+  - model: family/ft2
+    parameters:
+      weight:
+        - filter: mlp.down_proj
+          value: 0.75
+        - value: [0, 1]
+)");
+  auto r = run_alloy("merge recipe.yml out -q", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto out = Checkpoint::open(tmp / "out");
+  auto a = Checkpoint::open(tmp / "family/ft1"), b = Checkpoint::open(tmp / "family/ft2");
+  auto check = [&](const std::string& name, double w1) {
+    auto va = values(*a, name), vb = values(*b, name);
+    std::vector<double> want(va.size());
+    for (size_t i = 0; i < va.size(); ++i) want[i] = w1 * va[i] + (1 - w1) * vb[i];
+    expect_close(values(*out, name), want, DType::F32, name);
+  };
+  for (int layer = 0; layer < 5; ++layer) {
+    double t = layer / 4.0;
+    std::string p = "model.layers." + std::to_string(layer) + ".";
+    check(p + "self_attn.q_proj.weight", 1 - t);
+    check(p + "input_layernorm.weight", 1 - t);
+    check(p + "mlp.up_proj.weight", 1 - t);
+    check(p + "mlp.down_proj.weight", 0.25);
+  }
+  check("model.embed_tokens.weight", 1.0);  // pre-layer weights: t = 0
+  check("model.norm.weight", 0.0);          // post-layer weights: t = 1 (the last layer's value)
+  check("lm_head.weight", 0.0);
+}
+
+TEST(MergeE2E, FrankenmergeRenumbersLayersAndSetsCount) {
+  TempDir tmp;
+  FixtureSpec spec = small_llama(4);
+  write_fixture_family(spec, tmp / "family");
+  fs::copy_file(fs::path(ALLOY_SOURCE_DIR) / "examples/frankenmerge.yml", tmp / "recipe.yml");
+  auto r = run_alloy("merge recipe.yml out -q", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto out = Checkpoint::open(tmp / "out");
+  auto a = Checkpoint::open(tmp / "family/ft1"), b = Checkpoint::open(tmp / "family/ft2");
+  EXPECT_EQ(out->config()["num_hidden_layers"], 6);
+  EXPECT_EQ(out->config()["torch_dtype"], "bfloat16");
+  // 1 embedding + 6 layers x 9 tensors + norm + lm_head
+  EXPECT_EQ(out->tensor_names().size(), 1u + 6 * 9 + 2);
+  const int source_layer[6] = {0, 1, 2, 1, 2, 3};
+  for (int k = 0; k < 6; ++k) {
+    const Checkpoint& src = k < 3 ? *a : *b;
+    for (const char* t : {"self_attn.k_proj.weight", "mlp.gate_proj.weight", "post_attention_layernorm.weight"}) {
+      std::string out_name = "model.layers." + std::to_string(k) + "." + t;
+      std::string in_name = "model.layers." + std::to_string(source_layer[k]) + "." + t;
+      auto got = values(*out, out_name), want = values(src, in_name);
+      for (size_t i = 0; i < want.size(); ++i) {
+        float rounded = bf16_to_f32(f32_to_bf16(static_cast<float>(want[i])));
+        ASSERT_EQ(got[i], rounded) << out_name << " from " << in_name;
+      }
+    }
+  }
+  EXPECT_FALSE(out->has("model.layers.6.mlp.up_proj.weight"));
+  // Pre-layer weights come from the first slice's model, post-layer ones from the last's.
+  EXPECT_EQ(values(*out, "model.embed_tokens.weight")[3],
+            bf16_to_f32(f32_to_bf16(static_cast<float>(values(*a, "model.embed_tokens.weight")[3]))));
+  EXPECT_EQ(values(*out, "lm_head.weight")[3],
+            bf16_to_f32(f32_to_bf16(static_cast<float>(values(*b, "lm_head.weight")[3]))));
+}
+
+TEST(MergeE2E, TiedEmbeddingsStayTied) {
+  TempDir tmp;
+  FixtureSpec spec = small_llama(2);
+  spec.tied = true;
+  write_fixture_family(spec, tmp / "family");
+  fs::copy_file(fs::path(ALLOY_SOURCE_DIR) / "examples/linear.yml", tmp / "recipe.yml");
+  auto r = run_alloy("merge recipe.yml out -q", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto out = Checkpoint::open(tmp / "out");
+  EXPECT_FALSE(out->has("lm_head.weight"));
+  EXPECT_TRUE(out->has("model.embed_tokens.weight"));
+}
+
+// One model with an lm_head and one tied: the tied one contributes its embedding (spec §4.5).
+TEST(MergeE2E, UntiedAndTiedMixGivesExplicitLmHead) {
+  TempDir tmp;
+  FixtureSpec untied = small_llama(2);
+  write_fixture_family(untied, tmp / "u");
+  FixtureSpec tied = small_llama(2);
+  tied.tied = true;
+  write_fixture_family(tied, tmp / "t");
+  write_file(tmp / "recipe.yml", "merge_method: linear\nmodels:\n  - model: u/ft1\n    parameters: {weight: 1}\n"
+                                 "  - model: t/ft1\n    parameters: {weight: 1}\n");
+  auto r = run_alloy("merge recipe.yml out -q", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto out = Checkpoint::open(tmp / "out");
+  auto u = Checkpoint::open(tmp / "u/ft1"), t = Checkpoint::open(tmp / "t/ft1");
+  auto lu = values(*u, "lm_head.weight"), et = values(*t, "model.embed_tokens.weight");
+  std::vector<double> want(lu.size());
+  for (size_t i = 0; i < lu.size(); ++i) want[i] = (lu[i] + et[i]) / 2;
+  expect_close(values(*out, "lm_head.weight"), want, DType::F32, "lm_head");
+}
+
+TEST(MergeE2E, ShardedOutputRoundTripsAndIsByteIdenticalAcrossThreadCounts) {
+  TempDir tmp;
+  FixtureSpec spec = small_llama(4);
+  spec.dtype = DType::BF16;
+  spec.shard_bytes = 20000;  // inputs sharded too
+  write_fixture_family(spec, tmp / "family");
+  fs::copy_file(fs::path(ALLOY_SOURCE_DIR) / "examples/linear.yml", tmp / "recipe.yml");
+  auto r1 = run_alloy("merge recipe.yml one -q -j 1 --out-shard-size 30KB", tmp.path());
+  ASSERT_EQ(r1.status, 0) << r1.output;
+  auto r8 = run_alloy("merge recipe.yml eight -q -j 8 --out-shard-size 30KB", tmp.path());
+  ASSERT_EQ(r8.status, 0) << r8.output;
+  auto whole = run_alloy("merge recipe.yml whole -q", tmp.path());
+  ASSERT_EQ(whole.status, 0) << whole.output;
+
+  auto index = read_json_file(tmp / "one/model.safetensors.index.json");
+  auto out = Checkpoint::open(tmp / "one");
+  auto single = Checkpoint::open(tmp / "whole");
+  ASSERT_GT(out->shards().size(), 2u);
+  uint64_t total = 0;
+  std::set<std::string> listed;
+  for (auto& [name, file] : index["weight_map"].items()) {
+    listed.insert(name);
+    const auto& shard = out->shard_of(name);
+    EXPECT_EQ(shard.path().filename().string(), file.get<std::string>());
+    total += out->tensor(name).nbytes;
+  }
+  EXPECT_EQ(index["metadata"]["total_size"].get<uint64_t>(), total);
+  EXPECT_EQ(listed, std::set<std::string>(single->tensor_names().begin(), single->tensor_names().end()));
+  for (const auto& shard : out->shards()) {
+    // each shard stays under the limit unless it holds one tensor
+    if (shard->entries().size() > 1) {
+      uint64_t bytes = 0;
+      for (const auto& e : shard->entries()) bytes += e.end - e.begin;
+      EXPECT_LE(bytes, 30000u) << shard->path();
+    }
+  }
+  for (const auto& name : single->tensor_names()) {
+    auto a = out->tensor(name), b = single->tensor(name);
+    ASSERT_EQ(a.nbytes, b.nbytes);
+    ASSERT_EQ(std::memcmp(a.data, b.data, a.nbytes), 0) << name;
+  }
+  for (const auto& entry : fs::directory_iterator(tmp / "one")) {
+    std::string f = entry.path().filename().string();
+    if (f == "README.md") continue;  // names the output directory
+    EXPECT_EQ(read_file(entry.path()), read_file(tmp / "eight" / f)) << f;
+  }
+}
+
+TEST(MergeE2E, ExistingDestinationIsKeptWithoutForce) {
+  TempDir tmp;
+  write_fixture_family(small_llama(2), tmp / "family");
+  fs::copy_file(fs::path(ALLOY_SOURCE_DIR) / "examples/linear.yml", tmp / "recipe.yml");
+  fs::create_directories(tmp / "out");
+  write_file(tmp / "out/keep.txt", "precious");
+  auto r = run_alloy("merge recipe.yml out -q", tmp.path());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--force"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file(tmp / "out/keep.txt"), "precious");
+  // A failing merge with --force leaves the old output too.
+  write_file(tmp / "bad.yml", "merge_method: linear\nmodels:\n  - model: family/ft1\n");
+  r = run_alloy("merge bad.yml out -q --force", tmp.path());
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(read_file(tmp / "out/keep.txt"), "precious");
+  r = run_alloy("merge recipe.yml out -q --force", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "out/keep.txt"));
+  EXPECT_TRUE(fs::exists(tmp / "out/model.safetensors"));
+  for (const auto& e : fs::directory_iterator(tmp.path()))
+    EXPECT_EQ(e.path().filename().string().find(".alloy-"), std::string::npos) << e.path();
+}
+
+// Starts a merge big enough to be caught in the act, signals it once its temporary directory
+// appears, and checks that no destination (and, for SIGINT, no temporary directory) remains.
+void interrupt_merge(int sig) {
+  TempDir tmp;
+  FixtureSpec spec = small_llama(8);
+  spec.dims.hidden = 512;
+  spec.dims.intermediate = 1536;
+  spec.dims.vocab = 8000;
+  spec.fine_tunes = {TaskKind::Dense, TaskKind::Dense};
+  write_fixture_family(spec, tmp / "family");
+  write_file(tmp / "recipe.yml", "merge_method: linear\nmodels:\n  - model: family/ft1\n    parameters: {weight: 1}\n"
+                                 "  - model: family/ft2\n    parameters: {weight: 1}\n");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::chdir(tmp.path().c_str()) != 0) _exit(99);
+      ::execl(ALLOY_BINARY, ALLOY_BINARY, "merge", "recipe.yml", "out", "-q", "-j", "1", static_cast<char*>(nullptr));
+      _exit(98);
+    }
+    bool seen = false;
+    for (int i = 0; i < 20000 && !seen; ++i) {
+      for (const auto& e : fs::directory_iterator(tmp.path()))
+        seen |= e.path().filename().string().rfind(".alloy-tmp-", 0) == 0;
+      if (!seen) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    ::kill(pid, sig);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {  // finished before the signal: try again
+      fs::remove_all(tmp / "out");
+      continue;
+    }
+    EXPECT_FALSE(fs::exists(tmp / "out")) << "signal " << sig;
+    if (sig == SIGINT) {
+      EXPECT_TRUE(WIFEXITED(status)) << status;
+      EXPECT_EQ(WEXITSTATUS(status), 130);
+      for (const auto& e : fs::directory_iterator(tmp.path()))
+        EXPECT_EQ(e.path().filename().string().find(".alloy-tmp-"), std::string::npos) << e.path();
+    }
+    return;
+  }
+  GTEST_SKIP() << "merge always finished before the signal arrived";
+}
+
+TEST(MergeE2E, InterruptRemovesEverything) { interrupt_merge(SIGINT); }
+TEST(MergeE2E, KillLeavesNoDestination) { interrupt_merge(SIGKILL); }
+
+struct RecipeErrorCase {
+  const char* name;
+  const char* recipe;
+  std::vector<const char*> expect;  // substrings of the message
+};
+
+TEST(MergeE2E, RecipeErrorsAreClear) {
+  TempDir tmp;
+  write_fixture_family(small_llama(2), tmp / "family");
+  const std::vector<RecipeErrorCase> cases = {
+      {"unknown_method", "merge_method: averagio\nmodels:\n  - model: family/ft1\n", {"bad.yml:1", "averagio", "linear"}},
+      {"missing_weight", "merge_method: linear\nmodels:\n  - model: family/ft1\n    parameters: {weight: 1}\n  - model: family/ft2\n",
+       {"bad.yml:5", "weight", "family/ft2", "model.embed_tokens.weight"}},
+      {"both", "merge_method: linear\nmodels:\n  - model: family/ft1\nslices:\n  - sources:\n      - model: family/ft1\n        layer_range: [0, 2]\n",
+       {"bad.yml", "models", "slices"}},
+      {"bad_range", "merge_method: passthrough\nslices:\n  - sources:\n      - model: family/ft1\n        layer_range: [2, 1]\n",
+       {"bad.yml:5", "layer_range"}},
+      {"range_past_end", "merge_method: passthrough\nslices:\n  - sources:\n      - model: family/ft1\n        layer_range: [0, 9]\n",
+       {"bad.yml:4", "past its 2 layers"}},
+      {"unknown_key", "merge_method: linear\nmodelz:\n  - model: family/ft1\n", {"bad.yml:2", "modelz"}},
+      {"no_model", "merge_method: linear\nmodels:\n  - model: family/nope\n    parameters: {weight: 1}\n", {"bad.yml:3", "family/nope", "not found"}},
+      {"lora", "merge_method: linear\nmodels:\n  - model: family/ft1+family/lora\n    parameters: {weight: 1}\n", {"bad.yml:3", "LoRA"}},
+      {"needs_base", "merge_method: slerp\nmodels:\n  - model: family/ft1\n  - model: family/ft2\nparameters: {t: 0.5}\n", {"bad.yml:1", "base_model"}},
+      {"wrong_type", "merge_method: linear\nmodels:\n  - model: family/ft1\n    parameters: {weight: heavy}\n", {"bad.yml:4", "weight"}},
+  };
+  for (const auto& c : cases) {
+    write_file(tmp / "bad.yml", c.recipe);
+    auto r = run_alloy("merge bad.yml out -q", tmp.path());
+    EXPECT_EQ(r.status, 1) << c.name << ": " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << c.name << ": " << r.output;
+    for (const char* s : c.expect) EXPECT_NE(r.output.find(s), std::string::npos) << c.name << ": wanted '" << s << "' in " << r.output;
+    EXPECT_FALSE(fs::exists(tmp / "out")) << c.name;
+  }
+}
+
+}  // namespace
+}  // namespace alloy
