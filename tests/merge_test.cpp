@@ -365,3 +365,33 @@ TEST(MergeE2E, RecipeErrorsAreClear) {
 
 }  // namespace
 }  // namespace alloy
+
+namespace alloy {
+namespace {
+
+// Every recipe in examples/ merges a generated family (family/base, family/ft1..ft3) from the
+// CLI, and the output opens as a checkpoint with finite values and the base's tensor set.
+TEST(MergeE2E, EveryExampleRecipeRuns) {
+  TempDir tmp;
+  FixtureSpec spec = small_llama(4);
+  spec.fine_tunes = {TaskKind::Dense, TaskKind::Sparse, TaskKind::SignConflict};
+  spec.dtype = DType::BF16;
+  write_fixture_family(spec, tmp / "family");
+  auto base = Checkpoint::open(tmp / "family/base");
+  int ran = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(ALLOY_SOURCE_DIR) / "examples")) {
+    if (e.path().extension() != ".yml" || e.path().stem() == "stories260K_soup") continue;
+    std::string out = "out-" + e.path().stem().string();
+    auto r = run_alloy("merge '" + e.path().string() + "' " + out + " -q", tmp.path());
+    ASSERT_EQ(r.status, 0) << e.path() << ": " << r.output;
+    auto ck = Checkpoint::open(tmp / out);
+    for (const auto& name : ck->tensor_names())
+      for (double v : values(*ck, name)) ASSERT_TRUE(std::isfinite(v)) << e.path() << " " << name;
+    if (e.path().stem() != "frankenmerge") EXPECT_EQ(ck->tensor_names().size(), base->tensor_names().size()) << e.path();
+    ++ran;
+  }
+  EXPECT_GE(ran, 20);
+}
+
+}  // namespace
+}  // namespace alloy
