@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "tensor/convert_simd.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -105,8 +106,8 @@ void widen(const void* src, float* dst, size_t n, F f) {
 void to_f32(DType type, const void* src, float* dst, size_t n) {
   switch (type) {
     case DType::F32: std::memcpy(dst, src, n * sizeof(float)); return;
-    case DType::F16: return widen<uint16_t>(src, dst, n, f16_to_f32);
-    case DType::BF16: return widen<uint16_t>(src, dst, n, bf16_to_f32);
+    case DType::F16: return active_convert_kernels().f16_to_f32(src, dst, n);
+    case DType::BF16: return active_convert_kernels().bf16_to_f32(src, dst, n);
     case DType::F64: return widen<double>(src, dst, n, [](double v) { return static_cast<float>(v); });
     case DType::I64: return widen<int64_t>(src, dst, n, [](int64_t v) { return static_cast<float>(v); });
     case DType::I32: return widen<int32_t>(src, dst, n, [](int32_t v) { return static_cast<float>(v); });
@@ -123,12 +124,8 @@ void to_f32(DType type, const void* src, float* dst, size_t n) {
 void from_f32(const float* src, DType type, void* dst, size_t n) {
   switch (type) {
     case DType::F32: std::memcpy(dst, src, n * sizeof(float)); return;
-    case DType::F16:
-      for (size_t i = 0; i < n; ++i) store<uint16_t>(dst, i, f32_to_f16(src[i]));
-      return;
-    case DType::BF16:
-      for (size_t i = 0; i < n; ++i) store<uint16_t>(dst, i, f32_to_bf16(src[i]));
-      return;
+    case DType::F16: return active_convert_kernels().f32_to_f16(src, dst, n);
+    case DType::BF16: return active_convert_kernels().f32_to_bf16(src, dst, n);
     case DType::F64:
       for (size_t i = 0; i < n; ++i) store<double>(dst, i, static_cast<double>(src[i]));
       return;

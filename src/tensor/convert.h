@@ -17,7 +17,8 @@ float f8_e4m3_to_f32(uint8_t v);  // OCP E4M3FN: bias 7, no Inf, NaN = S.1111.11
 float f8_e5m2_to_f32(uint8_t v);  // bias 15, IEEE-like Inf/NaN
 
 // Converts n elements of `src` (any float dtype, or an integer dtype, exactly where representable)
-// to f32. `src` need not be aligned.
+// to f32. `src` need not be aligned. F16 and BF16 (both directions) run the active kernels of
+// convert_simd.h (vectorised where the CPU allows), bit-identical to the element functions above.
 void to_f32(DType src_type, const void* src, float* dst, size_t n);
 // Converts n f32 values to `dst_type` (F32, F16, BF16 or F64). `dst` need not be aligned.
 void from_f32(const float* src, DType dst_type, void* dst, size_t n);

@@ -1,0 +1,177 @@
+#include "tensor/convert_simd.h"
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "tensor/convert.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ALLOY_CONVERT_X86 1
+#endif
+
+namespace alloy {
+
+namespace {
+
+// ---- scalar reference: the element functions of convert.h, with unaligned loads and stores ----
+
+uint16_t load_u16(const unsigned char* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+void store_u16(unsigned char* p, uint16_t v) { std::memcpy(p, &v, sizeof v); }
+
+void f16_to_f32_scalar(const void* src, float* dst, size_t n) {
+  const auto* s = static_cast<const unsigned char*>(src);
+  for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(load_u16(s + 2 * i));
+}
+
+void bf16_to_f32_scalar(const void* src, float* dst, size_t n) {
+  const auto* s = static_cast<const unsigned char*>(src);
+  for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(s + 2 * i));
+}
+
+void f32_to_f16_scalar(const float* src, void* dst, size_t n) {
+  auto* d = static_cast<unsigned char*>(dst);
+  for (size_t i = 0; i < n; ++i) store_u16(d + 2 * i, f32_to_f16(src[i]));
+}
+
+void f32_to_bf16_scalar(const float* src, void* dst, size_t n) {
+  auto* d = static_cast<unsigned char*>(dst);
+  for (size_t i = 0; i < n; ++i) store_u16(d + 2 * i, f32_to_bf16(src[i]));
+}
+
+constexpr ConvertKernels kScalar = {"scalar", f16_to_f32_scalar, bf16_to_f32_scalar, f32_to_f16_scalar,
+                                    f32_to_bf16_scalar};
+
+#ifdef ALLOY_CONVERT_X86
+
+// ---- AVX2 + F16C: 16 elements per step, the remainder (< 16) through the scalar reference ----
+// F16C's conversions are exact (f16 -> f32) and round to nearest even (f32 -> f16, rounding taken
+// from the immediate, not MXCSR); for NaN they keep the payload and set the quiet bit, as the scalar
+// code does, which the tests check over every pattern. bf16 has no instruction: integer ops.
+#define ALLOY_AVX2 __attribute__((target("avx2,f16c")))
+
+ALLOY_AVX2 inline __m128i load128(const unsigned char* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+ALLOY_AVX2 void f16_to_f32_avx2(const void* src, float* dst, size_t n) {
+  const auto* s = static_cast<const unsigned char*>(src);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(load128(s + 2 * i)));
+    _mm256_storeu_ps(dst + i + 8, _mm256_cvtph_ps(load128(s + 2 * i + 16)));
+  }
+  f16_to_f32_scalar(s + 2 * i, dst + i, n - i);
+}
+
+ALLOY_AVX2 void f32_to_f16_avx2(const float* src, void* dst, size_t n) {
+  auto* d = static_cast<unsigned char*>(dst);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m128i a = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+    __m128i b = _mm256_cvtps_ph(_mm256_loadu_ps(src + i + 8), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 2 * i), a);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 2 * i + 16), b);
+  }
+  f32_to_f16_scalar(src + i, d + 2 * i, n - i);
+}
+
+// 8 bf16 -> 8 f32 bit patterns; a NaN gets its quiet bit set.
+ALLOY_AVX2 inline __m256i widen_bf16(__m128i h) {
+  const __m256i bits = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+  const __m256i magnitude = _mm256_and_si256(bits, _mm256_set1_epi32(0x7fffffff));
+  const __m256i nan = _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7f800000));
+  return _mm256_or_si256(bits, _mm256_and_si256(nan, _mm256_set1_epi32(0x00400000)));
+}
+
+ALLOY_AVX2 void bf16_to_f32_avx2(const void* src, float* dst, size_t n) {
+  const auto* s = static_cast<const unsigned char*>(src);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), widen_bf16(load128(s + 2 * i)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i + 8), widen_bf16(load128(s + 2 * i + 16)));
+  }
+  bf16_to_f32_scalar(s + 2 * i, dst + i, n - i);
+}
+
+// 8 f32 -> 8 bf16 in the low half of each 32-bit lane: x + 0x7fff + lsb, then the top 16 bits
+// (round to nearest even; a carry into the exponent gives Inf, as it should); NaN: the top 16 bits
+// with the quiet bit set.
+ALLOY_AVX2 inline __m256i narrow_bf16(__m256i x) {
+  const __m256i top = _mm256_srli_epi32(x, 16);
+  const __m256i lsb = _mm256_and_si256(top, _mm256_set1_epi32(1));
+  const __m256i rounded =
+      _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), lsb), 16);
+  const __m256i magnitude = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
+  const __m256i nan = _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7f800000));
+  const __m256i quiet = _mm256_or_si256(top, _mm256_set1_epi32(0x0040));
+  return _mm256_blendv_epi8(rounded, quiet, nan);
+}
+
+ALLOY_AVX2 void f32_to_bf16_avx2(const float* src, void* dst, size_t n) {
+  auto* d = static_cast<unsigned char*>(dst);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = narrow_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
+    const __m256i b = narrow_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 8)));
+    // packus works per 128-bit lane: [a0..3 b0..3 | a4..7 b4..7]; put the quadwords in order.
+    // Lanes hold 0..0xffff, so the unsigned saturation never changes a value.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 2 * i), packed);
+  }
+  f32_to_bf16_scalar(src + i, d + 2 * i, n - i);
+}
+
+#undef ALLOY_AVX2
+
+constexpr ConvertKernels kAvx2 = {"avx2", f16_to_f32_avx2, bf16_to_f32_avx2, f32_to_f16_avx2,
+                                  f32_to_bf16_avx2};
+
+#endif  // ALLOY_CONVERT_X86
+
+const ConvertKernels& automatic_kernels() {
+  static const ConvertKernels* chosen = [] {
+    const char* env = std::getenv("ALLOY_CONVERT");
+    if (env && std::string_view(env) == "scalar") return &kScalar;
+    const ConvertKernels* avx2 = avx2_convert_kernels();
+    return avx2 ? avx2 : &kScalar;
+  }();
+  return *chosen;
+}
+
+std::atomic<const ConvertKernels*> g_override{nullptr};
+
+}  // namespace
+
+const ConvertKernels& scalar_convert_kernels() { return kScalar; }
+
+const ConvertKernels* avx2_convert_kernels() {
+#ifdef ALLOY_CONVERT_X86
+  static const bool supported = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  }();
+  return supported ? &kAvx2 : nullptr;
+#else
+  return nullptr;
+#endif
+}
+
+const ConvertKernels& active_convert_kernels() {
+  const ConvertKernels* k = g_override.load(std::memory_order_relaxed);
+  return k ? *k : automatic_kernels();
+}
+
+void set_active_convert_kernels(const ConvertKernels* kernels) {
+  g_override.store(kernels, std::memory_order_relaxed);
+}
+
+}  // namespace alloy

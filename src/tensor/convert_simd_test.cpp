@@ -1,0 +1,183 @@
+// Every vector conversion kernel against the scalar reference, bit for bit (ggml test-backend-ops
+// style): all 65536 16-bit patterns, f32 patterns around every rounding boundary, random f32 bits
+// (NaN payloads, subnormals, Inf), odd lengths and unaligned pointers.
+#include "tensor/convert_simd.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "tensor/convert.h"
+
+namespace alloy {
+namespace {
+
+std::vector<const ConvertKernels*> vector_kernels() {
+  std::vector<const ConvertKernels*> out;
+  if (const ConvertKernels* k = avx2_convert_kernels()) out.push_back(k);
+  return out;
+}
+
+uint32_t bits_of(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+std::vector<uint16_t> all_16bit_patterns() {
+  std::vector<uint16_t> v(65536);
+  for (uint32_t i = 0; i < 65536; ++i) v[i] = static_cast<uint16_t>(i);
+  return v;
+}
+
+// f32 bit patterns: every top half (sign, exponent, top 7 mantissa bits) with low halves at and
+// around each rounding boundary of f16 (bit 12 and the subnormal shifts up to bit 15) and bf16
+// (bit 15); then random patterns, NaN payloads and subnormals included.
+std::vector<float> probe_floats() {
+  const uint16_t lows[] = {0x0000, 0x0001, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x2001, 0x3fff,
+                           0x4000, 0x4001, 0x5555, 0x7fff, 0x8000, 0x8001, 0xaaaa, 0xc000, 0xffff};
+  std::vector<float> v;
+  v.reserve(65536 * std::size(lows) + (1u << 20));
+  for (uint32_t high = 0; high < 65536; ++high)
+    for (uint16_t low : lows) {
+      uint32_t b = (high << 16) | low;
+      float f;
+      std::memcpy(&f, &b, sizeof f);
+      v.push_back(f);
+    }
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < (1 << 20); ++i) {
+    uint32_t b = static_cast<uint32_t>(rng());
+    if (i % 4 == 1) b = (b & 0x807fffffu) | 0x7f800000u;  // NaN (or Inf) with a random payload
+    if (i % 4 == 2) b &= 0x807fffffu;                       // f32 subnormal
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    v.push_back(f);
+  }
+  return v;
+}
+
+void expect_same_floats(const std::vector<float>& got, const std::vector<float>& want, const char* what) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << what << " element " << i;
+}
+
+TEST(ConvertSimd, ScalarKernelsAreTheElementFunctions) {
+  const ConvertKernels& s = scalar_convert_kernels();
+  std::vector<uint16_t> in = all_16bit_patterns();
+  std::vector<float> out(in.size());
+  s.f16_to_f32(in.data(), out.data(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) ASSERT_EQ(bits_of(out[i]), bits_of(f16_to_f32(in[i]))) << i;
+  s.bf16_to_f32(in.data(), out.data(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) ASSERT_EQ(bits_of(out[i]), bits_of(bf16_to_f32(in[i]))) << i;
+  std::vector<float> f = probe_floats();
+  std::vector<uint16_t> h(f.size());
+  s.f32_to_f16(f.data(), h.data(), f.size());
+  for (size_t i = 0; i < f.size(); ++i) ASSERT_EQ(h[i], f32_to_f16(f[i])) << i;
+  s.f32_to_bf16(f.data(), h.data(), f.size());
+  for (size_t i = 0; i < f.size(); ++i) ASSERT_EQ(h[i], f32_to_bf16(f[i])) << i;
+}
+
+TEST(ConvertSimd, WideningAllPatterns) {
+  if (vector_kernels().empty()) GTEST_SKIP() << "no vector kernels on this CPU";
+  const ConvertKernels& s = scalar_convert_kernels();
+  std::vector<uint16_t> in = all_16bit_patterns();
+  std::vector<float> want(in.size()), got(in.size());
+  for (const ConvertKernels* k : vector_kernels()) {
+    SCOPED_TRACE(k->name);
+    s.f16_to_f32(in.data(), want.data(), in.size());
+    k->f16_to_f32(in.data(), got.data(), in.size());
+    expect_same_floats(got, want, "f16_to_f32");
+    s.bf16_to_f32(in.data(), want.data(), in.size());
+    k->bf16_to_f32(in.data(), got.data(), in.size());
+    expect_same_floats(got, want, "bf16_to_f32");
+  }
+}
+
+TEST(ConvertSimd, NarrowingRoundingBoundariesAndRandomBits) {
+  if (vector_kernels().empty()) GTEST_SKIP() << "no vector kernels on this CPU";
+  const ConvertKernels& s = scalar_convert_kernels();
+  std::vector<float> in = probe_floats();
+  std::vector<uint16_t> want(in.size()), got(in.size());
+  for (const ConvertKernels* k : vector_kernels()) {
+    SCOPED_TRACE(k->name);
+    s.f32_to_f16(in.data(), want.data(), in.size());
+    k->f32_to_f16(in.data(), got.data(), in.size());
+    for (size_t i = 0; i < in.size(); ++i)
+      ASSERT_EQ(got[i], want[i]) << "f32_to_f16 of bits 0x" << std::hex << bits_of(in[i]);
+    s.f32_to_bf16(in.data(), want.data(), in.size());
+    k->f32_to_bf16(in.data(), got.data(), in.size());
+    for (size_t i = 0; i < in.size(); ++i)
+      ASSERT_EQ(got[i], want[i]) << "f32_to_bf16 of bits 0x" << std::hex << bits_of(in[i]);
+  }
+}
+
+// Lengths 0..70 (vector body, remainder, both) from every byte offset 0..3 of source and
+// destination; bytes outside [0, n) must stay untouched.
+TEST(ConvertSimd, OddLengthsAndUnalignedPointers) {
+  if (vector_kernels().empty()) GTEST_SKIP() << "no vector kernels on this CPU";
+  const ConvertKernels& s = scalar_convert_kernels();
+  std::mt19937 rng(11);
+  constexpr size_t kMax = 70, kPad = 8;
+  std::vector<unsigned char> src16(2 * kMax + kPad), src32(4 * kMax + kPad);
+  for (auto& b : src16) b = static_cast<unsigned char>(rng());
+  for (auto& b : src32) b = static_cast<unsigned char>(rng());
+  for (const ConvertKernels* k : vector_kernels()) {
+    SCOPED_TRACE(k->name);
+    for (size_t n = 0; n <= kMax; ++n)
+      for (size_t so = 0; so < 4; ++so)
+        for (size_t dof = 0; dof < 4; ++dof) {
+          // Widening: the destination is float*; offset it by whole floats through a byte buffer.
+          std::vector<unsigned char> want(4 * kMax + kPad, 0xcd), got(4 * kMax + kPad, 0xcd);
+          const void* in = src16.data() + so;
+          auto widen = [&](auto fn_s, auto fn_k) {
+            std::vector<float> a(n + 2), b(n + 2);
+            fn_s(in, a.data() + 1, n);
+            fn_k(in, b.data() + 1, n);
+            ASSERT_EQ(std::memcmp(a.data(), b.data(), (n + 2) * sizeof(float)), 0) << "n=" << n << " so=" << so;
+          };
+          widen(s.f16_to_f32, k->f16_to_f32);
+          widen(s.bf16_to_f32, k->bf16_to_f32);
+          // Narrowing from an unaligned float source (copied to keep the load well defined) into
+          // an unaligned byte destination.
+          std::vector<float> fin(n);
+          std::memcpy(fin.data(), src32.data() + so, n * sizeof(float));
+          auto narrow = [&](auto fn_s, auto fn_k) {
+            std::fill(want.begin(), want.end(), 0xcd);
+            std::fill(got.begin(), got.end(), 0xcd);
+            fn_s(fin.data(), want.data() + dof, n);
+            fn_k(fin.data(), got.data() + dof, n);
+            ASSERT_EQ(want, got) << "n=" << n << " dof=" << dof;
+          };
+          narrow(s.f32_to_f16, k->f32_to_f16);
+          narrow(s.f32_to_bf16, k->f32_to_bf16);
+        }
+  }
+}
+
+// to_f32 / from_f32 go through the active kernels and agree with the scalar ones either way.
+TEST(ConvertSimd, BulkEntryPointsFollowTheActiveKernels) {
+  std::vector<uint16_t> in = all_16bit_patterns();
+  std::vector<float> a(in.size()), b(in.size());
+  for (DType t : {DType::F16, DType::BF16}) {
+    set_active_convert_kernels(&scalar_convert_kernels());
+    EXPECT_STREQ(active_convert_kernels().name, "scalar");
+    to_f32(t, in.data(), a.data(), in.size());
+    set_active_convert_kernels(nullptr);
+    to_f32(t, in.data(), b.data(), in.size());
+    expect_same_floats(b, a, "to_f32");
+    std::vector<uint16_t> ha(in.size()), hb(in.size());
+    set_active_convert_kernels(&scalar_convert_kernels());
+    from_f32(a.data(), t, ha.data(), a.size());
+    set_active_convert_kernels(nullptr);
+    from_f32(a.data(), t, hb.data(), a.size());
+    EXPECT_EQ(ha, hb);
+  }
+}
+
+}  // namespace
+}  // namespace alloy
