@@ -24,7 +24,7 @@ class MethodHarness {
   // Adds an input stored as `dtype` (values are rounded to it). Returns its index.
   size_t add(const std::vector<float>& values, Shape shape, DType dtype = DType::F32, std::string label = "") {
     auto& bytes = storage_.emplace_back(values.size() * dtype_size(dtype));
-    from_f32(values.data(), dtype, bytes.data(), values.size());
+    if (!values.empty()) from_f32(values.data(), dtype, bytes.data(), values.size());
     TensorView v;
     v.dtype = dtype;
     v.shape = std::move(shape);
