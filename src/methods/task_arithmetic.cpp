@@ -79,6 +79,7 @@ class TaskArithmeticKernel final : public MergeKernel {
 
   void map(const RowBlock& block, float* out) const override {
     const int64_t len = block.size(), cols = block.cols;
+    if (len <= 0) return;
     const float* base = block.inputs[base_];
     const size_t n_models = models_.size();
     // Segments of whole rows when a mask ranks within rows (DELLA), else of kTile elements.
