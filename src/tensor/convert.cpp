@@ -135,4 +135,17 @@ void from_f32(const float* src, DType type, void* dst, size_t n) {
        "float16, bfloat16 or float64");
 }
 
+void round_to_dtype(DType type, float* values, size_t n) {
+  switch (type) {
+    case DType::F32:
+    case DType::F64: return;
+    case DType::F16: return active_convert_kernels().round_f16(values, n);
+    case DType::BF16: return active_convert_kernels().round_bf16(values, n);
+    default: break;
+  }
+  fail("cannot round values through ", dtype_name(type), ": expected float32, float16, bfloat16 or float64");
+}
+
+size_t find_non_finite(const float* values, size_t n) { return active_convert_kernels().find_non_finite(values, n); }
+
 }  // namespace alloy

@@ -22,5 +22,10 @@ float f8_e5m2_to_f32(uint8_t v);  // bias 15, IEEE-like Inf/NaN
 void to_f32(DType src_type, const void* src, float* dst, size_t n);
 // Converts n f32 values to `dst_type` (F32, F16, BF16 or F64). `dst` need not be aligned.
 void from_f32(const float* src, DType dst_type, void* dst, size_t n);
+// Rounds n f32 values in place to the nearest value of `type`, exactly as from_f32 to `type` and
+// to_f32 back would (F16, BF16; F32 and F64 leave them as they are). Vectorised like to_f32.
+void round_to_dtype(DType type, float* values, size_t n);
+// Index of the first NaN or Inf among n values; n when all are finite. Vectorised.
+size_t find_non_finite(const float* values, size_t n);
 
 }  // namespace alloy

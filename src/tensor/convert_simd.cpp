@@ -1,6 +1,7 @@
 #include "tensor/convert_simd.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -47,8 +48,23 @@ void f32_to_bf16_scalar(const float* src, void* dst, size_t n) {
   for (size_t i = 0; i < n; ++i) store_u16(d + 2 * i, f32_to_bf16(src[i]));
 }
 
-constexpr ConvertKernels kScalar = {"scalar", f16_to_f32_scalar, bf16_to_f32_scalar, f32_to_f16_scalar,
-                                    f32_to_bf16_scalar};
+void round_f16_scalar(float* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) p[i] = f16_to_f32(f32_to_f16(p[i]));
+}
+
+void round_bf16_scalar(float* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) p[i] = bf16_to_f32(f32_to_bf16(p[i]));
+}
+
+size_t find_non_finite_scalar(const float* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i])) return i;
+  return n;
+}
+
+constexpr ConvertKernels kScalar = {"scalar",           f16_to_f32_scalar, bf16_to_f32_scalar,
+                                    f32_to_f16_scalar,  f32_to_bf16_scalar, round_f16_scalar,
+                                    round_bf16_scalar,  find_non_finite_scalar};
 
 #ifdef ALLOY_CONVERT_X86
 
@@ -130,10 +146,47 @@ ALLOY_AVX2 void f32_to_bf16_avx2(const float* src, void* dst, size_t n) {
   f32_to_bf16_scalar(src + i, d + 2 * i, n - i);
 }
 
+ALLOY_AVX2 void round_f16_avx2(float* p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(p + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(p + i), _MM_FROUND_TO_NEAREST_INT)));
+  round_f16_scalar(p + i, n - i);
+}
+
+// bf16 -> f32 only appends zero bits (and sets the quiet bit of a NaN, which narrowing already set):
+// rounding through bf16 is narrow_bf16's result shifted back up.
+ALLOY_AVX2 void round_bf16_avx2(float* p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i* q = reinterpret_cast<__m256i*>(p + i);
+    _mm256_storeu_si256(q, _mm256_slli_epi32(narrow_bf16(_mm256_loadu_si256(q)), 16));
+  }
+  round_bf16_scalar(p + i, n - i);
+}
+
+// A value is NaN or Inf when its exponent bits are all ones (lanes of all ones where so).
+ALLOY_AVX2 inline __m256i special_lanes(const float* p) {
+  const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm256_cmpeq_epi32(_mm256_and_si256(x, exponent), exponent);
+}
+
+// 32 values per test; the scalar scan finds the exact index within a flagged group.
+ALLOY_AVX2 size_t find_non_finite_avx2(const float* p, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i any = _mm256_or_si256(_mm256_or_si256(special_lanes(p + i), special_lanes(p + i + 8)),
+                                        _mm256_or_si256(special_lanes(p + i + 16), special_lanes(p + i + 24)));
+    if (!_mm256_testz_si256(any, any)) return i + find_non_finite_scalar(p + i, 32);
+  }
+  return i + find_non_finite_scalar(p + i, n - i);
+}
+
 #undef ALLOY_AVX2
 
-constexpr ConvertKernels kAvx2 = {"avx2", f16_to_f32_avx2, bf16_to_f32_avx2, f32_to_f16_avx2,
-                                  f32_to_bf16_avx2};
+constexpr ConvertKernels kAvx2 = {"avx2",          f16_to_f32_avx2, bf16_to_f32_avx2,
+                                  f32_to_f16_avx2, f32_to_bf16_avx2, round_f16_avx2,
+                                  round_bf16_avx2, find_non_finite_avx2};
 
 #endif  // ALLOY_CONVERT_X86
 

@@ -14,6 +14,11 @@ struct ConvertKernels {
   void (*bf16_to_f32)(const void* src, float* dst, size_t n);
   void (*f32_to_f16)(const float* src, void* dst, size_t n);
   void (*f32_to_bf16)(const float* src, void* dst, size_t n);
+  // In place: each value becomes what f32 -> f16 (bf16) -> f32 gives.
+  void (*round_f16)(float* values, size_t n);
+  void (*round_bf16)(float* values, size_t n);
+  // Index of the first NaN or Inf, n when every value is finite.
+  size_t (*find_non_finite)(const float* values, size_t n);
 };
 
 const ConvertKernels& scalar_convert_kernels();

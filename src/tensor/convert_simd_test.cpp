@@ -1,11 +1,14 @@
 // Every vector conversion kernel against the scalar reference, bit for bit (ggml test-backend-ops
 // style): all 65536 16-bit patterns, f32 patterns around every rounding boundary, random f32 bits
-// (NaN payloads, subnormals, Inf), odd lengths and unaligned pointers.
+// (NaN payloads, subnormals, Inf), odd lengths and unaligned pointers; the in-place rounding and
+// the non-finite scan the same way.
 #include "tensor/convert_simd.h"
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstdint>
+#include <limits>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -159,6 +162,68 @@ TEST(ConvertSimd, OddLengthsAndUnalignedPointers) {
   }
 }
 
+TEST(ConvertSimd, ScalarRoundAndScanAreTheElementFunctions) {
+  const ConvertKernels& s = scalar_convert_kernels();
+  std::vector<float> in = probe_floats(), got = in;
+  s.round_f16(got.data(), got.size());
+  for (size_t i = 0; i < in.size(); ++i) ASSERT_EQ(bits_of(got[i]), bits_of(f16_to_f32(f32_to_f16(in[i])))) << i;
+  got = in;
+  s.round_bf16(got.data(), got.size());
+  for (size_t i = 0; i < in.size(); ++i) ASSERT_EQ(bits_of(got[i]), bits_of(bf16_to_f32(f32_to_bf16(in[i])))) << i;
+  std::vector<float> finite = {0.0f, -1.0f, 3e38f, 1e-45f, -0.0f};
+  EXPECT_EQ(s.find_non_finite(finite.data(), finite.size()), finite.size());
+  EXPECT_EQ(s.find_non_finite(finite.data(), 0), 0u);
+}
+
+TEST(ConvertSimd, RoundingInPlaceMatchesScalar) {
+  if (vector_kernels().empty()) GTEST_SKIP() << "no vector kernels on this CPU";
+  const ConvertKernels& s = scalar_convert_kernels();
+  const std::vector<float> in = probe_floats();
+  for (const ConvertKernels* k : vector_kernels()) {
+    SCOPED_TRACE(k->name);
+    // Odd offsets and lengths: the vector body and the scalar remainder both run.
+    for (size_t offset : {size_t{0}, size_t{1}, size_t{3}}) {
+      std::vector<float> want(in.begin() + offset, in.end()), got = want;
+      s.round_f16(want.data(), want.size());
+      k->round_f16(got.data(), got.size());
+      expect_same_floats(got, want, "round_f16");
+      want.assign(in.begin() + offset, in.end());
+      got = want;
+      s.round_bf16(want.data(), want.size());
+      k->round_bf16(got.data(), got.size());
+      expect_same_floats(got, want, "round_bf16");
+    }
+  }
+}
+
+// Every position of a NaN, Inf or -Inf in arrays of every length up to 100, from unaligned starts.
+TEST(ConvertSimd, FindNonFiniteMatchesScalar) {
+  if (vector_kernels().empty()) GTEST_SKIP() << "no vector kernels on this CPU";
+  const ConvertKernels& s = scalar_convert_kernels();
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), std::bit_cast<float>(0xff800001u)};
+  std::vector<float> buf(104);
+  for (const ConvertKernels* k : vector_kernels()) {
+    SCOPED_TRACE(k->name);
+    for (size_t start = 0; start < 4; ++start)
+      for (size_t n = 0; n <= 100; ++n) {
+        for (size_t i = 0; i < buf.size(); ++i) buf[i] = std::bit_cast<float>(0x7f7fffffu - static_cast<uint32_t>(i));
+        ASSERT_EQ(k->find_non_finite(buf.data() + start, n), n);
+        for (size_t pos = 0; pos < n; ++pos)
+          for (float special : specials) {
+            float* p = buf.data() + start;
+            float saved = p[pos];
+            p[pos] = special;
+            if (pos + 1 < n) p[n - 1] = specials[0];  // a later one must not win
+            ASSERT_EQ(k->find_non_finite(p, n), s.find_non_finite(p, n)) << "n=" << n << " pos=" << pos;
+            ASSERT_EQ(k->find_non_finite(p, n), pos);
+            p[pos] = saved;
+            if (pos + 1 < n) p[n - 1] = std::bit_cast<float>(0x7f7fffffu - static_cast<uint32_t>(start + n - 1));
+          }
+      }
+  }
+}
+
 // to_f32 / from_f32 go through the active kernels and agree with the scalar ones either way.
 TEST(ConvertSimd, BulkEntryPointsFollowTheActiveKernels) {
   std::vector<uint16_t> in = all_16bit_patterns();
@@ -176,7 +241,19 @@ TEST(ConvertSimd, BulkEntryPointsFollowTheActiveKernels) {
     set_active_convert_kernels(nullptr);
     from_f32(a.data(), t, hb.data(), a.size());
     EXPECT_EQ(ha, hb);
+    std::vector<float> ra = a, rb = a;
+    set_active_convert_kernels(&scalar_convert_kernels());
+    round_to_dtype(t == DType::F16 ? DType::BF16 : DType::F16, ra.data(), ra.size());
+    set_active_convert_kernels(nullptr);
+    round_to_dtype(t == DType::F16 ? DType::BF16 : DType::F16, rb.data(), rb.size());
+    expect_same_floats(rb, ra, "round_to_dtype");
+    EXPECT_EQ(find_non_finite(a.data(), a.size()), t == DType::F16 ? size_t{0x7c00} : size_t{0x7f80});
   }
+  std::vector<float> keep = {1.5f, -2.25f};
+  round_to_dtype(DType::F32, keep.data(), keep.size());
+  round_to_dtype(DType::F64, keep.data(), keep.size());
+  EXPECT_EQ(keep, (std::vector<float>{1.5f, -2.25f}));
+  EXPECT_THROW(round_to_dtype(DType::I32, keep.data(), keep.size()), std::exception);
 }
 
 }  // namespace
