@@ -1,0 +1,29 @@
+// The machine's own bounds, measured in the same run as the merges they bound: memory copy
+// bandwidth with the merge's thread count, sequential reads of the input files from the page
+// cache, and durable (write + fsync) disk bandwidth. Bandwidths are bytes per second; a copy
+// counts the bytes read plus the bytes written, as a merge's effective bandwidth does.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+namespace alloy::bench {
+
+// Each of `threads` threads memcpy's its own `bytes_per_thread` buffer into another, `reps` times;
+// the best repetition's (read + written) / seconds.
+double copy_bandwidth(int threads, uint64_t bytes_per_thread, int reps);
+
+// read() of every file into a 1 MiB buffer, each file split into `threads` contiguous parts read
+// in parallel; the files must already be cached (see warm_page_cache). Best of `reps`.
+double page_cache_read_bandwidth(const std::vector<std::filesystem::path>& files, int threads, int reps);
+
+// Reads every file once, so that it is in the page cache; returns the bytes read.
+uint64_t warm_page_cache(const std::vector<std::filesystem::path>& files);
+
+// write() of `bytes` to a new file in `dir` in 8 MiB pieces, then fsync; the file is removed.
+double durable_write_bandwidth(const std::filesystem::path& dir, uint64_t bytes);
+
+// Bytes available to unprivileged users on the filesystem holding `dir`.
+uint64_t free_bytes(const std::filesystem::path& dir);
+
+}  // namespace alloy::bench

@@ -1,0 +1,377 @@
+// alloy_bench: merges a generated Llama-shaped bf16 family with each method in two regimes and
+// compares every merge with the machine's own bounds, measured in the same run (issue 7).
+//   memory regime:  inputs in the page cache, output on a tmpfs, no fsync; bound = (bytes read +
+//                   bytes written) / memory copy bandwidth. Measures the engine.
+//   durable regime: output on the real disk, fsynced (alloy merge's default); bound = max(memory
+//                   bound, bytes written / durable write bandwidth). Measures overlap of work and IO.
+// Prints a table and writes the numbers as JSON under bench/results/.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "bench_bounds.h"
+#include "bench_convert.h"
+#include "bench_family.h"
+#include "bench_recipes.h"
+#include "bench_runner.h"
+#include "util/error.h"
+
+namespace alloy::bench {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Args {
+  std::string size = "medium";
+  int models = 4;
+  std::string methods;
+  std::string regime = "both";
+  int threads = 0;
+  int repeat = 1;
+  std::string dtype = "bfloat16";
+  std::string convert = "auto";
+  std::string bench_dir = "/dev/shm";
+  std::string durable_dir;
+  std::string data_dir;
+  std::string json_path;
+  double disk_gb = 1.0;
+  bool skip_convert_bench = false;
+};
+
+struct Bounds {
+  double copy = 0;        // bytes/s, read + written
+  double cache_read = 0;  // bytes/s
+  double disk_write = 0;  // bytes/s, durable
+  uint64_t disk_bytes = 0;
+};
+
+struct Row {
+  std::string method;
+  std::string regime;
+  BenchRecipe recipe;
+  MergeRun run;      // the best (fastest) of the repetitions
+  double bound_s = 0;
+  std::string bound_by;  // "memory" or "disk"
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string shell_line(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    ::pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+// The 1-minute load average: other work on the machine skews every number here.
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double l = 0;
+  in >> l;
+  return l;
+}
+
+std::string today() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::localtime(&t));
+  return buf;
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf[0] ? buf : "host";
+}
+
+double gb(double bytes) { return bytes / 1e9; }
+
+const char* status_name(MergeRun::Status s) {
+  switch (s) {
+    case MergeRun::Status::Ok: return "ok";
+    case MergeRun::Status::Skipped: return "skipped";
+    case MergeRun::Status::Failed: return "failed";
+  }
+  return "?";
+}
+
+std::vector<fs::path> family_files(const BenchFamily& family) {
+  std::vector<fs::path> files;
+  for (const auto& m : family.models)
+    for (const auto& f : m.weight_files) files.push_back(f);
+  return files;
+}
+
+void print_table(const std::vector<Row>& rows) {
+  std::printf("\n%-17s %-8s %8s %8s %8s %9s %10s %7s  %s\n", "method", "regime", "wall s", "GB/s", "bound s",
+              "of bound", "peak RSS", "CPU s", "note");
+  for (const Row& r : rows) {
+    if (r.run.status != MergeRun::Status::Ok) {
+      std::string why = r.recipe.skip_reason.empty() ? r.run.message : r.recipe.skip_reason;
+      if (why.size() > 90) why = why.substr(0, 87) + "...";
+      std::printf("%-17s %-8s %8s %8s %8s %9s %10s %7s  %s: %s\n", r.method.c_str(), r.regime.c_str(), "-", "-",
+                  "-", "-", "-", "-", status_name(r.run.status), why.c_str());
+      continue;
+    }
+    const double bytes = static_cast<double>(r.run.bytes_read + r.run.bytes_written);
+    std::printf("%-17s %-8s %8.2f %8.2f %8.2f %8.1f%% %6.2f GiB %7.1f  bound by %s\n", r.method.c_str(),
+                r.regime.c_str(), r.run.wall_s, gb(bytes) / r.run.wall_s, r.bound_s,
+                100.0 * r.bound_s / r.run.wall_s, static_cast<double>(r.run.max_rss_bytes) / (1u << 30),
+                r.run.user_s + r.run.sys_s, r.bound_by.c_str());
+  }
+}
+
+json row_json(const Row& r) {
+  json j = {{"method", r.method}, {"regime", r.regime}, {"status", status_name(r.run.status)}};
+  if (r.run.status != MergeRun::Status::Ok) {
+    j["reason"] = r.recipe.skip_reason.empty() ? r.run.message : r.recipe.skip_reason;
+    return j;
+  }
+  const double bytes = static_cast<double>(r.run.bytes_read + r.run.bytes_written);
+  j["inputs"] = r.recipe.inputs;
+  j["single_pass"] = r.recipe.single_pass;
+  j["wall_s"] = r.run.wall_s;
+  j["merge_s"] = r.run.merge_s;
+  j["bytes_read"] = r.run.bytes_read;
+  j["bytes_written"] = r.run.bytes_written;
+  j["effective_gb_per_s"] = gb(bytes) / r.run.wall_s;
+  j["bound_s"] = r.bound_s;
+  j["bound_by"] = r.bound_by;
+  j["fraction_of_bound"] = r.bound_s / r.run.wall_s;
+  j["peak_rss_bytes"] = r.run.max_rss_bytes;
+  j["user_s"] = r.run.user_s;
+  j["sys_s"] = r.run.sys_s;
+  return j;
+}
+
+int bench_main(int argc, char** argv) {
+  Args a;
+  CLI::App app{"alloy_bench: merge throughput against the machine's own memory and disk bounds"};
+  app.add_option("--size", a.size, "family size: small (0.1 GB/model), medium (1 GB), large (2.2 GB), xlarge (4 GB)")
+      ->capture_default_str();
+  app.add_option("--models", a.models, "models in the family: the base plus models-1 fine-tunes")->capture_default_str();
+  app.add_option("--methods", a.methods, "comma-separated methods, or 'all' (default: the issue's eight + dare_linear)");
+  app.add_option("--regime", a.regime, "memory, durable or both")->capture_default_str();
+  app.add_option("--threads", a.threads, "merge threads (and copy-bandwidth threads); default: all cores");
+  app.add_option("--repeat", a.repeat, "runs per method and regime; the fastest is reported")->capture_default_str();
+  app.add_option("--dtype", a.dtype, "the recipes' dtype: (load/compute dtype); outputs are bfloat16")
+      ->capture_default_str();
+  app.add_option("--convert", a.convert, "conversion kernels in the merges: auto or scalar")->capture_default_str();
+  app.add_option("--bench-dir", a.bench_dir, "output directory of the memory regime (a tmpfs)")->capture_default_str();
+  app.add_option("--durable-dir", a.durable_dir, "output directory of the durable regime (default: build/bench-out)");
+  app.add_option("--data-dir", a.data_dir, "where the family is cached (default: build/bench-data)");
+  app.add_option("--json", a.json_path, "result file (default: bench/results/<date>-<host>-<size>-<N>m.json; 'none': no file)");
+  app.add_option("--disk-gb", a.disk_gb, "size of the durable-write bandwidth probe, GB")->capture_default_str();
+  app.add_flag("--skip-convert-bench", a.skip_convert_bench, "do not time the conversion kernels");
+  CLI11_PARSE(app, argc, argv);
+
+  const fs::path source = ALLOY_SOURCE_DIR;
+  if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (a.data_dir.empty()) a.data_dir = (source / "build" / "bench-data").string();
+  if (a.durable_dir.empty()) a.durable_dir = (source / "build" / "bench-out").string();
+  if (a.regime != "memory" && a.regime != "durable" && a.regime != "both")
+    fail("--regime: expected memory, durable or both, got '", a.regime, "'");
+  const ConvertKernels* kernels = nullptr;
+  if (a.convert == "scalar") kernels = &scalar_convert_kernels();
+  else if (a.convert != "auto") fail("--convert: expected auto or scalar, got '", a.convert, "'");
+  std::vector<std::string> methods =
+      a.methods.empty() ? default_methods() : a.methods == "all" ? known_methods() : split_list(a.methods);
+  const std::vector<std::string> regimes =
+      a.regime == "both" ? std::vector<std::string>{"memory", "durable"} : std::vector<std::string>{a.regime};
+
+  const BenchSize& size = bench_size(a.size);
+  BenchFamily family = prepare_family(size, a.models, a.data_dir);
+  const std::vector<fs::path> files = family_files(family);
+  const fs::path memory_dir = fs::path(a.bench_dir) / ("alloy-bench-" + std::to_string(::getpid()));
+  const fs::path durable_dir = a.durable_dir;
+  fs::create_directories(memory_dir);
+  fs::create_directories(durable_dir);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{memory_dir};
+
+  const double load_before = load_average();
+  const char* active = kernels ? kernels->name : active_convert_kernels().name;
+  std::printf("alloy_bench: %s family (%s), %d models x %.2f GB, %.0fM parameters each; %d threads; "
+              "recipe dtype %s; conversion kernels: %s\n",
+              size.name.c_str(), size.description.c_str(), a.models, gb(static_cast<double>(family.model_bytes)),
+              family.params / 1e6, a.threads, a.dtype.c_str(), active);
+  if (load_before > 0.5 * a.threads)
+    std::printf("warning: load average %.1f on %u cores: other work will skew these numbers\n", load_before,
+                std::thread::hardware_concurrency());
+
+  // Bounds, in this run.
+  Bounds bounds;
+  std::printf("measuring bounds ...\n");
+  std::fflush(stdout);
+  bounds.copy = copy_bandwidth(a.threads, uint64_t{256} << 20, 5);
+  warm_page_cache(files);
+  bounds.cache_read = page_cache_read_bandwidth(files, a.threads, 2);
+  if (a.regime != "memory") {
+    bounds.disk_bytes = static_cast<uint64_t>(a.disk_gb * 1e9);
+    bounds.disk_write = durable_write_bandwidth(durable_dir, bounds.disk_bytes);
+  }
+  std::printf("bounds: memory copy %.2f GB/s (read+written, %d threads); page-cache read %.2f GB/s; ",
+              gb(bounds.copy), a.threads, gb(bounds.cache_read));
+  if (bounds.disk_write > 0)
+    std::printf("durable write %.3f GB/s (%.2f GB write + fsync)\n", gb(bounds.disk_write), gb(bounds.disk_bytes));
+  else
+    std::printf("durable write not measured\n");
+
+  std::vector<ConvertSpeed> convert_speeds;
+  if (!a.skip_convert_bench) {
+    convert_speeds = convert_benchmark();
+    std::printf("\nconversion kernels, Gelements/s (one 64K block in cache / 32M elements from memory):\n");
+    for (const auto& c : convert_speeds)
+      std::printf("  %-7s %-16s %7.2f  %7.2f\n", c.kernels.c_str(), c.op.c_str(), c.cached_elements_per_s / 1e9,
+                  c.memory_elements_per_s / 1e9);
+  }
+
+  const fs::path recipe_dir = family.dir / ("recipes-" + std::to_string(a.models));
+  fs::create_directories(recipe_dir);
+  std::vector<Row> rows;
+  const uint64_t parent_rss = current_rss_bytes();
+  for (const std::string& regime : regimes) {
+    const bool durable = regime == "durable";
+    for (const std::string& method : methods) {
+      Row row;
+      row.method = method;
+      row.regime = regime;
+      row.recipe = bench_recipe(method, family, a.dtype);
+      if (!row.recipe.skip_reason.empty()) {
+        row.run.status = MergeRun::Status::Skipped;
+        rows.push_back(row);
+        continue;
+      }
+      const fs::path recipe_path = recipe_dir / (method + ".yml");
+      {
+        std::ofstream out(recipe_path);
+        out << row.recipe.yaml;
+      }
+      std::printf("%-17s %-8s ...", method.c_str(), regime.c_str());
+      std::fflush(stdout);
+      MergeOptions opt;
+      opt.recipe = recipe_path;
+      opt.out = (durable ? durable_dir : memory_dir) / ("merged-" + method);
+      opt.threads = a.threads;
+      opt.fsync = durable;
+      opt.force = true;
+      for (int rep = 0; rep < std::max(1, a.repeat); ++rep) {
+        warm_page_cache(files);
+        if (durable) ::sync();
+        MergeRun run = run_merge_in_child(opt, kernels);
+        std::error_code ec;
+        fs::remove_all(opt.out, ec);
+        if (rep == 0 || (run.status == MergeRun::Status::Ok && run.wall_s < row.run.wall_s)) row.run = run;
+        if (run.status != MergeRun::Status::Ok) break;
+      }
+      if (row.run.status == MergeRun::Status::Ok) {
+        const double read = static_cast<double>(row.run.bytes_read), written = static_cast<double>(row.run.bytes_written);
+        const double memory_bound = (read + written) / bounds.copy;
+        row.bound_s = memory_bound;
+        row.bound_by = "memory";
+        if (durable && written / bounds.disk_write > memory_bound) {
+          row.bound_s = written / bounds.disk_write;
+          row.bound_by = "disk";
+        }
+        std::printf(" %.2f s (%.0f%% of bound)\n", row.run.wall_s, 100.0 * row.bound_s / row.run.wall_s);
+      } else {
+        std::printf(" %s\n", status_name(row.run.status));
+      }
+      rows.push_back(row);
+    }
+  }
+  print_table(rows);
+
+  bool failed = false;
+  for (const Row& r : rows) failed |= r.run.status == MergeRun::Status::Failed;
+
+  if (a.json_path != "none") {
+    fs::path path = a.json_path.empty() ? source / "bench" / "results" /
+                                              (today() + "-" + hostname() + "-" + size.name + "-" +
+                                               std::to_string(a.models) + "m.json")
+                                        : fs::path(a.json_path);
+    fs::create_directories(path.parent_path());
+    const FixtureDims& d = size.dims;
+    json j;
+    j["date"] = today();
+    j["host"] = hostname();
+    j["cpu"] = cpu_model();
+    j["cores"] = std::thread::hardware_concurrency();
+    j["git_commit"] = shell_line("git -C '" + source.string() + "' rev-parse --short HEAD 2>/dev/null");
+    j["threads"] = a.threads;
+    j["load_average_before"] = load_before;
+    j["load_average_after"] = load_average();
+    j["size"] = size.name;
+    j["family"] = {{"models", a.models},        {"dtype", "bf16"},          {"params_per_model", family.params},
+                   {"bytes_per_model", family.model_bytes}, {"hidden", d.hidden}, {"intermediate", d.intermediate},
+                   {"layers", d.layers},        {"vocab", d.vocab},         {"dir", family.dir.string()}};
+    j["recipe_dtype"] = a.dtype;
+    j["conversion_kernels"] = active;
+    j["memory_dir"] = a.bench_dir;
+    j["durable_dir"] = durable_dir.string();
+    j["parent_rss_bytes_at_fork"] = parent_rss;
+    j["bounds"] = {{"copy_gb_per_s", gb(bounds.copy)},
+                   {"page_cache_read_gb_per_s", gb(bounds.cache_read)},
+                   {"durable_write_gb_per_s", gb(bounds.disk_write)},
+                   {"durable_write_probe_bytes", bounds.disk_bytes}};
+    json conv = json::array();
+    for (const auto& c : convert_speeds)
+      conv.push_back({{"kernels", c.kernels},
+                      {"op", c.op},
+                      {"cached_gelements_per_s", c.cached_elements_per_s / 1e9},
+                      {"memory_gelements_per_s", c.memory_elements_per_s / 1e9}});
+    j["conversion"] = conv;
+    json results = json::array();
+    for (const Row& r : rows) results.push_back(row_json(r));
+    j["results"] = results;
+    std::ofstream out(path);
+    out << j.dump(2) << "\n";
+    std::printf("\nwrote %s\n", path.c_str());
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
+}  // namespace alloy::bench
+
+int main(int argc, char** argv) {
+  try {
+    return alloy::bench::bench_main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "alloy_bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,30 @@
+// Runs one merge in a forked child so that its peak resident memory (ru_maxrss: anonymous memory
+// plus every mapped file page it touched) and CPU time (ru_utime, ru_stime) come from wait4 and
+// belong to that merge alone. The parent keeps its own memory small (the child inherits it).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "exec/run_merge.h"
+#include "tensor/convert_simd.h"
+
+namespace alloy::bench {
+
+struct MergeRun {
+  enum class Status { Ok, Skipped, Failed };
+  Status status = Status::Failed;
+  std::string message;         // the error, for Skipped and Failed
+  double wall_s = 0;           // fork to reap, as the parent's clock sees it
+  double merge_s = 0;          // run_merge's own timing (plan to rename)
+  double user_s = 0, sys_s = 0;
+  uint64_t max_rss_bytes = 0;
+  uint64_t bytes_read = 0, bytes_written = 0;
+};
+
+// `kernels`: the conversion kernels the child uses (nullptr: the automatic choice).
+MergeRun run_merge_in_child(const MergeOptions& options, const ConvertKernels* kernels);
+
+// This process's resident set size now (from /proc/self/statm), bytes; 0 when unknown.
+uint64_t current_rss_bytes();
+
+}  // namespace alloy::bench
