@@ -1,5 +1,7 @@
 #include "exec/executor.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -124,6 +126,7 @@ class Run {
       const auto& v = job.call.inputs[0].view;
       write_fully(fds_[place.shard], v.data, v.nbytes, place.file_offset, where(j));
       written_ += v.nbytes;
+      finish_job(j);
       report();
       return;
     }
@@ -136,7 +139,10 @@ class Run {
     }
     const int64_t rows = job.call.rows();
     const int64_t cols = job.call.cols();
-    if (rows == 0 || cols == 0) return;
+    if (rows == 0 || cols == 0) {
+      finish_job(j);
+      return;
+    }
     const int64_t rows_per_block = std::max<int64_t>(1, opt_.block_elements / cols);
     const int64_t n_blocks = (rows + rows_per_block - 1) / rows_per_block;
     pending_[j] = n_blocks;
@@ -172,8 +178,25 @@ class Run {
     write_fully(fds_[place.shard], s.bytes.data(), s.bytes.size(),
                 place.file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, where(b.job));
     written_ += s.bytes.size();
-    if (--pending_[b.job] == 0) kernels_[b.job].reset();  // free prepared state early
+    if (--pending_[b.job] == 0) finish_job(b.job);
     report();
+  }
+
+  // A tensor is complete: free its prepared state, let its input pages leave this process's
+  // resident set (they stay in the page cache), and start writing its bytes back to disk.
+  void finish_job(size_t j) {
+    kernels_[j].reset();
+    static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    for (const auto& in : plan_.jobs[j].call.inputs) {
+      uintptr_t begin = (reinterpret_cast<uintptr_t>(in.view.data) + page - 1) / page * page;
+      uintptr_t end = (reinterpret_cast<uintptr_t>(in.view.data) + in.view.nbytes) / page * page;
+      if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    }
+    if (opt_.early_write_back) {
+      const TensorPlacement& place = layout_.placements[j];
+      ::sync_file_range(fds_[place.shard], static_cast<off_t>(place.file_offset),
+                        static_cast<off_t>(place.nbytes), SYNC_FILE_RANGE_WRITE);
+    }
   }
 
   std::string where(size_t j) const {

@@ -16,7 +16,10 @@ namespace alloy {
 struct ExecOptions {
   int threads = 1;
   int64_t block_elements = 1 << 16;          // target elements per work block
-  const std::atomic<bool>* cancel = nullptr;  // set (e.g. by a signal handler) to stop early
+  const std::atomic<bool>* cancel = nullptr;
+  // Start write-back of each finished tensor at once (sync_file_range), so the final fsync has
+  // little left to do and dirty pages do not pile up.
+  bool early_write_back = false;  // set (e.g. by a signal handler) to stop early
   // Called from worker threads with (bytes written so far, total bytes); may be empty.
   std::function<void(uint64_t, uint64_t)> progress;
 };

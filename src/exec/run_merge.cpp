@@ -131,6 +131,7 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   ExecOptions eopt;
   eopt.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   eopt.cancel = cancel;
+  eopt.early_write_back = opt.fsync;
   eopt.progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
   ExecStats stats;
   try {

@@ -43,12 +43,15 @@ double MergeCall::model_param(size_t input, const std::string& name) const {
 
 namespace {
 
+// Rounds f32 values to `t` and back, in place (inputs are loaded in the recipe's dtype).
 void round_through(DType t, float* p, size_t n) {
-  if (t == DType::F32 || t == DType::F64) return;
-  if (t == DType::F16)
-    for (size_t i = 0; i < n; ++i) p[i] = f16_to_f32(f32_to_f16(p[i]));
-  else if (t == DType::BF16)
-    for (size_t i = 0; i < n; ++i) p[i] = bf16_to_f32(f32_to_bf16(p[i]));
+  if (t != DType::F16 && t != DType::BF16) return;
+  uint16_t tmp[1024];
+  for (size_t i = 0; i < n; i += 1024) {
+    size_t m = std::min<size_t>(1024, n - i);
+    from_f32(p + i, t, tmp, m);
+    to_f32(t, tmp, p + i, m);
+  }
 }
 
 }  // namespace
