@@ -41,21 +41,6 @@ double MergeCall::model_param(size_t input, const std::string& name) const {
   return *v;
 }
 
-namespace {
-
-// Rounds f32 values to `t` and back, in place (inputs are loaded in the recipe's dtype).
-void round_through(DType t, float* p, size_t n) {
-  if (t != DType::F16 && t != DType::BF16) return;
-  uint16_t tmp[1024];
-  for (size_t i = 0; i < n; i += 1024) {
-    size_t m = std::min<size_t>(1024, n - i);
-    from_f32(p + i, t, tmp, m);
-    to_f32(t, tmp, p + i, m);
-  }
-}
-
-}  // namespace
-
 void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* dst) const {
   const MergeInput& in = inputs[i];
   const TensorView& v = in.view;
@@ -88,17 +73,13 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
     }
   }
   const size_t n = static_cast<size_t>(n_rows * out_cols);
-  bool finite = true;
-  for (size_t k = 0; k < n; ++k) finite &= std::isfinite(dst[k]);
-  if (!finite) {
-    size_t k = 0;
-    while (std::isfinite(dst[k])) ++k;
+  if (size_t k = find_non_finite(dst, n); k < n) {
     int64_t element = row_begin * out_cols + static_cast<int64_t>(k);
     fail("tensor '", in.name, "' in ", in.label, ": ", std::isnan(dst[k]) ? "NaN" : "Inf",
          " at element ", element, " (row ", element / std::max<int64_t>(out_cols, 1), "); alloy does not merge "
          "non-finite weights: repair or exclude this checkpoint");
   }
-  if (load_dtype) round_through(*load_dtype, dst, n);
+  if (load_dtype) round_to_dtype(*load_dtype, dst, n);
 }
 
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
