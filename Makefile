@@ -20,7 +20,8 @@ build-asan: setup
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DALLOY_SANITIZE=ON > /dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-demo: build
+demo: $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS) --target alloy
 	@bash scripts/demo.sh $(BUILD)/alloy
 
 test-release: build
