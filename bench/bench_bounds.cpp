@@ -136,6 +136,44 @@ double page_cache_read_bandwidth(const std::vector<fs::path>& files, int threads
   return best;
 }
 
+double mapped_read_bandwidth(const std::vector<fs::path>& files, int threads, int reps) {
+  threads = std::max(1, threads);
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  double best = 0;
+  for (int r = 0; r < reps; ++r) {
+    std::vector<uint64_t> got(static_cast<size_t>(threads), 0);
+    auto start = Clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        MappedBuffer buf(1 << 20);
+        for (const auto& f : files) {
+          const uint64_t size = fs::file_size(f);
+          const uint64_t part = ((size + threads - 1) / threads + page - 1) / page * page;
+          const uint64_t begin = std::min(size, part * t), end = std::min(size, begin + part);
+          if (end == begin) continue;
+          Fd fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
+          if (fd.get() < 0) fail(f.string(), ": cannot open: ", std::strerror(errno));
+          void* p = ::mmap(nullptr, end - begin, PROT_READ, MAP_SHARED, fd.get(), static_cast<off_t>(begin));
+          if (p == MAP_FAILED) fail(f.string(), ": cannot map: ", std::strerror(errno));
+          const auto* bytes = static_cast<const unsigned char*>(p);
+          for (uint64_t off = 0; off < end - begin; off += 1 << 20) {
+            const size_t n = static_cast<size_t>(std::min<uint64_t>(1 << 20, end - begin - off));
+            std::memcpy(buf.data(), bytes + off, n);
+            got[t] += n;
+          }
+          ::munmap(p, end - begin);
+        }
+      });
+    for (auto& th : pool) th.join();
+    double s = seconds_since(start);
+    uint64_t total = 0;
+    for (uint64_t g : got) total += g;
+    best = std::max(best, static_cast<double>(total) / s);
+  }
+  return best;
+}
+
 double durable_write_bandwidth(const fs::path& dir, uint64_t bytes) {
   const size_t piece = 8 << 20;
   MappedBuffer buf(piece);

@@ -17,6 +17,11 @@ double copy_bandwidth(int threads, uint64_t bytes_per_thread, int reps);
 // in parallel; the files must already be cached (see warm_page_cache). Best of `reps`.
 double page_cache_read_bandwidth(const std::vector<std::filesystem::path>& files, int threads, int reps);
 
+// The same reads through a fresh read-only mapping of each part (memcpy of 1 MiB pieces out of
+// it), as an engine reading its inputs through mmap does: page-table setup and TLB misses
+// included. Not a bound; a diagnostic for the read path.
+double mapped_read_bandwidth(const std::vector<std::filesystem::path>& files, int threads, int reps);
+
 // Reads every file once, so that it is in the page cache; returns the bytes read.
 uint64_t warm_page_cache(const std::vector<std::filesystem::path>& files);
 
