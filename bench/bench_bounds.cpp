@@ -205,6 +205,34 @@ double durable_write_bandwidth(const fs::path& dir, uint64_t bytes) {
   return static_cast<double>(bytes) / s;
 }
 
+double buffered_write_bandwidth(const fs::path& dir, uint64_t bytes, int threads) {
+  threads = std::max(1, threads);
+  const size_t piece = 128 << 10;
+  const fs::path path = dir / (".alloy-bench-write-" + std::to_string(::getpid()));
+  Fd fd(::open(path.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644));
+  if (fd.get() < 0) fail(path.string(), ": cannot create: ", std::strerror(errno));
+  if (::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0) fail(path.string(), ": cannot size");
+  const uint64_t part = (bytes / threads + piece - 1) / piece * piece;
+  auto start = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      MappedBuffer buf(piece);
+      const uint64_t begin = std::min(bytes, part * t), end = t + 1 == threads ? bytes : std::min(bytes, begin + part);
+      for (uint64_t off = begin; off < end;) {
+        ssize_t w = ::pwrite(fd.get(), buf.data(), static_cast<size_t>(std::min<uint64_t>(piece, end - off)),
+                             static_cast<off_t>(off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        off += static_cast<uint64_t>(w);
+      }
+    });
+  for (auto& th : pool) th.join();
+  double s = seconds_since(start);
+  ::unlink(path.c_str());
+  return static_cast<double>(bytes) / s;
+}
+
 uint64_t free_bytes(const fs::path& dir) {
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) != 0) return 0;

@@ -28,6 +28,11 @@ uint64_t warm_page_cache(const std::vector<std::filesystem::path>& files);
 // write() of `bytes` to a new file in `dir` in 8 MiB pieces, then fsync; the file is removed.
 double durable_write_bandwidth(const std::filesystem::path& dir, uint64_t bytes);
 
+// pwrite() of `bytes` into one new file in `dir` (e.g. the tmpfs of the memory regime) by `threads`
+// threads, each writing 128 KiB pieces of its own contiguous part, as the executor writes blocks;
+// no fsync. The file is removed.
+double buffered_write_bandwidth(const std::filesystem::path& dir, uint64_t bytes, int threads);
+
 // Bytes available to unprivileged users on the filesystem holding `dir`.
 uint64_t free_bytes(const std::filesystem::path& dir);
 

@@ -52,6 +52,7 @@ struct Bounds {
   double copy = 0;        // bytes/s, read + written
   double cache_read = 0;  // bytes/s
   double mapped_read = 0; // bytes/s, the same reads through mmap (a diagnostic, not a bound)
+  double tmpfs_write = 0; // bytes/s, pwrite into the memory regime's directory
   double disk_write = 0;  // bytes/s, durable
   uint64_t disk_bytes = 0;
 };
@@ -61,8 +62,9 @@ struct Row {
   std::string regime;
   BenchRecipe recipe;
   MergeRun run;      // the best (fastest) of the repetitions
-  double bound_s = 0;
-  std::string bound_by;  // "memory" or "disk"
+  double bound_s = 0;     // the bound
+  std::string bound_by;   // "memory" or "disk"
+  double io_bound_s = 0;  // through the kernel's read and write paths (see bench/README.md)
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -131,22 +133,24 @@ std::vector<fs::path> family_files(const BenchFamily& family) {
 }
 
 void print_table(const std::vector<Row>& rows) {
-  std::printf("\n%-17s %-8s %8s %8s %8s %9s %10s %7s  %s\n", "method", "regime", "wall s", "GB/s", "bound s",
-              "of bound", "peak RSS", "CPU s", "note");
+  std::printf("\n%-17s %-8s %7s %6s %7s %6s %7s %6s %9s %6s  %s\n", "method", "regime", "wall s", "GB/s", "bound s",
+              "of it", "io s", "of it", "peak RSS", "CPU s", "bound by");
   for (const Row& r : rows) {
     if (r.run.status != MergeRun::Status::Ok) {
       std::string why = r.recipe.skip_reason.empty() ? r.run.message : r.recipe.skip_reason;
       if (why.size() > 90) why = why.substr(0, 87) + "...";
-      std::printf("%-17s %-8s %8s %8s %8s %9s %10s %7s  %s: %s\n", r.method.c_str(), r.regime.c_str(), "-", "-",
-                  "-", "-", "-", "-", status_name(r.run.status), why.c_str());
+      std::printf("%-17s %-8s %s: %s\n", r.method.c_str(), r.regime.c_str(), status_name(r.run.status), why.c_str());
       continue;
     }
     const double bytes = static_cast<double>(r.run.bytes_read + r.run.bytes_written);
-    std::printf("%-17s %-8s %8.2f %8.2f %8.2f %8.1f%% %6.2f GiB %7.1f  bound by %s\n", r.method.c_str(),
-                r.regime.c_str(), r.run.wall_s, gb(bytes) / r.run.wall_s, r.bound_s,
-                100.0 * r.bound_s / r.run.wall_s, static_cast<double>(r.run.max_rss_bytes) / (1u << 30),
-                r.run.user_s + r.run.sys_s, r.bound_by.c_str());
+    std::printf("%-17s %-8s %7.2f %6.2f %7.2f %5.1f%% %7.2f %5.1f%% %5.2f GiB %6.1f  %s\n", r.method.c_str(),
+                r.regime.c_str(), r.run.wall_s, gb(bytes) / r.run.wall_s, r.bound_s, 100.0 * r.bound_s / r.run.wall_s,
+                r.io_bound_s, 100.0 * r.io_bound_s / r.run.wall_s,
+                static_cast<double>(r.run.max_rss_bytes) / (1u << 30), r.run.user_s + r.run.sys_s, r.bound_by.c_str());
   }
+  std::printf("bound: the issue's (memory: bytes moved / copy bandwidth; durable: max of that and written / durable "
+              "write bandwidth);\nio: through the kernel (memory: read / page-cache read + written / pwrite to the "
+              "tmpfs; durable: max(read / page-cache read, written / durable write)).\n");
 }
 
 json row_json(const Row& r) {
@@ -166,6 +170,8 @@ json row_json(const Row& r) {
   j["bound_s"] = r.bound_s;
   j["bound_by"] = r.bound_by;
   j["fraction_of_bound"] = r.bound_s / r.run.wall_s;
+  j["io_bound_s"] = r.io_bound_s;
+  j["fraction_of_io_bound"] = r.io_bound_s / r.run.wall_s;
   j["peak_rss_bytes"] = r.run.max_rss_bytes;
   j["user_s"] = r.run.user_s;
   j["sys_s"] = r.run.sys_s;
@@ -240,13 +246,15 @@ int bench_main(int argc, char** argv) {
   warm_page_cache(files);
   bounds.cache_read = page_cache_read_bandwidth(files, a.threads, 2);
   bounds.mapped_read = mapped_read_bandwidth(files, a.threads, 2);
+  if (a.regime != "durable") bounds.tmpfs_write = buffered_write_bandwidth(memory_dir, family.model_bytes, a.threads);
   if (a.regime != "memory") {
     bounds.disk_bytes = static_cast<uint64_t>(a.disk_gb * 1e9);
     bounds.disk_write = durable_write_bandwidth(durable_dir, bounds.disk_bytes);
   }
   std::printf("bounds: memory copy %.2f GB/s (read+written, %d threads); page-cache read %.2f GB/s "
-              "(through mmap: %.2f GB/s); ",
-              gb(bounds.copy), a.threads, gb(bounds.cache_read), gb(bounds.mapped_read));
+              "(through mmap: %.2f GB/s); pwrite to %s %.2f GB/s; ",
+              gb(bounds.copy), a.threads, gb(bounds.cache_read), gb(bounds.mapped_read), a.bench_dir.c_str(),
+              gb(bounds.tmpfs_write));
   if (bounds.disk_write > 0)
     std::printf("durable write %.3f GB/s (%.2f GB write + fsync)\n", gb(bounds.disk_write), gb(bounds.disk_bytes));
   else
@@ -308,6 +316,8 @@ int bench_main(int argc, char** argv) {
           row.bound_s = written / bounds.disk_write;
           row.bound_by = "disk";
         }
+        row.io_bound_s = durable ? std::max(read / bounds.cache_read, written / bounds.disk_write)
+                                 : read / bounds.cache_read + written / bounds.tmpfs_write;
         std::printf(" %.2f s (%.0f%% of bound)\n", row.run.wall_s, 100.0 * row.bound_s / row.run.wall_s);
       } else {
         std::printf(" %s\n", status_name(row.run.status));
@@ -348,6 +358,7 @@ int bench_main(int argc, char** argv) {
     j["bounds"] = {{"copy_gb_per_s", gb(bounds.copy)},
                    {"page_cache_read_gb_per_s", gb(bounds.cache_read)},
                    {"page_cache_mmap_read_gb_per_s", gb(bounds.mapped_read)},
+                   {"memory_dir_write_gb_per_s", gb(bounds.tmpfs_write)},
                    {"durable_write_gb_per_s", gb(bounds.disk_write)},
                    {"durable_write_probe_bytes", bounds.disk_bytes}};
     json conv = json::array();
