@@ -246,7 +246,13 @@ int bench_main(int argc, char** argv) {
   warm_page_cache(files);
   bounds.cache_read = page_cache_read_bandwidth(files, a.threads, 2);
   bounds.mapped_read = mapped_read_bandwidth(files, a.threads, 2);
-  if (a.regime != "durable") bounds.tmpfs_write = buffered_write_bandwidth(memory_dir, family.model_bytes, a.threads);
+  // Capped and repeated: a probe as large as the output mostly measures page-cache reclaim when
+  // memory is tight, which the merge then pays too but which is no property of the tmpfs.
+  if (a.regime != "durable")
+    for (int rep = 0; rep < 3; ++rep)
+      bounds.tmpfs_write = std::max(bounds.tmpfs_write,
+                                    buffered_write_bandwidth(memory_dir, std::min<uint64_t>(family.model_bytes, 512u << 20),
+                                                             a.threads));
   if (a.regime != "memory") {
     bounds.disk_bytes = static_cast<uint64_t>(a.disk_gb * 1e9);
     bounds.disk_write = durable_write_bandwidth(durable_dir, bounds.disk_bytes);
