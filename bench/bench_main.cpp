@@ -255,7 +255,9 @@ int bench_main(int argc, char** argv) {
                                                              a.threads));
   if (a.regime != "memory") {
     bounds.disk_bytes = static_cast<uint64_t>(a.disk_gb * 1e9);
-    bounds.disk_write = durable_write_bandwidth(durable_dir, bounds.disk_bytes);
+    // Best of two: a virtual disk's speed wanders, and a bound should be what the disk can do.
+    for (int rep = 0; rep < 2; ++rep)
+      bounds.disk_write = std::max(bounds.disk_write, durable_write_bandwidth(durable_dir, bounds.disk_bytes));
   }
   std::printf("bounds: memory copy %.2f GB/s (read+written, %d threads); page-cache read %.2f GB/s "
               "(through mmap: %.2f GB/s); pwrite to %s %.2f GB/s; ",
