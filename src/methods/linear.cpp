@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "methods/method.h"
+#include "methods/vector_math.h"
 
 namespace alloy {
 
@@ -31,16 +32,8 @@ MethodSpec linear_method() {
   m.global_params = {{"normalize", 1.0, false, "divide by the sum of the weights"}};
   m.model_params = {{"weight", std::nullopt, true, "weight of this model"}};
   m.check = [](const MergeCall& call) { linear_weights(call); };
-  m.prepare = [](const MergeCall& call) {
-    return make_kernel([w = linear_weights(call)](const RowBlock& b, float* out) {
-      const int64_t n = b.size();
-      for (int64_t e = 0; e < n; ++e) {
-        double acc = 0;
-        for (size_t i = 0; i < w.size(); ++i) acc += w[i] * static_cast<double>(b.inputs[i][e]);
-        out[e] = static_cast<float>(acc);
-      }
-    });
-  };
+  // Σ w_i x_i in f64, in recipe order, rounded once.
+  m.prepare = [](const MergeCall& call) { return weighted_sum_kernel(linear_weights(call)); };
   return m;
 }
 

@@ -79,7 +79,8 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
          " at element ", element, " (row ", element / std::max<int64_t>(out_cols, 1), "); alloy does not merge "
          "non-finite weights: repair or exclude this checkpoint");
   }
-  if (load_dtype) round_to_dtype(*load_dtype, dst, n);
+  // Values stored in the load dtype already are exactly representable in it.
+  if (load_dtype && *load_dtype != v.dtype) round_to_dtype(*load_dtype, dst, n);
 }
 
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,

@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstring>
 
+#include "util/vectorize.h"
+
 namespace alloy {
 
 // Four interleaved accumulators: a fixed order (so results depend only on n) that the compiler can
 // pipeline, and partial sums of a quarter of the terms each, which keeps rounding error small.
-double dot_f64(const float* a, const float* b, int64_t n) {
+ALLOY_VECTORIZED double dot_f64(const float* a, const float* b, int64_t n) {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -21,7 +23,7 @@ double dot_f64(const float* a, const float* b, int64_t n) {
   return (s0 + s1) + (s2 + s3);
 }
 
-double centred_dot_f64(const float* a, const float* b, const float* c, int64_t n) {
+ALLOY_VECTORIZED double centred_dot_f64(const float* a, const float* b, const float* c, int64_t n) {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   int64_t i = 0;
   auto term = [&](int64_t k) {
@@ -35,6 +37,22 @@ double centred_dot_f64(const float* a, const float* b, const float* c, int64_t n
   }
   for (; i < n; ++i) s0 += term(i);
   return (s0 + s1) + (s2 + s3);
+}
+
+ALLOY_VECTORIZED void accumulate_scaled(double* acc, const float* x, double w, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) acc[k] += w * static_cast<double>(x[k]);
+}
+
+ALLOY_VECTORIZED void accumulate_scaled_delta(double* acc, const float* x, const float* c, double w, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) acc[k] += w * (static_cast<double>(x[k]) - c[k]);
+}
+
+ALLOY_VECTORIZED void narrow_to_f32(const double* acc, float* out, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) out[k] = static_cast<float>(acc[k]);
+}
+
+ALLOY_VECTORIZED void narrow_add_to_f32(const float* c, const double* acc, float* out, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) out[k] = static_cast<float>(c[k] + acc[k]);
 }
 
 double Gram::inner(std::span<const double> a, std::span<const double> b) const {
@@ -87,20 +105,15 @@ class WeightedSum final : public MergeKernel {
       const int64_t m = std::min(kChunk, n - s);
       std::fill(acc, acc + m, 0.0);
       for (const auto& [input, w] : terms_) {
-        const float* x = b.inputs[input] + s;
-        if (c_all) {
-          const float* c = c_all + s;
-          for (int64_t k = 0; k < m; ++k) acc[k] += w * (static_cast<double>(x[k]) - c[k]);
-        } else {
-          for (int64_t k = 0; k < m; ++k) acc[k] += w * static_cast<double>(x[k]);
-        }
+        if (c_all)
+          accumulate_scaled_delta(acc, b.inputs[input] + s, c_all + s, w, m);
+        else
+          accumulate_scaled(acc, b.inputs[input] + s, w, m);
       }
-      if (c_all) {
-        const float* c = c_all + s;
-        for (int64_t k = 0; k < m; ++k) out[s + k] = static_cast<float>(c[k] + acc[k]);
-      } else {
-        for (int64_t k = 0; k < m; ++k) out[s + k] = static_cast<float>(acc[k]);
-      }
+      if (c_all)
+        narrow_add_to_f32(c_all + s, acc, out + s, m);
+      else
+        narrow_to_f32(acc, out + s, m);
     }
   }
 

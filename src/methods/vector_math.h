@@ -17,6 +17,14 @@ namespace alloy {
 double dot_f64(const float* a, const float* b, int64_t n);
 double centred_dot_f64(const float* a, const float* b, const float* centre, int64_t n);
 
+// Element-wise f64 accumulation of f32 arrays, the inner loops of every weighted-sum kernel
+// (vectorised, ALLOY_VECTORIZED): acc[k] += w * x[k]; acc[k] += w * (x[k] - c[k]).
+void accumulate_scaled(double* acc, const float* x, double w, int64_t n);
+void accumulate_scaled_delta(double* acc, const float* x, const float* c, double w, int64_t n);
+// out[k] = float(acc[k]); out[k] = float(c[k] + acc[k]) (one rounding each).
+void narrow_to_f32(const double* acc, float* out, int64_t n);
+void narrow_add_to_f32(const float* c, const double* acc, float* out, int64_t n);
+
 // A symmetric n x n matrix of dot products, row-major.
 struct Gram {
   size_t n = 0;
