@@ -17,8 +17,10 @@ CounterRng::CounterRng(uint64_t seed, std::string_view name, uint64_t index) {
   uint64_t k = mix64(seed ^ 0x243f6a8885a308d3ull);
   k = mix64(k ^ hash_string(name));
   k = mix64(k ^ (index * 0xd1b54a32d192ed03ull + 0x13198a2e03707344ull));
-  k0_ = k;
-  k1_ = mix64(k ^ 0xa4093822299f31d0ull);
+  const uint64_t k2 = mix64(k ^ 0xa4093822299f31d0ull);
+  k0_ = static_cast<uint32_t>(k);
+  k1_ = static_cast<uint32_t>(k >> 32);
+  k2_ = static_cast<uint32_t>(k2);
 }
 
 }  // namespace alloy

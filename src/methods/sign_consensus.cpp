@@ -1,39 +1,84 @@
 #include "methods/sign_consensus.h"
 
+#include <algorithm>
+
+#include "util/vectorize.h"
+
 namespace alloy {
 
 namespace {
 
-template <SignRule rule>
-void consensus(std::span<const double* const> v, std::span<const double> w, int64_t len, double* mixed,
-               double* divisor) {
-  const size_t models = v.size();
+// The election and the merge as loops over elements, one task vector at a time, so each loop
+// vectorises; per element the sums still add the task vectors in order m = 0, 1, ...
+
+// s[j] += scale · v[j]  (scale: w_m for the weighted election, 1 for the paper's)
+ALLOY_VECTORIZED void add_votes(double* s, const double* v, double scale, int64_t len) {
+  for (int64_t j = 0; j < len; ++j) s[j] += scale * v[j];
+}
+
+ALLOY_VECTORIZED void add_votes_unscaled(double* s, const double* v, int64_t len) {
+  for (int64_t j = 0; j < len; ++j) s[j] += v[j];
+}
+
+// s[j] becomes the elected sign: +1 when the vote is >= 0, else −1.
+ALLOY_VECTORIZED void elect(double* s, int64_t len) {
+  for (int64_t j = 0; j < len; ++j) s[j] = s[j] >= 0 ? 1.0 : -1.0;
+}
+
+// Adds task vector m where its voter (w·v for the weighted election, v for the paper's) has the
+// elected sign: same non-zero sign, as a select (agreement is data-dependent).
+ALLOY_VECTORIZED void add_agreeing(const double* __restrict elected, const double* __restrict v, double w,
+                                   int64_t len, double* __restrict mixed, double* __restrict divisor) {
   for (int64_t j = 0; j < len; ++j) {
-    double s = 0;
-    for (size_t m = 0; m < models; ++m) s += rule == SignRule::Weighted ? w[m] * v[m][j] : v[m][j];
-    const double elected = s >= 0 ? 1.0 : -1.0;
-    double mix = 0, div = 0;
-    for (size_t m = 0; m < models; ++m) {
-      const double wd = w[m] * v[m][j];
-      const double voter = rule == SignRule::Weighted ? wd : v[m][j];
-      // Same non-zero sign as the elected one; a select, not a branch (agreement is data-dependent).
-      const double agree = voter * elected > 0 ? 1.0 : 0.0;
-      mix += wd * agree;
-      div += w[m] * agree;
-    }
-    mixed[j] = mix;
-    divisor[j] = div == 0 ? 1.0 : div;
+    const double wd = w * v[j];
+    const double agree = wd * elected[j] > 0 ? 1.0 : 0.0;
+    mixed[j] += wd * agree;
+    divisor[j] += w * agree;
   }
+}
+
+ALLOY_VECTORIZED void add_agreeing_unweighted(const double* __restrict elected, const double* __restrict v, double w,
+                                              int64_t len, double* __restrict mixed, double* __restrict divisor) {
+  for (int64_t j = 0; j < len; ++j) {
+    const double wd = w * v[j];
+    const double agree = v[j] * elected[j] > 0 ? 1.0 : 0.0;
+    mixed[j] += wd * agree;
+    divisor[j] += w * agree;
+  }
+}
+
+ALLOY_VECTORIZED void replace_zero_divisors(double* divisor, int64_t len) {
+  for (int64_t j = 0; j < len; ++j) divisor[j] = divisor[j] == 0 ? 1.0 : divisor[j];
 }
 
 }  // namespace
 
 void sign_consensus(std::span<const double* const> v, std::span<const double> w, int64_t len, SignRule rule,
                     double* mixed, double* divisor) {
-  if (rule == SignRule::Weighted)
-    consensus<SignRule::Weighted>(v, w, len, mixed, divisor);
-  else
-    consensus<SignRule::Unweighted>(v, w, len, mixed, divisor);
+  constexpr int64_t kTile = 512;  // elements at a time: the signs and divisors stay on the stack
+  double sign[kTile], div[kTile];
+  const bool weighted = rule == SignRule::Weighted;
+  for (int64_t j0 = 0; j0 < len; j0 += kTile) {
+    const int64_t n = std::min(kTile, len - j0);
+    std::fill(sign, sign + n, 0.0);
+    for (size_t m = 0; m < v.size(); ++m) {
+      if (weighted)
+        add_votes(sign, v[m] + j0, w[m], n);
+      else
+        add_votes_unscaled(sign, v[m] + j0, n);
+    }
+    elect(sign, n);
+    std::fill(mixed + j0, mixed + j0 + n, 0.0);
+    std::fill(div, div + n, 0.0);
+    for (size_t m = 0; m < v.size(); ++m) {
+      if (weighted)
+        add_agreeing(sign, v[m] + j0, w[m], n, mixed + j0, div);
+      else
+        add_agreeing_unweighted(sign, v[m] + j0, w[m], n, mixed + j0, div);
+    }
+    replace_zero_divisors(div, n);
+    std::copy(div, div + n, divisor + j0);
+  }
 }
 
 }  // namespace alloy

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 
 #include "util/error.h"
+#include "util/vectorize.h"
 
 namespace alloy {
 
@@ -166,57 +168,132 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   return masks;
 }
 
+namespace {
+
+// The loops of apply_mask, written to vectorise (ALLOY_VECTORIZED). A kept entry is scaled by
+// `scale`, a dropped one multiplied by 0 (a select, not a branch: keep decisions are unpredictable).
+
+ALLOY_VECTORIZED void all_deltas(const float* x, const float* base, double* v, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) v[j] = task_delta(x[j], base[j]);
+}
+
+// Keeps the entries whose magnitude bits m satisfy at_least <= m < below.
+ALLOY_VECTORIZED void band_deltas(const float* x, const float* base, int64_t n, uint32_t at_least, uint32_t below,
+                                  double scale, double* v) {
+  for (int64_t j = 0; j < n; ++j) {
+    const uint32_t m = magnitude_bits(x[j] - base[j]);
+    const double factor = (m >= at_least) & (m < below) ? scale : 0.0;
+    v[j] = task_delta(x[j], base[j]) * factor;
+  }
+}
+
+// DARE: keeps the entries whose draw is at most `last` (cutoff − 1, so that a cutoff of 2^32, keep
+// all, fits 32 bits); counters low, low + 1, ... under one key (no wrap of the low half).
+ALLOY_VECTORIZED void bernoulli_deltas(const float* x, const float* base, int64_t n, const CounterRng& rng,
+                                       uint32_t key, uint32_t low, uint32_t last, double scale, double* v) {
+  const CounterRng local = rng;  // a local copy: the stores to v cannot change it
+  for (int64_t j = 0; j < n; ++j) {
+    const double factor = local.draw(key, low + static_cast<uint32_t>(j)) <= last ? scale : 0.0;
+    v[j] = task_delta(x[j], base[j]) * factor;
+  }
+}
+
+// DELLA: keep probability low + spread · (rank − 1) / span for the entry's ascending rank in its row.
+ALLOY_VECTORIZED void ranked_bernoulli_deltas(const float* x, const float* base, int64_t n, const uint32_t* rank,
+                                              const CounterRng& rng, uint32_t key, uint32_t low, double p_low,
+                                              double spread, double span, double scale, double* v) {
+  const CounterRng local = rng;
+  for (int64_t j = 0; j < n; ++j) {
+    // rank <= cols < 2^31: the signed conversion is exact (and vectorises).
+    const double p = p_low + spread * static_cast<double>(static_cast<int32_t>(rank[j] - 1)) / span;
+    const double u = CounterRng::to_unit(local.draw(key, low + static_cast<uint32_t>(j)));
+    const double factor = u < p ? scale : 0.0;
+    v[j] = task_delta(x[j], base[j]) * factor;
+  }
+}
+
+// Calls fn(offset, count, key, low) over the counters first .. first + n − 1, split where the
+// counter's low 32 bits wrap (only in tensors of more than 2^32 elements).
+template <class F>
+void counter_runs(const CounterRng& rng, uint64_t first, int64_t n, F fn) {
+  for (int64_t done = 0; done < n;) {
+    const uint64_t c = first + static_cast<uint64_t>(done);
+    const uint32_t low = static_cast<uint32_t>(c);
+    const int64_t len = std::min<int64_t>(n - done, static_cast<int64_t>((uint64_t{1} << 32) - low));
+    fn(done, len, rng.key_for(static_cast<uint32_t>(c >> 32)), low);
+    done += len;
+  }
+}
+
+// The threshold of "keeps" as a lower bound on the magnitude bits, for indices before or from the
+// rule's cut: m > bits is m >= bits + 1 (bits is never above 0x7fffffff + 1 for a real cut, and
+// UINT32_MAX, "keep nothing", stays unreachable for finite magnitudes).
+uint32_t at_least(const TopKRule& r, bool before_cut) {
+  if (before_cut) return r.bits;
+  return r.bits == std::numeric_limits<uint32_t>::max() ? r.bits : r.bits + 1;
+}
+
+// Splits [first, first + len) at the rules' cuts, so each piece compares magnitudes only.
+void band_pieces(const TopKRule& upper, const TopKRule* lower, int64_t first, int64_t len, const float* x,
+                 const float* base, double scale, double* v) {
+  auto local = [&](const TopKRule& r) { return std::clamp<int64_t>(r.cut - first, 0, len); };
+  int64_t cuts[4] = {0, local(upper), lower ? local(*lower) : len, len};
+  std::sort(cuts + 1, cuts + 3);
+  for (int k = 0; k < 3; ++k) {
+    const int64_t a = cuts[k], b = cuts[k + 1];
+    if (a >= b) continue;
+    const bool before_upper = first + a < upper.cut;
+    const uint32_t below = lower ? at_least(*lower, first + a < lower->cut) : std::numeric_limits<uint32_t>::max();
+    band_deltas(x + a, base + a, b - a, at_least(upper, before_upper), below, scale, v + a);
+  }
+}
+
+}  // namespace
+
 void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t cols, const float* x,
                 const float* base, double* v, MaskScratch& scratch) {
   using Rule = TaskVectorMask::Rule;
-  // Multiplying by factor[keep] instead of branching: keep decisions are unpredictable.
-  const double factor[2] = {0.0, m.scale};
   switch (m.rule) {
     case Rule::All:
-      for (int64_t j = 0; j < len; ++j) v[j] = task_delta(x[j], base[j]);
+      all_deltas(x, base, v, len);
       break;
     case Rule::None:
       std::fill(v, v + len, 0.0);
       break;
     case Rule::TopK:
-      for (int64_t j = 0; j < len; ++j) {
-        const bool keep = m.upper.keeps(first + j, magnitude_bits(x[j] - base[j]));
-        v[j] = task_delta(x[j], base[j]) * factor[keep];
-      }
+      band_pieces(m.upper, nullptr, first, len, x, base, m.scale, v);
       break;
     case Rule::Band:
-      for (int64_t j = 0; j < len; ++j) {
-        const uint32_t bits = magnitude_bits(x[j] - base[j]);
-        const bool keep = m.upper.keeps(first + j, bits) & !m.lower.keeps(first + j, bits);
-        v[j] = task_delta(x[j], base[j]) * factor[keep];
-      }
+      band_pieces(m.upper, &m.lower, first, len, x, base, m.scale, v);
       break;
     case Rule::Bernoulli: {
-      const uint64_t cutoff = CounterRng::cutoff(m.density);
-      for (int64_t j = 0; j < len; ++j) {
-        const bool keep = m.rng.below(static_cast<uint64_t>(first + j), cutoff);
-        v[j] = task_delta(x[j], base[j]) * factor[keep];
-      }
+      // density in (0, 1): cutoff in [1, 2^32].
+      const uint32_t last = static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1);
+      counter_runs(m.rng, static_cast<uint64_t>(first), len, [&](int64_t at, int64_t count, uint32_t key, uint32_t low) {
+        bernoulli_deltas(x + at, base + at, count, m.rng, key, low, last, m.scale, v + at);
+      });
       break;
     }
     case Rule::Della: {
-      // Per row: p rises linearly with the ascending |δ| rank from density−ε to density+ε.
+      // Per row: p rises linearly with the ascending |δ| rank from density−ε to density+ε. A
+      // one-column row has no spread: p = density (mergekit divides 0 by 0 here, QUIRK 4).
       const size_t c = static_cast<size_t>(cols);
       scratch.keys.resize(c);
       scratch.ranks.resize(c);
-      const double low = m.density - m.epsilon, two_eps = 2 * m.epsilon;
+      const double low = cols > 1 ? m.density - m.epsilon : m.density;
+      const double spread = cols > 1 ? 2 * m.epsilon : 0.0;
       const double span = cols > 1 ? static_cast<double>(cols - 1) : 1.0;
       for (int64_t r = 0; r < len; r += cols) {
         const float* xr = x + r;
         const float* br = base + r;
         for (size_t j = 0; j < c; ++j) scratch.keys[j] = magnitude_bits(xr[j] - br[j]);
         rank_ascending(scratch.keys.data(), cols, scratch.ranks.data(), scratch.radix);
-        for (size_t j = 0; j < c; ++j) {
-          // A one-column row has no spread: p = density (mergekit divides 0 by 0 here, QUIRK 4).
-          const double p = cols > 1 ? low + two_eps * static_cast<double>(scratch.ranks[j] - 1) / span : m.density;
-          const bool keep = m.rng.bernoulli(static_cast<uint64_t>(first + r + static_cast<int64_t>(j)), p);
-          v[r + static_cast<int64_t>(j)] = task_delta(xr[j], br[j]) * factor[keep];
-        }
+        const uint32_t* rank = scratch.ranks.data();
+        counter_runs(m.rng, static_cast<uint64_t>(first + r), cols, [&](int64_t at, int64_t count, uint32_t key,
+                                                                        uint32_t low_bits) {
+          ranked_bernoulli_deltas(xr + at, br + at, count, rank + at, m.rng, key, low_bits, low, spread, span,
+                                  m.scale, v + r + at);
+        });
       }
       break;
     }

@@ -9,6 +9,7 @@
 #include "methods/method.h"
 #include "methods/sign_consensus.h"
 #include "methods/sparsify.h"
+#include "util/vectorize.h"
 
 namespace alloy {
 
@@ -51,6 +52,28 @@ void check_family(const MergeCall& call, Sparsification kind) {
     if (std::string why = sparsify_params_error(kind, params[i]); !why.empty())
       call.fail_here(call.inputs[i].label + ": " + why);
   }
+}
+
+// base + change, rounded once; an unchanged element is the base bit for bit (also −0.0).
+inline float add_to_base(float base, double change) {
+  const float sum = static_cast<float>(static_cast<double>(base) + change);
+  return change == 0 ? base : sum;
+}
+
+// out[j] = base[j] + mixed[j] / divisor · λ (dividing by 1 is exact: "not normalised").
+ALLOY_VECTORIZED void add_change(const float* base, const double* mixed, double divisor, double lambda, int64_t n,
+                                 float* out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = add_to_base(base[j], mixed[j] / divisor * lambda);
+}
+
+ALLOY_VECTORIZED void add_divided_change(const float* base, const double* mixed, const double* divisor,
+                                         double lambda, int64_t n, float* out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = add_to_base(base[j], mixed[j] / divisor[j] * lambda);
+}
+
+// acc[j] += w · v[j]
+ALLOY_VECTORIZED void accumulate_scaled_f64(double* acc, const double* v, double w, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) acc[j] += w * v[j];
 }
 
 // The prepared merge of one tensor.
@@ -99,28 +122,19 @@ class TaskArithmeticKernel final : public MergeKernel {
       }
       if (consensus_) {
         sign_consensus(rows, weights_, n, sign_rule_, mixed.data(), divisor.data());
-        for (int64_t j = 0; j < n; ++j) {
-          const double mix = normalize_ ? mixed[j] / divisor[j] : mixed[j];
-          out[s0 + j] = add_to_base(base[s0 + j], mix * lambda_);
-        }
+        if (normalize_)
+          add_divided_change(base + s0, mixed.data(), divisor.data(), lambda_, n, out + s0);
+        else
+          add_change(base + s0, mixed.data(), 1.0, lambda_, n, out + s0);
       } else {
-        for (int64_t j = 0; j < n; ++j) {
-          double mix = 0;
-          for (size_t m = 0; m < n_models; ++m) mix += weights_[m] * rows[m][j];
-          if (normalize_) mix /= divisor_;
-          out[s0 + j] = add_to_base(base[s0 + j], mix * lambda_);
-        }
+        std::fill(mixed.begin(), mixed.begin() + n, 0.0);
+        for (size_t m = 0; m < n_models; ++m) accumulate_scaled_f64(mixed.data(), rows[m], weights_[m], n);
+        add_change(base + s0, mixed.data(), normalize_ ? divisor_ : 1.0, lambda_, n, out + s0);
       }
     }
   }
 
  private:
-  // base + change, rounded once; an unchanged element is the base bit for bit (also −0.0).
-  static float add_to_base(float base, double change) {
-    const float sum = static_cast<float>(static_cast<double>(base) + change);
-    return change == 0 ? base : sum;
-  }
-
   size_t base_;
   std::vector<size_t> models_;        // input index of each task vector
   std::vector<TaskVectorMask> masks_;  // per task vector
