@@ -156,24 +156,30 @@ class Run {
     run_block({j, 0, std::min(rows, rows_per_block)}, scratch);
   }
 
+  // Computes the block's rows chunk by chunk (inputs, kernel and output conversion stay in cache)
+  // into one byte buffer, then writes it with one call.
   void run_block(const Block& b, Scratch& s) {
     const TensorJob& job = plan_.jobs[b.job];
     const MergeCall& call = job.call;
     const int64_t cols = call.cols();
-    const size_t n = static_cast<size_t>((b.row_end - b.row_begin) * cols);
+    const size_t esize = dtype_size(job.out.dtype);
+    const int64_t rows_per_chunk = std::max<int64_t>(1, opt_.chunk_elements / cols);
     s.inputs.resize(call.size());
     s.pointers.resize(call.size());
-    for (size_t i = 0; i < call.size(); ++i) {
-      s.inputs[i].resize(n);
-      call.read_rows(i, b.row_begin, b.row_end, s.inputs[i].data());
-      s.pointers[i] = s.inputs[i].data();
+    s.bytes.resize(static_cast<size_t>((b.row_end - b.row_begin) * cols) * esize);
+    for (int64_t r = b.row_begin; r < b.row_end; r += rows_per_chunk) {
+      const int64_t r_end = std::min(b.row_end, r + rows_per_chunk);
+      const size_t n = static_cast<size_t>((r_end - r) * cols);
+      for (size_t i = 0; i < call.size(); ++i) {
+        s.inputs[i].resize(n);
+        call.read_rows(i, r, r_end, s.inputs[i].data());
+        s.pointers[i] = s.inputs[i].data();
+      }
+      s.out.resize(n);
+      RowBlock block{r, r_end, cols, s.pointers};
+      kernels_[b.job]->map(block, s.out.data());
+      from_f32(s.out.data(), job.out.dtype, s.bytes.data() + static_cast<size_t>((r - b.row_begin) * cols) * esize, n);
     }
-    s.out.resize(n);
-    RowBlock block{b.row_begin, b.row_end, cols, s.pointers};
-    kernels_[b.job]->map(block, s.out.data());
-    const size_t esize = dtype_size(job.out.dtype);
-    s.bytes.resize(n * esize);
-    from_f32(s.out.data(), job.out.dtype, s.bytes.data(), n);
     const TensorPlacement& place = layout_.placements[b.job];
     write_fully(fds_[place.shard], s.bytes.data(), s.bytes.size(),
                 place.file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, where(b.job));

@@ -15,7 +15,8 @@ namespace alloy {
 
 struct ExecOptions {
   int threads = 1;
-  int64_t block_elements = 1 << 16;          // target elements per work block
+  int64_t block_elements = 1 << 16;          // target elements per work block (one write)
+  int64_t chunk_elements = 1 << 14;          // computed at a time inside a block (stays in L2)
   const std::atomic<bool>* cancel = nullptr;
   // Start write-back of each finished tensor at once (sync_file_range), so the final fsync has
   // little left to do and dirty pages do not pile up.

@@ -73,6 +73,6 @@ struct MergeCall {
 // to f32; blocks hold about `block_elements` elements (at least one row). Single-threaded and in
 // row order, so reductions accumulated in fn are deterministic.
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
-                    int64_t block_elements = 1 << 16);
+                    int64_t block_elements = 1 << 14);
 
 }  // namespace alloy

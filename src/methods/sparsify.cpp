@@ -22,6 +22,26 @@ int64_t fraction_of(double fraction, int64_t n) {
   return v <= 0 ? 0 : static_cast<int64_t>(std::min(v, static_cast<double>(n)));
 }
 
+// Σ|v[j]| and Σ|x[j] − base[j]| in four interleaved partial sums (one vector of them): a fixed
+// order that depends only on n, so the sums are reproducible.
+ALLOY_VECTORIZED double abs_sum(const double* v, int64_t n) {
+  double s[4] = {0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4)
+    for (int l = 0; l < 4; ++l) s[l] += std::fabs(v[j + l]);
+  for (; j < n; ++j) s[0] += std::fabs(v[j]);
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+ALLOY_VECTORIZED double abs_delta_sum(const float* x, const float* base, int64_t n) {
+  double s[4] = {0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4)
+    for (int l = 0; l < 4; ++l) s[l] += std::fabs(task_delta(x[j + l], base[j + l]));
+  for (; j < n; ++j) s[0] += std::fabs(task_delta(x[j], base[j]));
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 }  // namespace
 
 std::string sparsify_params_error(Sparsification kind, const SparsifyParams& p) {
@@ -118,6 +138,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   // The passes: every selector advances in step, and rescaled random masks sum in the first pass.
   std::vector<double> before(inputs, 0.0), after(inputs, 0.0);
   std::vector<double> masked;
+  std::vector<uint32_t> magnitude;
   MaskScratch scratch;
   auto pending = [&](bool first) {
     for (size_t i = 0; i < inputs; ++i)
@@ -129,18 +150,18 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       const float* base = b.inputs[static_cast<size_t>(call.base)];
       const int64_t at = b.first_element(), len = b.size();
       for (size_t i = 0; i < inputs; ++i) {
-        if (upper[i] && !upper[i]->done()) upper[i]->add(at, b.inputs[i], base, len);
-        if (lower[i] && !lower[i]->done()) lower[i]->add(at, b.inputs[i], base, len);
+        const bool up = upper[i] && !upper[i]->done(), low = lower[i] && !lower[i]->done();
+        if (up || low) {
+          magnitude.resize(static_cast<size_t>(len));
+          magnitudes_of(b.inputs[i], base, len, magnitude.data());
+          if (up) upper[i]->add(at, magnitude.data(), b.inputs[i], base, len);
+          if (low) lower[i]->add(at, magnitude.data(), b.inputs[i], base, len);
+        }
         if (first && sums_pass[i]) {
           masked.resize(static_cast<size_t>(len));
           apply_mask(masks[i], at, len, b.cols, b.inputs[i], base, masked.data(), scratch);
-          double s_before = 0, s_after = 0;
-          for (int64_t j = 0; j < len; ++j) {
-            s_before += std::fabs(task_delta(b.inputs[i][j], base[j]));
-            s_after += std::fabs(masked[static_cast<size_t>(j)]);
-          }
-          before[i] += s_before;
-          after[i] += s_after;
+          before[i] += abs_delta_sum(b.inputs[i], base, len);
+          after[i] += abs_sum(masked.data(), len);
         }
       }
     });

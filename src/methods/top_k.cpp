@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/vectorize.h"
+
 namespace alloy {
 
 namespace {
@@ -24,41 +26,64 @@ TopKSelector::TopKSelector(int64_t n, int64_t k, bool want_sums)
   if (want_sums_) sum_.assign(kBuckets, 0.0);
 }
 
+ALLOY_VECTORIZED void magnitudes_of(const float* x, const float* base, int64_t n, uint32_t* out) {
+  if (base) {
+    for (int64_t i = 0; i < n; ++i) out[i] = magnitude_bits(x[i] - base[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = magnitude_bits(x[i]);
+  }
+}
+
 void TopKSelector::add(int64_t first, const float* x, const float* base, int64_t count) {
-  auto diff = [&](int64_t i) { return base ? x[i] - base[i] : x[i]; };
+  if (pass_ == Pass::Done || count <= 0) return;
+  scratch_.resize(static_cast<size_t>(count));
+  magnitudes_of(x, base, count, scratch_.data());
+  add(first, scratch_.data(), x, base, count);
+}
+
+void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const float* base, int64_t count) {
   auto exact = [&](int64_t i) {
     return std::fabs(base ? static_cast<double>(x[i]) - static_cast<double>(base[i]) : static_cast<double>(x[i]));
   };
+  // Members copied into locals: the compiler cannot keep them in registers across the stores into
+  // the histograms otherwise.
+  int64_t* count_of = count_.data();
+  double* sum_of = sum_.data();
   switch (pass_) {
     case Pass::Coarse:
       if (want_sums_) {
         for (int64_t i = 0; i < count; ++i) {
-          uint32_t h = magnitude_bits(diff(i)) >> 16;
-          ++count_[h];
-          sum_[h] += exact(i);
+          const uint32_t h = mag[i] >> 16;
+          ++count_of[h];
+          sum_of[h] += exact(i);
         }
       } else {
-        for (int64_t i = 0; i < count; ++i) ++count_[magnitude_bits(diff(i)) >> 16];
+        for (int64_t i = 0; i < count; ++i) ++count_of[mag[i] >> 16];
       }
       break;
-    case Pass::Fine:
+    case Pass::Fine: {
+      const uint32_t high = high_;
+      const bool sums = want_sums_, stash = stashing_;
       for (int64_t i = 0; i < count; ++i) {
-        uint32_t u = magnitude_bits(diff(i));
-        if ((u >> 16) != high_) continue;
-        uint32_t lo = u & 0xffffu;
-        ++count_[lo];
-        double m = want_sums_ || stashing_ ? exact(i) : 0.0;
-        if (want_sums_) sum_[lo] += m;
-        if (stashing_) stash_.push_back({first + i, u, m});
+        const uint32_t u = mag[i];
+        if ((u >> 16) != high) continue;  // rare: one bucket of 65536
+        const uint32_t lo = u & 0xffffu;
+        ++count_of[lo];
+        const double m = sums || stash ? exact(i) : 0.0;
+        if (sums) sum_of[lo] += m;
+        if (stash) stash_.push_back({first + i, u, m});
       }
       break;
-    case Pass::Cut:
+    }
+    case Pass::Cut: {
+      const uint32_t threshold = threshold_;
       for (int64_t i = 0; i < count && seen_equal_ < need_; ++i) {
-        if (magnitude_bits(diff(i)) != threshold_) continue;
+        if (mag[i] != threshold) continue;
         if (want_sums_) kept_sum_ += exact(i);
-        if (++seen_equal_ == need_) rule_ = {threshold_, first + i + 1};
+        if (++seen_equal_ == need_) rule_ = {threshold, first + i + 1};
       }
       break;
+    }
     case Pass::Done:
       break;
   }

@@ -41,6 +41,9 @@ class TopKSelector {
   bool done() const { return pass_ == Pass::Done; }
   int passes() const { return passes_; }  // passes consumed so far (for tests)
   void add(int64_t first, const float* x, const float* base, int64_t count);
+  // The same with the magnitude bits of the block already computed (magnitudes_of), so that
+  // several selectors over one task vector share them.
+  void add(int64_t first, const uint32_t* magnitude, const float* x, const float* base, int64_t count);
   void end_pass();
 
   // Valid once done().
@@ -76,7 +79,11 @@ class TopKSelector {
   int64_t seen_equal_ = 0;      // pass three: equal elements met so far
   TopKRule rule_;
   double kept_sum_ = 0, total_sum_ = 0;
+  std::vector<uint32_t> scratch_;  // magnitudes for add() without them
 };
+
+// out[i] = magnitude_bits(x[i] - base[i]) (of x[i] when base is null), for i < n. Vectorised.
+void magnitudes_of(const float* x, const float* base, int64_t n, uint32_t* out);
 
 // Stable ascending ranks of n < 2^32 magnitudes: rank[i] in 1..n, equal magnitudes ranked by lower
 // index first. A byte-wise LSD radix sort (a plain sort for short rows); `scratch` is reused.
