@@ -49,10 +49,11 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
   const int64_t in_rows = v.rows();
   const size_t esize = dtype_size(v.dtype);
   const int64_t n_rows = row_end - row_begin;
+  const size_t n = static_cast<size_t>(n_rows * out_cols);
+  size_t bad = n;
   if (in_cols == out_cols && row_end <= in_rows) {
-    // The common case: a contiguous run of the input.
-    to_f32(v.dtype, v.data + static_cast<size_t>(row_begin * in_cols) * esize, dst,
-           static_cast<size_t>(n_rows * out_cols));
+    // The common case: a contiguous run of the input, converted and checked in one pass.
+    bad = to_f32_checked(v.dtype, v.data + static_cast<size_t>(row_begin * in_cols) * esize, dst, n);
   } else {
     // Embeddings of different vocabulary sizes: copy the overlap, fill the rest from the base.
     const int64_t copy_cols = std::min(in_cols, out_cols);
@@ -71,9 +72,9 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
         }
       }
     }
+    bad = find_non_finite(dst, n);
   }
-  const size_t n = static_cast<size_t>(n_rows * out_cols);
-  if (size_t k = find_non_finite(dst, n); k < n) {
+  if (size_t k = bad; k < n) {
     int64_t element = row_begin * out_cols + static_cast<int64_t>(k);
     fail("tensor '", in.name, "' in ", in.label, ": ", std::isnan(dst[k]) ? "NaN" : "Inf",
          " at element ", element, " (row ", element / std::max<int64_t>(out_cols, 1), "); alloy does not merge "
@@ -84,7 +85,7 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
 }
 
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
-                    int64_t block_elements) {
+                    int64_t block_elements, const InputFilter& wanted) {
   const int64_t cols = call.cols();
   const int64_t rows = call.rows();
   if (rows == 0 || cols == 0) return;
@@ -93,11 +94,16 @@ void for_each_block(const MergeCall& call, const std::function<void(const RowBlo
   std::vector<const float*> pointers(call.size());
   for (int64_t r = 0; r < rows; r += rows_per_block) {
     int64_t end = std::min(rows, r + rows_per_block);
+    bool any = false;
     for (size_t i = 0; i < call.size(); ++i) {
+      pointers[i] = nullptr;
+      if (wanted && !wanted(i, r * cols, end * cols)) continue;
       buffers[i].resize(static_cast<size_t>((end - r) * cols));
       call.read_rows(i, r, end, buffers[i].data());
       pointers[i] = buffers[i].data();
+      any = true;
     }
+    if (!any) continue;
     RowBlock block{r, end, cols, pointers};
     fn(block);
   }

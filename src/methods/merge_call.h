@@ -69,10 +69,14 @@ struct MergeCall {
   [[noreturn]] void fail_here(const std::string& message) const;
 };
 
+// Which inputs a pass reads for the elements [first, last) of a block: wanted(input, first, last).
+using InputFilter = std::function<bool(size_t input, int64_t first, int64_t last)>;
+
 // Calls fn(block) for consecutive blocks of whole rows covering the tensor, with every input read
 // to f32; blocks hold about `block_elements` elements (at least one row). Single-threaded and in
-// row order, so reductions accumulated in fn are deterministic.
+// row order, so reductions accumulated in fn are deterministic. With a filter, only the wanted
+// inputs are read (the others' pointers are null) and blocks wanting none are skipped.
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
-                    int64_t block_elements = 1 << 14);
+                    int64_t block_elements = 1 << 14, const InputFilter& wanted = {});
 
 }  // namespace alloy

@@ -145,11 +145,28 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       if ((upper[i] && !upper[i]->done()) || (lower[i] && !lower[i]->done()) || (first && sums_pass[i])) return true;
     return false;
   };
+  // Whether input i (not the base) has work in this pass for elements [first, last).
+  auto wants = [&](size_t i, bool first_pass, int64_t first, int64_t last) {
+    auto in_range = [&](const std::unique_ptr<TopKSelector>& s) {
+      if (!s || s->done()) return false;
+      const auto [a, b] = s->pass_range();
+      return a < last && first < b;
+    };
+    return in_range(upper[i]) || in_range(lower[i]) || (first_pass && sums_pass[i]);
+  };
   for (bool first = true; pending(first); first = false) {
+    // Only the inputs with work left are read, with the base whenever one of them is.
+    auto wanted = [&](size_t input, int64_t a, int64_t b) {
+      if (static_cast<int>(input) != call.base) return wants(input, first, a, b);
+      for (size_t i = 0; i < inputs; ++i)
+        if (static_cast<int>(i) != call.base && wants(i, first, a, b)) return true;
+      return false;
+    };
     for_each_block(call, [&](const RowBlock& b) {
       const float* base = b.inputs[static_cast<size_t>(call.base)];
       const int64_t at = b.first_element(), len = b.size();
       for (size_t i = 0; i < inputs; ++i) {
+        if (static_cast<int>(i) == call.base || !b.inputs[i]) continue;
         const bool up = upper[i] && !upper[i]->done(), low = lower[i] && !lower[i]->done();
         if (up || low) {
           magnitude.resize(static_cast<size_t>(len));
@@ -164,7 +181,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           after[i] += abs_sum(masked.data(), len);
         }
       }
-    });
+    }, 1 << 14, wanted);
     for (size_t i = 0; i < inputs; ++i) {
       if (upper[i]) upper[i]->end_pass();
       if (lower[i]) lower[i]->end_pass();

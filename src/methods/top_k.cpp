@@ -10,11 +10,20 @@ namespace alloy {
 namespace {
 
 constexpr size_t kBuckets = 1 << 16;
+constexpr size_t kZeroSlots = 8;  // exact zeros are counted in 8 rotating slots after the buckets
+
+// Runs of equal buckets make each histogram increment wait for the previous one; exact zeros
+// (frequent in bf16 task vectors, where small updates round away) go to rotating slots instead.
+ALLOY_VECTORIZED int64_t count_zeros(const uint32_t* mag, int64_t n) {
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < n; ++i) zeros += mag[i] == 0;
+  return zeros;
+}
 
 }  // namespace
 
 TopKSelector::TopKSelector(int64_t n, int64_t k, bool want_sums)
-    : n_(n), k_(std::clamp<int64_t>(k, 0, n)), want_sums_(want_sums) {
+    : n_(n), k_(std::clamp<int64_t>(k, 0, n)), want_sums_(want_sums), range_{0, n} {
   if (k_ == 0) rule_ = TopKRule::none();
   if (k_ == n_) rule_ = TopKRule::all();
   // Keeping nothing or everything needs no data, unless the caller wants the sums.
@@ -22,8 +31,8 @@ TopKSelector::TopKSelector(int64_t n, int64_t k, bool want_sums)
     pass_ = Pass::Done;
     return;
   }
-  count_.assign(kBuckets, 0);
-  if (want_sums_) sum_.assign(kBuckets, 0.0);
+  count_.assign(kBuckets + kZeroSlots, 0);
+  if (want_sums_) sum_.assign(kBuckets + kZeroSlots, 0.0);
 }
 
 ALLOY_VECTORIZED void magnitudes_of(const float* x, const float* base, int64_t n, uint32_t* out) {
@@ -42,6 +51,15 @@ void TopKSelector::add(int64_t first, const float* x, const float* base, int64_t
 }
 
 void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const float* base, int64_t count) {
+  if (pass_ == Pass::Done || count <= 0) return;
+  // Only the part of the block inside the pass's range.
+  const int64_t lo = std::max(first, range_.first), hi = std::min(first + count, range_.second);
+  if (lo >= hi) return;
+  mag += lo - first;
+  x += lo - first;
+  if (base) base += lo - first;
+  first = lo;
+  count = hi - lo;
   auto exact = [&](int64_t i) {
     return std::fabs(base ? static_cast<double>(x[i]) - static_cast<double>(base[i]) : static_cast<double>(x[i]));
   };
@@ -50,37 +68,47 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
   int64_t* count_of = count_.data();
   double* sum_of = sum_.data();
   switch (pass_) {
-    case Pass::Coarse:
+    case Pass::Coarse: {
+      zero_runs_.push_back({first, count, count_zeros(mag, count)});
+      auto slot = [&](int64_t i) {
+        return mag[i] != 0 ? mag[i] >> 16 : static_cast<uint32_t>(kBuckets + (i & (kZeroSlots - 1)));
+      };
       if (want_sums_) {
         for (int64_t i = 0; i < count; ++i) {
-          const uint32_t h = mag[i] >> 16;
+          const uint32_t h = slot(i);
           ++count_of[h];
-          sum_of[h] += exact(i);
+          sum_of[h] += exact(i);  // 0 for a zero: the f32 difference is 0 only when x == base
         }
       } else {
-        for (int64_t i = 0; i < count; ++i) ++count_of[mag[i] >> 16];
+        for (int64_t i = 0; i < count; ++i) ++count_of[slot(i)];
       }
       break;
+    }
     case Pass::Fine: {
       const uint32_t high = high_;
       const bool sums = want_sums_, stash = stashing_;
       for (int64_t i = 0; i < count; ++i) {
         const uint32_t u = mag[i];
         if ((u >> 16) != high) continue;  // rare: one bucket of 65536
-        const uint32_t lo = u & 0xffffu;
-        ++count_of[lo];
+        const uint32_t low = u & 0xffffu;
+        ++count_of[low];
         const double m = sums || stash ? exact(i) : 0.0;
-        if (sums) sum_of[lo] += m;
+        if (sums) sum_of[low] += m;
         if (stash) stash_.push_back({first + i, u, m});
       }
       break;
     }
     case Pass::Cut: {
       const uint32_t threshold = threshold_;
-      for (int64_t i = 0; i < count && seen_equal_ < need_; ++i) {
+      for (int64_t i = 0; i < count; ++i) {
         if (mag[i] != threshold) continue;
         if (want_sums_) kept_sum_ += exact(i);
-        if (++seen_equal_ == need_) rule_ = {threshold, first + i + 1};
+        if (++seen_equal_ == need_) {
+          rule_ = {threshold, first + i + 1};
+          ++passes_;  // the pass ends here, before end_pass()
+          finish_cut();
+          return;
+        }
       }
       break;
     }
@@ -95,15 +123,32 @@ void TopKSelector::end_pass() {
   switch (pass_) {
     case Pass::Coarse: finish_coarse(); break;
     case Pass::Fine: finish_fine(); break;
-    case Pass::Cut:
-      kept_sum_ += sum_above_;
-      pass_ = Pass::Done;
-      break;
+    case Pass::Cut: finish_cut(); break;  // not reached for a valid cut: add() finishes it
     case Pass::Done: break;
   }
 }
 
+void TopKSelector::start_cut(uint32_t threshold, int64_t need, int64_t begin, int64_t end) {
+  threshold_ = threshold;
+  need_ = need;
+  seen_equal_ = 0;
+  range_ = {begin, end};
+  pass_ = Pass::Cut;
+}
+
+void TopKSelector::finish_cut() {
+  kept_sum_ += sum_above_;
+  pass_ = Pass::Done;
+  range_ = {0, 0};
+  std::vector<int64_t>().swap(count_);
+  std::vector<double>().swap(sum_);
+  std::vector<ZeroRun>().swap(zero_runs_);
+}
+
 void TopKSelector::finish_coarse() {
+  int64_t zeros = 0;
+  for (size_t z = 0; z < kZeroSlots; ++z) zeros += count_[kBuckets + z];
+  count_[0] += zeros;
   if (want_sums_)
     for (size_t h = 0; h < kBuckets; ++h) total_sum_ += sum_[h];
   if (k_ == 0 || k_ == n_) {
@@ -111,6 +156,23 @@ void TopKSelector::finish_coarse() {
     pass_ = Pass::Done;
     return;
   }
+  const int64_t nonzero = n_ - zeros;
+  if (k_ > nonzero) {
+    // The k-th largest is an exact zero: keep every non-zero element (their sum is the total) and
+    // the first k - nonzero zeros, whose last one lies in a block the zero runs point to.
+    sum_above_ = want_sums_ ? total_sum_ : 0.0;
+    int64_t need = k_ - nonzero;
+    for (const ZeroRun& run : zero_runs_) {
+      if (need <= run.zeros) {
+        start_cut(0, need, run.first, run.first + run.count);
+        return;
+      }
+      need -= run.zeros;
+    }
+    start_cut(0, need, 0, n_);  // the caller fed fewer zeros than it counted: read everything
+    return;
+  }
+  std::vector<ZeroRun>().swap(zero_runs_);
   int64_t above = 0;
   size_t h = kBuckets;
   while (h-- > 0) {
@@ -136,38 +198,40 @@ void TopKSelector::finish_coarse() {
 
 void TopKSelector::finish_fine() {
   int64_t above = 0;
-  size_t lo = kBuckets;
-  while (lo-- > 0) {
-    if (above + count_[lo] >= need_) break;
-    above += count_[lo];
-    if (want_sums_) sum_above_ += sum_[lo];
+  size_t low = kBuckets;
+  while (low-- > 0) {
+    if (above + count_[low] >= need_) break;
+    above += count_[low];
+    if (want_sums_) sum_above_ += sum_[low];
   }
-  threshold_ = (high_ << 16) | static_cast<uint32_t>(lo);
-  need_ -= above;
-  if (need_ == count_[lo]) {
-    rule_ = {threshold_, std::numeric_limits<int64_t>::max()};
-    kept_sum_ = sum_above_ + (want_sums_ ? sum_[lo] : 0.0);
+  const uint32_t threshold = (high_ << 16) | static_cast<uint32_t>(low);
+  const int64_t need = need_ - above;
+  if (need == count_[low]) {
+    rule_ = {threshold, std::numeric_limits<int64_t>::max()};
+    kept_sum_ = sum_above_ + (want_sums_ ? sum_[low] : 0.0);
     pass_ = Pass::Done;
   } else if (stashing_) {
-    // The stash holds the bucket's elements in flat order: take the first need_ equal ones.
+    // The stash holds the bucket's elements in flat order: take the first `need` equal ones.
     int64_t taken = 0;
     double s = 0;
     for (const Stashed& e : stash_) {
-      if (e.bits != threshold_) continue;
+      if (e.bits != threshold) continue;
       s += e.magnitude;
-      if (++taken == need_) {
-        rule_ = {threshold_, e.index + 1};
+      if (++taken == need) {
+        rule_ = {threshold, e.index + 1};
         break;
       }
     }
     kept_sum_ = sum_above_ + s;
     pass_ = Pass::Done;
   } else {
-    pass_ = Pass::Cut;
+    start_cut(threshold, need, 0, n_);
   }
   std::vector<Stashed>().swap(stash_);
-  std::vector<int64_t>().swap(count_);
-  std::vector<double>().swap(sum_);
+  if (pass_ == Pass::Done) {
+    std::vector<int64_t>().swap(count_);
+    std::vector<double>().swap(sum_);
+  }
 }
 
 void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, std::vector<uint64_t>& scratch) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace alloy {
@@ -33,13 +34,18 @@ struct TopKRule {
 //   while (!s.done()) { for each block in order: s.add(first, x, base, count); s.end_pass(); }
 // The magnitude of element i is |x[i] - base[i]| (base may be null: |x[i]|), compared as the f32
 // difference; sums of the selected magnitudes use the exact double difference. Usually two passes;
-// a third when equal magnitudes straddle the cut and are too many to remember in pass two.
+// one when the k-th largest is an exact zero (sparse task vectors: the zeros kept are the first
+// ones, found by re-reading one block); a third when equal magnitudes straddle the cut and are
+// too many to remember in pass two. A pass may need only part of the tensor (pass_range()); a
+// caller may skip the blocks outside it, and may stop a pass early once done().
 class TopKSelector {
  public:
   TopKSelector(int64_t n, int64_t k, bool want_sums = true);
 
   bool done() const { return pass_ == Pass::Done; }
   int passes() const { return passes_; }  // passes consumed so far (for tests)
+  // Elements [first, second) that the current pass reads; blocks outside it are ignored.
+  std::pair<int64_t, int64_t> pass_range() const { return range_; }
   void add(int64_t first, const float* x, const float* base, int64_t count);
   // The same with the magnitude bits of the block already computed (magnitudes_of), so that
   // several selectors over one task vector share them.
@@ -61,22 +67,29 @@ class TopKSelector {
     uint32_t bits;
     double magnitude;
   };
+  struct ZeroRun {  // exact zeros among the elements of one add() call of the coarse pass
+    int64_t first, count, zeros;
+  };
   void finish_coarse();
   void finish_fine();
+  void start_cut(uint32_t threshold, int64_t need, int64_t begin, int64_t end);
+  void finish_cut();
 
   int64_t n_, k_;
   bool want_sums_;
   Pass pass_ = Pass::Coarse;
   int passes_ = 0;
-  std::vector<int64_t> count_;  // 65536 buckets, by high (then low) 16 bits
+  std::pair<int64_t, int64_t> range_;
+  std::vector<int64_t> count_;  // 65536 buckets, by high (then low) 16 bits, and the zero counters
   std::vector<double> sum_;
+  std::vector<ZeroRun> zero_runs_;
   uint32_t high_ = 0;           // the bucket that holds the k-th largest
   int64_t need_ = 0;            // elements still to take at or below the current candidate
   double sum_above_ = 0;
   bool stashing_ = false;
   std::vector<Stashed> stash_;
   uint32_t threshold_ = 0;      // exact bits, once known
-  int64_t seen_equal_ = 0;      // pass three: equal elements met so far
+  int64_t seen_equal_ = 0;      // cut pass: equal elements met so far
   TopKRule rule_;
   double kept_sum_ = 0, total_sum_ = 0;
   std::vector<uint32_t> scratch_;  // magnitudes for add() without them

@@ -131,6 +131,43 @@ TEST(TopK, ThirdPassWhenTiesOverflowTheStash) {
   EXPECT_NEAR(s.kept_sum(), ref.sum, 1e-12 * ref.total);
 }
 
+// Sparse task vectors: when the k-th largest is an exact zero, the first pass settles everything
+// but which zeros are kept, and the cut pass needs only the block holding the last kept zero. A
+// caller that skips the blocks outside pass_range() gets the same rule.
+TEST(TopK, ZeroThresholdReadsOneBlockAgain) {
+  const int64_t n = 50000, block = 1000;
+  std::vector<float> x(static_cast<size_t>(n), 0.0f);
+  int64_t nonzero = 0;
+  for (int64_t i = 0; i < n; i += 7, ++nonzero) x[static_cast<size_t>(i)] = (i % 3 ? 1.0f : -1.0f) * (1 + i % 11);
+  x[3] = -0.0f;  // a negative zero is a zero too
+  for (int64_t k : {nonzero + 1, nonzero + 12345, n - 1}) {
+    SCOPED_TRACE(k);
+    Reference ref = sort_top_k(x, nullptr, k);
+    TopKSelector s(n, k, true);
+    int64_t blocks_read = 0;
+    while (!s.done()) {
+      const auto [a, b] = s.pass_range();
+      for (int64_t at = 0; at < n && !s.done(); at += block) {
+        const int64_t len = std::min(block, n - at);
+        if (at + len <= a || at >= b) continue;
+        ++blocks_read;
+        s.add(at, x.data() + at, nullptr, len);
+      }
+      s.end_pass();
+    }
+    EXPECT_EQ(s.passes(), 2);
+    EXPECT_EQ(blocks_read, n / block + 1);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(s.rule().keeps(i, magnitude_bits(x[static_cast<size_t>(i)])), ref.kept[static_cast<size_t>(i)]) << i;
+    EXPECT_NEAR(s.kept_sum(), ref.sum, 1e-9);
+    EXPECT_NEAR(s.total_sum(), ref.total, 1e-9);
+  }
+  // With a base: zeros are the entries equal to the base.
+  std::vector<float> base(static_cast<size_t>(n), 0.5f), y = x;
+  for (auto& v : y) v += 0.5f;
+  for (int64_t k : {nonzero - 1, nonzero, nonzero + 1, n}) expect_matches(y, &base, k, 777, "sparse with base");
+}
+
 TEST(TopK, WithoutSumsKeepAllOrNoneNeedsNoPass) {
   std::vector<float> x = {1, 2, 3};
   EXPECT_EQ(select(x, nullptr, 0, 3, false).passes(), 0);

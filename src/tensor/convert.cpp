@@ -148,4 +148,11 @@ void round_to_dtype(DType type, float* values, size_t n) {
 
 size_t find_non_finite(const float* values, size_t n) { return active_convert_kernels().find_non_finite(values, n); }
 
+size_t to_f32_checked(DType type, const void* src, float* dst, size_t n) {
+  if (type == DType::F16) return active_convert_kernels().f16_to_f32_checked(src, dst, n);
+  if (type == DType::BF16) return active_convert_kernels().bf16_to_f32_checked(src, dst, n);
+  to_f32(type, src, dst, n);
+  return find_non_finite(dst, n);
+}
+
 }  // namespace alloy

@@ -27,5 +27,7 @@ void from_f32(const float* src, DType dst_type, void* dst, size_t n);
 void round_to_dtype(DType type, float* values, size_t n);
 // Index of the first NaN or Inf among n values; n when all are finite. Vectorised.
 size_t find_non_finite(const float* values, size_t n);
+// to_f32, then find_non_finite of the result; for F16 and BF16 in one pass over the data.
+size_t to_f32_checked(DType src_type, const void* src, float* dst, size_t n);
 
 }  // namespace alloy

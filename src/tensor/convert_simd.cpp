@@ -62,9 +62,20 @@ size_t find_non_finite_scalar(const float* p, size_t n) {
   return n;
 }
 
+size_t f16_to_f32_checked_scalar(const void* src, float* dst, size_t n) {
+  f16_to_f32_scalar(src, dst, n);
+  return find_non_finite_scalar(dst, n);
+}
+
+size_t bf16_to_f32_checked_scalar(const void* src, float* dst, size_t n) {
+  bf16_to_f32_scalar(src, dst, n);
+  return find_non_finite_scalar(dst, n);
+}
+
 constexpr ConvertKernels kScalar = {"scalar",           f16_to_f32_scalar, bf16_to_f32_scalar,
                                     f32_to_f16_scalar,  f32_to_bf16_scalar, round_f16_scalar,
-                                    round_bf16_scalar,  find_non_finite_scalar};
+                                    round_bf16_scalar,  find_non_finite_scalar, f16_to_f32_checked_scalar,
+                                    bf16_to_f32_checked_scalar};
 
 #ifdef ALLOY_CONVERT_X86
 
@@ -182,11 +193,50 @@ ALLOY_AVX2 size_t find_non_finite_avx2(const float* p, size_t n) {
   return i + find_non_finite_scalar(p + i, n - i);
 }
 
+// The conversions with the check folded in: the exponent bits of every 16-bit source value are
+// ORed into one flag (all ones: NaN or Inf); only a flagged run is searched for the exact index.
+ALLOY_AVX2 inline __m128i special_halves(__m128i h, __m128i exponent) {
+  return _mm_cmpeq_epi16(_mm_and_si128(h, exponent), exponent);
+}
+
+ALLOY_AVX2 size_t f16_to_f32_checked_avx2(const void* src, float* dst, size_t n) {
+  const auto* s = static_cast<const unsigned char*>(src);
+  const __m128i exponent = _mm_set1_epi16(0x7c00);
+  __m128i any = _mm_setzero_si128();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i a = load128(s + 2 * i), b = load128(s + 2 * i + 16);
+    any = _mm_or_si128(any, _mm_or_si128(special_halves(a, exponent), special_halves(b, exponent)));
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(a));
+    _mm256_storeu_ps(dst + i + 8, _mm256_cvtph_ps(b));
+  }
+  f16_to_f32_scalar(s + 2 * i, dst + i, n - i);
+  if (_mm_testz_si128(any, any)) return i + find_non_finite_scalar(dst + i, n - i);
+  return find_non_finite_avx2(dst, n);
+}
+
+ALLOY_AVX2 size_t bf16_to_f32_checked_avx2(const void* src, float* dst, size_t n) {
+  const auto* s = static_cast<const unsigned char*>(src);
+  const __m128i exponent = _mm_set1_epi16(0x7f80);
+  __m128i any = _mm_setzero_si128();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i a = load128(s + 2 * i), b = load128(s + 2 * i + 16);
+    any = _mm_or_si128(any, _mm_or_si128(special_halves(a, exponent), special_halves(b, exponent)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), widen_bf16(a));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i + 8), widen_bf16(b));
+  }
+  bf16_to_f32_scalar(s + 2 * i, dst + i, n - i);
+  if (_mm_testz_si128(any, any)) return i + find_non_finite_scalar(dst + i, n - i);
+  return find_non_finite_avx2(dst, n);
+}
+
 #undef ALLOY_AVX2
 
 constexpr ConvertKernels kAvx2 = {"avx2",          f16_to_f32_avx2, bf16_to_f32_avx2,
                                   f32_to_f16_avx2, f32_to_bf16_avx2, round_f16_avx2,
-                                  round_bf16_avx2, find_non_finite_avx2};
+                                  round_bf16_avx2, find_non_finite_avx2, f16_to_f32_checked_avx2,
+                                  bf16_to_f32_checked_avx2};
 
 #endif  // ALLOY_CONVERT_X86
 

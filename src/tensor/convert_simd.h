@@ -19,6 +19,9 @@ struct ConvertKernels {
   void (*round_bf16)(float* values, size_t n);
   // Index of the first NaN or Inf, n when every value is finite.
   size_t (*find_non_finite)(const float* values, size_t n);
+  // f16/bf16 -> f32 and find_non_finite of the result in one pass over the data.
+  size_t (*f16_to_f32_checked)(const void* src, float* dst, size_t n);
+  size_t (*bf16_to_f32_checked)(const void* src, float* dst, size_t n);
 };
 
 const ConvertKernels& scalar_convert_kernels();

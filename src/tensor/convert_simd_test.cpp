@@ -224,6 +224,48 @@ TEST(ConvertSimd, FindNonFiniteMatchesScalar) {
   }
 }
 
+// The fused convert-and-check kernels: the same floats as the plain conversion and the index of
+// the first special value, for a special at every position of every length up to 70, unaligned.
+TEST(ConvertSimd, CheckedConversionFindsTheFirstSpecial) {
+  std::vector<const ConvertKernels*> all = vector_kernels();
+  all.push_back(&scalar_convert_kernels());
+  struct Case {
+    DType type;
+    uint16_t finite, specials[3];  // f16 / bf16: NaN, Inf, -Inf
+  };
+  const Case cases[] = {{DType::F16, 0x3c01, {0x7e01, 0x7c00, 0xfc00}}, {DType::BF16, 0x3f81, {0x7fc1, 0x7f80, 0xff80}}};
+  std::vector<uint16_t> buf(80);
+  std::vector<float> got(80), want(80);
+  for (const ConvertKernels* k : all) {
+    SCOPED_TRACE(k->name);
+    for (const Case& c : cases) {
+      auto checked = c.type == DType::F16 ? k->f16_to_f32_checked : k->bf16_to_f32_checked;
+      auto plain = c.type == DType::F16 ? scalar_convert_kernels().f16_to_f32 : scalar_convert_kernels().bf16_to_f32;
+      for (size_t start = 0; start < 3; ++start)
+        for (size_t n = 0; n <= 70; ++n) {
+          for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<uint16_t>(c.finite + i);
+          uint16_t* p = buf.data() + start;
+          ASSERT_EQ(checked(p, got.data(), n), n) << "n=" << n;
+          for (size_t pos = 0; pos < n; ++pos)
+            for (uint16_t special : c.specials) {
+              const uint16_t saved = p[pos], saved_last = p[n - 1];
+              p[pos] = special;
+              if (pos + 1 < n) p[n - 1] = c.specials[0];  // a later one must not win
+              ASSERT_EQ(checked(p, got.data(), n), pos) << "n=" << n << " pos=" << pos;
+              plain(p, want.data(), n);
+              for (size_t i = 0; i < n; ++i)
+                ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i])) << i;
+              p[n - 1] = saved_last;
+              p[pos] = saved;
+            }
+        }
+    }
+  }
+  std::vector<float> f32 = {1, 2, std::numeric_limits<float>::infinity()}, out(3);
+  EXPECT_EQ(to_f32_checked(DType::F32, f32.data(), out.data(), 3), 2u);
+  EXPECT_EQ(to_f32_checked(DType::F32, f32.data(), out.data(), 2), 2u);
+}
+
 // to_f32 / from_f32 go through the active kernels and agree with the scalar ones either way.
 TEST(ConvertSimd, BulkEntryPointsFollowTheActiveKernels) {
   std::vector<uint16_t> in = all_16bit_patterns();
