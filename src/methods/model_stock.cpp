@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "methods/method.h"
+#include "methods/vector_math.h"
+#include "util/vectorize.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -24,16 +26,15 @@ struct OffsetStats {
     std::fill(sq.begin(), sq.end(), 0.0);
     std::fill(dot.begin(), dot.end(), 0.0);
   }
-  // Adds elements [begin, end) of a block; o holds scratch space for n offsets.
-  void add(const RowBlock& b, int base, const std::vector<size_t>& others, int64_t begin, int64_t end,
-           double* o) {
-    for (int64_t e = begin; e < end; ++e) {
-      const double w0 = b.inputs[base][e];
-      for (size_t i = 0; i < n; ++i) o[i] = static_cast<double>(b.inputs[others[i]][e]) - w0;
-      for (size_t i = 0; i < n; ++i) {
-        sq[i] += o[i] * o[i];
-        for (size_t j = i + 1; j < n; ++j) dot[i * n + j] += o[i] * o[j];
-      }
+  // Adds elements [begin, end) of a block: the centred dot products of vector_math (fixed order,
+  // vectorised), one per statistic.
+  void add(const RowBlock& b, int base, const std::vector<size_t>& others, int64_t begin, int64_t end) {
+    const float* c = b.inputs[base] + begin;
+    const int64_t len = end - begin;
+    for (size_t i = 0; i < n; ++i) {
+      const float* x = b.inputs[others[i]] + begin;
+      sq[i] += centred_dot_f64(x, x, c, len);
+      for (size_t j = i + 1; j < n; ++j) dot[i * n + j] += centred_dot_f64(x, b.inputs[others[j]] + begin, c, len);
     }
   }
 
@@ -72,14 +73,23 @@ void check_inputs(const MergeCall& call) {
                    call.inputs[others[0]].label + " besides the base provides this tensor");
 }
 
-// result = t * mean(w_i) + (1 - t) * w_0 over elements [begin, end) of a block.
+ALLOY_VECTORIZED void blend_range(const double* sum, const float* base, double t, double inv_n, int64_t n,
+                                  float* out) {
+  for (int64_t e = 0; e < n; ++e)
+    out[e] = static_cast<float>(t * (sum[e] * inv_n) + (1.0 - t) * static_cast<double>(base[e]));
+}
+
+// result = t * mean(w_i) + (1 - t) * w_0 over elements [begin, end) of a block, a tile at a time.
 void blend(const RowBlock& b, int base, const std::vector<size_t>& others, double t, int64_t begin, int64_t end,
            float* out) {
   const double inv_n = 1.0 / static_cast<double>(others.size());
-  for (int64_t e = begin; e < end; ++e) {
-    double sum = 0;
-    for (size_t i : others) sum += b.inputs[i][e];
-    out[e] = static_cast<float>(t * (sum * inv_n) + (1.0 - t) * static_cast<double>(b.inputs[base][e]));
+  constexpr int64_t kTile = 512;
+  double sum[kTile];
+  for (int64_t e0 = begin; e0 < end; e0 += kTile) {
+    const int64_t n = std::min(kTile, end - e0);
+    std::fill(sum, sum + n, 0.0);
+    for (size_t i : others) accumulate_scaled(sum, b.inputs[i] + e0, 1.0, n);  // 1·x is exact: a plain sum
+    blend_range(sum, b.inputs[base] + e0, t, inv_n, n, out + e0);
   }
 }
 
@@ -103,17 +113,15 @@ MethodSpec model_stock_method() {
     if (call.flag("filter_wise"))
       return make_kernel([base, others](const RowBlock& b, float* out) {
         OffsetStats stats(others.size());
-        std::vector<double> o(others.size());
         for (int64_t r = 0; r < b.row_end - b.row_begin; ++r) {
           const int64_t begin = r * b.cols, end = begin + b.cols;
           stats.clear();
-          stats.add(b, base, others, begin, end, o.data());
+          stats.add(b, base, others, begin, end);
           blend(b, base, others, stats.ratio(), begin, end, out);
         }
       });
     OffsetStats stats(others.size());
-    std::vector<double> o(others.size());
-    for_each_block(call, [&](const RowBlock& b) { stats.add(b, base, others, 0, b.size(), o.data()); });
+    for_each_block(call, [&](const RowBlock& b) { stats.add(b, base, others, 0, b.size()); });
     const double t = stats.ratio();
     return make_kernel([base, others, t](const RowBlock& b, float* out) {
       blend(b, base, others, t, 0, b.size(), out);
