@@ -1,6 +1,7 @@
 #include "methods/top_k.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "util/vectorize.h"
@@ -237,37 +238,46 @@ void TopKSelector::finish_fine() {
 void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, std::vector<uint64_t>& scratch) {
   if (n <= 0) return;
   const size_t len = static_cast<size_t>(n);
-  // Sort (key << 32 | index) pairs: equal keys then order by index, which makes any sort stable.
+  // Items (key << 32 | index) sorted by key with a stable LSD radix sort, so equal keys stay in
+  // index order. Zero keys (exact zeros of a sparse task vector) rank first, in index order, and
+  // are not sorted; the passes cover only the bits in which the other keys differ, 11 at a time
+  // (bf16 task vectors are small multiples of an ulp: typically two passes).
   scratch.resize(2 * len);
   uint64_t* a = scratch.data();
   uint64_t* b = a + len;
-  for (size_t i = 0; i < len; ++i) a[i] = static_cast<uint64_t>(key[i]) << 32 | i;
-  if (len <= 128) {
-    std::sort(a, a + len);
-  } else {
-    // LSD radix sort on the key bytes that differ between keys (typically two or three of four).
-    uint32_t any = 0, all = ~0u;
-    for (size_t i = 0; i < len; ++i) {
-      any |= key[i];
-      all &= key[i];
+  uint32_t zeros = 0, any = 0, all = ~0u;
+  size_t m = 0;
+  for (size_t i = 0; i < len; ++i) {
+    const uint32_t k = key[i];
+    if (k == 0) {
+      rank[i] = ++zeros;
+      continue;
     }
-    const uint32_t varying = any ^ all;
-    size_t histogram[256];
-    for (int shift = 32; shift < 64; shift += 8) {
-      if (((varying >> (shift - 32)) & 0xff) == 0) continue;
-      std::fill(histogram, histogram + 256, size_t{0});
-      for (size_t i = 0; i < len; ++i) ++histogram[(a[i] >> shift) & 0xff];
-      size_t at = 0;
-      for (size_t v = 0; v < 256; ++v) {
-        const size_t c = histogram[v];
-        histogram[v] = at;
+    a[m++] = static_cast<uint64_t>(k) << 32 | i;
+    any |= k;
+    all &= k;
+  }
+  const uint32_t varying = any ^ all;
+  if (varying != 0) {
+    const int low = std::countr_zero(varying), high = static_cast<int>(std::bit_width(varying));
+    uint32_t offset[2048];
+    for (int shift = low; shift < high; shift += 11) {
+      const int bits = std::min(11, high - shift);
+      const uint64_t mask = (uint64_t{1} << bits) - 1;
+      const size_t buckets = size_t{1} << bits;
+      std::fill(offset, offset + buckets, 0u);
+      for (size_t i = 0; i < m; ++i) ++offset[(a[i] >> (32 + shift)) & mask];
+      uint32_t at = 0;
+      for (size_t v = 0; v < buckets; ++v) {
+        const uint32_t c = offset[v];
+        offset[v] = at;
         at += c;
       }
-      for (size_t i = 0; i < len; ++i) b[histogram[(a[i] >> shift) & 0xff]++] = a[i];
+      for (size_t i = 0; i < m; ++i) b[offset[(a[i] >> (32 + shift)) & mask]++] = a[i];
       std::swap(a, b);
     }
   }
-  for (size_t i = 0; i < len; ++i) rank[static_cast<uint32_t>(a[i])] = static_cast<uint32_t>(i + 1);
+  for (size_t i = 0; i < m; ++i) rank[static_cast<uint32_t>(a[i])] = static_cast<uint32_t>(zeros + i + 1);
 }
 
 }  // namespace alloy
