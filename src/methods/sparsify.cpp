@@ -42,6 +42,19 @@ ALLOY_VECTORIZED double abs_delta_sum(const float* x, const float* base, int64_t
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+// Sets bit first + j of `bits` where v[j] != 0, a 64-bit word at a time.
+void set_bits_of_nonzero(const double* v, int64_t n, uint64_t first, uint64_t* bits) {
+  int64_t j = 0;
+  while (j < n) {
+    const uint64_t e = first + static_cast<uint64_t>(j);
+    const int64_t in_word = std::min<int64_t>(n - j, static_cast<int64_t>(64 - (e & 63)));
+    uint64_t word = 0;
+    for (int64_t k = 0; k < in_word; ++k) word |= static_cast<uint64_t>(v[j + k] != 0) << k;
+    bits[e >> 6] |= word << (e & 63);
+    j += in_word;
+  }
+}
+
 }  // namespace
 
 std::string sparsify_params_error(Sparsification kind, const SparsifyParams& p) {
@@ -140,6 +153,17 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   std::vector<double> masked;
   std::vector<uint32_t> magnitude;
   MaskScratch scratch;
+  // DELLA's decisions are worth remembering (ranking rows is the costly part); a random keep is
+  // cheaper to draw again than to store.
+  std::vector<std::shared_ptr<std::vector<uint64_t>>> kept(inputs);
+  {
+    size_t della = 0;
+    for (size_t i = 0; i < inputs; ++i) della += sums_pass[i] && masks[i].rule == Rule::Della;
+    if (della > 0 && (static_cast<uint64_t>(n) + 63) / 64 * 8 * della <= kKeptBitsBudget)
+      for (size_t i = 0; i < inputs; ++i)
+        if (sums_pass[i] && masks[i].rule == Rule::Della)
+          kept[i] = std::make_shared<std::vector<uint64_t>>((static_cast<size_t>(n) + 63) / 64, 0);
+  }
   auto pending = [&](bool first) {
     for (size_t i = 0; i < inputs; ++i)
       if ((upper[i] && !upper[i]->done()) || (lower[i] && !lower[i]->done()) || (first && sums_pass[i])) return true;
@@ -179,6 +203,8 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           apply_mask(masks[i], at, len, b.cols, b.inputs[i], base, masked.data(), scratch);
           before[i] += abs_delta_sum(b.inputs[i], base, len);
           after[i] += abs_sum(masked.data(), len);
+          // A non-zero masked entry was kept; a zero δ is the same kept or not.
+          if (kept[i]) set_bits_of_nonzero(masked.data(), len, static_cast<uint64_t>(at), kept[i]->data());
         }
       }
     }, 1 << 14, wanted);
@@ -202,6 +228,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
     if (rescale && m.rule != Rule::All && m.rule != Rule::None && before[i] >= kRescaleEps &&
         after[i] >= kRescaleEps)
       m.scale = before[i] / after[i];
+    m.kept = std::move(kept[i]);
   }
   return masks;
 }
@@ -246,6 +273,17 @@ ALLOY_VECTORIZED void ranked_bernoulli_deltas(const float* x, const float* base,
     const double p = p_low + spread * static_cast<double>(static_cast<int32_t>(rank[j] - 1)) / span;
     const double u = CounterRng::to_unit(local.draw(key, low + static_cast<uint32_t>(j)));
     const double factor = u < p ? scale : 0.0;
+    v[j] = task_delta(x[j], base[j]) * factor;
+  }
+}
+
+// Keeps the entries whose bit is set in `kept` (bit e for tensor element e; `first` is the
+// element index of x[0]).
+ALLOY_VECTORIZED void cached_deltas(const float* x, const float* base, int64_t n, const uint64_t* kept,
+                                    uint64_t first, double scale, double* v) {
+  for (int64_t j = 0; j < n; ++j) {
+    const uint64_t e = first + static_cast<uint64_t>(j);
+    const double factor = (kept[e >> 6] >> (e & 63)) & 1 ? scale : 0.0;
     v[j] = task_delta(x[j], base[j]) * factor;
   }
 }
@@ -313,6 +351,10 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
       break;
     }
     case Rule::Della: {
+      if (m.kept) {
+        cached_deltas(x, base, len, m.kept->data(), static_cast<uint64_t>(first), m.scale, v);
+        break;
+      }
       // Per row: p rises linearly with the ascending |δ| rank from density−ε to density+ε. A
       // one-column row has no spread: p = density (mergekit divides 0 by 0 here, QUIRK 4).
       const size_t c = static_cast<size_t>(cols);
