@@ -1,7 +1,6 @@
 #include "exec/executor.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,11 +9,13 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "io/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 
@@ -48,7 +49,14 @@ class Run {
  public:
   Run(const MergePlan& plan, const OutputLayout& layout, const std::vector<int>& fds, const ExecOptions& opt)
       : plan_(plan), layout_(layout), fds_(fds), opt_(opt), kernels_(plan.jobs.size()),
-        pending_(plan.jobs.size()) {}
+        pending_(plan.jobs.size()), order_(plan.jobs.size()) {
+    // Largest tensors first (embeddings, lm_head, ...), the rest in plan order: a large tensor
+    // whose whole-tensor passes run on one thread must not be the last job, with the other
+    // threads idle. Output bytes do not depend on the order.
+    for (size_t j = 0; j < order_.size(); ++j) order_[j] = j;
+    auto cost = [&](size_t j) { return plan_.jobs[j].call.numel() * static_cast<int64_t>(plan_.jobs[j].call.size()); };
+    std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return cost(a) > cost(b); });
+  }
 
   ExecStats go() {
     auto start = std::chrono::steady_clock::now();
@@ -81,14 +89,15 @@ class Run {
     try {
       while (!stopping()) {
         std::optional<Block> block;
-        std::optional<size_t> job;
+        std::optional<size_t> job, next;
         {
           std::unique_lock lock(mu_);
           if (!blocks_.empty()) {
             block = blocks_.front();
             blocks_.pop_front();
           } else if (next_job_ < plan_.jobs.size()) {
-            job = next_job_++;
+            job = order_[next_job_++];
+            if (next_job_ < order_.size()) next = order_[next_job_];
           } else if (preparing_ > 0) {
             cv_.wait(lock);  // a job being prepared may still publish blocks
             continue;
@@ -100,6 +109,7 @@ class Run {
         if (block) {
           run_block(*block, scratch);
         } else {
+          if (next) prefetch(*next);
           start_job(*job, scratch);
         }
       }
@@ -158,6 +168,8 @@ class Run {
 
   // Computes the block's rows chunk by chunk (inputs, kernel and output conversion stay in cache)
   // into one byte buffer, then writes it with one call.
+  static constexpr int64_t kReleaseBlocks = 128;
+
   void run_block(const Block& b, Scratch& s) {
     const TensorJob& job = plan_.jobs[b.job];
     const MergeCall& call = job.call;
@@ -180,6 +192,14 @@ class Run {
       kernels_[b.job]->map(block, s.out.data());
       from_f32(s.out.data(), job.out.dtype, s.bytes.data() + static_cast<size_t>((r - b.row_begin) * cols) * esize, n);
     }
+    // Every kReleaseBlocks blocks, release the input pages of the kReleaseBlocks blocks before the
+    // previous ones (done by now, or nearly: releasing pages still read only costs a minor fault).
+    // Releasing costs a TLB shootdown on every core, so not per block.
+    const int64_t rows_per_block = std::max<int64_t>(1, opt_.block_elements / cols);
+    const int64_t index = b.row_begin / rows_per_block;
+    if (index % kReleaseBlocks == 0 && index >= 2 * kReleaseBlocks)
+      for (size_t i = 0; i < call.size(); ++i)
+        call.release_rows(i, (index - 2 * kReleaseBlocks) * rows_per_block, (index - kReleaseBlocks) * rows_per_block);
     const TensorPlacement& place = layout_.placements[b.job];
     write_fully(fds_[place.shard], s.bytes.data(), s.bytes.size(),
                 place.file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, where(b.job));
@@ -192,17 +212,18 @@ class Run {
   // resident set (they stay in the page cache), and start writing its bytes back to disk.
   void finish_job(size_t j) {
     kernels_[j].reset();
-    static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    for (const auto& in : plan_.jobs[j].call.inputs) {
-      uintptr_t begin = (reinterpret_cast<uintptr_t>(in.view.data) + page - 1) / page * page;
-      uintptr_t end = (reinterpret_cast<uintptr_t>(in.view.data) + in.view.nbytes) / page * page;
-      if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-    }
+    for (const auto& in : plan_.jobs[j].call.inputs)
+      if (in.view.file_mapped) release_pages(in.view.data, in.view.nbytes);
     if (opt_.early_write_back) {
       const TensorPlacement& place = layout_.placements[j];
       ::sync_file_range(fds_[place.shard], static_cast<off_t>(place.file_offset),
                         static_cast<off_t>(place.nbytes), SYNC_FILE_RANGE_WRITE);
     }
+  }
+
+  // Starts reading job j's inputs from disk (a no-op for pages already cached).
+  void prefetch(size_t j) const {
+    for (const auto& in : plan_.jobs[j].call.inputs) prefetch_pages(in.view.data, in.view.nbytes);
   }
 
   std::string where(size_t j) const {
@@ -223,6 +244,7 @@ class Run {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Block> blocks_;
+  std::vector<size_t> order_;  // jobs in the order they are started
   size_t next_job_ = 0;
   int preparing_ = 0;
   std::exception_ptr error_;

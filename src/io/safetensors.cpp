@@ -236,6 +236,7 @@ TensorView SafetensorsFile::view(const SafetensorsEntry& e) const {
   v.shape = e.shape;
   v.data = map_.data() + header_.data_start + e.begin;
   v.nbytes = e.end - e.begin;
+  v.file_mapped = true;
   return v;
 }
 

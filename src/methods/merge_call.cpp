@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "io/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 
@@ -84,6 +85,14 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
   if (load_dtype && *load_dtype != v.dtype) round_to_dtype(*load_dtype, dst, n);
 }
 
+void MergeCall::release_rows(size_t i, int64_t row_begin, int64_t row_end) const {
+  const TensorView& v = inputs[i].view;
+  const int64_t rows = std::min(row_end, v.rows()) - row_begin;
+  if (rows <= 0 || !v.file_mapped) return;
+  const uint64_t row_bytes = static_cast<uint64_t>(v.row_length()) * dtype_size(v.dtype);
+  release_pages(v.data + static_cast<uint64_t>(row_begin) * row_bytes, static_cast<uint64_t>(rows) * row_bytes);
+}
+
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
                     int64_t block_elements, const InputFilter& wanted) {
   const int64_t cols = call.cols();
@@ -92,8 +101,21 @@ void for_each_block(const MergeCall& call, const std::function<void(const RowBlo
   const int64_t rows_per_block = std::max<int64_t>(1, block_elements / cols);
   std::vector<std::vector<float>> buffers(call.size());
   std::vector<const float*> pointers(call.size());
+  // Release read pages every 8M elements (a few tens of MB): rarely enough that the TLB shootdowns
+  // cost little, and never for a tensor smaller than that, whose pages the next pass reads again
+  // (the executor releases a finished tensor's pages).
+  constexpr int64_t kReleaseElements = int64_t{1} << 23;
+  std::vector<int64_t> released(call.size(), 0);        // rows below this are released, per input
+  auto release_up_to = [&](int64_t row) {
+    for (size_t i = 0; i < call.size(); ++i)
+      if ((row - released[i]) * cols >= kReleaseElements) {
+        call.release_rows(i, released[i], row);
+        released[i] = row;
+      }
+  };
   for (int64_t r = 0; r < rows; r += rows_per_block) {
     int64_t end = std::min(rows, r + rows_per_block);
+    release_up_to(r);
     bool any = false;
     for (size_t i = 0; i < call.size(); ++i) {
       pointers[i] = nullptr;

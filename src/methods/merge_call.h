@@ -64,6 +64,10 @@ struct MergeCall {
   // or zeros without a base. Throws Error naming the tensor, model and element on NaN/Inf.
   void read_rows(size_t i, int64_t row_begin, int64_t row_end, float* dst) const;
 
+  // Releases the resident pages of rows [row_begin, row_end) of input i (page_hints.h): for rows
+  // no pass reads again soon. Values are unaffected.
+  void release_rows(size_t i, int64_t row_begin, int64_t row_end) const;
+
   // "tensor 'model.layers.0.mlp.up_proj.weight'"
   std::string where() const;
   [[noreturn]] void fail_here(const std::string& message) const;
@@ -75,7 +79,8 @@ using InputFilter = std::function<bool(size_t input, int64_t first, int64_t last
 // Calls fn(block) for consecutive blocks of whole rows covering the tensor, with every input read
 // to f32; blocks hold about `block_elements` elements (at least one row). Single-threaded and in
 // row order, so reductions accumulated in fn are deterministic. With a filter, only the wanted
-// inputs are read (the others' pointers are null) and blocks wanting none are skipped.
+// inputs are read (the others' pointers are null) and blocks wanting none are skipped. Pages read
+// are released every 8M elements (resident memory stays bounded for any tensor size).
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
                     int64_t block_elements = 1 << 14, const InputFilter& wanted = {});
 

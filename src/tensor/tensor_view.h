@@ -25,6 +25,9 @@ struct TensorView {
   Shape shape;
   const std::byte* data = nullptr;
   uint64_t nbytes = 0;
+  // The bytes are a read-only file mapping: their pages may be dropped from memory and re-read
+  // (page_hints.h). Never set for memory the program owns (dropping it would lose it).
+  bool file_mapped = false;
 
   int64_t numel() const { return alloy::numel(shape); }
   // Elements in the last dimension (1 for scalars); a "row" for row-wise methods.
