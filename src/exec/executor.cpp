@@ -15,6 +15,7 @@
 #include <optional>
 #include <thread>
 
+#include "exec/write_queue.h"
 #include "io/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
@@ -61,10 +62,18 @@ class Run {
   ExecStats go() {
     auto start = std::chrono::steady_clock::now();
     int n = std::max(1, opt_.threads);
+    if (opt_.writer_thread)
+      writer_ = std::make_unique<WriteQueue>(kWriteQueueBytes, [this](std::exception_ptr e) { record(e); });
     std::vector<std::thread> threads;
     for (int i = 1; i < n; ++i) threads.emplace_back([this] { work(); });
     work();
     for (auto& t : threads) t.join();
+    if (writer_) {
+      if (stopping())
+        writer_->abandon();
+      else
+        writer_->finish();
+    }
     if (error_) std::rethrow_exception(error_);
     if (opt_.cancel && opt_.cancel->load()) fail("interrupted");
     ExecStats s;
@@ -114,11 +123,47 @@ class Run {
         }
       }
     } catch (...) {
-      std::lock_guard lock(mu_);
-      if (!error_) error_ = std::current_exception();
-      error_flag_ = true;
-      cv_.notify_all();
+      record(std::current_exception());
     }
+  }
+
+  // The first failure wins; everyone stops.
+  void record(std::exception_ptr e) {
+    std::lock_guard lock(mu_);
+    if (!error_) error_ = e;
+    error_flag_ = true;
+    cv_.notify_all();
+  }
+
+  // Writes [data, data + size) at `offset` of job j's shard, on the writer thread when there is
+  // one (`bytes` owned, or `borrowed` bytes that outlive the run), then counts the bytes and, for
+  // the job's last write, finishes the job.
+  void write(size_t j, uint64_t offset, std::vector<unsigned char>* bytes, const std::byte* borrowed,
+             uint64_t size) {
+    const int fd = fds_[layout_.placements[j].shard];
+    auto done = [this, j, size] {
+      written_ += size;
+      if (--pending_[j] == 0) finish_job(j);
+      report();
+    };
+    if (!writer_) {
+      write_fully(fd, bytes ? bytes->data() : static_cast<const void*>(borrowed), size, offset, where(j));
+      done();
+      return;
+    }
+    WriteQueue::Write w;
+    w.fd = fd;
+    w.offset = offset;
+    if (bytes) {
+      w.bytes = std::move(*bytes);
+      *bytes = writer_->take_buffer();
+    } else {
+      w.borrowed = borrowed;
+      w.borrowed_size = size;
+    }
+    w.what = where(j);
+    w.done = std::move(done);
+    writer_->push(std::move(w));  // false only once the run is failing
   }
 
   void start_job(size_t j, Scratch& scratch) {
@@ -134,10 +179,8 @@ class Run {
     const TensorPlacement& place = layout_.placements[j];
     if (!job.method) {  // byte copy
       const auto& v = job.call.inputs[0].view;
-      write_fully(fds_[place.shard], v.data, v.nbytes, place.file_offset, where(j));
-      written_ += v.nbytes;
-      finish_job(j);
-      report();
+      pending_[j] = 1;
+      write(j, place.file_offset, nullptr, v.data, v.nbytes);
       return;
     }
     try {
@@ -168,7 +211,7 @@ class Run {
 
   // Computes the block's rows chunk by chunk (inputs, kernel and output conversion stay in cache)
   // into one byte buffer, then writes it with one call.
-  static constexpr int64_t kReleaseBlocks = 128;
+  static constexpr int64_t kReleaseBlocks = 32;
 
   void run_block(const Block& b, Scratch& s) {
     const TensorJob& job = plan_.jobs[b.job];
@@ -200,12 +243,9 @@ class Run {
     if (index % kReleaseBlocks == 0 && index >= 2 * kReleaseBlocks)
       for (size_t i = 0; i < call.size(); ++i)
         call.release_rows(i, (index - 2 * kReleaseBlocks) * rows_per_block, (index - kReleaseBlocks) * rows_per_block);
-    const TensorPlacement& place = layout_.placements[b.job];
-    write_fully(fds_[place.shard], s.bytes.data(), s.bytes.size(),
-                place.file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, where(b.job));
-    written_ += s.bytes.size();
-    if (--pending_[b.job] == 0) finish_job(b.job);
-    report();
+    const uint64_t size = s.bytes.size();
+    write(b.job, layout_.placements[b.job].file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, &s.bytes,
+          nullptr, size);
   }
 
   // A tensor is complete: free its prepared state, let its input pages leave this process's
@@ -250,6 +290,8 @@ class Run {
   std::exception_ptr error_;
   std::atomic<bool> error_flag_{false};
   std::atomic<uint64_t> written_{0};
+  static constexpr uint64_t kWriteQueueBytes = uint64_t{8} << 20;  // output queued at most
+  std::unique_ptr<WriteQueue> writer_;  // last member: its thread stops before the rest goes
 };
 
 }  // namespace

@@ -17,10 +17,13 @@ struct ExecOptions {
   int threads = 1;
   int64_t block_elements = 1 << 16;          // target elements per work block (one write)
   int64_t chunk_elements = 1 << 14;          // computed at a time inside a block (stays in L2)
-  const std::atomic<bool>* cancel = nullptr;
+  const std::atomic<bool>* cancel = nullptr;  // set (e.g. by a signal handler) to stop early
   // Start write-back of each finished tensor at once (sync_file_range), so the final fsync has
   // little left to do and dirty pages do not pile up.
-  bool early_write_back = false;  // set (e.g. by a signal handler) to stop early
+  bool early_write_back = false;
+  // Make every output write on one extra thread (write_queue.h), so that compute threads never
+  // wait for the output file or the disk.
+  bool writer_thread = true;
   // Called from worker threads with (bytes written so far, total bytes); may be empty.
   std::function<void(uint64_t, uint64_t)> progress;
 };

@@ -101,10 +101,10 @@ void for_each_block(const MergeCall& call, const std::function<void(const RowBlo
   const int64_t rows_per_block = std::max<int64_t>(1, block_elements / cols);
   std::vector<std::vector<float>> buffers(call.size());
   std::vector<const float*> pointers(call.size());
-  // Release read pages every 8M elements (a few tens of MB): rarely enough that the TLB shootdowns
-  // cost little, and never for a tensor smaller than that, whose pages the next pass reads again
-  // (the executor releases a finished tensor's pages).
-  constexpr int64_t kReleaseElements = int64_t{1} << 23;
+  // Release read pages every 2M elements (a few MB per input): rarely enough that the TLB
+  // shootdowns cost little. A tensor smaller than that keeps its pages for the next pass (the
+  // executor releases a finished tensor's pages).
+  constexpr int64_t kReleaseElements = int64_t{1} << 21;
   std::vector<int64_t> released(call.size(), 0);        // rows below this are released, per input
   auto release_up_to = [&](int64_t row) {
     for (size_t i = 0; i < call.size(); ++i)

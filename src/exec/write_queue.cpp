@@ -1,0 +1,91 @@
+#include "exec/write_queue.h"
+
+#include "exec/executor.h"
+
+namespace alloy {
+
+namespace {
+
+uint64_t size_of(const WriteQueue::Write& w) { return w.borrowed ? w.borrowed_size : w.bytes.size(); }
+
+}  // namespace
+
+WriteQueue::WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error)
+    : limit_(limit), on_error_(std::move(on_error)), thread_([this] { loop(); }) {}
+
+WriteQueue::~WriteQueue() { finish(); }
+
+bool WriteQueue::push(Write w) {
+  std::unique_lock lock(mu_);
+  // One write larger than the limit is still taken, alone.
+  changed_.wait(lock, [&] { return failed_ || closing_ || queued_bytes_ == 0 || queued_bytes_ + size_of(w) <= limit_; });
+  if (failed_ || closing_) return false;
+  queued_bytes_ += size_of(w);
+  queue_.push_back(std::move(w));
+  changed_.notify_all();
+  return true;
+}
+
+std::vector<unsigned char> WriteQueue::take_buffer() {
+  std::lock_guard lock(mu_);
+  if (free_.empty()) return {};
+  std::vector<unsigned char> b = std::move(free_.back());
+  free_.pop_back();
+  return b;
+}
+
+void WriteQueue::finish() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    changed_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void WriteQueue::abandon() {
+  {
+    std::lock_guard lock(mu_);
+    failed_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+    changed_.notify_all();
+  }
+  finish();
+}
+
+void WriteQueue::loop() {
+  for (;;) {
+    Write w;
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return !queue_.empty() || closing_ || failed_; });
+      if (failed_ || queue_.empty()) return;  // failed, or closing with nothing left
+      w = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    try {
+      if (w.borrowed)
+        write_fully(w.fd, w.borrowed, w.borrowed_size, w.offset, w.what);
+      else
+        write_fully(w.fd, w.bytes.data(), w.bytes.size(), w.offset, w.what);
+      if (w.done) w.done();
+    } catch (...) {
+      {
+        std::lock_guard lock(mu_);
+        failed_ = true;
+        queue_.clear();
+        queued_bytes_ = 0;
+        changed_.notify_all();
+      }
+      on_error_(std::current_exception());
+      return;
+    }
+    std::lock_guard lock(mu_);
+    queued_bytes_ -= size_of(w);
+    if (!w.borrowed && free_.size() < 16) free_.push_back(std::move(w.bytes));
+    changed_.notify_all();
+  }
+}
+
+}  // namespace alloy
