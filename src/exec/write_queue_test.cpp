@@ -1,0 +1,105 @@
+#include "exec/write_queue.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "util/error.h"
+
+namespace alloy {
+namespace {
+
+struct TempFile {
+  std::string path = (std::filesystem::temp_directory_path() / ("alloy-wq-" + std::to_string(::getpid()))).string();
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+  ~TempFile() {
+    ::close(fd);
+    ::unlink(path.c_str());
+  }
+  std::string read_all() const {
+    std::string s(static_cast<size_t>(::lseek(fd, 0, SEEK_END)), '\0');
+    EXPECT_EQ(::pread(fd, s.data(), s.size(), 0), static_cast<ssize_t>(s.size()));
+    return s;
+  }
+};
+
+TEST(WriteQueue, WritesEveryBlockInPlaceAndRunsItsCallback) {
+  TempFile f;
+  std::atomic<int> done{0};
+  {
+    // A limit smaller than two writes: push waits for the writer, and still every write lands.
+    WriteQueue q(6, [](std::exception_ptr) { FAIL() << "no write should fail"; });
+    const std::string text = "0123456789abcdef";
+    for (size_t at = 0; at < text.size(); at += 4) {
+      WriteQueue::Write w;
+      w.fd = f.fd;
+      w.offset = text.size() - 4 - at;  // back to front
+      w.bytes = q.take_buffer();
+      w.bytes.assign(text.begin() + static_cast<long>(text.size() - 4 - at), text.begin() + static_cast<long>(text.size() - at));
+      w.done = [&] { ++done; };
+      ASSERT_TRUE(q.push(std::move(w)));
+    }
+    static const char borrowed[] = "XY";
+    WriteQueue::Write b;
+    b.fd = f.fd;
+    b.offset = 16;
+    b.borrowed = borrowed;
+    b.borrowed_size = 2;
+    ASSERT_TRUE(q.push(std::move(b)));
+    q.finish();
+  }
+  EXPECT_EQ(done.load(), 4);
+  EXPECT_EQ(f.read_all(), "0123456789abcdefXY");
+}
+
+TEST(WriteQueue, AFailedWriteIsReportedWithItsContextAndStopsTheQueue) {
+  std::string message;
+  int errors = 0;
+  WriteQueue q(1 << 20, [&](std::exception_ptr e) {
+    ++errors;
+    try {
+      std::rethrow_exception(e);
+    } catch (const Error& err) {
+      message = err.what();
+    }
+  });
+  WriteQueue::Write w;
+  w.fd = -1;  // not a descriptor: the write fails
+  w.bytes = {1, 2, 3};
+  w.what = "output model.safetensors, tensor 'lm_head.weight'";
+  bool ran = false;
+  w.done = [&] { ran = true; };
+  q.push(std::move(w));
+  // Once the failure is recorded, later writes are refused.
+  for (int tries = 0; tries < 1000; ++tries) {
+    WriteQueue::Write later;
+    later.fd = -1;
+    later.bytes = {4};
+    if (!q.push(std::move(later))) break;
+    ::usleep(1000);
+  }
+  q.finish();
+  EXPECT_EQ(errors, 1);
+  EXPECT_FALSE(ran);
+  EXPECT_NE(message.find("lm_head.weight"), std::string::npos) << message;
+  EXPECT_NE(message.find("write failed"), std::string::npos) << message;
+}
+
+TEST(WriteQueue, AbandonDropsWhatIsQueued) {
+  TempFile f;
+  WriteQueue q(1 << 20, [](std::exception_ptr) {});
+  q.abandon();
+  WriteQueue::Write w;
+  w.fd = f.fd;
+  w.bytes = {1};
+  EXPECT_FALSE(q.push(std::move(w)));
+  EXPECT_EQ(f.read_all(), "");
+}
+
+}  // namespace
+}  // namespace alloy
