@@ -233,6 +233,34 @@ double buffered_write_bandwidth(const fs::path& dir, uint64_t bytes, int threads
   return static_cast<double>(bytes) / s;
 }
 
+double evict_from_page_cache(const std::vector<fs::path>& files) {
+  ::sync();
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  uint64_t pages = 0, cached = 0;
+  for (const auto& f : files) {
+    Fd fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) fail(f.string(), ": cannot open: ", std::strerror(errno));
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
+    const uint64_t size = fs::file_size(f);
+    if (size == 0) continue;
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.get(), 0);
+    if (p == MAP_FAILED) continue;
+    std::vector<unsigned char> in_core((size + page - 1) / page);
+    if (::mincore(p, size, in_core.data()) == 0)
+      for (unsigned char c : in_core) cached += c & 1;
+    pages += in_core.size();
+    ::munmap(p, size);
+  }
+  return pages ? static_cast<double>(cached) / static_cast<double>(pages) : 0.0;
+}
+
+double sequential_read_seconds(const std::vector<fs::path>& files) {
+  MappedBuffer buf(1 << 20);
+  auto start = Clock::now();
+  for (const auto& f : files) read_range(f, 0, fs::file_size(f), buf.data(), 1 << 20);
+  return seconds_since(start);
+}
+
 uint64_t free_bytes(const fs::path& dir) {
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) != 0) return 0;

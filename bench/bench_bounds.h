@@ -33,6 +33,13 @@ double durable_write_bandwidth(const std::filesystem::path& dir, uint64_t bytes)
 // no fsync. The file is removed.
 double buffered_write_bandwidth(const std::filesystem::path& dir, uint64_t bytes, int threads);
 
+// Cold start. Evicts the files' pages from the page cache (sync, then posix_fadvise DONTNEED on
+// each file: needs no privileges, and works for files no process has mapped), and returns the
+// fraction of their pages still cached afterwards (mincore), 0 when the eviction worked.
+double evict_from_page_cache(const std::vector<std::filesystem::path>& files);
+// Seconds to read every file once, sequentially in 1 MiB reads, as `cat files > /dev/null` does
+// (call evict_from_page_cache first for a cold read).
+double sequential_read_seconds(const std::vector<std::filesystem::path>& files);
 // Bytes available to unprivileged users on the filesystem holding `dir`.
 uint64_t free_bytes(const std::filesystem::path& dir);
 

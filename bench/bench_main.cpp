@@ -32,10 +32,10 @@ using nlohmann::json;
 namespace {
 
 struct Args {
-  std::string size = "medium";
+  std::string size = "large";
   int models = 4;
   std::string methods;
-  std::string regime = "both";
+  std::string regime = "all";
   int threads = 0;
   int repeat = 1;
   std::string dtype = "bfloat16";
@@ -46,6 +46,8 @@ struct Args {
   std::string json_path;
   double disk_gb = 1.0;
   bool skip_convert_bench = false;
+  std::string cold_methods = "linear";
+  bool scaling = false;
 };
 
 struct Bounds {
@@ -55,6 +57,8 @@ struct Bounds {
   double tmpfs_write = 0; // bytes/s, pwrite into the memory regime's directory
   double disk_write = 0;  // bytes/s, durable
   uint64_t disk_bytes = 0;
+  double cold_read_s = 0;       // `cat inputs > /dev/null` with the inputs evicted
+  double cold_residual = 0;     // fraction of input pages still cached after the eviction
 };
 
 struct Row {
@@ -149,8 +153,9 @@ void print_table(const std::vector<Row>& rows) {
                 static_cast<double>(r.run.max_rss_bytes) / (1u << 30), r.run.user_s + r.run.sys_s, r.bound_by.c_str());
   }
   std::printf("bound: the issue's (memory: bytes moved / copy bandwidth; durable: max of that and written / durable "
-              "write bandwidth);\nio: through the kernel (memory: read / page-cache read + written / pwrite to the "
-              "tmpfs; durable: max(read / page-cache read, written / durable write)).\n");
+              "write bandwidth;\ncold: cold read of the inputs + written / durable write bandwidth); io: through the "
+              "kernel (memory: read / page-cache read\n+ written / pwrite to the tmpfs; durable: max(read / page-cache "
+              "read, written / durable write); cold: as bound).\n");
 }
 
 json row_json(const Row& r) {
@@ -178,14 +183,122 @@ json row_json(const Row& r) {
   return j;
 }
 
+// The scaling table: the same merges over families of growing model size and model count. Time
+// should grow linearly in the bytes moved and peak resident memory not at all.
+int scaling_main(const Args& a, const ConvertKernels* kernels) {
+  const fs::path source = ALLOY_SOURCE_DIR;
+  struct Family {
+    const char* size;
+    int models;
+  };
+  const Family families[] = {{"small", 3}, {"medium", 3}, {"xlarge", 3}, {"medium", 2}, {"medium", 4}, {"medium", 8}};
+  const std::vector<std::string> methods = a.methods.empty() ? std::vector<std::string>{"linear", "ties"}
+                                                             : split_list(a.methods);
+  const fs::path memory_dir = fs::path(a.bench_dir) / ("alloy-bench-" + std::to_string(::getpid()));
+  fs::create_directories(memory_dir);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{memory_dir};
+  const double copy = copy_bandwidth(a.threads, uint64_t{256} << 20, 5);
+  double tmpfs_write = 0;
+  for (int rep = 0; rep < 3; ++rep)
+    tmpfs_write = std::max(tmpfs_write, buffered_write_bandwidth(memory_dir, 512u << 20, a.threads));
+  std::printf("scaling: %d threads; memory copy %.2f GB/s, pwrite to %s %.2f GB/s\n", a.threads, gb(copy),
+              a.bench_dir.c_str(), gb(tmpfs_write));
+  json cells = json::array();
+  std::printf("\n%-7s %6s %-16s %9s %7s %6s %9s %7s %9s %6s\n", "size", "models", "method", "GB moved", "wall s", "GB/s",
+              "s per GB", "of io", "peak RSS", "CPU s");
+  std::vector<std::string> lines;
+  for (const Family& f : families) {
+    const BenchSize& size = bench_size(f.size);
+    BenchFamily family = prepare_family(size, f.models, a.data_dir);
+    const std::vector<fs::path> files = family_files(family);
+    warm_page_cache(files);
+    const double cache_read = page_cache_read_bandwidth(files, a.threads, 2);
+    const fs::path recipe_dir = family.dir / ("recipes-" + std::to_string(f.models));
+    fs::create_directories(recipe_dir);
+    for (const std::string& method : methods) {
+      BenchRecipe recipe = bench_recipe(method, family, a.dtype);
+      if (!recipe.skip_reason.empty()) continue;
+      const fs::path recipe_path = recipe_dir / (method + ".yml");
+      {
+        std::ofstream out(recipe_path);
+        out << recipe.yaml;
+      }
+      MergeOptions opt;
+      opt.recipe = recipe_path;
+      opt.out = memory_dir / ("merged-" + method);
+      opt.threads = a.threads;
+      opt.fsync = false;
+      opt.force = true;
+      MergeRun best;
+      for (int rep = 0; rep < std::max(1, a.repeat); ++rep) {
+        warm_page_cache(files);
+        MergeRun run = run_merge_in_child(opt, kernels);
+        std::error_code ec;
+        fs::remove_all(opt.out, ec);
+        if (rep == 0 || (run.status == MergeRun::Status::Ok && run.wall_s < best.wall_s)) best = run;
+        if (run.status != MergeRun::Status::Ok) break;
+      }
+      if (best.status != MergeRun::Status::Ok) {
+        std::printf("%-7s %6d %-16s %s\n", f.size, f.models, method.c_str(), best.message.c_str());
+        continue;
+      }
+      const double read = static_cast<double>(best.bytes_read), written = static_cast<double>(best.bytes_written);
+      const double io_bound = read / cache_read + written / tmpfs_write;
+      std::printf("%-7s %6d %-16s %9.2f %7.2f %6.2f %9.3f %6.1f%% %5.2f GiB %6.1f\n", f.size, f.models, method.c_str(),
+                  gb(read + written), best.wall_s, gb(read + written) / best.wall_s, best.wall_s / gb(read + written),
+                  100 * io_bound / best.wall_s, static_cast<double>(best.max_rss_bytes) / (1u << 30),
+                  best.user_s + best.sys_s);
+      std::fflush(stdout);
+      cells.push_back({{"size", f.size},
+                       {"models", f.models},
+                       {"bytes_per_model", family.model_bytes},
+                       {"method", method},
+                       {"wall_s", best.wall_s},
+                       {"bytes_read", best.bytes_read},
+                       {"bytes_written", best.bytes_written},
+                       {"seconds_per_gb_moved", best.wall_s / gb(read + written)},
+                       {"page_cache_read_gb_per_s", gb(cache_read)},
+                       {"io_bound_s", io_bound},
+                       {"peak_rss_bytes", best.max_rss_bytes},
+                       {"user_s", best.user_s},
+                       {"sys_s", best.sys_s}});
+    }
+  }
+  if (a.json_path != "none") {
+    fs::path path = a.json_path.empty() ? source / "bench" / "results" / (today() + "-" + hostname() + "-scaling.json")
+                                        : fs::path(a.json_path);
+    fs::create_directories(path.parent_path());
+    json j = {{"date", today()},
+              {"host", hostname()},
+              {"cpu", cpu_model()},
+              {"cores", std::thread::hardware_concurrency()},
+              {"git_commit", shell_line("git -C '" + source.string() + "' describe --always --dirty 2>/dev/null")},
+              {"threads", a.threads},
+              {"copy_gb_per_s", gb(copy)},
+              {"memory_dir_write_gb_per_s", gb(tmpfs_write)},
+              {"cells", cells}};
+    std::ofstream out(path);
+    out << j.dump(2) << "\n";
+    std::printf("\nwrote %s\n", path.c_str());
+  }
+  return 0;
+}
+
 int bench_main(int argc, char** argv) {
   Args a;
   CLI::App app{"alloy_bench: merge throughput against the machine's own memory and disk bounds"};
-  app.add_option("--size", a.size, "family size: small (0.1 GB/model), medium (1 GB), large (2.2 GB), xlarge (4 GB)")
+  app.add_option("--size", a.size, "family size: small (0.1 GB/model), medium (1 GB), large (2.2 GB: the issue's 1.1B "
+                 "family), xlarge (4 GB)")
       ->capture_default_str();
   app.add_option("--models", a.models, "models in the family: the base plus models-1 fine-tunes")->capture_default_str();
   app.add_option("--methods", a.methods, "comma-separated methods, or 'all' (default: the issue's eight + dare_linear)");
-  app.add_option("--regime", a.regime, "memory, durable or both")->capture_default_str();
+  app.add_option("--regime", a.regime, "memory, durable, cold, both (memory and durable) or all")->capture_default_str();
   app.add_option("--threads", a.threads, "merge threads (and copy-bandwidth threads); default: all cores");
   app.add_option("--repeat", a.repeat, "runs per method and regime; the fastest is reported")->capture_default_str();
   app.add_option("--dtype", a.dtype, "the recipes' dtype: (load/compute dtype); outputs are bfloat16")
@@ -197,21 +310,29 @@ int bench_main(int argc, char** argv) {
   app.add_option("--json", a.json_path, "result file (default: bench/results/<date>-<host>-<size>-<N>m.json; 'none': no file)");
   app.add_option("--disk-gb", a.disk_gb, "size of the durable-write bandwidth probe, GB")->capture_default_str();
   app.add_flag("--skip-convert-bench", a.skip_convert_bench, "do not time the conversion kernels");
+  app.add_option("--cold-methods", a.cold_methods, "methods of the cold regime (comma-separated)")->capture_default_str();
+  app.add_flag("--scaling", a.scaling,
+               "the scaling table instead: linear and ties against model size (small, medium, xlarge; 3 models) "
+               "and model count (medium; 2, 4, 8 models), memory regime");
   CLI11_PARSE(app, argc, argv);
 
   const fs::path source = ALLOY_SOURCE_DIR;
   if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (a.data_dir.empty()) a.data_dir = (source / "build" / "bench-data").string();
   if (a.durable_dir.empty()) a.durable_dir = (source / "build" / "bench-out").string();
-  if (a.regime != "memory" && a.regime != "durable" && a.regime != "both")
-    fail("--regime: expected memory, durable or both, got '", a.regime, "'");
+  if (a.regime != "memory" && a.regime != "durable" && a.regime != "cold" && a.regime != "both" && a.regime != "all")
+    fail("--regime: expected memory, durable, cold, both or all, got '", a.regime, "'");
   const ConvertKernels* kernels = nullptr;
   if (a.convert == "scalar") kernels = &scalar_convert_kernels();
   else if (a.convert != "auto") fail("--convert: expected auto or scalar, got '", a.convert, "'");
   std::vector<std::string> methods =
       a.methods.empty() ? default_methods() : a.methods == "all" ? known_methods() : split_list(a.methods);
   const std::vector<std::string> regimes =
-      a.regime == "both" ? std::vector<std::string>{"memory", "durable"} : std::vector<std::string>{a.regime};
+      a.regime == "all"    ? std::vector<std::string>{"memory", "durable", "cold"}
+      : a.regime == "both" ? std::vector<std::string>{"memory", "durable"}
+                           : std::vector<std::string>{a.regime};
+  auto has_regime = [&](const char* r) { return std::find(regimes.begin(), regimes.end(), r) != regimes.end(); };
+  if (a.scaling) return scaling_main(a, kernels);
 
   const BenchSize& size = bench_size(a.size);
   BenchFamily family = prepare_family(size, a.models, a.data_dir);
@@ -248,12 +369,20 @@ int bench_main(int argc, char** argv) {
   bounds.mapped_read = mapped_read_bandwidth(files, a.threads, 2);
   // Capped and repeated: a probe as large as the output mostly measures page-cache reclaim when
   // memory is tight, which the merge then pays too but which is no property of the tmpfs.
-  if (a.regime != "durable")
+  if (has_regime("memory"))
     for (int rep = 0; rep < 3; ++rep)
       bounds.tmpfs_write = std::max(bounds.tmpfs_write,
                                     buffered_write_bandwidth(memory_dir, std::min<uint64_t>(family.model_bytes, 512u << 20),
                                                              a.threads));
-  if (a.regime != "memory") {
+  if (has_regime("cold")) {
+    // `cat inputs > /dev/null` from the disk: evicted first, best of two.
+    for (int rep = 0; rep < 2; ++rep) {
+      bounds.cold_residual = evict_from_page_cache(files);
+      const double s = sequential_read_seconds(files);
+      bounds.cold_read_s = rep == 0 ? s : std::min(bounds.cold_read_s, s);
+    }
+  }
+  if (has_regime("durable") || has_regime("cold")) {
     bounds.disk_bytes = static_cast<uint64_t>(a.disk_gb * 1e9);
     // Best of two: a virtual disk's speed wanders, and a bound should be what the disk can do.
     for (int rep = 0; rep < 2; ++rep)
@@ -267,6 +396,11 @@ int bench_main(int argc, char** argv) {
     std::printf("durable write %.3f GB/s (%.2f GB write + fsync)\n", gb(bounds.disk_write), gb(bounds.disk_bytes));
   else
     std::printf("durable write not measured\n");
+  if (bounds.cold_read_s > 0)
+    std::printf("cold read of the inputs (cat > /dev/null after eviction): %.2f s, %.2f GB/s; %.1f%% of their pages "
+                "stayed cached\n",
+                bounds.cold_read_s, gb(static_cast<double>(family.model_bytes) * a.models) / bounds.cold_read_s,
+                100 * bounds.cold_residual);
 
   std::vector<ConvertSpeed> convert_speeds;
   if (!a.skip_convert_bench) {
@@ -282,8 +416,9 @@ int bench_main(int argc, char** argv) {
   std::vector<Row> rows;
   const uint64_t parent_rss = current_rss_bytes();
   for (const std::string& regime : regimes) {
-    const bool durable = regime == "durable";
-    for (const std::string& method : methods) {
+    const bool cold = regime == "cold";
+    const bool durable = regime == "durable" || cold;
+    for (const std::string& method : cold ? split_list(a.cold_methods) : methods) {
       Row row;
       row.method = method;
       row.regime = regime;
@@ -307,7 +442,10 @@ int bench_main(int argc, char** argv) {
       opt.fsync = durable;
       opt.force = true;
       for (int rep = 0; rep < std::max(1, a.repeat); ++rep) {
-        warm_page_cache(files);
+        if (cold)
+          evict_from_page_cache(files);
+        else
+          warm_page_cache(files);
         if (durable) ::sync();
         MergeRun run = run_merge_in_child(opt, kernels);
         std::error_code ec;
@@ -326,6 +464,12 @@ int bench_main(int argc, char** argv) {
         }
         row.io_bound_s = durable ? std::max(read / bounds.cache_read, written / bounds.disk_write)
                                  : read / bounds.cache_read + written / bounds.tmpfs_write;
+        if (cold) {
+          // The cold-start bound: reading the inputs from disk, then writing the output
+          // durably, one after the other (a merge that overlaps them can beat it).
+          row.bound_s = row.io_bound_s = bounds.cold_read_s + written / bounds.disk_write;
+          row.bound_by = "cold disk";
+        }
         std::printf(" %.2f s (%.0f%% of bound)\n", row.run.wall_s, 100.0 * row.bound_s / row.run.wall_s);
       } else {
         std::printf(" %s\n", status_name(row.run.status));
@@ -363,7 +507,9 @@ int bench_main(int argc, char** argv) {
     j["memory_dir"] = a.bench_dir;
     j["durable_dir"] = durable_dir.string();
     j["parent_rss_bytes_at_fork"] = parent_rss;
-    j["bounds"] = {{"copy_gb_per_s", gb(bounds.copy)},
+    j["bounds"] = {{"cold_read_s", bounds.cold_read_s},
+                   {"cold_residual_cached_fraction", bounds.cold_residual},
+                   {"copy_gb_per_s", gb(bounds.copy)},
                    {"page_cache_read_gb_per_s", gb(bounds.cache_read)},
                    {"page_cache_mmap_read_gb_per_s", gb(bounds.mapped_read)},
                    {"memory_dir_write_gb_per_s", gb(bounds.tmpfs_write)},
