@@ -120,6 +120,35 @@ std::string hostname() {
 
 double gb(double bytes) { return bytes / 1e9; }
 
+// The memory regime's output directory goes when the bench does.
+struct RemoveOnExit {
+  fs::path dir;
+  ~RemoveOnExit() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+// The fastest of `repeat` merges, each from a warm (or, `cold`, an evicted) page cache; the output
+// is removed after each. Stops at the first run that is not Ok.
+MergeRun fastest_merge(const MergeOptions& opt, const std::vector<fs::path>& inputs, int repeat, bool cold,
+                       const ConvertKernels* kernels) {
+  MergeRun best;
+  for (int rep = 0; rep < std::max(1, repeat); ++rep) {
+    if (cold)
+      evict_from_page_cache(inputs);
+    else
+      warm_page_cache(inputs);
+    if (opt.fsync) ::sync();
+    MergeRun run = run_merge_in_child(opt, kernels);
+    std::error_code ec;
+    fs::remove_all(opt.out, ec);
+    if (rep == 0 || (run.status == MergeRun::Status::Ok && run.wall_s < best.wall_s)) best = run;
+    if (run.status != MergeRun::Status::Ok) break;
+  }
+  return best;
+}
+
 const char* status_name(MergeRun::Status s) {
   switch (s) {
     case MergeRun::Status::Ok: return "ok";
@@ -196,13 +225,7 @@ int scaling_main(const Args& a, const ConvertKernels* kernels) {
                                                              : split_list(a.methods);
   const fs::path memory_dir = fs::path(a.bench_dir) / ("alloy-bench-" + std::to_string(::getpid()));
   fs::create_directories(memory_dir);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{memory_dir};
+  const RemoveOnExit cleanup{memory_dir};
   const double copy = copy_bandwidth(a.threads, uint64_t{256} << 20, 5);
   double tmpfs_write = 0;
   for (int rep = 0; rep < 3; ++rep)
@@ -235,15 +258,7 @@ int scaling_main(const Args& a, const ConvertKernels* kernels) {
       opt.threads = a.threads;
       opt.fsync = false;
       opt.force = true;
-      MergeRun best;
-      for (int rep = 0; rep < std::max(1, a.repeat); ++rep) {
-        warm_page_cache(files);
-        MergeRun run = run_merge_in_child(opt, kernels);
-        std::error_code ec;
-        fs::remove_all(opt.out, ec);
-        if (rep == 0 || (run.status == MergeRun::Status::Ok && run.wall_s < best.wall_s)) best = run;
-        if (run.status != MergeRun::Status::Ok) break;
-      }
+      const MergeRun best = fastest_merge(opt, files, a.repeat, false, kernels);
       if (best.status != MergeRun::Status::Ok) {
         std::printf("%-7s %6d %-16s %s\n", f.size, f.models, method.c_str(), best.message.c_str());
         continue;
@@ -341,13 +356,7 @@ int bench_main(int argc, char** argv) {
   const fs::path durable_dir = a.durable_dir;
   fs::create_directories(memory_dir);
   fs::create_directories(durable_dir);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{memory_dir};
+  const RemoveOnExit cleanup{memory_dir};
 
   const double load_before = load_average();
   const char* active = kernels ? kernels->name : active_convert_kernels().name;
@@ -441,18 +450,7 @@ int bench_main(int argc, char** argv) {
       opt.threads = a.threads;
       opt.fsync = durable;
       opt.force = true;
-      for (int rep = 0; rep < std::max(1, a.repeat); ++rep) {
-        if (cold)
-          evict_from_page_cache(files);
-        else
-          warm_page_cache(files);
-        if (durable) ::sync();
-        MergeRun run = run_merge_in_child(opt, kernels);
-        std::error_code ec;
-        fs::remove_all(opt.out, ec);
-        if (rep == 0 || (run.status == MergeRun::Status::Ok && run.wall_s < row.run.wall_s)) row.run = run;
-        if (run.status != MergeRun::Status::Ok) break;
-      }
+      row.run = fastest_merge(opt, files, a.repeat, cold, kernels);
       if (row.run.status == MergeRun::Status::Ok) {
         const double read = static_cast<double>(row.run.bytes_read), written = static_cast<double>(row.run.bytes_written);
         const double memory_bound = (read + written) / bounds.copy;

@@ -1,7 +1,8 @@
 // Executor: runs a MergePlan's jobs on a pool of threads, writing each output tensor straight into
-// its place in the pre-laid-out shard files. A job's prepare (whole-tensor reductions) runs on one
-// thread; its rows are then split into blocks that any thread may compute. Output bytes do not
-// depend on the thread count: kernels are pure functions of their prepared state and the rows.
+// its place in the pre-laid-out shard files. Jobs start largest first; a job's prepare (whole-tensor
+// reductions) runs on one thread; its rows are then split into blocks that any thread may compute,
+// and one writer thread makes the writes (write_queue.h). Output bytes do not depend on the thread
+// count or the order: kernels are pure functions of their prepared state and the rows.
 #pragma once
 #include <atomic>
 #include <cstdint>

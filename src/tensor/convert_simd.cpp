@@ -199,36 +199,32 @@ ALLOY_AVX2 inline __m128i special_halves(__m128i h, __m128i exponent) {
   return _mm_cmpeq_epi16(_mm_and_si128(h, exponent), exponent);
 }
 
-ALLOY_AVX2 size_t f16_to_f32_checked_avx2(const void* src, float* dst, size_t n) {
+// `widen(h)` converts 8 source values (a 128-bit lane) to 8 f32 bit patterns; `tail` converts the
+// last n < 16 values; `exponent` is the format's exponent mask.
+template <class Widen, class Tail>
+ALLOY_AVX2 size_t checked_avx2(const void* src, float* dst, size_t n, uint16_t exponent_bits, Widen widen, Tail tail) {
   const auto* s = static_cast<const unsigned char*>(src);
-  const __m128i exponent = _mm_set1_epi16(0x7c00);
+  const __m128i exponent = _mm_set1_epi16(static_cast<short>(exponent_bits));
   __m128i any = _mm_setzero_si128();
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m128i a = load128(s + 2 * i), b = load128(s + 2 * i + 16);
     any = _mm_or_si128(any, _mm_or_si128(special_halves(a, exponent), special_halves(b, exponent)));
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(a));
-    _mm256_storeu_ps(dst + i + 8, _mm256_cvtph_ps(b));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), widen(a));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i + 8), widen(b));
   }
-  f16_to_f32_scalar(s + 2 * i, dst + i, n - i);
+  tail(s + 2 * i, dst + i, n - i);
   if (_mm_testz_si128(any, any)) return i + find_non_finite_scalar(dst + i, n - i);
   return find_non_finite_avx2(dst, n);
 }
 
+ALLOY_AVX2 size_t f16_to_f32_checked_avx2(const void* src, float* dst, size_t n) {
+  return checked_avx2(src, dst, n, 0x7c00, [](__m128i h) ALLOY_AVX2 { return _mm256_castps_si256(_mm256_cvtph_ps(h)); },
+                      f16_to_f32_scalar);
+}
+
 ALLOY_AVX2 size_t bf16_to_f32_checked_avx2(const void* src, float* dst, size_t n) {
-  const auto* s = static_cast<const unsigned char*>(src);
-  const __m128i exponent = _mm_set1_epi16(0x7f80);
-  __m128i any = _mm_setzero_si128();
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m128i a = load128(s + 2 * i), b = load128(s + 2 * i + 16);
-    any = _mm_or_si128(any, _mm_or_si128(special_halves(a, exponent), special_halves(b, exponent)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), widen_bf16(a));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i + 8), widen_bf16(b));
-  }
-  bf16_to_f32_scalar(s + 2 * i, dst + i, n - i);
-  if (_mm_testz_si128(any, any)) return i + find_non_finite_scalar(dst + i, n - i);
-  return find_non_finite_avx2(dst, n);
+  return checked_avx2(src, dst, n, 0x7f80, [](__m128i h) ALLOY_AVX2 { return widen_bf16(h); }, bf16_to_f32_scalar);
 }
 
 #undef ALLOY_AVX2
