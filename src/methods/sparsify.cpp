@@ -169,6 +169,10 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       if ((upper[i] && !upper[i]->done()) || (lower[i] && !lower[i]->done()) || (first && sums_pass[i])) return true;
     return false;
   };
+  // A band's lower cut counts the same first pass as its upper cut: it takes the upper's counts.
+  auto shares_first_pass = [&](size_t i) {
+    return upper[i] && lower[i] && upper[i]->in_first_pass() && lower[i]->in_first_pass();
+  };
   // Whether input i (not the base) has work in this pass for elements [first, last).
   auto wants = [&](size_t i, bool first_pass, int64_t first, int64_t last) {
     auto in_range = [&](const std::unique_ptr<TopKSelector>& s) {
@@ -191,7 +195,8 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       const int64_t at = b.first_element(), len = b.size();
       for (size_t i = 0; i < inputs; ++i) {
         if (static_cast<int>(i) == call.base || !b.inputs[i]) continue;
-        const bool up = upper[i] && !upper[i]->done(), low = lower[i] && !lower[i]->done();
+        const bool up = upper[i] && !upper[i]->done();
+        const bool low = lower[i] && !lower[i]->done() && !shares_first_pass(i);
         if (up || low) {
           magnitude.resize(static_cast<size_t>(len));
           magnitudes_of(b.inputs[i], base, len, magnitude.data());
@@ -209,6 +214,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       }
     }, 1 << 14, wanted);
     for (size_t i = 0; i < inputs; ++i) {
+      if (shares_first_pass(i)) lower[i]->adopt_first_pass(*upper[i]);
       if (upper[i]) upper[i]->end_pass();
       if (lower[i]) lower[i]->end_pass();
     }

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 
+#include "util/error.h"
 #include "util/vectorize.h"
 
 namespace alloy {
@@ -116,6 +117,14 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
     case Pass::Done:
       break;
   }
+}
+
+void TopKSelector::adopt_first_pass(const TopKSelector& fed) {
+  if (pass_ != Pass::Coarse || fed.pass_ != Pass::Coarse || fed.n_ != n_ || fed.want_sums_ != want_sums_)
+    fail("TopKSelector: can only share a first pass over the same elements");
+  count_ = fed.count_;
+  sum_ = fed.sum_;
+  zero_runs_ = fed.zero_runs_;
 }
 
 void TopKSelector::end_pass() {

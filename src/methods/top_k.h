@@ -52,6 +52,11 @@ class TopKSelector {
   void add(int64_t first, const uint32_t* magnitude, const float* x, const float* base, int64_t count);
   void end_pass();
 
+  // Two selections over the same magnitudes (a band's two cuts) see the same first pass: feed one,
+  // then, before either's end_pass(), let the other take its counts instead of being fed.
+  bool in_first_pass() const { return pass_ == Pass::Coarse; }
+  void adopt_first_pass(const TopKSelector& fed);
+
   // Valid once done().
   const TopKRule& rule() const { return rule_; }
   double kept_sum() const { return kept_sum_; }    // Σ |δ| over the kept elements

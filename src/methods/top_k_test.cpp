@@ -1,5 +1,7 @@
 #include "methods/top_k.h"
 
+#include "util/error.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -166,6 +168,36 @@ TEST(TopK, ZeroThresholdReadsOneBlockAgain) {
   std::vector<float> base(static_cast<size_t>(n), 0.5f), y = x;
   for (auto& v : y) v += 0.5f;
   for (int64_t k : {nonzero - 1, nonzero, nonzero + 1, n}) expect_matches(y, &base, k, 777, "sparse with base");
+}
+
+// A band's lower cut takes the upper cut's first pass instead of counting it again: same rules and
+// sums as a selector fed every pass itself.
+TEST(TopK, SharedFirstPassGivesTheSameSelection) {
+  const int64_t n = 30000, block = 1000;
+  auto x = random_values(static_cast<size_t>(n), 5, 0), b = random_values(static_cast<size_t>(n), 6, 0);
+  for (int64_t i = 0; i < n; i += 3) x[static_cast<size_t>(i)] = b[static_cast<size_t>(i)];  // zeros
+  for (bool sums : {false, true})
+    for (int64_t k_low : {int64_t{1}, int64_t{300}, n / 2 + 17}) {
+      TopKSelector upper(n, n / 2 + 5000, sums), lower(n, k_low, sums);
+      while (!upper.done() || !lower.done()) {
+        const bool share = upper.in_first_pass() && lower.in_first_pass();
+        for (int64_t at = 0; at < n; at += block) {
+          const int64_t len = std::min(block, n - at);
+          upper.add(at, x.data() + at, b.data() + at, len);
+          if (!share) lower.add(at, x.data() + at, b.data() + at, len);
+        }
+        if (share) lower.adopt_first_pass(upper);
+        upper.end_pass();
+        lower.end_pass();
+      }
+      TopKSelector alone = select(x, &b, k_low, block, sums);
+      EXPECT_EQ(lower.rule().bits, alone.rule().bits);
+      EXPECT_EQ(lower.rule().cut, alone.rule().cut);
+      EXPECT_EQ(lower.kept_sum(), alone.kept_sum());
+      EXPECT_EQ(lower.total_sum(), alone.total_sum());
+    }
+  TopKSelector a(10, 3), c(11, 3);
+  EXPECT_THROW(c.adopt_first_pass(a), Error);
 }
 
 TEST(TopK, WithoutSumsKeepAllOrNoneNeedsNoPass) {
