@@ -153,15 +153,15 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   std::vector<double> masked;
   std::vector<uint32_t> magnitude;
   MaskScratch scratch;
-  // The rescale pass's keep decisions, kept as bits for the merge: DELLA's cost a row ranking,
-  // DARE's two mixer rounds, each more than reading a bit back.
+  // DELLA's decisions are worth remembering (ranking rows is the costly part); a random keep is
+  // cheaper to draw again than to store.
   std::vector<std::shared_ptr<std::vector<uint64_t>>> kept(inputs);
   {
-    size_t random = 0;
-    for (size_t i = 0; i < inputs; ++i) random += sums_pass[i];
-    if (random > 0 && (static_cast<uint64_t>(n) + 63) / 64 * 8 * random <= kKeptBitsBudget)
+    size_t della = 0;
+    for (size_t i = 0; i < inputs; ++i) della += sums_pass[i] && masks[i].rule == Rule::Della;
+    if (della > 0 && (static_cast<uint64_t>(n) + 63) / 64 * 8 * della <= kKeptBitsBudget)
       for (size_t i = 0; i < inputs; ++i)
-        if (sums_pass[i])
+        if (sums_pass[i] && masks[i].rule == Rule::Della)
           kept[i] = std::make_shared<std::vector<uint64_t>>((static_cast<size_t>(n) + 63) / 64, 0);
   }
   auto pending = [&](bool first) {
@@ -349,10 +349,6 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
       band_pieces(m.upper, &m.lower, first, len, x, base, m.scale, v);
       break;
     case Rule::Bernoulli: {
-      if (m.kept) {
-        cached_deltas(x, base, len, m.kept->data(), static_cast<uint64_t>(first), m.scale, v);
-        break;
-      }
       // density in (0, 1): cutoff in [1, 2^32].
       const uint32_t last = static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1);
       counter_runs(m.rng, static_cast<uint64_t>(first), len, [&](int64_t at, int64_t count, uint32_t key, uint32_t low) {
