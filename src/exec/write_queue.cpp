@@ -2,6 +2,8 @@
 
 #include "exec/executor.h"
 
+#include <fcntl.h>
+
 namespace alloy {
 
 namespace {
@@ -10,8 +12,25 @@ uint64_t size_of(const WriteQueue::Write& w) { return w.borrowed ? w.borrowed_si
 
 }  // namespace
 
-WriteQueue::WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error)
-    : limit_(limit), on_error_(std::move(on_error)), thread_([this] { loop(); }) {}
+WriteQueue::WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error, uint64_t write_back)
+    : write_back_(write_back), limit_(limit), on_error_(std::move(on_error)), thread_([this] { loop(); }) {}
+
+void WriteQueue::start_write_back(int fd, uint64_t offset, uint64_t size) {
+  if (write_back_ == 0) return;
+  if (fd != span_fd_ || offset != span_end_) {  // not adjacent: hand the old run over, start anew
+    if (span_fd_ >= 0 && span_end_ > span_begin_)
+      ::sync_file_range(span_fd_, static_cast<off_t>(span_begin_), static_cast<off_t>(span_end_ - span_begin_),
+                        SYNC_FILE_RANGE_WRITE);
+    span_fd_ = fd;
+    span_begin_ = span_end_ = offset;
+  }
+  span_end_ = offset + size;
+  if (span_end_ - span_begin_ >= write_back_) {
+    ::sync_file_range(fd, static_cast<off_t>(span_begin_), static_cast<off_t>(span_end_ - span_begin_),
+                      SYNC_FILE_RANGE_WRITE);
+    span_begin_ = span_end_;
+  }
+}
 
 WriteQueue::~WriteQueue() { finish(); }
 
@@ -69,6 +88,7 @@ void WriteQueue::loop() {
         write_fully(w.fd, w.borrowed, w.borrowed_size, w.offset, w.what);
       else
         write_fully(w.fd, w.bytes.data(), w.bytes.size(), w.offset, w.what);
+      start_write_back(w.fd, w.offset, size_of(w));
       if (w.done) w.done();
     } catch (...) {
       {

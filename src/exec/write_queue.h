@@ -29,8 +29,9 @@ class WriteQueue {
   };
 
   // `on_error` is called (on the writer thread) with the first write's or callback's failure;
-  // later writes are dropped.
-  WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error);
+  // later writes are dropped. With `write_back` set, runs of adjacent writes are handed to the disk
+  // (sync_file_range) every `write_back` bytes, so the final fsync has little left to do.
+  WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error, uint64_t write_back = 0);
   ~WriteQueue();  // finish() if not called
   WriteQueue(const WriteQueue&) = delete;
   WriteQueue& operator=(const WriteQueue&) = delete;
@@ -47,6 +48,11 @@ class WriteQueue {
 
  private:
   void loop();
+  void start_write_back(int fd, uint64_t offset, uint64_t size);
+
+  const uint64_t write_back_;
+  int span_fd_ = -1;  // the run of adjacent written bytes not yet handed to the disk
+  uint64_t span_begin_ = 0, span_end_ = 0;
 
   const uint64_t limit_;
   std::function<void(std::exception_ptr)> on_error_;
