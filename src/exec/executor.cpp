@@ -63,7 +63,8 @@ class Run {
     auto start = std::chrono::steady_clock::now();
     int n = std::max(1, opt_.threads);
     if (opt_.writer_thread)
-      writer_ = std::make_unique<WriteQueue>(kWriteQueueBytes, [this](std::exception_ptr e) { record(e); });
+      writer_ = std::make_unique<WriteQueue>(kWriteQueueBytes, [this](std::exception_ptr e) { record(e); },
+                                             opt_.early_write_back ? kWriteBackBytes : 0);
     std::vector<std::thread> threads;
     for (int i = 1; i < n; ++i) threads.emplace_back([this] { work(); });
     work();
@@ -254,7 +255,7 @@ class Run {
     kernels_[j].reset();
     for (const auto& in : plan_.jobs[j].call.inputs)
       if (in.view.file_mapped) release_pages(in.view.data, in.view.nbytes);
-    if (opt_.early_write_back) {
+    if (opt_.early_write_back && !writer_) {  // the writer hands runs of 8 MB over as it goes
       const TensorPlacement& place = layout_.placements[j];
       ::sync_file_range(fds_[place.shard], static_cast<off_t>(place.file_offset),
                         static_cast<off_t>(place.nbytes), SYNC_FILE_RANGE_WRITE);
@@ -291,6 +292,7 @@ class Run {
   std::atomic<bool> error_flag_{false};
   std::atomic<uint64_t> written_{0};
   static constexpr uint64_t kWriteQueueBytes = uint64_t{8} << 20;  // output queued at most
+  static constexpr uint64_t kWriteBackBytes = uint64_t{8} << 20;   // write-back granule
   std::unique_ptr<WriteQueue> writer_;  // last member: its thread stops before the rest goes
 };
 
