@@ -210,10 +210,10 @@ class Run {
     run_block({j, 0, std::min(rows, rows_per_block)}, scratch);
   }
 
-  // Computes the block's rows chunk by chunk (inputs, kernel and output conversion stay in cache)
-  // into one byte buffer, then writes it with one call.
   static constexpr int64_t kReleaseBlocks = 32;
 
+  // Computes the block's rows chunk by chunk (inputs, kernel and output conversion stay in cache)
+  // into one byte buffer, then writes it with one call.
   void run_block(const Block& b, Scratch& s) {
     const TensorJob& job = plan_.jobs[b.job];
     const MergeCall& call = job.call;
