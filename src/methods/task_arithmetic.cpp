@@ -108,10 +108,23 @@ class TaskArithmeticKernel final : public MergeKernel {
     // Segments of whole rows when a mask ranks within rows (DELLA), else of kTile elements.
     const int64_t segment = whole_rows_ ? std::max<int64_t>(1, kTile / cols) * cols : kTile;
     const int64_t seg_cap = std::min(segment, len);
-    std::vector<double> v(n_models * static_cast<size_t>(seg_cap));
-    std::vector<const double*> rows(n_models);
-    std::vector<double> mixed(static_cast<size_t>(seg_cap)), divisor(static_cast<size_t>(seg_cap));
-    MaskScratch scratch;
+    // Per-thread buffers, grown once: every value is written before it is read, and zeroing
+    // fresh ones for each block cost more than some of the arithmetic.
+    struct Scratch {
+      std::vector<double> v, mixed, divisor;
+      std::vector<const double*> rows;
+      MaskScratch mask;
+    };
+    thread_local Scratch t;
+    t.v.resize(std::max(t.v.size(), n_models * static_cast<size_t>(seg_cap)));
+    t.mixed.resize(std::max(t.mixed.size(), static_cast<size_t>(seg_cap)));
+    t.divisor.resize(std::max(t.divisor.size(), static_cast<size_t>(seg_cap)));
+    t.rows.resize(n_models);
+    std::vector<double>& v = t.v;
+    std::vector<const double*>& rows = t.rows;
+    std::vector<double>& mixed = t.mixed;
+    std::vector<double>& divisor = t.divisor;
+    MaskScratch& scratch = t.mask;
     for (int64_t s0 = 0; s0 < len; s0 += segment) {
       const int64_t n = std::min(segment, len - s0);
       for (size_t m = 0; m < n_models; ++m) {
