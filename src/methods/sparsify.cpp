@@ -129,6 +129,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           m.rule = Rule::Band;
           upper[i] = std::make_unique<TopKSelector>(n, n_top + target, rescale);
           lower[i] = std::make_unique<TopKSelector>(n, n_top, rescale);
+          upper[i]->disable_window();  // the lower cut's second pass reads the whole tensor
         }
         break;
       }

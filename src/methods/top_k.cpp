@@ -35,6 +35,7 @@ TopKSelector::TopKSelector(int64_t n, int64_t k, bool want_sums)
   }
   count_.assign(kBuckets + kZeroSlots, 0);
   if (want_sums_) sum_.assign(kBuckets + kZeroSlots, 0.0);
+  if (!want_sums_ && n_ >= kWindowFrom) window_ = Window::Pending;
 }
 
 ALLOY_VECTORIZED void magnitudes_of(const float* x, const float* base, int64_t n, uint32_t* out) {
@@ -84,6 +85,8 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
       } else {
         for (int64_t i = 0; i < count; ++i) ++count_of[slot(i)];
       }
+      if (window_ == Window::Collecting) collect_near(first, mag, count);
+      if (window_ == Window::Pending && first + count >= n_ / 8) open_window(first + count);
       break;
     }
     case Pass::Fine: {
@@ -119,12 +122,50 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
   }
 }
 
+// From the counts of the elements seen so far (first `from` of n), the bucket the k-th largest
+// would fall in if the rest looked the same; elements in buckets near it are collected from here.
+void TopKSelector::open_window(int64_t from) {
+  window_ = Window::Off;
+  const double want = static_cast<double>(k_) * static_cast<double>(from) / static_cast<double>(n_);
+  double above = 0;
+  for (size_t h = kBuckets; h-- > 0;) {
+    above += static_cast<double>(count_[h]);
+    if (above >= want) {
+      const uint32_t estimate = static_cast<uint32_t>(h);
+      near_low_ = estimate > kWindowBuckets ? estimate - kWindowBuckets : 0;
+      near_high_ = std::min<uint32_t>(estimate + kWindowBuckets, kBuckets - 1);
+      window_from_ = from;
+      window_ = Window::Collecting;
+      return;
+    }
+  }
+  // The estimate is an exact zero: settled without a second pass anyway.
+}
+
+void TopKSelector::collect_near(int64_t first, const uint32_t* mag, int64_t count) {
+  const uint32_t low = near_low_, span = near_high_ - near_low_;
+  for (int64_t i = 0; i < count; ++i) {
+    const uint32_t h = mag[i] >> 16;
+    if (h - low <= span) near_.push_back({first + i, mag[i]});  // unsigned: h < low wraps around
+  }
+  if (static_cast<int64_t>(near_.size()) > kWindowLimit) {  // too many: pass two reads everything
+    window_ = Window::Off;
+    std::vector<Near>().swap(near_);
+  }
+}
+
+void TopKSelector::disable_window() {
+  window_ = Window::Off;
+  std::vector<Near>().swap(near_);
+}
+
 void TopKSelector::adopt_first_pass(const TopKSelector& fed) {
   if (pass_ != Pass::Coarse || fed.pass_ != Pass::Coarse || fed.n_ != n_ || fed.want_sums_ != want_sums_)
     fail("TopKSelector: can only share a first pass over the same elements");
   count_ = fed.count_;
   sum_ = fed.sum_;
   zero_runs_ = fed.zero_runs_;
+  disable_window();  // the window would be another k's
 }
 
 void TopKSelector::end_pass() {
@@ -156,6 +197,13 @@ void TopKSelector::finish_cut() {
 }
 
 void TopKSelector::finish_coarse() {
+  struct CloseWindow {  // whichever way this pass ends, the window's elements are not needed after
+    TopKSelector* s;
+    ~CloseWindow() {
+      s->window_ = Window::Off;
+      std::vector<Near>().swap(s->near_);
+    }
+  } close_window{this};
   int64_t zeros = 0;
   for (size_t z = 0; z < kZeroSlots; ++z) zeros += count_[kBuckets + z];
   count_[0] += zeros;
@@ -204,9 +252,22 @@ void TopKSelector::finish_coarse() {
   std::fill(count_.begin(), count_.end(), 0);
   if (want_sums_) std::fill(sum_.begin(), sum_.end(), 0.0);
   pass_ = Pass::Fine;
+  if (window_ == Window::Collecting && high_ >= near_low_ && high_ <= near_high_) {
+    // The elements of bucket h from window_from_ on are known: count them now, keep them for the
+    // cut after the ones pass two finds before window_from_ (flat order), and read only those.
+    for (const Near& e : near_)
+      if ((e.bits >> 16) == high_) {
+        ++count_[e.bits & 0xffffu];
+        if (stashing_) tail_.push_back({e.index, e.bits, 0.0});
+      }
+    range_ = {0, window_from_};
+  }
 }
 
 void TopKSelector::finish_fine() {
+  stash_.insert(stash_.end(), tail_.begin(), tail_.end());  // indices past every stashed one
+  std::vector<Stashed>().swap(tail_);
+  range_ = {0, n_};
   int64_t above = 0;
   size_t low = kBuckets;
   while (low-- > 0) {

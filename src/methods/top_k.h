@@ -36,7 +36,9 @@ struct TopKRule {
 // difference; sums of the selected magnitudes use the exact double difference. Usually two passes;
 // one when the k-th largest is an exact zero (sparse task vectors: the zeros kept are the first
 // ones, found by re-reading one block); a third when equal magnitudes straddle the cut and are
-// too many to remember in pass two. A pass may need only part of the tensor (pass_range()); a
+// too many to remember in pass two. On a large tensor (without sums) the first pass also estimates
+// the threshold's bucket from its first eighth and remembers the elements near it from then on;
+// when the estimate holds, pass two reads only that first eighth. A pass may need only part of the tensor (pass_range()); a
 // caller may skip the blocks outside it, and may stop a pass early once done().
 class TopKSelector {
  public:
@@ -56,6 +58,9 @@ class TopKSelector {
   // then, before either's end_pass(), let the other take its counts instead of being fed.
   bool in_first_pass() const { return pass_ == Pass::Coarse; }
   void adopt_first_pass(const TopKSelector& fed);
+  // No threshold window (for a selection whose second pass reads everything anyway, as a band's
+  // upper cut does for its lower cut: remembering the elements near the threshold would only cost).
+  void disable_window();
 
   // Valid once done().
   const TopKRule& rule() const { return rule_; }
@@ -64,6 +69,11 @@ class TopKSelector {
 
   // Remember at most this many elements of the threshold bucket in pass two (16 bytes each).
   static constexpr int64_t kStashLimit = int64_t{1} << 18;
+  // The window: tensors from this size, estimated after the first eighth, buckets within this
+  // distance of the estimate, at most this many elements remembered (16 bytes each).
+  static constexpr int64_t kWindowFrom = int64_t{1} << 20;
+  static constexpr uint32_t kWindowBuckets = 3;
+  static constexpr int64_t kWindowLimit = int64_t{1} << 19;
 
  private:
   enum class Pass { Coarse, Fine, Cut, Done };
@@ -75,6 +85,13 @@ class TopKSelector {
   struct ZeroRun {  // exact zeros among the elements of one add() call of the coarse pass
     int64_t first, count, zeros;
   };
+  struct Near {  // an element whose bucket is near the estimated threshold bucket
+    int64_t index;
+    uint32_t bits;
+  };
+  enum class Window { Off, Pending, Collecting };
+  void open_window(int64_t from);
+  void collect_near(int64_t first, const uint32_t* mag, int64_t count);
   void finish_coarse();
   void finish_fine();
   void start_cut(uint32_t threshold, int64_t need, int64_t begin, int64_t end);
@@ -88,11 +105,16 @@ class TopKSelector {
   std::vector<int64_t> count_;  // 65536 buckets, by high (then low) 16 bits, and the zero counters
   std::vector<double> sum_;
   std::vector<ZeroRun> zero_runs_;
+  Window window_ = Window::Off;
+  int64_t window_from_ = 0;          // elements from here on are collected when near
+  uint32_t near_low_ = 0, near_high_ = 0;  // the buckets collected, inclusive
+  std::vector<Near> near_;
   uint32_t high_ = 0;           // the bucket that holds the k-th largest
   int64_t need_ = 0;            // elements still to take at or below the current candidate
   double sum_above_ = 0;
   bool stashing_ = false;
   std::vector<Stashed> stash_;
+  std::vector<Stashed> tail_;  // the threshold bucket's elements from window_from_ on
   uint32_t threshold_ = 0;      // exact bits, once known
   int64_t seen_equal_ = 0;      // cut pass: equal elements met so far
   TopKRule rule_;

@@ -200,6 +200,46 @@ TEST(TopK, SharedFirstPassGivesTheSameSelection) {
   EXPECT_THROW(c.adopt_first_pass(a), Error);
 }
 
+// A large tensor: the first pass estimates the threshold bucket from its first eighth and remembers
+// the elements near it, so pass two reads only the first eighth. When the rest of the tensor
+// looks different (the estimate misses), pass two reads everything; the selection is exact either way.
+TEST(TopK, LargeTensorSecondPassReadsTheFirstEighthWhenTheEstimateHolds) {
+  const int64_t n = TopKSelector::kWindowFrom + 12345, block = 4096;
+  auto x = random_values(static_cast<size_t>(n), 77, 0);
+  std::vector<float> shifted = x;  // the first eighth ten times smaller: the estimate misses
+  for (int64_t i = 0; i < n / 8 + block; ++i) shifted[static_cast<size_t>(i)] *= 0.1f;
+  for (int which = 0; which < 2; ++which) {
+    const std::vector<float>& v = which == 0 ? x : shifted;
+    for (int64_t k : {n / 2, n / 10, n - 3}) {
+      SCOPED_TRACE(std::to_string(which) + " k=" + std::to_string(k));
+      TopKSelector s(n, k, false);
+      int64_t second_pass_end = -1;
+      while (!s.done()) {
+        if (s.passes() == 1) second_pass_end = s.pass_range().second;
+        for (int64_t at = 0; at < n; at += block) s.add(at, v.data() + at, nullptr, std::min(block, n - at));
+        s.end_pass();
+      }
+      if (k != n - 3) {  // near the bottom the threshold bucket may be kept whole after one pass
+        EXPECT_EQ(s.passes(), 2);
+        if (which == 0) {
+          EXPECT_GT(second_pass_end, 0);
+          EXPECT_LE(second_pass_end, n / 8 + block);
+        } else {
+          EXPECT_EQ(second_pass_end, n);
+        }
+      }
+      Reference ref = sort_top_k(v, nullptr, k);
+      int64_t kept = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const bool got = s.rule().keeps(i, magnitude_bits(v[static_cast<size_t>(i)]));
+        ASSERT_EQ(got, ref.kept[static_cast<size_t>(i)]) << i;
+        kept += got;
+      }
+      EXPECT_EQ(kept, k);
+    }
+  }
+}
+
 TEST(TopK, WithoutSumsKeepAllOrNoneNeedsNoPass) {
   std::vector<float> x = {1, 2, 3};
   EXPECT_EQ(select(x, nullptr, 0, 3, false).passes(), 0);
