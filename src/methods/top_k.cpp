@@ -144,19 +144,24 @@ void TopKSelector::open_window(int64_t from) {
 
 void TopKSelector::collect_near(int64_t first, const uint32_t* mag, int64_t count) {
   const uint32_t low = near_low_, span = near_high_ - near_low_;
+  // Branch-free: every element is written at the end, and the end moves past the near ones only
+  // (a near element is a few in a hundred, at unpredictable places).
+  // near_ holds near_size_ entries; its size is the room (grown by doubling, never shrunk).
+  const size_t need = near_size_ + static_cast<size_t>(count);
+  if (near_.size() < need) near_.resize(std::max(need, 2 * near_.size()));
+  Near* out = near_.data() + near_size_;
   for (int64_t i = 0; i < count; ++i) {
-    const uint32_t h = mag[i] >> 16;
-    if (h - low <= span) near_.push_back({first + i, mag[i]});  // unsigned: h < low wraps around
+    *out = {first + i, mag[i]};
+    out += ((mag[i] >> 16) - low <= span);  // unsigned: a bucket below low wraps around
   }
-  if (static_cast<int64_t>(near_.size()) > kWindowLimit) {  // too many: pass two reads everything
-    window_ = Window::Off;
-    std::vector<Near>().swap(near_);
-  }
+  near_size_ = static_cast<size_t>(out - near_.data());
+  if (static_cast<int64_t>(near_size_) > kWindowLimit) disable_window();  // too many: pass two reads all
 }
 
 void TopKSelector::disable_window() {
   window_ = Window::Off;
   std::vector<Near>().swap(near_);
+  near_size_ = 0;
 }
 
 void TopKSelector::adopt_first_pass(const TopKSelector& fed) {
@@ -199,10 +204,7 @@ void TopKSelector::finish_cut() {
 void TopKSelector::finish_coarse() {
   struct CloseWindow {  // whichever way this pass ends, the window's elements are not needed after
     TopKSelector* s;
-    ~CloseWindow() {
-      s->window_ = Window::Off;
-      std::vector<Near>().swap(s->near_);
-    }
+    ~CloseWindow() { s->disable_window(); }
   } close_window{this};
   int64_t zeros = 0;
   for (size_t z = 0; z < kZeroSlots; ++z) zeros += count_[kBuckets + z];
@@ -255,8 +257,8 @@ void TopKSelector::finish_coarse() {
   if (window_ == Window::Collecting && high_ >= near_low_ && high_ <= near_high_) {
     // The elements of bucket h from window_from_ on are known: count them now, keep them for the
     // cut after the ones pass two finds before window_from_ (flat order), and read only those.
-    for (const Near& e : near_)
-      if ((e.bits >> 16) == high_) {
+    for (size_t j = 0; j < near_size_; ++j)
+      if (const Near& e = near_[j]; (e.bits >> 16) == high_) {
         ++count_[e.bits & 0xffffu];
         if (stashing_) tail_.push_back({e.index, e.bits, 0.0});
       }

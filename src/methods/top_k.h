@@ -108,7 +108,8 @@ class TopKSelector {
   Window window_ = Window::Off;
   int64_t window_from_ = 0;          // elements from here on are collected when near
   uint32_t near_low_ = 0, near_high_ = 0;  // the buckets collected, inclusive
-  std::vector<Near> near_;
+  std::vector<Near> near_;  // the first near_size_ are the elements collected
+  size_t near_size_ = 0;
   uint32_t high_ = 0;           // the bucket that holds the k-th largest
   int64_t need_ = 0;            // elements still to take at or below the current candidate
   double sum_above_ = 0;
