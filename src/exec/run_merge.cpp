@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "exec/allocator_tuning.h"
 #include "exec/executor.h"
 #include "exec/model_card.h"
 #include "util/error.h"
@@ -95,6 +96,7 @@ class ProgressBar {
 
 MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel) {
   auto start = std::chrono::steady_clock::now();
+  keep_freed_memory_for_reuse();
   const fs::path dest = fs::absolute(opt.out).lexically_normal();
   std::error_code ec;
   bool dest_exists = fs::exists(dest, ec);

@@ -94,6 +94,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   if (call.base < 0) call.fail_here("a base model is required for task vectors");
   std::vector<TaskVectorMask> masks(inputs);
   std::vector<std::unique_ptr<TopKSelector>> upper(inputs), lower(inputs);
+  std::vector<char> share_first_pass(inputs, 0);
   std::vector<char> sums_pass(inputs, 0);  // rescaled random masks: Σ|δ| and Σ|mask·δ| in one pass
   for (size_t i = 0; i < inputs; ++i) {
     if (static_cast<int>(i) == call.base) continue;
@@ -129,7 +130,9 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           m.rule = Rule::Band;
           upper[i] = std::make_unique<TopKSelector>(n, n_top + target, rescale);
           lower[i] = std::make_unique<TopKSelector>(n, n_top, rescale);
-          upper[i]->disable_window();  // the lower cut's second pass reads the whole tensor
+          // Without windows the lower cut takes the upper cut's first-pass counts; with them each
+          // counts its own first eighth and watches its own window.
+          share_first_pass[i] = !lower[i]->windowed();
         }
         break;
       }
@@ -172,7 +175,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   };
   // A band's lower cut counts the same first pass as its upper cut: it takes the upper's counts.
   auto shares_first_pass = [&](size_t i) {
-    return upper[i] && lower[i] && upper[i]->in_first_pass() && lower[i]->in_first_pass();
+    return share_first_pass[i] && upper[i]->in_first_pass() && lower[i]->in_first_pass();
   };
   // Whether input i (not the base) has work in this pass for elements [first, last).
   auto wants = [&](size_t i, bool first_pass, int64_t first, int64_t last) {

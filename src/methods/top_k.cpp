@@ -22,6 +22,22 @@ ALLOY_VECTORIZED int64_t count_zeros(const uint32_t* mag, int64_t n) {
   return zeros;
 }
 
+// Past the first eighth of a windowed pass: the exact zeros, the elements above bucket `high`, and
+// a flag for each element in buckets [low, low + span].
+ALLOY_VECTORIZED void classify_past_window(const uint32_t* mag, int64_t n, uint32_t low, uint32_t span,
+                                           uint8_t* in_window, int64_t& zeros, int64_t& above) {
+  const uint32_t high = low + span;
+  int64_t z = 0, a = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t bucket = mag[i] >> 16;
+    z += mag[i] == 0;
+    a += bucket > high;
+    in_window[i] = bucket - low <= span;  // unsigned: a bucket below low wraps around
+  }
+  zeros = z;
+  above = a;
+}
+
 }  // namespace
 
 TopKSelector::TopKSelector(int64_t n, int64_t k, bool want_sums)
@@ -72,6 +88,10 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
   double* sum_of = sum_.data();
   switch (pass_) {
     case Pass::Coarse: {
+      if (window_ == Window::Open || window_ == Window::Lost) {
+        add_past_window(first, mag, count);
+        break;
+      }
       zero_runs_.push_back({first, count, count_zeros(mag, count)});
       auto slot = [&](int64_t i) {
         return mag[i] != 0 ? mag[i] >> 16 : static_cast<uint32_t>(kBuckets + (i & (kZeroSlots - 1)));
@@ -85,7 +105,6 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
       } else {
         for (int64_t i = 0; i < count; ++i) ++count_of[slot(i)];
       }
-      if (window_ == Window::Collecting) collect_near(first, mag, count);
       if (window_ == Window::Pending && first + count >= n_ / 8) open_window(first + count);
       break;
     }
@@ -123,45 +142,90 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
 }
 
 // From the counts of the elements seen so far (first `from` of n), the bucket the k-th largest
-// would fall in if the rest looked the same; elements in buckets near it are collected from here.
+// would fall in if the rest looked the same. From here on only the elements above a window of
+// buckets around it are counted, and the ones inside it remembered; the window is narrowed until
+// the first eighth predicts at most half the limit in it, and not opened when even one bucket
+// would hold more (the histogram then goes on as without a window).
 void TopKSelector::open_window(int64_t from) {
   window_ = Window::Off;
   const double want = static_cast<double>(k_) * static_cast<double>(from) / static_cast<double>(n_);
+  const double rest = static_cast<double>(n_ - from) / static_cast<double>(from);
   double above = 0;
-  for (size_t h = kBuckets; h-- > 0;) {
+  for (size_t h = kBuckets; h-- > 1;) {
     above += static_cast<double>(count_[h]);
-    if (above >= want) {
-      const uint32_t estimate = static_cast<uint32_t>(h);
-      near_low_ = estimate > kWindowBuckets ? estimate - kWindowBuckets : 0;
-      near_high_ = std::min<uint32_t>(estimate + kWindowBuckets, kBuckets - 1);
+    if (above < want) continue;
+    const uint32_t estimate = static_cast<uint32_t>(h);
+    for (uint32_t reach = kWindowBuckets + 1; reach-- > 0;) {
+      const uint32_t low = estimate > reach ? estimate - reach : 1;
+      const uint32_t high = std::min<uint32_t>(estimate + reach, kBuckets - 1);
+      int64_t inside = 0;
+      for (uint32_t b = low; b <= high; ++b) inside += count_[b];
+      const double expected = static_cast<double>(inside) * rest;
+      if (expected > static_cast<double>(kWindowLimit / 2)) continue;
+      // Room for what the first eighth predicts, and some: growing it would copy it and touch
+      // fresh pages (costly on a VM).
+      near_.clear();
+      near_.reserve(static_cast<size_t>(expected * 1.25) + 4096);
+      near_low_ = low;
+      near_high_ = high;
       window_from_ = from;
-      window_ = Window::Collecting;
+      window_ = Window::Open;
       return;
     }
+    return;
   }
-  // The estimate is an exact zero: settled without a second pass anyway.
+  // The estimate is an exact zero (or in bucket 0): settled without a window.
 }
 
-void TopKSelector::collect_near(int64_t first, const uint32_t* mag, int64_t count) {
-  const uint32_t low = near_low_, span = near_high_ - near_low_;
-  // Branch-free: every element is written at the end, and the end moves past the near ones only
-  // (a near element is a few in a hundred, at unpredictable places).
-  // near_ holds near_size_ entries; its size is the room (grown by doubling, never shrunk).
-  const size_t need = near_size_ + static_cast<size_t>(count);
-  if (near_.size() < need) near_.resize(std::max(need, 2 * near_.size()));
-  Near* out = near_.data() + near_size_;
-  for (int64_t i = 0; i < count; ++i) {
-    *out = {first + i, mag[i]};
-    out += ((mag[i] >> 16) - low <= span);  // unsigned: a bucket below low wraps around
+void TopKSelector::add_past_window(int64_t first, const uint32_t* mag, int64_t count) {
+  int64_t zeros = 0, above = 0;
+  flags_.resize(static_cast<size_t>(count) + 8);
+  uint8_t* in = flags_.data();
+  classify_past_window(mag, count, near_low_, near_high_ - near_low_, in, zeros, above);
+  zero_runs_.push_back({first, count, zeros});
+  zeros_past_window_ += zeros;
+  above_window_ += above;
+  if (window_ == Window::Lost) return;
+  // A few elements in a hundred are in the window: the flags are read eight at a time, and only
+  // the set ones looked at.
+  std::memset(in + count, 0, 8);
+  for (int64_t g = 0; g < count; g += 8) {
+    uint64_t word;
+    std::memcpy(&word, in + g, sizeof word);
+    while (word != 0) {
+      const int64_t i = g + std::countr_zero(word) / 8;
+      near_.push_back({first + i, mag[i]});
+      word &= word - 1;
+    }
   }
-  near_size_ = static_cast<size_t>(out - near_.data());
-  if (static_cast<int64_t>(near_size_) > kWindowLimit) disable_window();  // too many: pass two reads all
+  if (static_cast<int64_t>(near_.size()) > kWindowLimit) {  // the first eighth misled: give up the window
+    std::vector<Near>().swap(near_);
+    window_ = Window::Lost;
+  }
+}
+
+// The histogram of the window's buckets completed with the remembered elements, the bucket of the
+// k-th largest found when it lies in the window (high_, need_).
+bool TopKSelector::settle_window() {
+  if (window_ != Window::Open) return false;
+  for (const Near& e : near_) ++count_[e.bits >> 16];
+  int64_t above = above_window_;
+  for (size_t h = near_high_ + 1; h < kBuckets; ++h) above += count_[h];
+  for (uint32_t h = near_high_ + 1; h-- > near_low_;) {
+    if (above >= k_) return false;
+    if (above + count_[h] >= k_) {
+      high_ = h;
+      need_ = k_ - above;
+      return true;
+    }
+    above += count_[h];
+  }
+  return false;
 }
 
 void TopKSelector::disable_window() {
   window_ = Window::Off;
   std::vector<Near>().swap(near_);
-  near_size_ = 0;
 }
 
 void TopKSelector::adopt_first_pass(const TopKSelector& fed) {
@@ -206,7 +270,8 @@ void TopKSelector::finish_coarse() {
     TopKSelector* s;
     ~CloseWindow() { s->disable_window(); }
   } close_window{this};
-  int64_t zeros = 0;
+  const bool windowed = window_ == Window::Open || window_ == Window::Lost;
+  int64_t zeros = windowed ? zeros_past_window_ : 0;
   for (size_t z = 0; z < kZeroSlots; ++z) zeros += count_[kBuckets + z];
   count_[0] += zeros;
   if (want_sums_)
@@ -233,15 +298,25 @@ void TopKSelector::finish_coarse() {
     return;
   }
   std::vector<ZeroRun>().swap(zero_runs_);
-  int64_t above = 0;
-  size_t h = kBuckets;
-  while (h-- > 0) {
-    if (above + count_[h] >= k_) break;
-    above += count_[h];
-    if (want_sums_) sum_above_ += sum_[h];
+  if (windowed && !settle_window()) {
+    // The threshold is outside the window: count the whole tensor again, without one.
+    std::fill(count_.begin(), count_.end(), 0);
+    window_ = Window::Off;
+    above_window_ = zeros_past_window_ = 0;
+    return;
   }
-  high_ = static_cast<uint32_t>(h);
-  need_ = k_ - above;
+  if (!windowed) {
+    int64_t above = 0;
+    size_t h = kBuckets;
+    while (h-- > 0) {
+      if (above + count_[h] >= k_) break;
+      above += count_[h];
+      if (want_sums_) sum_above_ += sum_[h];
+    }
+    high_ = static_cast<uint32_t>(h);
+    need_ = k_ - above;
+  }
+  const size_t h = high_;
   if (need_ == count_[h]) {
     // The whole bucket is kept (h >= 1 here, else k == n): keep every magnitude >= h << 16.
     rule_ = {(high_ << 16) - 1, 0};
@@ -254,11 +329,11 @@ void TopKSelector::finish_coarse() {
   std::fill(count_.begin(), count_.end(), 0);
   if (want_sums_) std::fill(sum_.begin(), sum_.end(), 0.0);
   pass_ = Pass::Fine;
-  if (window_ == Window::Collecting && high_ >= near_low_ && high_ <= near_high_) {
+  if (windowed) {
     // The elements of bucket h from window_from_ on are known: count them now, keep them for the
     // cut after the ones pass two finds before window_from_ (flat order), and read only those.
-    for (size_t j = 0; j < near_size_; ++j)
-      if (const Near& e = near_[j]; (e.bits >> 16) == high_) {
+    for (const Near& e : near_)
+      if ((e.bits >> 16) == high_) {
         ++count_[e.bits & 0xffffu];
         if (stashing_) tail_.push_back({e.index, e.bits, 0.0});
       }

@@ -36,10 +36,13 @@ struct TopKRule {
 // difference; sums of the selected magnitudes use the exact double difference. Usually two passes;
 // one when the k-th largest is an exact zero (sparse task vectors: the zeros kept are the first
 // ones, found by re-reading one block); a third when equal magnitudes straddle the cut and are
-// too many to remember in pass two. On a large tensor (without sums) the first pass also estimates
-// the threshold's bucket from its first eighth and remembers the elements near it from then on;
-// when the estimate holds, pass two reads only that first eighth. A pass may need only part of the tensor (pass_range()); a
-// caller may skip the blocks outside it, and may stop a pass early once done().
+// too many to remember in pass two. On a large tensor (without sums) the first pass counts only its
+// first eighth into the histogram and estimates the threshold's bucket from it; from then on it
+// only counts the elements above a window of buckets around the estimate and remembers the ones
+// inside it. When the threshold falls in the window (the rest of the tensor looks like its first
+// eighth), pass two reads only that eighth; when it does not, the first pass is made again without
+// a window. A pass may need only part of the tensor (pass_range()); a caller may skip the blocks
+// outside it, and may stop a pass early once done().
 class TopKSelector {
  public:
   TopKSelector(int64_t n, int64_t k, bool want_sums = true);
@@ -58,8 +61,10 @@ class TopKSelector {
   // then, before either's end_pass(), let the other take its counts instead of being fed.
   bool in_first_pass() const { return pass_ == Pass::Coarse; }
   void adopt_first_pass(const TopKSelector& fed);
-  // No threshold window (for a selection whose second pass reads everything anyway, as a band's
-  // upper cut does for its lower cut: remembering the elements near the threshold would only cost).
+  // Whether the first pass may use a threshold window; a selection that does cannot share its
+  // first pass with another (adopt_first_pass), since it does not count every element.
+  bool windowed() const { return window_ != Window::Off; }
+  // No threshold window (for tests, and for a selection whose first pass is shared).
   void disable_window();
 
   // Valid once done().
@@ -70,9 +75,10 @@ class TopKSelector {
   // Remember at most this many elements of the threshold bucket in pass two (16 bytes each).
   static constexpr int64_t kStashLimit = int64_t{1} << 18;
   // The window: tensors from this size, estimated after the first eighth, buckets within this
-  // distance of the estimate, at most this many elements remembered (16 bytes each).
+  // distance of the estimate (fewer when the first eighth predicts too many elements in them), at
+  // most this many elements remembered (16 bytes each).
   static constexpr int64_t kWindowFrom = int64_t{1} << 20;
-  static constexpr uint32_t kWindowBuckets = 3;
+  static constexpr uint32_t kWindowBuckets = 4;
   static constexpr int64_t kWindowLimit = int64_t{1} << 19;
 
  private:
@@ -89,9 +95,13 @@ class TopKSelector {
     int64_t index;
     uint32_t bits;
   };
-  enum class Window { Off, Pending, Collecting };
+  // Pending: counting the first eighth. Open: past it, counting only what is above the window and
+  // remembering what is in it. Lost: more elements in the window than the limit; the first pass
+  // is made again without a window.
+  enum class Window { Off, Pending, Open, Lost };
   void open_window(int64_t from);
-  void collect_near(int64_t first, const uint32_t* mag, int64_t count);
+  void add_past_window(int64_t first, const uint32_t* mag, int64_t count);
+  bool settle_window();  // false: the threshold is outside the window
   void finish_coarse();
   void finish_fine();
   void start_cut(uint32_t threshold, int64_t need, int64_t begin, int64_t end);
@@ -106,10 +116,11 @@ class TopKSelector {
   std::vector<double> sum_;
   std::vector<ZeroRun> zero_runs_;
   Window window_ = Window::Off;
-  int64_t window_from_ = 0;          // elements from here on are collected when near
-  uint32_t near_low_ = 0, near_high_ = 0;  // the buckets collected, inclusive
-  std::vector<Near> near_;  // the first near_size_ are the elements collected
-  size_t near_size_ = 0;
+  int64_t window_from_ = 0;          // elements from here on are not in the histogram
+  uint32_t near_low_ = 0, near_high_ = 0;  // the window's buckets, inclusive (near_low_ >= 1)
+  int64_t above_window_ = 0;         // elements from window_from_ on in buckets above near_high_
+  int64_t zeros_past_window_ = 0;    // exact zeros from window_from_ on
+  std::vector<Near> near_;  // the elements in the window, from window_from_ on
   uint32_t high_ = 0;           // the bucket that holds the k-th largest
   int64_t need_ = 0;            // elements still to take at or below the current candidate
   double sum_above_ = 0;
@@ -121,6 +132,7 @@ class TopKSelector {
   TopKRule rule_;
   double kept_sum_ = 0, total_sum_ = 0;
   std::vector<uint32_t> scratch_;  // magnitudes for add() without them
+  std::vector<uint8_t> flags_;     // past the window's start: which elements of a block are in it
 };
 
 // out[i] = magnitude_bits(x[i] - base[i]) (of x[i] when base is null), for i < n. Vectorised.
