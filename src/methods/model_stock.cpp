@@ -17,24 +17,26 @@ namespace {
 
 // Per-tensor (or per-row) statistics of the task vectors o_i, accumulated in f64.
 struct OffsetStats {
-  explicit OffsetStats(size_t n) : n(n), sq(n, 0.0), dot(n * n, 0.0) {}
+  explicit OffsetStats(size_t n) : n(n), sq(n, 0.0), dot(n * n, 0.0), x(n), block(n * (n + 1) / 2) {}
   size_t n;
   std::vector<double> sq;   // ||o_i||^2
   std::vector<double> dot;  // o_i . o_j at [i * n + j], i < j
+  std::vector<const float*> x;  // scratch for add()
+  std::vector<double> block;
 
   void clear() {
     std::fill(sq.begin(), sq.end(), 0.0);
     std::fill(dot.begin(), dot.end(), 0.0);
   }
-  // Adds elements [begin, end) of a block: the centred dot products of vector_math (fixed order,
-  // vectorised), one per statistic.
+  // Adds elements [begin, end) of a block: the centred Gram matrix of vector_math (fixed order,
+  // vectorised, every element read once).
   void add(const RowBlock& b, int base, const std::vector<size_t>& others, int64_t begin, int64_t end) {
-    const float* c = b.inputs[base] + begin;
-    const int64_t len = end - begin;
+    for (size_t i = 0; i < n; ++i) x[i] = b.inputs[others[i]] + begin;
+    gram_upper_f64(x.data(), n, b.inputs[base] + begin, end - begin, block.data());
+    size_t q = 0;
     for (size_t i = 0; i < n; ++i) {
-      const float* x = b.inputs[others[i]] + begin;
-      sq[i] += centred_dot_f64(x, x, c, len);
-      for (size_t j = i + 1; j < n; ++j) dot[i * n + j] += centred_dot_f64(x, b.inputs[others[j]] + begin, c, len);
+      sq[i] += block[q++];
+      for (size_t j = i + 1; j < n; ++j) dot[i * n + j] += block[q++];
     }
   }
 

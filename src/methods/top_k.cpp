@@ -387,29 +387,31 @@ void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, std::vector<
   const size_t len = static_cast<size_t>(n);
   // Items (key << 32 | index) sorted by key with a stable LSD radix sort, so equal keys stay in
   // index order. Zero keys (exact zeros of a sparse task vector) rank first, in index order, and
-  // are not sorted; the passes cover only the bits in which the other keys differ, 11 at a time
-  // (bf16 task vectors are small multiples of an ulp: typically two passes).
+  // are not sorted; the passes cover only the bits in which the other keys differ, split evenly
+  // into digits of at most 11 bits (bf16 task vectors are small multiples of an ulp: typically
+  // two passes of 8 bits, whose 256 counters cost little to clear and sum for a short row).
   scratch.resize(2 * len);
   uint64_t* a = scratch.data();
   uint64_t* b = a + len;
   uint32_t zeros = 0, any = 0, all = ~0u;
   size_t m = 0;
-  for (size_t i = 0; i < len; ++i) {
+  for (size_t i = 0; i < len; ++i) {  // branch-free: a zero's item is overwritten by the next one
     const uint32_t k = key[i];
-    if (k == 0) {
-      rank[i] = ++zeros;
-      continue;
-    }
-    a[m++] = static_cast<uint64_t>(k) << 32 | i;
+    const bool zero = k == 0;
+    zeros += zero;
+    rank[i] = zeros;  // a zero's rank; the others' are written at the end
+    a[m] = static_cast<uint64_t>(k) << 32 | i;
+    m += !zero;
     any |= k;
-    all &= k;
+    all &= zero ? ~0u : k;
   }
-  const uint32_t varying = any ^ all;
+  const uint32_t varying = any ^ (m > 0 ? all : any);
   if (varying != 0) {
     const int low = std::countr_zero(varying), high = static_cast<int>(std::bit_width(varying));
+    const int passes = (high - low + 10) / 11, digit = (high - low + passes - 1) / passes;
     uint32_t offset[2048];
-    for (int shift = low; shift < high; shift += 11) {
-      const int bits = std::min(11, high - shift);
+    for (int shift = low; shift < high; shift += digit) {
+      const int bits = std::min(digit, high - shift);
       const uint64_t mask = (uint64_t{1} << bits) - 1;
       const size_t buckets = size_t{1} << bits;
       std::fill(offset, offset + buckets, 0u);

@@ -39,6 +39,85 @@ ALLOY_VECTORIZED double centred_dot_f64(const float* a, const float* b, const fl
   return (s0 + s1) + (s2 + s3);
 }
 
+namespace {
+
+// The upper triangle of the Gram matrix of K arrays (optionally centred) in one loop: every array
+// element is read and converted once, not K times. Each sum keeps the four interleaved partial
+// sums of dot_f64 / centred_dot_f64 over the same terms, so the results are the same bits; the four
+// lanes are written as GCC vectors (one AVX2 register, two SSE2 ones in the baseline build), which
+// the compiler does not find by itself across K arrays.
+typedef float F32x4 __attribute__((vector_size(16)));
+typedef double F64x4 __attribute__((vector_size(32)));
+
+template <int K, bool centred>
+__attribute__((always_inline)) inline void gram_fixed(const float* const* x, const float* c, int64_t n, double* out) {
+  constexpr int kSums = K * (K + 1) / 2;
+  F64x4 s[kSums] = {};
+  const float* p[K];
+#pragma GCC unroll 4
+  for (int m = 0; m < K; ++m) p[m] = x[m];
+  auto load = [](const float* at, F64x4& to) {  // (a vector out-parameter: no vector ABI involved)
+    F32x4 v;
+    std::memcpy(&v, at, sizeof v);
+    to = __builtin_convertvector(v, F64x4);
+  };
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    F64x4 d[K], centre = {};
+    if (centred) load(c + i, centre);
+#pragma GCC unroll 4
+    for (int m = 0; m < K; ++m) {
+      load(p[m] + i, d[m]);
+      if (centred) d[m] -= centre;
+    }
+    int q = 0;
+#pragma GCC unroll 4
+    for (int a = 0; a < K; ++a)
+#pragma GCC unroll 4
+      for (int b = a; b < K; ++b, ++q) s[q] += d[a] * d[b];
+  }
+  for (; i < n; ++i) {
+    double d[K];
+#pragma GCC unroll 4
+    for (int m = 0; m < K; ++m) d[m] = centred ? static_cast<double>(p[m][i]) - c[i] : static_cast<double>(p[m][i]);
+    int q = 0;
+#pragma GCC unroll 4
+    for (int a = 0; a < K; ++a)
+#pragma GCC unroll 4
+      for (int b = a; b < K; ++b, ++q) s[q][0] += d[a] * d[b];
+  }
+#pragma GCC unroll 10
+  for (int q = 0; q < kSums; ++q) out[q] = (s[q][0] + s[q][1]) + (s[q][2] + s[q][3]);
+}
+
+#define ALLOY_GRAM(K)                                                                                    \
+  ALLOY_VECTORIZED void gram_##K(const float* const* x, const float* c, int64_t n, double* out) {        \
+    gram_fixed<K, false>(x, c, n, out);                                                                  \
+  }                                                                                                      \
+  ALLOY_VECTORIZED void centred_gram_##K(const float* const* x, const float* c, int64_t n, double* out) { \
+    gram_fixed<K, true>(x, c, n, out);                                                                   \
+  }
+ALLOY_GRAM(1)
+ALLOY_GRAM(2)
+ALLOY_GRAM(3)
+ALLOY_GRAM(4)
+#undef ALLOY_GRAM
+
+}  // namespace
+
+void gram_upper_f64(const float* const* x, size_t k, const float* centre, int64_t n, double* out) {
+  using Fixed = void (*)(const float* const*, const float*, int64_t, double*);
+  static constexpr Fixed kPlain[] = {nullptr, gram_1, gram_2, gram_3, gram_4};
+  static constexpr Fixed kCentred[] = {nullptr, centred_gram_1, centred_gram_2, centred_gram_3, centred_gram_4};
+  if (k >= 1 && k <= 4) {
+    (centre ? kCentred : kPlain)[k](x, centre, n, out);
+    return;
+  }
+  size_t q = 0;
+  for (size_t a = 0; a < k; ++a)
+    for (size_t b = a; b < k; ++b, ++q) out[q] = centre ? centred_dot_f64(x[a], x[b], centre, n) : dot_f64(x[a], x[b], n);
+}
+
 ALLOY_VECTORIZED void accumulate_scaled(double* acc, const float* x, double w, int64_t n) {
   for (int64_t k = 0; k < n; ++k) acc[k] += w * static_cast<double>(x[k]);
 }
@@ -72,15 +151,15 @@ Gram gram_matrix(const MergeCall& call, const std::vector<size_t>& which, int ce
   Gram gram;
   gram.n = which.size();
   gram.g.assign(gram.n * gram.n, 0.0);
+  std::vector<const float*> x(gram.n);
+  std::vector<double> block(gram.n * (gram.n + 1) / 2);
   for_each_block(call, [&](const RowBlock& b) {
-    const int64_t n = b.size();
     const float* c = centre >= 0 ? b.inputs[static_cast<size_t>(centre)] : nullptr;
+    for (size_t i = 0; i < gram.n; ++i) x[i] = b.inputs[which[i]];
+    gram_upper_f64(x.data(), gram.n, c, b.size(), block.data());
+    size_t q = 0;
     for (size_t i = 0; i < gram.n; ++i)
-      for (size_t j = i; j < gram.n; ++j) {
-        const float* x = b.inputs[which[i]];
-        const float* y = b.inputs[which[j]];
-        gram(i, j) += c ? centred_dot_f64(x, y, c, n) : dot_f64(x, y, n);
-      }
+      for (size_t j = i; j < gram.n; ++j) gram(i, j) += block[q++];
   });
   for (size_t i = 0; i < gram.n; ++i)
     for (size_t j = 0; j < i; ++j) gram(i, j) = gram(j, i);

@@ -16,6 +16,10 @@ namespace alloy {
 // only on n, so a result is reproducible.
 double dot_f64(const float* a, const float* b, int64_t n);
 double centred_dot_f64(const float* a, const float* b, const float* centre, int64_t n);
+// All of them for k arrays at once: out[q] for the pairs a <= b in order (0,0), (0,1), ... (0,k-1),
+// (1,1), ..., the same bits as dot_f64 / centred_dot_f64 (centre may be null) on each pair. Reads
+// every element once for k <= 4 (vectorised), pair by pair beyond.
+void gram_upper_f64(const float* const* x, size_t k, const float* centre, int64_t n, double* out);
 
 // Element-wise f64 accumulation of f32 arrays, the inner loops of every weighted-sum kernel
 // (vectorised, ALLOY_VECTORIZED): acc[k] += w * x[k]; acc[k] += w * (x[k] - c[k]).

@@ -31,6 +31,30 @@ TEST(VectorMath, DotsMatchLongDoubleForOddSizes) {
   }
 }
 
+// The fused Gram pass gives each pair the bits of its own dot product, for every array count (the
+// fused loops for 1 to 4, pair by pair beyond) and every length (the four lanes and the tail).
+TEST(VectorMath, GramUpperIsEveryPairwiseDotBitForBit) {
+  for (size_t k = 1; k <= 6; ++k)
+    for (size_t n : {0u, 1u, 3u, 4u, 5u, 7u, 1001u}) {
+      std::vector<std::vector<float>> v;
+      for (size_t m = 0; m < k; ++m) v.push_back(ramp(n, 1.0f + static_cast<float>(m), 0.3f + 0.17f * static_cast<float>(m)));
+      auto c = ramp(n, 0.4f, 0.05f);
+      std::vector<const float*> x;
+      for (auto& a : v) x.push_back(a.data());
+      std::vector<double> plain(k * (k + 1) / 2, -1), centred(plain);
+      gram_upper_f64(x.data(), k, nullptr, static_cast<int64_t>(n), plain.data());
+      gram_upper_f64(x.data(), k, c.data(), static_cast<int64_t>(n), centred.data());
+      size_t q = 0;
+      for (size_t a = 0; a < k; ++a)
+        for (size_t b = a; b < k; ++b, ++q) {
+          SCOPED_TRACE(std::to_string(k) + " arrays, n=" + std::to_string(n) + ", pair " + std::to_string(a) + "," +
+                       std::to_string(b));
+          EXPECT_EQ(plain[q], dot_f64(x[a], x[b], static_cast<int64_t>(n)));
+          EXPECT_EQ(centred[q], centred_dot_f64(x[a], x[b], c.data(), static_cast<int64_t>(n)));
+        }
+    }
+}
+
 TEST(VectorMath, GramMatrixWithAndWithoutCentre) {
   MethodHarness h("linear");
   auto a = ramp(300, 1, 0.3f), b = ramp(300, 2, 0.11f), c = ramp(300, 0.5f, 0.05f);
