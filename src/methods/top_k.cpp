@@ -38,6 +38,24 @@ ALLOY_VECTORIZED void classify_past_window(const uint32_t* mag, int64_t n, uint3
   above = a;
 }
 
+// The same for a Counting window: the elements equal to `value` are counted, and the other
+// elements of its bucket flagged.
+ALLOY_VECTORIZED void classify_counting(const uint32_t* mag, int64_t n, uint32_t value, uint8_t* other,
+                                        int64_t& zeros, int64_t& above, int64_t& equal) {
+  const uint32_t bucket = value >> 16;
+  int64_t z = 0, a = 0, e = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t b = mag[i] >> 16;
+    z += mag[i] == 0;
+    a += b > bucket;
+    e += mag[i] == value;
+    other[i] = (b == bucket) & (mag[i] != value);
+  }
+  zeros = z;
+  above = a;
+  equal = e;
+}
+
 }  // namespace
 
 TopKSelector::TopKSelector(int64_t n, int64_t k, bool want_sums)
@@ -88,7 +106,7 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
   double* sum_of = sum_.data();
   switch (pass_) {
     case Pass::Coarse: {
-      if (window_ == Window::Open || window_ == Window::Lost) {
+      if (window_ == Window::Open || window_ == Window::Lost || window_ == Window::Counting) {
         add_past_window(first, mag, count);
         break;
       }
@@ -144,8 +162,8 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
 // From the counts of the elements seen so far (first `from` of n), the bucket the k-th largest
 // would fall in if the rest looked the same. From here on only the elements above a window of
 // buckets around it are counted, and the ones inside it remembered; the window is narrowed until
-// the first eighth predicts at most half the limit in it, and not opened when even one bucket
-// would hold more (the histogram then goes on as without a window).
+// the first eighth predicts at most half the limit in it. When even the one estimated bucket would
+// hold more, its elements are only counted (Window::Counting).
 void TopKSelector::open_window(int64_t from) {
   window_ = Window::Off;
   const double want = static_cast<double>(k_) * static_cast<double>(from) / static_cast<double>(n_);
@@ -172,22 +190,43 @@ void TopKSelector::open_window(int64_t from) {
       window_ = Window::Open;
       return;
     }
+    near_low_ = near_high_ = estimate;
+    window_from_ = from;
+    window_ = Window::Counting;
     return;
   }
   // The estimate is an exact zero (or in bucket 0): settled without a window.
 }
 
 void TopKSelector::add_past_window(int64_t first, const uint32_t* mag, int64_t count) {
-  int64_t zeros = 0, above = 0;
+  int64_t zeros = 0, above = 0, equal = 0;
   flags_.resize(static_cast<size_t>(count) + 8);
   uint8_t* in = flags_.data();
-  classify_past_window(mag, count, near_low_, near_high_ - near_low_, in, zeros, above);
+  if (window_ == Window::Counting && !have_value_) {
+    // The value to count: the majority (Boyer-Moore vote) of the bucket's elements in this block.
+    classify_past_window(mag, count, near_low_, 0, in, zeros, above);
+    int64_t votes = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      if (!in[i]) continue;
+      if (votes == 0) value_ = mag[i];
+      votes += mag[i] == value_ ? 1 : -1;
+      have_value_ = true;
+    }
+  }
+  if (window_ == Window::Counting && have_value_)
+    classify_counting(mag, count, value_, in, zeros, above, equal);
+  else
+    classify_past_window(mag, count, near_low_, near_high_ - near_low_, in, zeros, above);
   zero_runs_.push_back({first, count, zeros});
   zeros_past_window_ += zeros;
   above_window_ += above;
   if (window_ == Window::Lost) return;
-  // A few elements in a hundred are in the window: the flags are read eight at a time, and only
-  // the set ones looked at.
+  if (window_ == Window::Counting) {
+    equal_past_window_ += equal;
+    bucket_runs_.push_back({first, count, equal});
+  }
+  // A few elements in a hundred are flagged (in the window, or in a Counting window's bucket with
+  // another value): the flags are read eight at a time, and only the set ones looked at.
   std::memset(in + count, 0, 8);
   for (int64_t g = 0; g < count; g += 8) {
     uint64_t word;
@@ -207,7 +246,8 @@ void TopKSelector::add_past_window(int64_t first, const uint32_t* mag, int64_t c
 // The histogram of the window's buckets completed with the remembered elements, the bucket of the
 // k-th largest found when it lies in the window (high_, need_).
 bool TopKSelector::settle_window() {
-  if (window_ != Window::Open) return false;
+  if (window_ != Window::Open && window_ != Window::Counting) return false;
+  count_[near_low_] += equal_past_window_;  // (zero unless Counting)
   for (const Near& e : near_) ++count_[e.bits >> 16];
   int64_t above = above_window_;
   for (size_t h = near_high_ + 1; h < kBuckets; ++h) above += count_[h];
@@ -221,6 +261,12 @@ bool TopKSelector::settle_window() {
     above += count_[h];
   }
   return false;
+}
+
+void TopKSelector::reset_window_counts() {
+  above_window_ = zeros_past_window_ = equal_past_window_ = 0;
+  std::vector<BucketRun>().swap(bucket_runs_);
+  have_value_ = rest_counted_ = false;
 }
 
 void TopKSelector::disable_window() {
@@ -270,7 +316,8 @@ void TopKSelector::finish_coarse() {
     TopKSelector* s;
     ~CloseWindow() { s->disable_window(); }
   } close_window{this};
-  const bool windowed = window_ == Window::Open || window_ == Window::Lost;
+  const bool windowed = window_ == Window::Open || window_ == Window::Lost || window_ == Window::Counting;
+  const bool counting = window_ == Window::Counting;
   int64_t zeros = windowed ? zeros_past_window_ : 0;
   for (size_t z = 0; z < kZeroSlots; ++z) zeros += count_[kBuckets + z];
   count_[0] += zeros;
@@ -302,7 +349,7 @@ void TopKSelector::finish_coarse() {
     // The threshold is outside the window: count the whole tensor again, without one.
     std::fill(count_.begin(), count_.end(), 0);
     window_ = Window::Off;
-    above_window_ = zeros_past_window_ = 0;
+    reset_window_counts();
     return;
   }
   if (!windowed) {
@@ -324,7 +371,11 @@ void TopKSelector::finish_coarse() {
     pass_ = Pass::Done;
     return;
   }
-  stashing_ = count_[h] <= kStashLimit;
+  // A Counting window: past the first eighth its value's count is known and the bucket's other
+  // elements remembered; pass two reads the first eighth, and the cut is found from the counts
+  // (the crowded first eighth is not stashed).
+  rest_counted_ = counting;
+  stashing_ = !counting && count_[h] <= kStashLimit;
   if (stashing_) stash_.reserve(static_cast<size_t>(count_[h]));
   std::fill(count_.begin(), count_.end(), 0);
   if (want_sums_) std::fill(sum_.begin(), sum_.end(), 0.0);
@@ -332,10 +383,11 @@ void TopKSelector::finish_coarse() {
   if (windowed) {
     // The elements of bucket h from window_from_ on are known: count them now, keep them for the
     // cut after the ones pass two finds before window_from_ (flat order), and read only those.
+    if (counting) count_[value_ & 0xffffu] += equal_past_window_;
     for (const Near& e : near_)
       if ((e.bits >> 16) == high_) {
         ++count_[e.bits & 0xffffu];
-        if (stashing_) tail_.push_back({e.index, e.bits, 0.0});
+        if (stashing_ || counting) tail_.push_back({e.index, e.bits, 0.0});
       }
     range_ = {0, window_from_};
   }
@@ -372,6 +424,36 @@ void TopKSelector::finish_fine() {
     }
     kept_sum_ = sum_above_ + s;
     pass_ = Pass::Done;
+  } else if (rest_counted_) {
+    // The equal elements past the first eighth are the counted value's (in blocks) or among the
+    // remembered others (the stash holds those, in flat order); the cut is in the first eighth
+    // (a cut pass over it), in the one block the counts point to, or at a remembered element.
+    const bool counted = threshold == value_;
+    int64_t past = counted ? equal_past_window_ : 0;
+    if (!counted)
+      for (const Stashed& e : stash_) past += e.bits == threshold;
+    int64_t left = need - (count_[low] - past);
+    if (left <= 0) {
+      start_cut(threshold, need, 0, window_from_);
+    } else if (counted) {
+      start_cut(threshold, need, 0, n_);  // (not reached: the runs hold past >= left equal elements)
+      for (const BucketRun& run : bucket_runs_) {
+        if (left <= run.equal) {
+          start_cut(threshold, left, run.first, run.first + run.count);
+          break;
+        }
+        left -= run.equal;
+      }
+    } else {
+      start_cut(threshold, need, 0, n_);  // (not reached, as above)
+      for (const Stashed& e : stash_)
+        if (e.bits == threshold && --left == 0) {
+          rule_ = {threshold, e.index + 1};
+          finish_cut();
+          break;
+        }
+    }
+    reset_window_counts();
   } else {
     start_cut(threshold, need, 0, n_);
   }

@@ -97,11 +97,17 @@ class TopKSelector {
   };
   // Pending: counting the first eighth. Open: past it, counting only what is above the window and
   // remembering what is in it. Lost: more elements in the window than the limit; the first pass
-  // is made again without a window.
-  enum class Window { Off, Pending, Open, Lost };
+  // is made again without a window. Counting: the estimated bucket is too crowded to remember (in
+  // bf16 task vectors, mostly one value repeated 100 000s of times); past the first eighth the
+  // elements holding its majority value are counted block by block, and the others remembered.
+  enum class Window { Off, Pending, Open, Lost, Counting };
+  struct BucketRun {  // elements holding the Counting window's value in one add() call
+    int64_t first, count, equal;
+  };
   void open_window(int64_t from);
   void add_past_window(int64_t first, const uint32_t* mag, int64_t count);
   bool settle_window();  // false: the threshold is outside the window
+  void reset_window_counts();
   void finish_coarse();
   void finish_fine();
   void start_cut(uint32_t threshold, int64_t need, int64_t begin, int64_t end);
@@ -120,6 +126,13 @@ class TopKSelector {
   uint32_t near_low_ = 0, near_high_ = 0;  // the window's buckets, inclusive (near_low_ >= 1)
   int64_t above_window_ = 0;         // elements from window_from_ on in buckets above near_high_
   int64_t zeros_past_window_ = 0;    // exact zeros from window_from_ on
+  // Counting window: the value counted (the majority of its bucket in the first block past the
+  // first eighth that has any), and its elements from window_from_ on, per add() call and in all.
+  std::vector<BucketRun> bucket_runs_;
+  int64_t equal_past_window_ = 0;
+  uint32_t value_ = 0;
+  bool have_value_ = false;
+  bool rest_counted_ = false;  // a Counting window settled: pass two reads the first eighth
   std::vector<Near> near_;  // the elements in the window, from window_from_ on
   uint32_t high_ = 0;           // the bucket that holds the k-th largest
   int64_t need_ = 0;            // elements still to take at or below the current candidate

@@ -269,6 +269,64 @@ TEST(TopK, WindowOverflowFallsBackToAFullFirstPass) {
     ASSERT_EQ(s.rule().keeps(i, magnitude_bits(x[static_cast<size_t>(i)])), ref.kept[static_cast<size_t>(i)]) << i;
 }
 
+// 40% of the elements hold one magnitude (as a bf16 task vector's smallest steps do): the
+// estimated bucket is too crowded to remember, so past the first eighth the elements holding its
+// majority value are counted per block and its other elements remembered. Pass two reads the first
+// eighth; the cut pass reads the first eighth or one block, or is not needed when the cut falls on
+// a remembered element.
+TEST(TopK, CrowdedThresholdBucketIsCountedPerBlock) {
+  const int64_t n = TopKSelector::kWindowFrom * 2, block = 8192, eighth = n / 8 + block;
+  auto x = random_values(static_cast<size_t>(n), 17, 0);
+  const float v = 0.6745f, v_up = std::nextafter(v, 1.0f);  // about the median of |N(0, 1)|; same bucket
+  std::mt19937 rng(3);
+  for (auto& e : x)
+    if (rng() % 10 < 4) e = rng() % 2 ? v : -v;
+  std::vector<float> mixed = x;  // past the first eighth, one v in five a step larger
+  for (int64_t i = eighth; i < n; ++i)
+    if (float& e = mixed[static_cast<size_t>(i)]; std::fabs(e) == v && rng() % 5 == 0) e = std::copysign(v_up, e);
+  auto count = [](const std::vector<float>& values, auto&& pred) {
+    return static_cast<int64_t>(std::count_if(values.begin(), values.end(), [&](float e) { return pred(std::fabs(e)); }));
+  };
+  const int64_t above = count(x, [&](float m) { return m > v; }), equal = count(x, [&](float m) { return m == v; });
+  const int64_t above_up = count(mixed, [&](float m) { return m > v_up; });
+  const int64_t equal_up = count(mixed, [&](float m) { return m == v_up; });
+  const int64_t equal_mixed = count(mixed, [&](float m) { return m == v; });
+  enum Cut { InFirstEighth, InOneBlock, Remembered };
+  struct Case {
+    const std::vector<float>* values;
+    int64_t k;
+    Cut cut;
+  };
+  const Case cases[] = {{&x, above + 10, InFirstEighth},
+                        {&x, above + equal / 2, InOneBlock},
+                        {&x, above + equal - 3, InOneBlock},
+                        {&mixed, above_up + equal_up / 2, Remembered},
+                        {&mixed, above_up + equal_up + equal_mixed / 2, InOneBlock}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("k=" + std::to_string(c.k) + (c.values == &mixed ? " mixed" : ""));
+    TopKSelector s(n, c.k, false);
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    while (!s.done()) {
+      ranges.push_back(s.pass_range());
+      for (int64_t at = 0; at < n; at += block)
+        s.add(at, c.values->data() + at, nullptr, std::min(block, n - at));
+      s.end_pass();
+    }
+    ASSERT_EQ(ranges.size(), c.cut == Remembered ? 2u : 3u);
+    EXPECT_EQ(ranges[1].first, 0);
+    EXPECT_LE(ranges[1].second, eighth);
+    if (c.cut == InFirstEighth) {
+      EXPECT_LE(ranges[2].second, eighth);
+    } else if (c.cut == InOneBlock) {
+      EXPECT_LE(ranges[2].second - ranges[2].first, block);
+    }
+    Reference ref = sort_top_k(*c.values, nullptr, c.k);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(s.rule().keeps(i, magnitude_bits((*c.values)[static_cast<size_t>(i)])), ref.kept[static_cast<size_t>(i)])
+          << i;
+  }
+}
+
 TEST(TopK, WithoutSumsKeepAllOrNoneNeedsNoPass) {
   std::vector<float> x = {1, 2, 3};
   EXPECT_EQ(select(x, nullptr, 0, 3, false).passes(), 0);
