@@ -34,6 +34,18 @@ inline uint32_t mix32(uint32_t x) {
   return x;
 }
 
+// The same on each lane of a GCC vector of 32-bit words (util/lanes.h), in place: the same bits
+// per lane. (Vectors by reference: an AVX-sized value by value would change the ABI of the
+// baseline build.)
+template <class Lanes>
+__attribute__((always_inline)) inline void mix32_lanes(Lanes& x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+}
+
 // A 64-bit hash of a string (FNV-1a folded through mix64), stable across platforms and versions.
 uint64_t hash_string(std::string_view s);
 
@@ -47,6 +59,14 @@ class CounterRng {
   // The key for counters whose high 32 bits are `high`; draw(key, low) is bits(high << 32 | low).
   uint32_t key_for(uint32_t high) const { return mix32(high ^ k1_) ^ k2_; }
   uint32_t draw(uint32_t key, uint32_t low) const { return mix32(mix32(low + k0_) ^ key); }
+  // draw() on each lane of `low` (a GCC vector of 32-bit words), in place.
+  template <class Lanes>
+  __attribute__((always_inline)) void draw_lanes(uint32_t key, Lanes& low) const {
+    low += k0_;
+    mix32_lanes(low);
+    low ^= key;
+    mix32_lanes(low);
+  }
 
   // 32 random bits for `counter`.
   uint32_t bits(uint64_t counter) const {

@@ -1,4 +1,5 @@
 #include "methods/counter_rng.h"
+#include "util/lanes.h"
 
 #include <gtest/gtest.h>
 
@@ -132,6 +133,26 @@ TEST(CounterRng, BitsArePinned) {
   EXPECT_EQ(rng.bits(0), 0xd36e559cu);
   EXPECT_EQ(rng.bits(1), 0x61aa6ac8u);
   EXPECT_NE(hash_string("ab"), hash_string("ba"));
+}
+
+// The vector form the mask loops use gives every lane the scalar draw's bits.
+TEST(CounterRng, LaneDrawsMatchScalarDraws) {
+  const CounterRng rng(11, "model.layers.2.self_attn.q_proj.weight", 3);
+  const uint32_t key = rng.key_for(1);
+  for (uint32_t start : {0u, 12345u, 0xfffffff0u}) {
+    U32x8 lanes = {0, 1, 2, 3, 4, 5, 6, 7};
+    lanes += start;
+    rng.draw_lanes(key, lanes);
+    U32x4 four = {0, 1, 2, 3};
+    four += start;
+    rng.draw_lanes(key, four);
+    for (uint32_t l = 0; l < 8; ++l) {
+      EXPECT_EQ(lanes[l], rng.draw(key, start + l)) << start << " lane " << l;
+      if (l < 4) {
+        EXPECT_EQ(four[l], rng.draw(key, start + l)) << start << " lane " << l;
+      }
+    }
+  }
 }
 
 }  // namespace

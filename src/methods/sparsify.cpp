@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "util/error.h"
+#include "util/lanes.h"
 #include "util/vectorize.h"
 
 namespace alloy {
@@ -40,6 +41,41 @@ ALLOY_VECTORIZED double abs_delta_sum(const float* x, const float* base, int64_t
     for (int l = 0; l < 4; ++l) s[l] += std::fabs(task_delta(x[j + l], base[j + l]));
   for (; j < n; ++j) s[0] += std::fabs(task_delta(x[j], base[j]));
   return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+// DARE's rescale statistics in one loop: Σ|δ| and Σ|δ| over the kept entries (draw <= last), with
+// the four interleaved partial sums of abs_delta_sum and abs_sum (as GCC vector lanes), so the same
+// bits as those two over the masked deltas (kept entries times 1, the others 0).
+ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int64_t n, const CounterRng& rng,
+                                         uint32_t key, uint32_t low, uint32_t last, double& all, double& kept) {
+  const CounterRng local = rng;
+  const I64x4 magnitude_bits = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+  const U32x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  F64x4 s = {}, k = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {  // eight draws at once (one AVX2 register), two halves of sums
+    U32x8 draws = lane + (low + static_cast<uint32_t>(j));
+    local.draw_lanes(key, draws);
+    const I32x8 keep = draws <= last;  // all ones or zero per lane
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+      F64x4 xd, bd;
+      load_f64x4(x + j + 4 * half, xd);
+      load_f64x4(base + j + 4 * half, bd);
+      const I64x4 m = reinterpret_cast<I64x4>(xd - bd) & magnitude_bits;  // |δ|
+      I32x4 keep_half;
+      std::memcpy(&keep_half, reinterpret_cast<const int32_t*>(&keep) + 4 * half, sizeof keep_half);
+      s += reinterpret_cast<F64x4>(m);
+      k += reinterpret_cast<F64x4>(m & __builtin_convertvector(keep_half, I64x4));
+    }
+  }
+  for (; j < n; ++j) {
+    const double m = std::fabs(task_delta(x[j], base[j]));
+    s[0] += m;
+    k[0] += local.draw(key, low + static_cast<uint32_t>(j)) <= last ? m : 0.0;
+  }
+  all = (s[0] + s[1]) + (s[2] + s[3]);
+  kept = (k[0] + k[1]) + (k[2] + k[3]);
 }
 
 // Sets bit first + j of `bits` where v[j] != 0, a 64-bit word at a time.
@@ -207,7 +243,17 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           if (up) upper[i]->add(at, magnitude.data(), b.inputs[i], base, len);
           if (low) lower[i]->add(at, magnitude.data(), b.inputs[i], base, len);
         }
-        if (first && sums_pass[i]) {
+        if (first && sums_pass[i] && masks[i].rule == Rule::Bernoulli &&
+            static_cast<uint32_t>(at) <= UINT32_MAX - static_cast<uint32_t>(len)) {
+          // (a block whose counters do not wrap their low 32 bits: one key, one fused loop)
+          const TaskVectorMask& m = masks[i];
+          double all = 0, kept_sum = 0;
+          bernoulli_abs_sums(b.inputs[i], base, len, m.rng, m.rng.key_for(static_cast<uint32_t>(static_cast<uint64_t>(at) >> 32)),
+                             static_cast<uint32_t>(at), static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1), all,
+                             kept_sum);
+          before[i] += all;
+          after[i] += kept_sum;
+        } else if (first && sums_pass[i]) {
           masked.resize(static_cast<size_t>(len));
           apply_mask(masks[i], at, len, b.cols, b.inputs[i], base, masked.data(), scratch);
           before[i] += abs_delta_sum(b.inputs[i], base, len);

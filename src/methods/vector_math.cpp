@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "util/lanes.h"
 #include "util/vectorize.h"
 
 namespace alloy {
@@ -44,11 +45,8 @@ namespace {
 // The upper triangle of the Gram matrix of K arrays (optionally centred) in one loop: every array
 // element is read and converted once, not K times. Each sum keeps the four interleaved partial
 // sums of dot_f64 / centred_dot_f64 over the same terms, so the results are the same bits; the four
-// lanes are written as GCC vectors (one AVX2 register, two SSE2 ones in the baseline build), which
-// the compiler does not find by itself across K arrays.
-typedef float F32x4 __attribute__((vector_size(16)));
-typedef double F64x4 __attribute__((vector_size(32)));
-
+// lanes are written as GCC vectors (util/lanes.h), which the compiler does not find by itself
+// across K arrays.
 template <int K, bool centred>
 __attribute__((always_inline)) inline void gram_fixed(const float* const* x, const float* c, int64_t n, double* out) {
   constexpr int kSums = K * (K + 1) / 2;
@@ -56,18 +54,13 @@ __attribute__((always_inline)) inline void gram_fixed(const float* const* x, con
   const float* p[K];
 #pragma GCC unroll 4
   for (int m = 0; m < K; ++m) p[m] = x[m];
-  auto load = [](const float* at, F64x4& to) {  // (a vector out-parameter: no vector ABI involved)
-    F32x4 v;
-    std::memcpy(&v, at, sizeof v);
-    to = __builtin_convertvector(v, F64x4);
-  };
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     F64x4 d[K], centre = {};
-    if (centred) load(c + i, centre);
+    if (centred) load_f64x4(c + i, centre);
 #pragma GCC unroll 4
     for (int m = 0; m < K; ++m) {
-      load(p[m] + i, d[m]);
+      load_f64x4(p[m] + i, d[m]);
       if (centred) d[m] -= centre;
     }
     int q = 0;

@@ -1,0 +1,27 @@
+// Four-lane GCC vector types for loops whose lanes the compiler does not find by itself (several
+// arrays or sums per element). Lane arithmetic is IEEE per lane, so a loop written with them
+// gives the same bits as its scalar form with four interleaved partial sums; in an AVX2 clone a
+// 4 x f64 value is one register, in the baseline build two SSE2 ones.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace alloy {
+
+typedef float F32x4 __attribute__((vector_size(16)));
+typedef double F64x4 __attribute__((vector_size(32)));
+typedef uint32_t U32x4 __attribute__((vector_size(16)));
+typedef uint32_t U32x8 __attribute__((vector_size(32)));
+typedef int32_t I32x4 __attribute__((vector_size(16)));
+typedef int32_t I32x8 __attribute__((vector_size(32)));
+typedef int64_t I64x4 __attribute__((vector_size(32)));
+
+// Four floats from `at` (unaligned), widened to f64. An out-parameter, not a return value: an
+// AVX-sized value passed by value would be a different ABI in the baseline build.
+__attribute__((always_inline)) inline void load_f64x4(const float* at, F64x4& to) {
+  F32x4 v;
+  std::memcpy(&v, at, sizeof v);
+  to = __builtin_convertvector(v, F64x4);
+}
+
+}  // namespace alloy
