@@ -39,9 +39,10 @@ struct TopKRule {
 // too many to remember in pass two. On a large tensor (without sums) the first pass counts only its
 // first eighth into the histogram and estimates the threshold's bucket from it; from then on it
 // only counts the elements above a window of buckets around the estimate and remembers the ones
-// inside it. When the threshold falls in the window (the rest of the tensor looks like its first
-// eighth), pass two reads only that eighth; when it does not, the first pass is made again without
-// a window. A pass may need only part of the tensor (pass_range()); a caller may skip the blocks
+// inside it (or, when the estimated bucket is too crowded to remember, counts its majority value
+// block by block and remembers only its other values). When the threshold falls in the window
+// (the rest of the tensor looks like its first eighth), pass two reads only that eighth; when it
+// does not, the first pass is made again without a window. A pass may need only part of the tensor (pass_range()); a caller may skip the blocks
 // outside it, and may stop a pass early once done().
 class TopKSelector {
  public:
