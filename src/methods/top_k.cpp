@@ -106,7 +106,7 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
   double* sum_of = sum_.data();
   switch (pass_) {
     case Pass::Coarse: {
-      if (window_ == Window::Open || window_ == Window::Lost || window_ == Window::Counting) {
+      if (past_window_start()) {
         add_past_window(first, mag, count);
         break;
       }
@@ -204,10 +204,9 @@ void TopKSelector::add_past_window(int64_t first, const uint32_t* mag, int64_t c
   uint8_t* in = flags_.data();
   if (window_ == Window::Counting && !have_value_) {
     // The value to count: the majority (Boyer-Moore vote) of the bucket's elements in this block.
-    classify_past_window(mag, count, near_low_, 0, in, zeros, above);
     int64_t votes = 0;
     for (int64_t i = 0; i < count; ++i) {
-      if (!in[i]) continue;
+      if ((mag[i] >> 16) != near_low_) continue;
       if (votes == 0) value_ = mag[i];
       votes += mag[i] == value_ ? 1 : -1;
       have_value_ = true;
@@ -263,6 +262,17 @@ bool TopKSelector::settle_window() {
   return false;
 }
 
+size_t TopKSelector::bucket_reaching(int64_t need, int64_t& above) {
+  above = 0;
+  size_t h = kBuckets;
+  while (h-- > 0) {
+    if (above + count_[h] >= need) break;
+    above += count_[h];
+    if (want_sums_) sum_above_ += sum_[h];
+  }
+  return h;
+}
+
 void TopKSelector::reset_window_counts() {
   above_window_ = zeros_past_window_ = equal_past_window_ = 0;
   std::vector<BucketRun>().swap(bucket_runs_);
@@ -316,7 +326,7 @@ void TopKSelector::finish_coarse() {
     TopKSelector* s;
     ~CloseWindow() { s->disable_window(); }
   } close_window{this};
-  const bool windowed = window_ == Window::Open || window_ == Window::Lost || window_ == Window::Counting;
+  const bool windowed = past_window_start();
   const bool counting = window_ == Window::Counting;
   int64_t zeros = windowed ? zeros_past_window_ : 0;
   for (size_t z = 0; z < kZeroSlots; ++z) zeros += count_[kBuckets + z];
@@ -354,13 +364,7 @@ void TopKSelector::finish_coarse() {
   }
   if (!windowed) {
     int64_t above = 0;
-    size_t h = kBuckets;
-    while (h-- > 0) {
-      if (above + count_[h] >= k_) break;
-      above += count_[h];
-      if (want_sums_) sum_above_ += sum_[h];
-    }
-    high_ = static_cast<uint32_t>(h);
+    high_ = static_cast<uint32_t>(bucket_reaching(k_, above));
     need_ = k_ - above;
   }
   const size_t h = high_;
@@ -398,12 +402,7 @@ void TopKSelector::finish_fine() {
   std::vector<Stashed>().swap(tail_);
   range_ = {0, n_};
   int64_t above = 0;
-  size_t low = kBuckets;
-  while (low-- > 0) {
-    if (above + count_[low] >= need_) break;
-    above += count_[low];
-    if (want_sums_) sum_above_ += sum_[low];
-  }
+  const size_t low = bucket_reaching(need_, above);
   const uint32_t threshold = (high_ << 16) | static_cast<uint32_t>(low);
   const int64_t need = need_ - above;
   if (need == count_[low]) {
@@ -436,22 +435,21 @@ void TopKSelector::finish_fine() {
     if (left <= 0) {
       start_cut(threshold, need, 0, window_from_);
     } else if (counted) {
-      start_cut(threshold, need, 0, n_);  // (not reached: the runs hold past >= left equal elements)
-      for (const BucketRun& run : bucket_runs_) {
-        if (left <= run.equal) {
-          start_cut(threshold, left, run.first, run.first + run.count);
-          break;
-        }
-        left -= run.equal;
-      }
+      auto run = bucket_runs_.begin();
+      while (run != bucket_runs_.end() && left > run->equal) left -= run++->equal;
+      if (run != bucket_runs_.end())
+        start_cut(threshold, left, run->first, run->first + run->count);
+      else
+        start_cut(threshold, need, 0, n_);  // not reached: the runs hold past >= left equal elements
     } else {
-      start_cut(threshold, need, 0, n_);  // (not reached, as above)
-      for (const Stashed& e : stash_)
-        if (e.bits == threshold && --left == 0) {
-          rule_ = {threshold, e.index + 1};
-          finish_cut();
-          break;
-        }
+      auto e = stash_.begin();
+      while (e != stash_.end() && !(e->bits == threshold && --left == 0)) ++e;
+      if (e != stash_.end()) {
+        rule_ = {threshold, e->index + 1};
+        finish_cut();
+      } else {
+        start_cut(threshold, need, 0, n_);  // not reached, as above
+      }
     }
     reset_window_counts();
   } else {

@@ -107,7 +107,13 @@ class TopKSelector {
   };
   void open_window(int64_t from);
   void add_past_window(int64_t first, const uint32_t* mag, int64_t count);
+  bool past_window_start() const {  // the first pass's rest: not counted into the histogram
+    return window_ == Window::Open || window_ == Window::Lost || window_ == Window::Counting;
+  }
   bool settle_window();  // false: the threshold is outside the window
+  // Walking the histogram down from the top: the first bucket at which the count reaches `need`;
+  // `above` gets the count of the buckets above it (and sum_above_ their sum).
+  size_t bucket_reaching(int64_t need, int64_t& above);
   void reset_window_counts();
   void finish_coarse();
   void finish_fine();
