@@ -118,6 +118,34 @@ TEST(Sparsify, OutliersDropTheLargestAndSmallest) {
   }
 }
 
+// On a tensor large enough for top-k windows each cut of the band selects with its own window
+// (without rescale), or the lower cut takes the upper cut's first pass (with it); bf16-like steps
+// make the 90%-density cut land on a value repeated ~400 000 times. Either way: exactly the band of
+// ranks [n_top, n_top + target) by (|δ| descending, index ascending).
+TEST(Sparsify, OutliersOnALargeTensorKeepExactlyTheBand) {
+  const int64_t rows = 2051, cols = 1024;  // read in blocks of 16 rows: the window opens after an eighth
+  const size_t n = static_cast<size_t>(rows * cols);
+  std::vector<float> model = normal_values(n, 21), base(n, 0.0f);
+  for (auto& x : model)  // whole steps of 2^-8, a fifth of them one step: heavy ties
+    x = std::copysign((1.0f + std::floor(std::fabs(x) * 4.0f)) / 256.0f, x);
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return std::fabs(model[a]) > std::fabs(model[b]); });
+  const double density = 0.9, gamma = 0.01;
+  const size_t target = static_cast<size_t>(std::floor(density * static_cast<double>(n)));
+  const size_t top = static_cast<size_t>(std::floor(gamma * static_cast<double>(n)));
+  std::vector<bool> keep(n, false);
+  for (size_t j = top; j < top + target; ++j) keep[order[j]] = true;
+  TwoInputs t(base, model, {rows, cols});
+  for (bool rescale : {false, true}) {
+    SCOPED_TRACE(rescale ? "rescaled" : "not rescaled");
+    auto masks = t.plan(Sparsification::MagnitudeOutliers, {density, gamma}, rescale);
+    ASSERT_EQ(masks[1].rule, TaskVectorMask::Rule::Band);
+    auto v = t.apply(masks[1], 1 << 16);
+    for (size_t e = 0; e < n; ++e) ASSERT_EQ(v[e] != 0, keep[e] && model[e] != 0) << e;
+  }
+}
+
 TEST(Sparsify, OutliersWithNoTopToDropKeepTheTargetLargest) {
   // gamma·n = 0.5 < 1: mergekit zeroes the whole task vector (QUIRK 3); alloy keeps the 2 largest.
   TwoInputs t({0, 0, 0, 0, 0}, {1, -5, 3, 4, -2}, {5});
