@@ -62,14 +62,16 @@ void WriteQueue::finish() {
   if (thread_.joinable()) thread_.join();
 }
 
+void WriteQueue::drop_all() {
+  std::lock_guard lock(mu_);
+  failed_ = true;
+  queue_.clear();
+  queued_bytes_ = 0;
+  changed_.notify_all();
+}
+
 void WriteQueue::abandon() {
-  {
-    std::lock_guard lock(mu_);
-    failed_ = true;
-    queue_.clear();
-    queued_bytes_ = 0;
-    changed_.notify_all();
-  }
+  drop_all();
   finish();
 }
 
@@ -91,13 +93,7 @@ void WriteQueue::loop() {
       start_write_back(w.fd, w.offset, size_of(w));
       if (w.done) w.done();
     } catch (...) {
-      {
-        std::lock_guard lock(mu_);
-        failed_ = true;
-        queue_.clear();
-        queued_bytes_ = 0;
-        changed_.notify_all();
-      }
+      drop_all();
       on_error_(std::current_exception());
       return;
     }

@@ -48,6 +48,7 @@ class WriteQueue {
 
  private:
   void loop();
+  void drop_all();  // marks the queue failed and drops what is queued; wakes every waiter
   void start_write_back(int fd, uint64_t offset, uint64_t size);
 
   const uint64_t write_back_;
