@@ -149,6 +149,31 @@ MergeRun fastest_merge(const MergeOptions& opt, const std::vector<fs::path>& inp
   return best;
 }
 
+// Writes a bench recipe to `dir`/<method>.yml (regenerated each run: the family's paths are in it).
+fs::path write_recipe(const fs::path& dir, const std::string& method, const std::string& yaml) {
+  const fs::path path = dir / (method + ".yml");
+  std::ofstream out(path);
+  out << yaml;
+  return path;
+}
+
+// pwrite bandwidth into the memory regime's directory, best of three.
+double tmpfs_write_bandwidth(const fs::path& dir, uint64_t bytes, int threads) {
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) best = std::max(best, buffered_write_bandwidth(dir, bytes, threads));
+  return best;
+}
+
+// What every results file starts with: when, where, which commit, how many threads.
+json run_header(const fs::path& source, int threads) {
+  return {{"date", today()},
+          {"host", hostname()},
+          {"cpu", cpu_model()},
+          {"cores", std::thread::hardware_concurrency()},
+          {"git_commit", shell_line("git -C '" + source.string() + "' describe --always --dirty 2>/dev/null")},
+          {"threads", threads}};
+}
+
 const char* status_name(MergeRun::Status s) {
   switch (s) {
     case MergeRun::Status::Ok: return "ok";
@@ -227,15 +252,12 @@ int scaling_main(const Args& a, const ConvertKernels* kernels) {
   fs::create_directories(memory_dir);
   const RemoveOnExit cleanup{memory_dir};
   const double copy = copy_bandwidth(a.threads, uint64_t{256} << 20, 5);
-  double tmpfs_write = 0;
-  for (int rep = 0; rep < 3; ++rep)
-    tmpfs_write = std::max(tmpfs_write, buffered_write_bandwidth(memory_dir, 512u << 20, a.threads));
+  const double tmpfs_write = tmpfs_write_bandwidth(memory_dir, 512u << 20, a.threads);
   std::printf("scaling: %d threads; memory copy %.2f GB/s, pwrite to %s %.2f GB/s\n", a.threads, gb(copy),
               a.bench_dir.c_str(), gb(tmpfs_write));
   json cells = json::array();
   std::printf("\n%-7s %6s %-16s %9s %7s %6s %9s %7s %9s %6s\n", "size", "models", "method", "GB moved", "wall s", "GB/s",
               "s per GB", "of io", "peak RSS", "CPU s");
-  std::vector<std::string> lines;
   for (const Family& f : families) {
     const BenchSize& size = bench_size(f.size);
     BenchFamily family = prepare_family(size, f.models, a.data_dir);
@@ -247,13 +269,8 @@ int scaling_main(const Args& a, const ConvertKernels* kernels) {
     for (const std::string& method : methods) {
       BenchRecipe recipe = bench_recipe(method, family, a.dtype);
       if (!recipe.skip_reason.empty()) continue;
-      const fs::path recipe_path = recipe_dir / (method + ".yml");
-      {
-        std::ofstream out(recipe_path);
-        out << recipe.yaml;
-      }
       MergeOptions opt;
-      opt.recipe = recipe_path;
+      opt.recipe = write_recipe(recipe_dir, method, recipe.yaml);
       opt.out = memory_dir / ("merged-" + method);
       opt.threads = a.threads;
       opt.fsync = false;
@@ -289,15 +306,10 @@ int scaling_main(const Args& a, const ConvertKernels* kernels) {
     fs::path path = a.json_path.empty() ? source / "bench" / "results" / (today() + "-" + hostname() + "-scaling.json")
                                         : fs::path(a.json_path);
     fs::create_directories(path.parent_path());
-    json j = {{"date", today()},
-              {"host", hostname()},
-              {"cpu", cpu_model()},
-              {"cores", std::thread::hardware_concurrency()},
-              {"git_commit", shell_line("git -C '" + source.string() + "' describe --always --dirty 2>/dev/null")},
-              {"threads", a.threads},
-              {"copy_gb_per_s", gb(copy)},
-              {"memory_dir_write_gb_per_s", gb(tmpfs_write)},
-              {"cells", cells}};
+    json j = run_header(source, a.threads);
+    j["copy_gb_per_s"] = gb(copy);
+    j["memory_dir_write_gb_per_s"] = gb(tmpfs_write);
+    j["cells"] = cells;
     std::ofstream out(path);
     out << j.dump(2) << "\n";
     std::printf("\nwrote %s\n", path.c_str());
@@ -379,10 +391,7 @@ int bench_main(int argc, char** argv) {
   // Capped and repeated: a probe as large as the output mostly measures page-cache reclaim when
   // memory is tight, which the merge then pays too but which is no property of the tmpfs.
   if (has_regime("memory"))
-    for (int rep = 0; rep < 3; ++rep)
-      bounds.tmpfs_write = std::max(bounds.tmpfs_write,
-                                    buffered_write_bandwidth(memory_dir, std::min<uint64_t>(family.model_bytes, 512u << 20),
-                                                             a.threads));
+    bounds.tmpfs_write = tmpfs_write_bandwidth(memory_dir, std::min<uint64_t>(family.model_bytes, 512u << 20), a.threads);
   if (has_regime("cold")) {
     // `cat inputs > /dev/null` from the disk: evicted first, best of two.
     for (int rep = 0; rep < 2; ++rep) {
@@ -437,15 +446,10 @@ int bench_main(int argc, char** argv) {
         rows.push_back(row);
         continue;
       }
-      const fs::path recipe_path = recipe_dir / (method + ".yml");
-      {
-        std::ofstream out(recipe_path);
-        out << row.recipe.yaml;
-      }
       std::printf("%-17s %-8s ...", method.c_str(), regime.c_str());
       std::fflush(stdout);
       MergeOptions opt;
-      opt.recipe = recipe_path;
+      opt.recipe = write_recipe(recipe_dir, method, row.recipe.yaml);
       opt.out = (durable ? durable_dir : memory_dir) / ("merged-" + method);
       opt.threads = a.threads;
       opt.fsync = durable;
@@ -487,13 +491,7 @@ int bench_main(int argc, char** argv) {
                                         : fs::path(a.json_path);
     fs::create_directories(path.parent_path());
     const FixtureDims& d = size.dims;
-    json j;
-    j["date"] = today();
-    j["host"] = hostname();
-    j["cpu"] = cpu_model();
-    j["cores"] = std::thread::hardware_concurrency();
-    j["git_commit"] = shell_line("git -C '" + source.string() + "' describe --always --dirty 2>/dev/null");
-    j["threads"] = a.threads;
+    json j = run_header(source, a.threads);
     j["load_average_before"] = load_before;
     j["load_average_after"] = load_average();
     j["size"] = size.name;
