@@ -423,7 +423,7 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
         const float* xr = x + r;
         const float* br = base + r;
         for (size_t j = 0; j < c; ++j) scratch.keys[j] = magnitude_bits(xr[j] - br[j]);
-        rank_ascending(scratch.keys.data(), cols, scratch.ranks.data(), scratch.radix);
+        rank_ascending(scratch.keys.data(), cols, scratch.ranks.data(), scratch.rank);
         const uint32_t* rank = scratch.ranks.data();
         counter_runs(m.rng, static_cast<uint64_t>(first + r), cols, [&](int64_t at, int64_t count, uint32_t key,
                                                                         uint32_t low_bits) {

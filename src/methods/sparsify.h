@@ -56,7 +56,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
 // Reusable buffers for apply_mask (DELLA's per-row ranks).
 struct MaskScratch {
   std::vector<uint32_t> keys, ranks;
-  std::vector<uint64_t> radix;
+  RankScratch rank;
 };
 
 // v[j] = scale · mask · (x[j] − base[j]) in double for the elements first .. first+len−1 of the

@@ -158,8 +158,19 @@ class TopKSelector {
 // out[i] = magnitude_bits(x[i] - base[i]) (of x[i] when base is null), for i < n. Vectorised.
 void magnitudes_of(const float* x, const float* base, int64_t n, uint32_t* out);
 
+// Reusable buffers of rank_ascending.
+struct RankScratch {
+  std::vector<uint64_t> items;
+  std::vector<uint32_t> counts;
+  std::vector<uint16_t> slots;
+};
+
+// Rows whose non-zero magnitudes' high 16 bits span at most this many values, and of which at most
+// an eighth have non-zero low 16 bits, are ranked by counting (no sort of the row).
+inline constexpr uint32_t kDirectRankSpan = 4096;
+
 // Stable ascending ranks of n < 2^32 magnitudes: rank[i] in 1..n, equal magnitudes ranked by lower
-// index first. A byte-wise LSD radix sort (a plain sort for short rows); `scratch` is reused.
-void rank_ascending(const uint32_t* magnitude_bits, int64_t n, uint32_t* rank, std::vector<uint64_t>& scratch);
+// index first. By counting for rows of bf16-like magnitudes (above), else an LSD radix sort.
+void rank_ascending(const uint32_t* magnitude_bits, int64_t n, uint32_t* rank, RankScratch& scratch);
 
 }  // namespace alloy
