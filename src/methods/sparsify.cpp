@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 
@@ -78,6 +79,19 @@ ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int6
   kept = (k[0] + k[1]) + (k[2] + k[3]);
 }
 
+// The bits of 64 consecutive entries that are not zero (bit k for v[k]): four lanes at a time,
+// each lane ORing its entries' bits.
+ALLOY_VECTORIZED uint64_t nonzero_bits_of_64(const double* v) {
+  const I64x4 lane_bit = {1, 2, 4, 8};
+  I64x4 bits = {};
+  for (int k = 0; k < 64; k += 4) {
+    F64x4 x;
+    std::memcpy(&x, v + k, sizeof x);
+    bits |= (x != 0.0) & (lane_bit << k);  // a comparison's lanes are all ones or zero
+  }
+  return static_cast<uint64_t>((bits[0] | bits[1]) | (bits[2] | bits[3]));
+}
+
 // Sets bit first + j of `bits` where v[j] != 0, a 64-bit word at a time.
 void set_bits_of_nonzero(const double* v, int64_t n, uint64_t first, uint64_t* bits) {
   int64_t j = 0;
@@ -85,7 +99,11 @@ void set_bits_of_nonzero(const double* v, int64_t n, uint64_t first, uint64_t* b
     const uint64_t e = first + static_cast<uint64_t>(j);
     const int64_t in_word = std::min<int64_t>(n - j, static_cast<int64_t>(64 - (e & 63)));
     uint64_t word = 0;
-    for (int64_t k = 0; k < in_word; ++k) word |= static_cast<uint64_t>(v[j + k] != 0) << k;
+    if (in_word == 64) {
+      word = nonzero_bits_of_64(v + j);
+    } else {
+      for (int64_t k = 0; k < in_word; ++k) word |= static_cast<uint64_t>(v[j + k] != 0) << k;
+    }
     bits[e >> 6] |= word << (e & 63);
     j += in_word;
   }
