@@ -525,13 +525,29 @@ ALLOY_VECTORIZED void key_range(const uint32_t* key, size_t n, uint32_t& min_non
   fine = f;
 }
 
-// Slot of each key: 0 for a zero; 2 + 2·(high half − low_high) for a key whose low half is zero,
-// one more for the others (which order after it, among themselves by their low halves).
+// A key's slot: 0 for a zero, else 1 + (high half − low_high), with kLowBits set when its low half
+// is not zero.
+constexpr uint16_t kLowBits = 0x8000, kSlotOf = 0x7fff;
+
 ALLOY_VECTORIZED void rank_slots(const uint32_t* key, size_t n, uint32_t low_high, uint16_t* slot) {
   for (size_t i = 0; i < n; ++i) {
     const uint32_t k = key[i];
-    const uint32_t s = 2 + 2 * ((k >> 16) - low_high) + ((k & 0xffffu) != 0);
+    const uint32_t s = 1 + ((k >> 16) - low_high) + ((k & 0xffffu) != 0 ? kLowBits : 0);
     slot[i] = static_cast<uint16_t>(k != 0 ? s : 0);
+  }
+}
+
+// Bit k of bits[w]: key[32·w + k] has a non-zero low half.
+ALLOY_VECTORIZED void low_half_flags(const uint32_t* key, size_t n, uint32_t* bits) {
+  for (size_t w = 0; w < n / 32; ++w) {
+    uint32_t word = 0;
+    for (int k = 0; k < 32; ++k) word |= static_cast<uint32_t>((key[w * 32 + k] & 0xffffu) != 0) << k;
+    bits[w] = word;
+  }
+  if (n % 32 != 0) {
+    uint32_t word = 0;
+    for (size_t k = n / 32 * 32; k < n; ++k) word |= static_cast<uint32_t>((key[k] & 0xffffu) != 0) << (k % 32);
+    bits[n / 32] = word;
   }
 }
 
@@ -542,12 +558,13 @@ void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch&
   const size_t len = static_cast<size_t>(n);
   // bf16 task vectors are small multiples of an ulp: almost every magnitude has a zero low half
   // (95% in the bench family), and a row's high halves span ~1200 values. Such a row is ranked
-  // without moving its items: a counting sort by slot (rank_slots) whose second pass hands out the
-  // ranks directly (equal slots in index order), after which only the few keys with a non-zero low
-  // half, sorted apart, get their ranks inside their slot again. Its cost (~4 ns per element) does
-  // not depend on how the keys' digits are distributed, unlike a radix pass over the low digit,
-  // where 0 dominates (the radix sort costs ~12 ns here). Rows of f32 task vectors (full mantissas)
-  // or of very wide range take the radix sort.
+  // without moving its items: a counting sort by high half whose second pass hands out the ranks
+  // directly (equal keys in index order). The keys with a non-zero low half order after their high
+  // half's other keys, among themselves by low half: they take no rank in that pass, and those that
+  // share their high half with another such key are sorted apart. This costs ~4 ns per element,
+  // whatever the keys' digits; a radix pass over the low digit, where 0 dominates, costs more
+  // (the radix sort ~12 ns here). Rows of f32 task vectors (full mantissas) or of very wide range
+  // take the radix sort.
   uint32_t min_nonzero = 0, max = 0, fine = 0;
   key_range(key, len, min_nonzero, max, fine);
   const uint32_t low_high = min_nonzero >> 16;
@@ -559,38 +576,55 @@ void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch&
   scratch.slots.resize(len);
   uint16_t* slot = scratch.slots.data();
   rank_slots(key, len, low_high, slot);
-  const size_t slots = 2 + 2 * size_t{span};
+  const size_t slots = size_t{span} + 1;
   scratch.counts.assign(slots, 0);
   uint32_t* next = scratch.counts.data();
-  for (size_t i = 0; i < len; ++i) ++next[slot[i]];
+  for (size_t i = 0; i < len; ++i) ++next[slot[i] & kSlotOf];
   uint32_t at = 0;
   for (size_t c = 0; c < slots; ++c) {  // next[c]: the ranks before slot c
     const uint32_t count = next[c];
     next[c] = at;
     at += count;
   }
-  // Ranks in index order within each slot; the keys with a non-zero low half listed as
-  // (slot, low half, index), so that sorting the list orders them as the ranking must.
-  scratch.items.resize(len + 1);
-  uint64_t* fine_keys = scratch.items.data();
-  size_t m = 0;
   for (size_t i = 0; i < len; ++i) {
-    const uint32_t c = slot[i];
-    rank[i] = ++next[c];
-    fine_keys[m] = static_cast<uint64_t>(c) << 48 | static_cast<uint64_t>(key[i] & 0xffffu) << 32 | i;
-    m += c & 1u;  // branch-free: an entry not taken is overwritten by the next
+    const uint32_t c = slot[i] & kSlotOf, coarse = slot[i] < kLowBits;
+    next[c] += coarse;
+    rank[i] = next[c];  // a key with low bits gets its rank below
   }
-  if (m == 0) return;
-  std::sort(fine_keys, fine_keys + m);
-  // Slot c's ranks follow slot c − 1's, which ends (after the pass above) at next[c − 1].
-  uint32_t slot_of_last = 0, r = 0;
+  if (fine == 0) return;
+  // Now next[c] is the rank of slot c's last key without low bits; the keys with low bits follow.
+  scratch.flags.resize(len / 32 + 1);
+  low_half_flags(key, len, scratch.flags.data());
+  scratch.fine.resize(fine);
+  uint32_t* fine_at = scratch.fine.data();
+  size_t m = 0;
+  for (size_t w = 0; w * 32 < len; ++w)
+    for (uint32_t b = scratch.flags[w]; b != 0; b &= b - 1)
+      fine_at[m++] = static_cast<uint32_t>(w * 32 + static_cast<size_t>(std::countr_zero(b)));
+  // How many share each slot (in an array kept zero between rows: only these entries are touched).
+  if (scratch.sharing.size() < slots) scratch.sharing.resize(slots, 0);
+  uint32_t* sharing = scratch.sharing.data();
+  for (size_t j = 0; j < m; ++j) ++sharing[slot[fine_at[j]] & kSlotOf];
+  scratch.items.resize(m);
+  uint64_t* shared = scratch.items.data();  // (slot, low half, index): sorted, the ranking's order
+  size_t q = 0;
   for (size_t j = 0; j < m; ++j) {
-    const uint32_t c = static_cast<uint32_t>(fine_keys[j] >> 48);
+    const uint32_t i = fine_at[j], c = slot[i] & kSlotOf;
+    if (sharing[c] == 1)
+      rank[i] = next[c] + 1;
+    else
+      shared[q++] = static_cast<uint64_t>(c) << 48 | static_cast<uint64_t>(key[i] & 0xffffu) << 32 | i;
+  }
+  for (size_t j = 0; j < m; ++j) sharing[slot[fine_at[j]] & kSlotOf] = 0;
+  std::sort(shared, shared + q);
+  uint32_t slot_of_last = 0, r = 0;
+  for (size_t j = 0; j < q; ++j) {
+    const uint32_t c = static_cast<uint32_t>(shared[j] >> 48);
     if (c != slot_of_last) {
       slot_of_last = c;
-      r = next[c - 1];
+      r = next[c];
     }
-    rank[static_cast<uint32_t>(fine_keys[j])] = ++r;
+    rank[static_cast<uint32_t>(shared[j])] = ++r;
   }
 }
 

@@ -161,7 +161,7 @@ void magnitudes_of(const float* x, const float* base, int64_t n, uint32_t* out);
 // Reusable buffers of rank_ascending.
 struct RankScratch {
   std::vector<uint64_t> items;
-  std::vector<uint32_t> counts;
+  std::vector<uint32_t> counts, sharing, fine, flags;
   std::vector<uint16_t> slots;
 };
 

@@ -394,6 +394,10 @@ TEST(RankAscending, KeysSharingHighHalvesOrderByLowHalvesThenIndex) {
   std::vector<uint32_t> key = {h | 5, h, 0, h | 2, h | 5, h + 0x10000u, h, h | 2, 0, h | 1};
   for (int i = 0; i < 70; ++i) key.push_back(i % 5 == 0 ? 0 : h + static_cast<uint32_t>(i % 3) * 0x10000u);
   expect_stable_ranks(key, scratch, "shared high halves");
+  // A key with low bits alone in its high half, among keys without.
+  std::vector<uint32_t> alone = {h + 0x10000u, h | 3, h, h + 0x10000u, (h + 0x20000u) | 9, h, 0, h + 0x20000u};
+  alone.resize(64, h + 0x30000u);
+  expect_stable_ranks(alone, scratch, "alone in its high half");
   // At and past the limits of the counting path (an eighth of the keys with low bits; the span).
   for (size_t fine : {10u, 11u}) {
     std::vector<uint32_t> k(80, h);
