@@ -1,6 +1,7 @@
 #include "methods/sparsify.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -44,12 +45,33 @@ ALLOY_VECTORIZED double abs_delta_sum(const float* x, const float* base, int64_t
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+// Bits e .. e + 7 of `bits` (bit e of word e / 64), the last of them inside the array.
+inline uint64_t eight_bits(const uint64_t* bits, uint64_t e) {
+  const uint64_t shift = e & 63;
+  uint64_t v = bits[e >> 6] >> shift;
+  if (shift > 56) v |= bits[(e >> 6) + 1] << (64 - shift);
+  return v & 0xff;
+}
+
+// Sets bits e .. e + 7 of `bits` where `byte` has them (bits already set stay set).
+inline void set_eight_bits(uint64_t* bits, uint64_t e, uint64_t byte) {
+  const uint64_t shift = e & 63;
+  bits[e >> 6] |= byte << shift;
+  if (shift > 56) bits[(e >> 6) + 1] |= byte >> (64 - shift);
+}
+
 // DARE's rescale statistics in one loop: Σ|δ| and Σ|δ| over the kept entries (draw <= last), with
 // the four interleaved partial sums of abs_delta_sum and abs_sum (as GCC vector lanes), so the same
 // bits as those two over the masked deltas (kept entries times 1, the others 0).
+// With `keep_bits`, also sets bit first + j there for each kept entry j.
 ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int64_t n, const CounterRng& rng,
-                                         uint32_t key, uint32_t low, uint32_t last, double& all, double& kept) {
+                                         uint32_t key, uint32_t low, uint32_t last, double& all, double& kept,
+                                         uint64_t* keep_bits, uint64_t first) {
   const CounterRng local = rng;
+  const I32x8 draw_bit = {1, 2, 4, 8, 16, 32, 64, 128};
+  // Byte k of a little-endian word holds its bits 8k .. 8k + 7; from a whole byte on, this loop
+  // is the only writer of the bytes it covers (they start zero).
+  const bool whole_bytes = std::endian::native == std::endian::little && first % 8 == 0;
   const I64x4 magnitude_bits = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
   const U32x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
   F64x4 s = {}, k = {};
@@ -58,6 +80,17 @@ ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int6
     U32x8 draws = lane + (low + static_cast<uint32_t>(j));
     local.draw_lanes(key, draws);
     const I32x8 keep = draws <= last;  // all ones or zero per lane
+    if (keep_bits) {
+      I32x8 b = keep & draw_bit;  // OR of the lanes: the eight decisions as one byte
+      b |= __builtin_shuffle(b, I32x8{4, 5, 6, 7, 0, 1, 2, 3});
+      b |= __builtin_shuffle(b, I32x8{2, 3, 0, 1, 6, 7, 4, 5});
+      b |= __builtin_shuffle(b, I32x8{1, 0, 3, 2, 5, 4, 7, 6});
+      const uint64_t e = first + static_cast<uint64_t>(j);
+      if (whole_bytes)  // a plain store: no word read back and ORed eight times in a row
+        reinterpret_cast<unsigned char*>(keep_bits)[e >> 3] = static_cast<unsigned char>(b[0]);
+      else
+        set_eight_bits(keep_bits, e, static_cast<uint64_t>(b[0]));
+    }
 #pragma GCC unroll 2
     for (int half = 0; half < 2; ++half) {
       F64x4 xd, bd;
@@ -72,8 +105,10 @@ ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int6
   }
   for (; j < n; ++j) {
     const double m = std::fabs(task_delta(x[j], base[j]));
+    const bool keep = local.draw(key, low + static_cast<uint32_t>(j)) <= last;
     s[0] += m;
-    k[0] += local.draw(key, low + static_cast<uint32_t>(j)) <= last ? m : 0.0;
+    k[0] += keep ? m : 0.0;
+    if (keep_bits && keep) keep_bits[(first + j) >> 6] |= uint64_t{1} << ((first + j) & 63);
   }
   all = (s[0] + s[1]) + (s[2] + s[3]);
   kept = (k[0] + k[1]) + (k[2] + k[3]);
@@ -211,16 +246,15 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   std::vector<double> masked;
   std::vector<uint32_t> magnitude;
   MaskScratch scratch;
-  // DELLA's decisions are worth remembering (ranking rows is the costly part); a random keep is
-  // cheaper to draw again than to store.
+  // The rescale pass's keep decisions are remembered as bits for the merge, when they fit the
+  // budget: reading a bit back costs less than ranking a row again (DELLA) or drawing again (DARE).
   std::vector<std::shared_ptr<std::vector<uint64_t>>> kept(inputs);
   {
-    size_t della = 0;
-    for (size_t i = 0; i < inputs; ++i) della += sums_pass[i] && masks[i].rule == Rule::Della;
-    if (della > 0 && (static_cast<uint64_t>(n) + 63) / 64 * 8 * della <= kKeptBitsBudget)
+    size_t random = 0;
+    for (size_t i = 0; i < inputs; ++i) random += sums_pass[i];
+    if (random > 0 && (static_cast<uint64_t>(n) + 63) / 64 * 8 * random <= kKeptBitsBudget)
       for (size_t i = 0; i < inputs; ++i)
-        if (sums_pass[i] && masks[i].rule == Rule::Della)
-          kept[i] = std::make_shared<std::vector<uint64_t>>((static_cast<size_t>(n) + 63) / 64, 0);
+        if (sums_pass[i]) kept[i] = std::make_shared<std::vector<uint64_t>>((static_cast<size_t>(n) + 63) / 64, 0);
   }
   auto pending = [&](bool first) {
     for (size_t i = 0; i < inputs; ++i)
@@ -268,7 +302,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           double all = 0, kept_sum = 0;
           bernoulli_abs_sums(b.inputs[i], base, len, m.rng, m.rng.key_for(static_cast<uint32_t>(static_cast<uint64_t>(at) >> 32)),
                              static_cast<uint32_t>(at), static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1), all,
-                             kept_sum);
+                             kept_sum, kept[i] ? kept[i]->data() : nullptr, static_cast<uint64_t>(at));
           before[i] += all;
           after[i] += kept_sum;
         } else if (first && sums_pass[i]) {
@@ -349,14 +383,6 @@ ALLOY_VECTORIZED void ranked_bernoulli_deltas(const float* x, const float* base,
     const double factor = u < p ? scale : 0.0;
     v[j] = task_delta(x[j], base[j]) * factor;
   }
-}
-
-// Bits e .. e + 7 of `bits` (bit e of word e / 64), the last of them inside the array.
-inline uint64_t eight_bits(const uint64_t* bits, uint64_t e) {
-  const uint64_t shift = e & 63;
-  uint64_t v = bits[e >> 6] >> shift;
-  if (shift > 56) v |= bits[(e >> 6) + 1] << (64 - shift);
-  return v & 0xff;
 }
 
 // Keeps the entries whose bit is set in `kept` (bit e for tensor element e; `first` is the
@@ -442,6 +468,10 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
       band_pieces(m.upper, &m.lower, first, len, x, base, m.scale, v);
       break;
     case Rule::Bernoulli: {
+      if (m.kept) {
+        cached_deltas(x, base, len, m.kept->data(), static_cast<uint64_t>(first), m.scale, v);
+        break;
+      }
       // density in (0, 1): cutoff in [1, 2^32].
       const uint32_t last = static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1);
       counter_runs(m.rng, static_cast<uint64_t>(first), len, [&](int64_t at, int64_t count, uint32_t key, uint32_t low) {

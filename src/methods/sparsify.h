@@ -39,12 +39,13 @@ struct TaskVectorMask {
   double density = 1.0, epsilon = 0.0;
   CounterRng rng;       // Bernoulli, Della
   double scale = 1.0;   // L1 rescale factor (1 without rescale)
-  // DELLA's keep decisions, one bit per element, when the rescale pass computed them and they
-  // fit the cache budget: the merge then reads them instead of ranking every row again.
+  // DARE's and DELLA's keep decisions, one bit per element, when the rescale pass computed them
+  // and they fit the cache budget: the merge then reads them instead of drawing (and ranking
+  // rows) again.
   std::shared_ptr<const std::vector<uint64_t>> kept;
 };
 
-// Largest keep-bit cache plan_masks keeps for one tensor (all its DELLA task vectors together).
+// Largest keep-bit cache plan_masks keeps for one tensor (all its random masks together).
 inline constexpr uint64_t kKeptBitsBudget = uint64_t{64} << 20;
 
 // Plans the mask of every non-base input of `call` (entry `call.base` is unused), reading the

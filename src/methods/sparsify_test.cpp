@@ -195,17 +195,21 @@ TEST(Sparsify, DellaIsRowLocalAndChunkIndependent) {
   EXPECT_NEAR(l1(whole), before, 1e-12 * before);
 }
 
-TEST(Sparsify, DellaKeepBitsGiveTheRankedMask) {
-  // The rescale pass keeps DELLA's decisions as bits; the merge reads them back at every bit
-  // offset (37-column rows) and must get what ranking the rows again gives.
-  for (int64_t cols : {37, 64, 1408}) {
-    const int64_t rows = 4096 / cols + 3;
-    TwoInputs t(normal_values(rows * cols, 12), normal_values(rows * cols, 13), {rows, cols});
-    TaskVectorMask cached = t.plan(Sparsification::DellaMagprune, {0.5, 0.01, 0.3}, true)[1];
-    ASSERT_TRUE(cached.kept) << cols;
-    TaskVectorMask ranked = cached;
-    ranked.kept = nullptr;
-    for (int64_t segment : {cols, 5 * cols, rows * cols}) EXPECT_EQ(t.apply(cached, segment), t.apply(ranked, segment)) << cols;
+TEST(Sparsify, KeepBitsGiveTheDrawnOrRankedMask) {
+  // The rescale pass keeps DARE's and DELLA's decisions as bits; the merge reads them back at
+  // every bit offset (37-column rows; blocks of whole rows start anywhere in a word) and must get
+  // what drawing again, or ranking the rows again, gives.
+  for (auto kind : {Sparsification::Random, Sparsification::DellaMagprune}) {
+    for (int64_t cols : {37, 64, 1408}) {
+      const int64_t rows = (int64_t{1} << 15) / cols + 3;  // more than one block of the rescale pass
+      TwoInputs t(normal_values(rows * cols, 12), normal_values(rows * cols, 13), {rows, cols});
+      TaskVectorMask cached = t.plan(kind, {0.5, 0.01, 0.3}, true)[1];
+      ASSERT_TRUE(cached.kept) << cols;
+      TaskVectorMask again = cached;
+      again.kept = nullptr;
+      for (int64_t segment : {cols, 5 * cols, rows * cols})
+        EXPECT_EQ(t.apply(cached, segment), t.apply(again, segment)) << cols;
+    }
   }
 }
 
