@@ -74,7 +74,7 @@ class MethodHarness {
         call.read_rows(i, r, end, in[i].data());
         ptr[i] = in[i].data();
       }
-      RowBlock b{r, end, cols, ptr, {}};
+      RowBlock b{r, end, cols, ptr};
       kernel->map(b, out.data() + r * cols);
     }
     return out;

@@ -232,7 +232,7 @@ class Run {
         s.pointers[i] = s.inputs[i].data();
       }
       s.out.resize(n);
-      RowBlock block{r, r_end, cols, s.pointers, {}};
+      RowBlock block{r, r_end, cols, s.pointers};
       kernels_[b.job]->map(block, s.out.data());
       from_f32(s.out.data(), job.out.dtype, s.bytes.data() + static_cast<size_t>((r - b.row_begin) * cols) * esize, n);
     }

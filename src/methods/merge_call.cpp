@@ -93,23 +93,14 @@ void MergeCall::release_rows(size_t i, int64_t row_begin, int64_t row_end) const
   release_pages(v.data + static_cast<uint64_t>(row_begin) * row_bytes, static_cast<uint64_t>(rows) * row_bytes);
 }
 
-bool reads_bf16_in_place(const MergeCall& call) {
-  if (call.load_dtype && *call.load_dtype != DType::BF16) return false;
-  for (const MergeInput& in : call.inputs)
-    if (in.view.dtype != DType::BF16 || in.view.shape != call.shape) return false;
-  return true;
-}
-
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
-                    int64_t block_elements, const InputFilter& wanted, bool bf16_in_place) {
-  if (bf16_in_place && !reads_bf16_in_place(call)) call.fail_here("internal: inputs are not all bf16 in place");
+                    int64_t block_elements, const InputFilter& wanted) {
   const int64_t cols = call.cols();
   const int64_t rows = call.rows();
   if (rows == 0 || cols == 0) return;
   const int64_t rows_per_block = std::max<int64_t>(1, block_elements / cols);
   std::vector<std::vector<float>> buffers(call.size());
   std::vector<const float*> pointers(call.size());
-  std::vector<const std::byte*> stored(call.size());
   // Release read pages every 2M elements (a few MB per input): rarely enough that the TLB
   // shootdowns cost little. A tensor smaller than that keeps its pages for the next pass (the
   // executor releases a finished tensor's pages).
@@ -128,23 +119,14 @@ void for_each_block(const MergeCall& call, const std::function<void(const RowBlo
     bool any = false;
     for (size_t i = 0; i < call.size(); ++i) {
       pointers[i] = nullptr;
-      stored[i] = nullptr;
       if (wanted && !wanted(i, r * cols, end * cols)) continue;
-      any = true;
-      if (bf16_in_place) {
-        stored[i] = call.inputs[i].view.data + static_cast<size_t>(r * cols) * 2;
-        continue;
-      }
       buffers[i].resize(static_cast<size_t>((end - r) * cols));
       call.read_rows(i, r, end, buffers[i].data());
       pointers[i] = buffers[i].data();
+      any = true;
     }
     if (!any) continue;
-    RowBlock block{r, end, cols, {}, {}};
-    if (bf16_in_place)
-      block.bf16 = stored;
-    else
-      block.inputs = pointers;
+    RowBlock block{r, end, cols, pointers};
     fn(block);
   }
 }

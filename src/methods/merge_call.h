@@ -3,7 +3,6 @@
 // rows of an input to f32 (rounding through the recipe's `dtype`, cropping or padding embeddings
 // whose vocabulary differs, and refusing NaN/Inf).
 #pragma once
-#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -22,9 +21,6 @@ struct RowBlock {
   int64_t row_end = 0;
   int64_t cols = 0;
   std::span<const float* const> inputs;  // one pointer per MergeCall input
-  // Instead, with for_each_block(..., bf16_in_place): the inputs' stored bf16 values, in place
-  // (2 bytes each, maybe unaligned; not checked for NaN/Inf), and `inputs` empty.
-  std::span<const std::byte* const> bf16;
   int64_t size() const { return (row_end - row_begin) * cols; }
   int64_t first_element() const { return row_begin * cols; }
 };
@@ -80,18 +76,12 @@ struct MergeCall {
 // Which inputs a pass reads for the elements [first, last) of a block: wanted(input, first, last).
 using InputFilter = std::function<bool(size_t input, int64_t first, int64_t last)>;
 
-// Whether every input of `call` is stored as bf16 in the output's shape and read without rounding
-// (no recipe dtype other than bf16): its f32 values are its stored values, widened.
-bool reads_bf16_in_place(const MergeCall& call);
-
 // Calls fn(block) for consecutive blocks of whole rows covering the tensor, with every input read
 // to f32; blocks hold about `block_elements` elements (at least one row). Single-threaded and in
 // row order, so reductions accumulated in fn are deterministic. With a filter, only the wanted
 // inputs are read (the others' pointers are null) and blocks wanting none are skipped. Pages read
 // are released every 2M elements (resident memory stays bounded for any tensor size).
-// With bf16_in_place (only where reads_bf16_in_place(call)), blocks point at the stored values
-// instead of converting them (RowBlock::bf16): for passes that widen them as they go.
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
-                    int64_t block_elements = 1 << 14, const InputFilter& wanted = {}, bool bf16_in_place = false);
+                    int64_t block_elements = 1 << 14, const InputFilter& wanted = {});
 
 }  // namespace alloy

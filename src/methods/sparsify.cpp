@@ -274,9 +274,6 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
     };
     return in_range(upper[i]) || in_range(lower[i]) || (first_pass && sums_pass[i]);
   };
-  // Without rescaling, the passes need only magnitudes, and bf16 inputs give them unconverted.
-  const bool in_place = !rescale && reads_bf16_in_place(call);
-  std::vector<float> check;
   for (bool first = true; pending(first); first = false) {
     // Only the inputs with work left are read, with the base whenever one of them is.
     auto wanted = [&](size_t input, int64_t a, int64_t b) {
@@ -286,25 +283,17 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       return false;
     };
     for_each_block(call, [&](const RowBlock& b) {
-      const size_t base_input = static_cast<size_t>(call.base);
-      const float* base = in_place ? nullptr : b.inputs[base_input];
+      const float* base = b.inputs[static_cast<size_t>(call.base)];
       const int64_t at = b.first_element(), len = b.size();
       for (size_t i = 0; i < inputs; ++i) {
-        if (i == base_input || !(in_place ? b.bf16[i] != nullptr : b.inputs[i] != nullptr)) continue;
-        const float* x = in_place ? nullptr : b.inputs[i];
+        if (static_cast<int>(i) == call.base || !b.inputs[i]) continue;
         const bool up = upper[i] && !upper[i]->done();
         const bool low = lower[i] && !lower[i]->done() && !shares_first_pass(i);
         if (up || low) {
           magnitude.resize(static_cast<size_t>(len));
-          if (!in_place) {
-            magnitudes_of(x, base, len, magnitude.data());
-          } else if (!magnitudes_of_bf16(b.bf16[i], b.bf16[base_input], len, magnitude.data())) {
-            check.resize(static_cast<size_t>(len));  // a NaN or Inf: read checked, for the error
-            call.read_rows(i, b.row_begin, b.row_end, check.data());
-            call.read_rows(base_input, b.row_begin, b.row_end, check.data());
-          }
-          if (up) upper[i]->add(at, magnitude.data(), x, base, len);
-          if (low) lower[i]->add(at, magnitude.data(), x, base, len);
+          magnitudes_of(b.inputs[i], base, len, magnitude.data());
+          if (up) upper[i]->add(at, magnitude.data(), b.inputs[i], base, len);
+          if (low) lower[i]->add(at, magnitude.data(), b.inputs[i], base, len);
         }
         if (first && sums_pass[i] && masks[i].rule == Rule::Bernoulli &&
             static_cast<uint32_t>(at) <= UINT32_MAX - static_cast<uint32_t>(len)) {
@@ -325,7 +314,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           if (kept[i]) set_bits_of_nonzero(masked.data(), len, static_cast<uint64_t>(at), kept[i]->data());
         }
       }
-    }, 1 << 14, wanted, in_place);
+    }, 1 << 14, wanted);
     for (size_t i = 0; i < inputs; ++i) {
       if (shares_first_pass(i)) lower[i]->adopt_first_pass(*upper[i]);
       if (upper[i]) upper[i]->end_pass();

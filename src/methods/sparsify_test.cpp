@@ -8,8 +8,6 @@
 #include <random>
 
 #include "../../tests/method_harness.h"
-#include "tensor/convert.h"
-#include "util/error.h"
 
 namespace alloy {
 namespace {
@@ -212,53 +210,6 @@ TEST(Sparsify, KeepBitsGiveTheDrawnOrRankedMask) {
       for (int64_t segment : {cols, 5 * cols, rows * cols})
         EXPECT_EQ(t.apply(cached, segment), t.apply(again, segment)) << cols;
     }
-  }
-}
-
-// bf16 rounding of values, as stored.
-std::vector<float> bf16_values(std::vector<float> v) {
-  for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
-  return v;
-}
-
-TEST(Sparsify, Bf16InputsSelectInPlaceAsTheirF32Values) {
-  // Without rescaling, selection passes read bf16 inputs where they are stored; the cuts must be
-  // those of the same values read as f32 (a tensor large enough for the threshold windows).
-  const int64_t rows = 1100, cols = 1024;
-  const auto base = bf16_values(normal_values(rows * cols, 21, 0.02f));
-  auto tuned = normal_values(rows * cols, 22, 0.001f);
-  for (size_t i = 0; i < tuned.size(); ++i) tuned[i] = base[i] + (i % 7 == 0 ? 0.0f : tuned[i]);
-  tuned = bf16_values(tuned);
-  for (auto [kind, params] : {std::pair{Sparsification::Magnitude, SparsifyParams{0.3, 0.0, 0.0}},
-                              std::pair{Sparsification::MagnitudeOutliers, SparsifyParams{0.9, 0.02, 0.0}}}) {
-    MethodHarness f32{"task_arithmetic"}, bf16{"task_arithmetic"};
-    f32.add_base(base, {rows, cols});
-    f32.add(tuned, {rows, cols});
-    bf16.add_base(base, {rows, cols}, DType::BF16);
-    bf16.add(tuned, {rows, cols}, DType::BF16);
-    ASSERT_TRUE(reads_bf16_in_place(bf16.call));
-    ASSERT_FALSE(reads_bf16_in_place(f32.call));
-    const TaskVectorMask a = plan_masks(f32.call, kind, {SparsifyParams{}, params}, false)[1];
-    const TaskVectorMask b = plan_masks(bf16.call, kind, {SparsifyParams{}, params}, false)[1];
-    EXPECT_EQ(a.rule, b.rule);
-    EXPECT_EQ(a.upper.bits, b.upper.bits);
-    EXPECT_EQ(a.upper.cut, b.upper.cut);
-    EXPECT_EQ(a.lower.bits, b.lower.bits);
-    EXPECT_EQ(a.lower.cut, b.lower.cut);
-  }
-}
-
-TEST(Sparsify, Bf16NaNIsReportedByTheSelectionPass) {
-  std::vector<float> base(64 * 8, 0.5f), tuned(64 * 8, 0.25f);
-  tuned[77] = std::nanf("");
-  MethodHarness h{"task_arithmetic"};
-  h.add_base(base, {64, 8}, DType::BF16);
-  h.add(tuned, {64, 8}, DType::BF16, "models/b");
-  try {
-    plan_masks(h.call, Sparsification::Magnitude, {SparsifyParams{}, SparsifyParams{0.5, 0.0, 0.0}}, false);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("in models/b: NaN at element 77"), std::string::npos) << e.what();
   }
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <cstring>
 
 #include "util/error.h"
 #include "util/vectorize.h"
@@ -81,20 +80,6 @@ ALLOY_VECTORIZED void magnitudes_of(const float* x, const float* base, int64_t n
   }
 }
 
-ALLOY_VECTORIZED bool magnitudes_of_bf16(const std::byte* x, const std::byte* base, int64_t n, uint32_t* out) {
-  uint32_t non_finite = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    uint16_t xb, bb;
-    std::memcpy(&xb, x + 2 * i, 2);
-    std::memcpy(&bb, base + 2 * i, 2);
-    const float xf = std::bit_cast<float>(static_cast<uint32_t>(xb) << 16);
-    const float bf = std::bit_cast<float>(static_cast<uint32_t>(bb) << 16);
-    out[i] = magnitude_bits(xf - bf);
-    non_finite |= static_cast<uint32_t>((xb & 0x7f80u) == 0x7f80u) | static_cast<uint32_t>((bb & 0x7f80u) == 0x7f80u);
-  }
-  return non_finite == 0;
-}
-
 void TopKSelector::add(int64_t first, const float* x, const float* base, int64_t count) {
   if (pass_ == Pass::Done || count <= 0) return;
   scratch_.resize(static_cast<size_t>(count));
@@ -108,7 +93,7 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
   const int64_t lo = std::max(first, range_.first), hi = std::min(first + count, range_.second);
   if (lo >= hi) return;
   mag += lo - first;
-  if (x) x += lo - first;
+  x += lo - first;
   if (base) base += lo - first;
   first = lo;
   count = hi - lo;
@@ -149,7 +134,7 @@ void TopKSelector::add(int64_t first, const uint32_t* mag, const float* x, const
         if ((u >> 16) != high) continue;  // rare: one bucket of 65536
         const uint32_t low = u & 0xffffu;
         ++count_of[low];
-        const double m = sums ? exact(i) : 0.0;  // (a stashed magnitude only counts in the sums)
+        const double m = sums || stash ? exact(i) : 0.0;
         if (sums) sum_of[low] += m;
         if (stash) stash_.push_back({first + i, u, m});
       }

@@ -4,7 +4,6 @@
 // two-level radix select (a histogram of the high 16 bits, then of the low 16 bits inside the one
 // bucket that holds the k-th largest), never a sort, so it streams in bounded memory.
 #pragma once
-#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -55,8 +54,7 @@ class TopKSelector {
   std::pair<int64_t, int64_t> pass_range() const { return range_; }
   void add(int64_t first, const float* x, const float* base, int64_t count);
   // The same with the magnitude bits of the block already computed (magnitudes_of), so that
-  // several selectors over one task vector share them. x and base are read only for the sums
-  // (they may be null without them).
+  // several selectors over one task vector share them.
   void add(int64_t first, const uint32_t* magnitude, const float* x, const float* base, int64_t count);
   void end_pass();
 
@@ -159,9 +157,6 @@ class TopKSelector {
 
 // out[i] = magnitude_bits(x[i] - base[i]) (of x[i] when base is null), for i < n. Vectorised.
 void magnitudes_of(const float* x, const float* base, int64_t n, uint32_t* out);
-// The same for x and base stored as bf16 (2 bytes each, any alignment), widened to f32: the same
-// bits as magnitudes_of over their f32 values. False when any of them is NaN or Inf.
-bool magnitudes_of_bf16(const std::byte* x, const std::byte* base, int64_t n, uint32_t* out);
 
 // Reusable buffers of rank_ascending.
 struct RankScratch {

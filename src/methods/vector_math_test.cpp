@@ -76,7 +76,7 @@ TEST(VectorMath, GramMatrixWithAndWithoutCentre) {
 TEST(VectorMath, WeightedSumKernelAroundACentre) {
   std::vector<float> x0 = {1, 2, 3}, x1 = {5, -1, 0.5f}, c = {1, 1, 1}, out(3);
   std::vector<const float*> in = {x0.data(), x1.data(), c.data()};
-  RowBlock b{0, 1, 3, in, {}};
+  RowBlock b{0, 1, 3, in};
   weighted_sum_kernel({0.5, 2, 99}, 2)->map(b, out.data());
   for (size_t i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(out[i], c[i] + 0.5f * (x0[i] - c[i]) + 2 * (x1[i] - c[i]));
   weighted_sum_kernel({0.5, 2, 0})->map(b, out.data());
