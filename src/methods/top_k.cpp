@@ -380,7 +380,13 @@ void TopKSelector::finish_coarse() {
   // (the crowded first eighth is not stashed).
   rest_counted_ = counting;
   stashing_ = !counting && count_[h] <= kStashLimit;
-  if (stashing_) stash_.reserve(static_cast<size_t>(count_[h]));
+  // Room for all that will be remembered (growing copies it): the first eighth's elements of the
+  // bucket, found by pass two, and the window's, kept from pass one.
+  size_t in_tail = 0;
+  if (windowed)
+    for (const Near& e : near_) in_tail += (e.bits >> 16) == high_;
+  if (stashing_) stash_.reserve(static_cast<size_t>(count_[h]) + in_tail);
+  if (stashing_ || counting) tail_.reserve(in_tail);
   std::fill(count_.begin(), count_.end(), 0);
   if (want_sums_) std::fill(sum_.begin(), sum_.end(), 0.0);
   pass_ = Pass::Fine;
