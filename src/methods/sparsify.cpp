@@ -60,13 +60,18 @@ inline void set_eight_bits(uint64_t* bits, uint64_t e, uint64_t byte) {
   if (shift > 56) bits[(e >> 6) + 1] |= byte >> (64 - shift);
 }
 
-// DARE's rescale statistics in one loop: Σ|δ| and Σ|δ| over the kept entries (draw <= last), with
-// the four interleaved partial sums of abs_delta_sum and abs_sum (as GCC vector lanes), so the same
-// bits as those two over the masked deltas (kept entries times 1, the others 0).
-// With `keep_bits`, also sets bit first + j there for each kept entry j.
-ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int64_t n, const CounterRng& rng,
-                                         uint32_t key, uint32_t low, uint32_t last, double& all, double& kept,
-                                         uint64_t* keep_bits, uint64_t first) {
+// A random mask's rescale statistics in one loop: Σ|δ| and Σ|δ| over the kept entries, with the
+// four interleaved partial sums of abs_delta_sum and abs_sum (as GCC vector lanes), so the same
+// bits as those two over the masked deltas (kept entries times 1, the others 0). The draws are
+// rng's for counters low, low + 1, ... under `key`; decide.lanes(j, draws, keep) sets the keep
+// decisions of entries j .. j + 7 (lanes all ones or zero), decide.one(j, draw) gives one entry's.
+// (Vectors by reference: see mix32_lanes.) With
+// `keep_bits`, also sets bit first + j there for each kept entry j.
+template <class Decide>
+__attribute__((always_inline)) inline void masked_abs_sums(const float* x, const float* base, int64_t n,
+                                                           const CounterRng& rng, uint32_t key, uint32_t low,
+                                                           const Decide& decide, double& all, double& kept,
+                                                           uint64_t* keep_bits, uint64_t first) {
   const CounterRng local = rng;
   const I32x8 draw_bit = {1, 2, 4, 8, 16, 32, 64, 128};
   // Byte k of a little-endian word holds its bits 8k .. 8k + 7; from a whole byte on, this loop
@@ -79,7 +84,8 @@ ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int6
   for (; j + 8 <= n; j += 8) {  // eight draws at once (one AVX2 register), two halves of sums
     U32x8 draws = lane + (low + static_cast<uint32_t>(j));
     local.draw_lanes(key, draws);
-    const I32x8 keep = draws <= last;  // all ones or zero per lane
+    I32x8 keep;
+    decide.lanes(j, draws, keep);
     if (keep_bits) {
       I32x8 b = keep & draw_bit;  // OR of the lanes: the eight decisions as one byte
       b |= __builtin_shuffle(b, I32x8{4, 5, 6, 7, 0, 1, 2, 3});
@@ -105,13 +111,43 @@ ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int6
   }
   for (; j < n; ++j) {
     const double m = std::fabs(task_delta(x[j], base[j]));
-    const bool keep = local.draw(key, low + static_cast<uint32_t>(j)) <= last;
+    const bool keep = decide.one(j, local.draw(key, low + static_cast<uint32_t>(j)));
     s[0] += m;
     k[0] += keep ? m : 0.0;
     if (keep_bits && keep) keep_bits[(first + j) >> 6] |= uint64_t{1} << ((first + j) & 63);
   }
   all = (s[0] + s[1]) + (s[2] + s[3]);
   kept = (k[0] + k[1]) + (k[2] + k[3]);
+}
+
+// DARE: kept when the draw is at most `last` (cutoff − 1, so that a cutoff of 2^32, keep all, fits).
+struct DrawAtMost {
+  uint32_t last;
+  __attribute__((always_inline)) void lanes(int64_t, const U32x8& draws, I32x8& keep) const { keep = draws <= last; }
+  bool one(int64_t, uint32_t draw) const { return draw <= last; }
+};
+
+// DELLA: kept when the draw is at most last[j], the entry's own threshold (della_thresholds).
+struct DrawAtMostEach {
+  const uint32_t* last;
+  __attribute__((always_inline)) void lanes(int64_t j, const U32x8& draws, I32x8& keep) const {
+    U32x8 l;
+    std::memcpy(&l, last + j, sizeof l);
+    keep = draws <= l;
+  }
+  bool one(int64_t j, uint32_t draw) const { return draw <= last[j]; }
+};
+
+ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int64_t n, const CounterRng& rng,
+                                         uint32_t key, uint32_t low, uint32_t last, double& all, double& kept,
+                                         uint64_t* keep_bits, uint64_t first) {
+  masked_abs_sums(x, base, n, rng, key, low, DrawAtMost{last}, all, kept, keep_bits, first);
+}
+
+ALLOY_VECTORIZED void thresholded_abs_sums(const float* x, const float* base, int64_t n, const uint32_t* last,
+                                           const CounterRng& rng, uint32_t key, uint32_t low, double& all,
+                                           double& kept, uint64_t* keep_bits, uint64_t first) {
+  masked_abs_sums(x, base, n, rng, key, low, DrawAtMostEach{last}, all, kept, keep_bits, first);
 }
 
 // The bits of 64 consecutive entries that are not zero (bit k for v[k]): four lanes at a time,
@@ -142,6 +178,35 @@ void set_bits_of_nonzero(const double* v, int64_t n, uint64_t first, uint64_t* b
     bits[e >> 6] |= word << (e & 63);
     j += in_word;
   }
+}
+
+// DELLA's keep probability per row rises linearly with the ascending |δ| rank, from density−ε to
+// density+ε: p = low + spread · (rank − 1) / span; a one-column row has no spread, p = density
+// (mergekit divides 0 by 0 here, QUIRK 4). An entry is kept when its draw's uniform u = draw·2^-32
+// is below p, that is when draw < ceil(p·2^32) (exact: p·2^32 is p scaled by a power of two), so
+// each rank has an integer threshold: draw <= cutoff(p) − 1 (p is in (0, 1), validated).
+// Fills scratch.ranks with each entry's threshold, for the len entries (whole rows of `cols`).
+const uint32_t* della_thresholds(const TaskVectorMask& m, const float* x, const float* base, int64_t len,
+                                 int64_t cols, MaskScratch& scratch) {
+  if (scratch.thresholds_for != std::make_tuple(cols, m.density, m.epsilon)) {
+    scratch.thresholds_for = {cols, m.density, m.epsilon};
+    const double low = cols > 1 ? m.density - m.epsilon : m.density;
+    const double spread = cols > 1 ? 2 * m.epsilon : 0.0;
+    const double span = cols > 1 ? static_cast<double>(cols - 1) : 1.0;
+    scratch.threshold_of_rank.resize(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < cols; ++r) {
+      const double p = low + spread * static_cast<double>(r) / span;
+      scratch.threshold_of_rank[static_cast<size_t>(r)] = static_cast<uint32_t>(CounterRng::cutoff(p) - 1);
+    }
+  }
+  scratch.keys.resize(static_cast<size_t>(len));
+  scratch.ranks.resize(static_cast<size_t>(len));
+  uint32_t* rank = scratch.ranks.data();
+  magnitudes_of(x, base, len, scratch.keys.data());
+  for (int64_t r = 0; r < len; r += cols) rank_ascending(scratch.keys.data() + r, cols, rank + r, scratch.rank);
+  const uint32_t* threshold = scratch.threshold_of_rank.data();
+  for (int64_t j = 0; j < len; ++j) rank[j] = threshold[rank[j] - 1];
+  return rank;
 }
 
 }  // namespace
@@ -295,14 +360,21 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           if (up) upper[i]->add(at, magnitude.data(), b.inputs[i], base, len);
           if (low) lower[i]->add(at, magnitude.data(), b.inputs[i], base, len);
         }
-        if (first && sums_pass[i] && masks[i].rule == Rule::Bernoulli &&
-            static_cast<uint32_t>(at) <= UINT32_MAX - static_cast<uint32_t>(len)) {
+        if (first && sums_pass[i] && static_cast<uint32_t>(at) <= UINT32_MAX - static_cast<uint32_t>(len)) {
           // (a block whose counters do not wrap their low 32 bits: one key, one fused loop)
           const TaskVectorMask& m = masks[i];
+          const uint32_t key = m.rng.key_for(static_cast<uint32_t>(static_cast<uint64_t>(at) >> 32));
+          uint64_t* bits = kept[i] ? kept[i]->data() : nullptr;
           double all = 0, kept_sum = 0;
-          bernoulli_abs_sums(b.inputs[i], base, len, m.rng, m.rng.key_for(static_cast<uint32_t>(static_cast<uint64_t>(at) >> 32)),
-                             static_cast<uint32_t>(at), static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1), all,
-                             kept_sum, kept[i] ? kept[i]->data() : nullptr, static_cast<uint64_t>(at));
+          if (m.rule == Rule::Bernoulli) {
+            bernoulli_abs_sums(b.inputs[i], base, len, m.rng, key, static_cast<uint32_t>(at),
+                               static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1), all, kept_sum, bits,
+                               static_cast<uint64_t>(at));
+          } else {
+            const uint32_t* last = della_thresholds(m, b.inputs[i], base, len, b.cols, scratch);
+            thresholded_abs_sums(b.inputs[i], base, len, last, m.rng, key, static_cast<uint32_t>(at), all, kept_sum,
+                                 bits, static_cast<uint64_t>(at));
+          }
           before[i] += all;
           after[i] += kept_sum;
         } else if (first && sums_pass[i]) {
@@ -371,16 +443,12 @@ ALLOY_VECTORIZED void bernoulli_deltas(const float* x, const float* base, int64_
   }
 }
 
-// DELLA: keep probability low + spread · (rank − 1) / span for the entry's ascending rank in its row.
-ALLOY_VECTORIZED void ranked_bernoulli_deltas(const float* x, const float* base, int64_t n, const uint32_t* rank,
-                                              const CounterRng& rng, uint32_t key, uint32_t low, double p_low,
-                                              double spread, double span, double scale, double* v) {
+// DELLA: keeps the entries whose draw is at most their own threshold last[j].
+ALLOY_VECTORIZED void thresholded_deltas(const float* x, const float* base, int64_t n, const uint32_t* last,
+                                         const CounterRng& rng, uint32_t key, uint32_t low, double scale, double* v) {
   const CounterRng local = rng;
   for (int64_t j = 0; j < n; ++j) {
-    // rank <= cols < 2^31: the signed conversion is exact (and vectorises).
-    const double p = p_low + spread * static_cast<double>(static_cast<int32_t>(rank[j] - 1)) / span;
-    const double u = CounterRng::to_unit(local.draw(key, low + static_cast<uint32_t>(j)));
-    const double factor = u < p ? scale : 0.0;
+    const double factor = local.draw(key, low + static_cast<uint32_t>(j)) <= last[j] ? scale : 0.0;
     v[j] = task_delta(x[j], base[j]) * factor;
   }
 }
@@ -484,26 +552,10 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
         cached_deltas(x, base, len, m.kept->data(), static_cast<uint64_t>(first), m.scale, v);
         break;
       }
-      // Per row: p rises linearly with the ascending |δ| rank from density−ε to density+ε. A
-      // one-column row has no spread: p = density (mergekit divides 0 by 0 here, QUIRK 4).
-      const size_t c = static_cast<size_t>(cols);
-      scratch.keys.resize(c);
-      scratch.ranks.resize(c);
-      const double low = cols > 1 ? m.density - m.epsilon : m.density;
-      const double spread = cols > 1 ? 2 * m.epsilon : 0.0;
-      const double span = cols > 1 ? static_cast<double>(cols - 1) : 1.0;
-      for (int64_t r = 0; r < len; r += cols) {
-        const float* xr = x + r;
-        const float* br = base + r;
-        for (size_t j = 0; j < c; ++j) scratch.keys[j] = magnitude_bits(xr[j] - br[j]);
-        rank_ascending(scratch.keys.data(), cols, scratch.ranks.data(), scratch.rank);
-        const uint32_t* rank = scratch.ranks.data();
-        counter_runs(m.rng, static_cast<uint64_t>(first + r), cols, [&](int64_t at, int64_t count, uint32_t key,
-                                                                        uint32_t low_bits) {
-          ranked_bernoulli_deltas(xr + at, br + at, count, rank + at, m.rng, key, low_bits, low, spread, span,
-                                  m.scale, v + r + at);
-        });
-      }
+      const uint32_t* last = della_thresholds(m, x, base, len, cols, scratch);
+      counter_runs(m.rng, static_cast<uint64_t>(first), len, [&](int64_t at, int64_t count, uint32_t key, uint32_t low) {
+        thresholded_deltas(x + at, base + at, count, last + at, m.rng, key, low, m.scale, v + at);
+      });
       break;
     }
   }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "methods/counter_rng.h"
@@ -58,6 +59,9 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
 struct MaskScratch {
   std::vector<uint32_t> keys, ranks;
   RankScratch rank;
+  // DELLA's keep threshold of each rank, for (cols, density, epsilon).
+  std::vector<uint32_t> threshold_of_rank;
+  std::tuple<int64_t, double, double> thresholds_for{-1, 0.0, 0.0};
 };
 
 // v[j] = scale · mask · (x[j] − base[j]) in double for the elements first .. first+len−1 of the
