@@ -64,9 +64,9 @@ inline void set_eight_bits(uint64_t* bits, uint64_t e, uint64_t byte) {
 // four interleaved partial sums of abs_delta_sum and abs_sum (as GCC vector lanes), so the same
 // bits as those two over the masked deltas (kept entries times 1, the others 0). The draws are
 // rng's for counters low, low + 1, ... under `key`; decide.lanes(j, draws, keep) sets the keep
-// decisions of entries j .. j + 7 (lanes all ones or zero), decide.one(j, draw) gives one entry's.
-// (Vectors by reference: see mix32_lanes.) With
-// `keep_bits`, also sets bit first + j there for each kept entry j.
+// decisions of entries j .. j + 7 (lanes all ones or zero; vectors by reference, see mix32_lanes),
+// decide.one(j, draw) gives one entry's. With `keep_bits`, also sets bit first + j there for each
+// kept entry j.
 template <class Decide>
 __attribute__((always_inline)) inline void masked_abs_sums(const float* x, const float* base, int64_t n,
                                                            const CounterRng& rng, uint32_t key, uint32_t low,
