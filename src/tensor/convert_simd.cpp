@@ -12,6 +12,11 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define ALLOY_CONVERT_X86 1
+// The AVX2 kernels pass 256-bit values between inlined helpers (widening lambdas); GCC warns that
+// such a return would change the ABI of a non-AVX caller, which none of them has.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 #endif
 
 namespace alloy {
