@@ -248,7 +248,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   if (call.base < 0) call.fail_here("a base model is required for task vectors");
   std::vector<TaskVectorMask> masks(inputs);
   std::vector<std::unique_ptr<TopKSelector>> upper(inputs), lower(inputs);
-  std::vector<char> share_first_pass(inputs, 0);
+  std::vector<char> share_first_pass(inputs, 0), share_sample(inputs, 0);
   std::vector<char> sums_pass(inputs, 0);  // rescaled random masks: Σ|δ| and Σ|mask·δ| in one pass
   for (size_t i = 0; i < inputs; ++i) {
     if (static_cast<int>(i) == call.base) continue;
@@ -284,9 +284,10 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           m.rule = Rule::Band;
           upper[i] = std::make_unique<TopKSelector>(n, n_top + target, rescale);
           lower[i] = std::make_unique<TopKSelector>(n, n_top, rescale);
-          // Without windows the lower cut takes the upper cut's first-pass counts; with them each
-          // counts its own first eighth and watches its own window.
+          // Without windows the lower cut takes the upper cut's first-pass counts; with them it
+          // takes the counts of the upper's first eighth, and each watches its own window.
           share_first_pass[i] = !lower[i]->windowed();
+          share_sample[i] = lower[i]->windowed() && !upper[i]->done() && !lower[i]->done();
         }
         break;
       }
@@ -353,13 +354,16 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       for (size_t i = 0; i < inputs; ++i) {
         if (static_cast<int>(i) == call.base || !b.inputs[i]) continue;
         const bool up = upper[i] && !upper[i]->done();
-        const bool low = lower[i] && !lower[i]->done() && !shares_first_pass(i);
+        // A band's lower cut waits while the upper counts the first eighth, then takes its counts.
+        const bool waits = share_sample[i] && lower[i]->sampling() && upper[i]->sampling();
+        const bool low = lower[i] && !lower[i]->done() && !shares_first_pass(i) && !waits;
         if (up || low) {
           magnitude.resize(static_cast<size_t>(len));
           magnitudes_of(b.inputs[i], base, len, magnitude.data());
           if (up) upper[i]->add(at, magnitude.data(), b.inputs[i], base, len);
           if (low) lower[i]->add(at, magnitude.data(), b.inputs[i], base, len);
         }
+        if (waits && !upper[i]->sampling()) lower[i]->adopt_sample(*upper[i], at + len);
         if (first && sums_pass[i] && static_cast<uint32_t>(at) <= UINT32_MAX - static_cast<uint32_t>(len)) {
           // (a block whose counters do not wrap their low 32 bits: one key, one fused loop)
           const TaskVectorMask& m = masks[i];

@@ -293,6 +293,14 @@ void TopKSelector::adopt_first_pass(const TopKSelector& fed) {
   disable_window();  // the window would be another k's
 }
 
+void TopKSelector::adopt_sample(const TopKSelector& fed, int64_t from) {
+  if (!sampling() || fed.pass_ != Pass::Coarse || fed.sampling() || fed.n_ != n_ || want_sums_ || fed.want_sums_)
+    fail("TopKSelector: can only adopt the finished sample of a selection over the same elements");
+  count_ = fed.count_;
+  zero_runs_ = fed.zero_runs_;
+  open_window(from);
+}
+
 void TopKSelector::end_pass() {
   if (pass_ == Pass::Done) return;
   ++passes_;

@@ -65,6 +65,13 @@ class TopKSelector {
   // Whether the first pass may use a threshold window; a selection that does cannot share its
   // first pass with another (adopt_first_pass), since it does not count every element.
   bool windowed() const { return window_ != Window::Off; }
+  // Still counting its first eighth into the histogram (a windowed first pass, window not open).
+  bool sampling() const { return pass_ == Pass::Coarse && window_ == Window::Pending; }
+  // Two windowed selections over the same magnitudes (a band's two cuts) can share that first
+  // eighth: feed only `fed` while both are sampling; right after the add() that ends fed's sample
+  // (the elements before `from`), let this one take its counts and open its own window there;
+  // then feed both.
+  void adopt_sample(const TopKSelector& fed, int64_t from);
   // No threshold window (for tests, and for a selection whose first pass is shared).
   void disable_window();
 

@@ -276,6 +276,40 @@ TEST(TopK, WindowOverflowFallsBackToAFullFirstPass) {
 // majority value are counted per block and its other elements remembered. Pass two reads the first
 // eighth; the cut pass reads the first eighth or one block, or is not needed when the cut falls on
 // a remembered element.
+TEST(TopK, BandCutsShareTheFirstEighth) {
+  // A band's lower cut takes the upper cut's first-eighth counts (adopt_sample) and then watches its
+  // own window: both cuts must be those of a sort, as when each counts its own first eighth.
+  const int64_t n = TopKSelector::kWindowFrom + 777, block = 16384;
+  std::vector<float> x = random_values(static_cast<size_t>(n), 23, 0);
+  for (size_t i = 0; i < x.size(); i += 5) x[i] = 0.0f;  // exact zeros, counted apart
+  for (auto [k_upper, k_lower] : {std::pair<int64_t, int64_t>{n * 9 / 10, n / 100}, {n / 2, n / 3}, {n - 5, 3}}) {
+    SCOPED_TRACE("k=" + std::to_string(k_upper) + "," + std::to_string(k_lower));
+    TopKSelector upper(n, k_upper, false), lower(n, k_lower, false);
+    ASSERT_TRUE(upper.sampling() && lower.sampling());
+    bool adopted = false;
+    while (!upper.done() || !lower.done()) {
+      for (int64_t at = 0; at < n; at += block) {
+        const int64_t len = std::min(block, n - at);
+        const bool waits = lower.sampling() && upper.sampling();
+        upper.add(at, x.data() + at, nullptr, len);
+        if (!waits) lower.add(at, x.data() + at, nullptr, len);
+        if (waits && !upper.sampling()) {
+          lower.adopt_sample(upper, at + len);
+          adopted = true;
+        }
+      }
+      upper.end_pass();
+      lower.end_pass();
+    }
+    EXPECT_TRUE(adopted);
+    const Reference up = sort_top_k(x, nullptr, k_upper), low = sort_top_k(x, nullptr, k_lower);
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(upper.rule().keeps(static_cast<int64_t>(i), magnitude_bits(x[i])), up.kept[i]) << "upper, element " << i;
+      ASSERT_EQ(lower.rule().keeps(static_cast<int64_t>(i), magnitude_bits(x[i])), low.kept[i]) << "lower, element " << i;
+    }
+  }
+}
+
 TEST(TopK, CrowdedThresholdBucketIsCountedPerBlock) {
   const int64_t n = TopKSelector::kWindowFrom * 2, block = 8192, eighth = n / 8 + block;
   auto x = random_values(static_cast<size_t>(n), 17, 0);
