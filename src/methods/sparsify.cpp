@@ -150,31 +150,15 @@ ALLOY_VECTORIZED void thresholded_abs_sums(const float* x, const float* base, in
   masked_abs_sums(x, base, n, rng, key, low, DrawAtMostEach{last}, all, kept, keep_bits, first);
 }
 
-// The bits of 64 consecutive entries that are not zero (bit k for v[k]): four lanes at a time,
-// each lane ORing its entries' bits.
-ALLOY_VECTORIZED uint64_t nonzero_bits_of_64(const double* v) {
-  const I64x4 lane_bit = {1, 2, 4, 8};
-  I64x4 bits = {};
-  for (int k = 0; k < 64; k += 4) {
-    F64x4 x;
-    std::memcpy(&x, v + k, sizeof x);
-    bits |= (x != 0.0) & (lane_bit << k);  // a comparison's lanes are all ones or zero
-  }
-  return static_cast<uint64_t>((bits[0] | bits[1]) | (bits[2] | bits[3]));
-}
-
-// Sets bit first + j of `bits` where v[j] != 0, a 64-bit word at a time.
+// Sets bit first + j of `bits` where v[j] != 0, a 64-bit word at a time. (Only for the rare blocks
+// whose counters wrap their low 32 bits; the others set their bits as they draw.)
 void set_bits_of_nonzero(const double* v, int64_t n, uint64_t first, uint64_t* bits) {
   int64_t j = 0;
   while (j < n) {
     const uint64_t e = first + static_cast<uint64_t>(j);
     const int64_t in_word = std::min<int64_t>(n - j, static_cast<int64_t>(64 - (e & 63)));
     uint64_t word = 0;
-    if (in_word == 64) {
-      word = nonzero_bits_of_64(v + j);
-    } else {
-      for (int64_t k = 0; k < in_word; ++k) word |= static_cast<uint64_t>(v[j + k] != 0) << k;
-    }
+    for (int64_t k = 0; k < in_word; ++k) word |= static_cast<uint64_t>(v[j + k] != 0) << k;
     bits[e >> 6] |= word << (e & 63);
     j += in_word;
   }
@@ -185,7 +169,7 @@ void set_bits_of_nonzero(const double* v, int64_t n, uint64_t first, uint64_t* b
 // (mergekit divides 0 by 0 here, QUIRK 4). An entry is kept when its draw's uniform u = draw·2^-32
 // is below p, that is when draw < ceil(p·2^32) (exact: p·2^32 is p scaled by a power of two), so
 // each rank has an integer threshold: draw <= cutoff(p) − 1 (p is in (0, 1), validated).
-// Fills scratch.ranks with each entry's threshold, for the len entries (whole rows of `cols`).
+// Fills scratch.thresholds with each entry's threshold, for the len entries (whole rows of `cols`).
 const uint32_t* della_thresholds(const TaskVectorMask& m, const float* x, const float* base, int64_t len,
                                  int64_t cols, MaskScratch& scratch) {
   if (scratch.thresholds_for != std::make_tuple(cols, m.density, m.epsilon)) {
@@ -200,8 +184,8 @@ const uint32_t* della_thresholds(const TaskVectorMask& m, const float* x, const 
     }
   }
   scratch.keys.resize(static_cast<size_t>(len));
-  scratch.ranks.resize(static_cast<size_t>(len));
-  uint32_t* rank = scratch.ranks.data();
+  scratch.thresholds.resize(static_cast<size_t>(len));
+  uint32_t* rank = scratch.thresholds.data();  // the ranks, then (in place) their thresholds
   magnitudes_of(x, base, len, scratch.keys.data());
   for (int64_t r = 0; r < len; r += cols) rank_ascending(scratch.keys.data() + r, cols, rank + r, scratch.rank);
   const uint32_t* threshold = scratch.threshold_of_rank.data();
@@ -436,25 +420,29 @@ ALLOY_VECTORIZED void band_deltas(const float* x, const float* base, int64_t n, 
   }
 }
 
-// DARE: keeps the entries whose draw is at most `last` (cutoff − 1, so that a cutoff of 2^32, keep
-// all, fits 32 bits); counters low, low + 1, ... under one key (no wrap of the low half).
-ALLOY_VECTORIZED void bernoulli_deltas(const float* x, const float* base, int64_t n, const CounterRng& rng,
-                                       uint32_t key, uint32_t low, uint32_t last, double scale, double* v) {
+// A random mask: keeps the entries decide.one(j, draw) keeps, for rng's draws of counters low,
+// low + 1, ... under one key (no wrap of the low half).
+template <class Decide>
+__attribute__((always_inline)) inline void drawn_deltas(const float* x, const float* base, int64_t n,
+                                                        const CounterRng& rng, uint32_t key, uint32_t low,
+                                                        const Decide& decide, double scale, double* v) {
   const CounterRng local = rng;  // a local copy: the stores to v cannot change it
   for (int64_t j = 0; j < n; ++j) {
-    const double factor = local.draw(key, low + static_cast<uint32_t>(j)) <= last ? scale : 0.0;
+    const double factor = decide.one(j, local.draw(key, low + static_cast<uint32_t>(j))) ? scale : 0.0;
     v[j] = task_delta(x[j], base[j]) * factor;
   }
 }
 
-// DELLA: keeps the entries whose draw is at most their own threshold last[j].
+// DARE: draw <= last (cutoff − 1, so that a cutoff of 2^32, keep all, fits 32 bits).
+ALLOY_VECTORIZED void bernoulli_deltas(const float* x, const float* base, int64_t n, const CounterRng& rng,
+                                       uint32_t key, uint32_t low, uint32_t last, double scale, double* v) {
+  drawn_deltas(x, base, n, rng, key, low, DrawAtMost{last}, scale, v);
+}
+
+// DELLA: draw <= last[j], the entry's own threshold.
 ALLOY_VECTORIZED void thresholded_deltas(const float* x, const float* base, int64_t n, const uint32_t* last,
                                          const CounterRng& rng, uint32_t key, uint32_t low, double scale, double* v) {
-  const CounterRng local = rng;
-  for (int64_t j = 0; j < n; ++j) {
-    const double factor = local.draw(key, low + static_cast<uint32_t>(j)) <= last[j] ? scale : 0.0;
-    v[j] = task_delta(x[j], base[j]) * factor;
-  }
+  drawn_deltas(x, base, n, rng, key, low, DrawAtMostEach{last}, scale, v);
 }
 
 // Keeps the entries whose bit is set in `kept` (bit e for tensor element e; `first` is the
@@ -526,6 +514,10 @@ void band_pieces(const TopKRule& upper, const TopKRule* lower, int64_t first, in
 void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t cols, const float* x,
                 const float* base, double* v, MaskScratch& scratch) {
   using Rule = TaskVectorMask::Rule;
+  if (m.kept) {  // a random mask's decisions, kept by the rescale pass
+    cached_deltas(x, base, len, m.kept->data(), static_cast<uint64_t>(first), m.scale, v);
+    return;
+  }
   switch (m.rule) {
     case Rule::All:
       all_deltas(x, base, v, len);
@@ -540,10 +532,6 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
       band_pieces(m.upper, &m.lower, first, len, x, base, m.scale, v);
       break;
     case Rule::Bernoulli: {
-      if (m.kept) {
-        cached_deltas(x, base, len, m.kept->data(), static_cast<uint64_t>(first), m.scale, v);
-        break;
-      }
       // density in (0, 1): cutoff in [1, 2^32].
       const uint32_t last = static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1);
       counter_runs(m.rng, static_cast<uint64_t>(first), len, [&](int64_t at, int64_t count, uint32_t key, uint32_t low) {
@@ -552,10 +540,6 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
       break;
     }
     case Rule::Della: {
-      if (m.kept) {
-        cached_deltas(x, base, len, m.kept->data(), static_cast<uint64_t>(first), m.scale, v);
-        break;
-      }
       const uint32_t* last = della_thresholds(m, x, base, len, cols, scratch);
       counter_runs(m.rng, static_cast<uint64_t>(first), len, [&](int64_t at, int64_t count, uint32_t key, uint32_t low) {
         thresholded_deltas(x + at, base + at, count, last + at, m.rng, key, low, m.scale, v + at);

@@ -524,6 +524,9 @@ void rank_by_radix(const uint32_t* key, size_t len, uint32_t* rank, std::vector<
   for (size_t i = 0; i < m; ++i) rank[static_cast<uint32_t>(a[i])] = static_cast<uint32_t>(zeros + i + 1);
 }
 
+// Whether a magnitude has bits below its high half (rare in bf16 task vectors; see rank_ascending).
+inline bool has_low_bits(uint32_t key) { return (key & 0xffffu) != 0; }
+
 // The direct ranking's view of a row: the smallest non-zero key's high half (via min(key − 1),
 // where a zero wraps to the top), the largest key, and how many keys have non-zero low halves.
 ALLOY_VECTORIZED void key_range(const uint32_t* key, size_t n, uint32_t& min_nonzero, uint32_t& max,
@@ -532,7 +535,7 @@ ALLOY_VECTORIZED void key_range(const uint32_t* key, size_t n, uint32_t& min_non
   for (size_t i = 0; i < n; ++i) {
     lo = std::min(lo, key[i] - 1);
     hi = std::max(hi, key[i]);
-    f += (key[i] & 0xffffu) != 0;
+    f += has_low_bits(key[i]);
   }
   min_nonzero = lo + 1;
   max = hi;
@@ -546,7 +549,7 @@ constexpr uint16_t kLowBits = 0x8000, kSlotOf = 0x7fff;
 ALLOY_VECTORIZED void rank_slots(const uint32_t* key, size_t n, uint32_t low_high, uint16_t* slot) {
   for (size_t i = 0; i < n; ++i) {
     const uint32_t k = key[i];
-    const uint32_t s = 1 + ((k >> 16) - low_high) + ((k & 0xffffu) != 0 ? kLowBits : 0);
+    const uint32_t s = 1 + ((k >> 16) - low_high) + (has_low_bits(k) ? kLowBits : 0);
     slot[i] = static_cast<uint16_t>(k != 0 ? s : 0);
   }
 }
@@ -555,12 +558,12 @@ ALLOY_VECTORIZED void rank_slots(const uint32_t* key, size_t n, uint32_t low_hig
 ALLOY_VECTORIZED void low_half_flags(const uint32_t* key, size_t n, uint32_t* bits) {
   for (size_t w = 0; w < n / 32; ++w) {
     uint32_t word = 0;
-    for (int k = 0; k < 32; ++k) word |= static_cast<uint32_t>((key[w * 32 + k] & 0xffffu) != 0) << k;
+    for (int k = 0; k < 32; ++k) word |= static_cast<uint32_t>(has_low_bits(key[w * 32 + k])) << k;
     bits[w] = word;
   }
   if (n % 32 != 0) {
     uint32_t word = 0;
-    for (size_t k = n / 32 * 32; k < n; ++k) word |= static_cast<uint32_t>((key[k] & 0xffffu) != 0) << (k % 32);
+    for (size_t k = n / 32 * 32; k < n; ++k) word |= static_cast<uint32_t>(has_low_bits(key[k])) << (k % 32);
     bits[n / 32] = word;
   }
 }

@@ -1,7 +1,8 @@
-// Four-lane GCC vector types for loops whose lanes the compiler does not find by itself (several
-// arrays or sums per element). Lane arithmetic is IEEE per lane, so a loop written with them
-// gives the same bits as its scalar form with four interleaved partial sums; in an AVX2 clone a
-// 4 x f64 value is one register, in the baseline build two SSE2 ones.
+// GCC vector types (four f64 or eight 32-bit lanes) for loops whose lanes the compiler does not
+// find by itself (several arrays or sums per element, draws eight at a time). Lane arithmetic is
+// IEEE per lane, so a loop written with them gives the same bits as its scalar form with four
+// interleaved partial sums; in an AVX2 clone a 4 x f64 value is one register, in the baseline
+// build two SSE2 ones.
 #pragma once
 #include <cstdint>
 #include <cstring>
