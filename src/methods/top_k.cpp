@@ -195,10 +195,19 @@ void TopKSelector::open_window(int64_t from) {
     window_ = Window::Counting;
     return;
   }
-  // The estimate is an exact zero (or in bucket 0): settled without a window.
+  // Fewer non-zero elements than wanted: the k-th largest is likely an exact zero (a sparse task
+  // vector). The rest of the pass counts only the zeros (for the cut among them).
+  window_from_ = from;
+  window_ = Window::Zero;
 }
 
 void TopKSelector::add_past_window(int64_t first, const uint32_t* mag, int64_t count) {
+  if (window_ == Window::Zero) {
+    const int64_t zeros = count_zeros(mag, count);
+    zero_runs_.push_back({first, count, zeros});
+    zeros_past_window_ += zeros;
+    return;
+  }
   int64_t zeros = 0, above = 0, equal = 0;
   flags_.resize(static_cast<size_t>(count) + 8);
   uint8_t* in = flags_.data();

@@ -40,7 +40,8 @@ struct TopKRule {
 // first eighth into the histogram and estimates the threshold's bucket from it; from then on it
 // only counts the elements above a window of buckets around the estimate and remembers the ones
 // inside it (or, when the estimated bucket is too crowded to remember, counts its majority value
-// block by block and remembers only its other values). When the threshold falls in the window
+// block by block and remembers only its other values, or, when the estimate is an exact zero,
+// counts only the zeros). When the threshold falls in the window
 // (the rest of the tensor looks like its first eighth), pass two reads only that eighth; when it
 // does not, the first pass is made again without a window. A pass may need only part of the
 // tensor (pass_range()); a caller may skip the blocks outside it, and may stop a pass early once
@@ -109,14 +110,18 @@ class TopKSelector {
   // is made again without a window. Counting: the estimated bucket is too crowded to remember (in
   // bf16 task vectors, mostly one value repeated 100 000s of times); past the first eighth the
   // elements holding its majority value are counted block by block, and the others remembered.
-  enum class Window { Off, Pending, Open, Lost, Counting };
+  // Zero: the first eighth has fewer non-zero elements than its share of k, so the k-th largest is
+  // likely an exact zero (sparse task vectors); past it only the zeros are counted, and when the
+  // tensor has k or more non-zero elements after all, the first pass is made again without a window.
+  enum class Window { Off, Pending, Open, Lost, Counting, Zero };
   struct BucketRun {  // elements holding the Counting window's value in one add() call
     int64_t first, count, equal;
   };
   void open_window(int64_t from);
   void add_past_window(int64_t first, const uint32_t* mag, int64_t count);
   bool past_window_start() const {  // the first pass's rest: not counted into the histogram
-    return window_ == Window::Open || window_ == Window::Lost || window_ == Window::Counting;
+    return window_ == Window::Open || window_ == Window::Lost || window_ == Window::Counting ||
+           window_ == Window::Zero;
   }
   bool settle_window();  // false: the threshold is outside the window
   // Walking the histogram down from the top: the first bucket at which the count reaches `need`;

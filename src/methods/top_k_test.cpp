@@ -244,6 +244,54 @@ TEST(TopK, LargeTensorSecondPassReadsTheFirstEighthWhenTheEstimateHolds) {
   }
 }
 
+// A sparse task vector (70% exact zeros) with k above its non-zero count: the first eighth says the
+// k-th largest is a zero, so the rest of the first pass counts only zeros, and the cut pass reads
+// the one block holding the last zero kept. When the rest of the tensor is dense after all (the
+// first eighth misled), the first pass is made again without a window. Exact either way.
+TEST(TopK, SparseTaskVectorCountsOnlyZerosPastTheFirstEighth) {
+  const int64_t n = TopKSelector::kWindowFrom * 2 + 333, block = 4096;
+  auto sparse = random_values(static_cast<size_t>(n), 123, 0);
+  for (int64_t i = 0; i < n; ++i)
+    if (i % 10 < 7) sparse[static_cast<size_t>(i)] = i % 20 == 3 ? -0.0f : 0.0f;
+  std::vector<float> misled = random_values(static_cast<size_t>(n), 124, 0);  // dense past the first eighth
+  for (int64_t i = 0; i < n / 8; ++i)
+    if (i % 10 < 7) misled[static_cast<size_t>(i)] = 0.0f;
+  int misled_cases = 0;
+  for (int which = 0; which < 2; ++which) {
+    const std::vector<float>& v = which == 0 ? sparse : misled;
+    for (int64_t k : {n / 2, n - 5, int64_t{3} * n / 10 + 1000}) {
+      SCOPED_TRACE(std::to_string(which) + " k=" + std::to_string(k));
+      TopKSelector s(n, k, false);
+      ASSERT_TRUE(s.windowed());
+      std::vector<std::pair<int64_t, int64_t>> ranges;
+      while (!s.done()) {
+        ranges.push_back(s.pass_range());
+        for (int64_t at = 0; at < n; at += block) s.add(at, v.data() + at, nullptr, std::min(block, n - at));
+        s.end_pass();
+      }
+      const int64_t nonzero = std::count_if(v.begin(), v.end(), [](float e) { return e != 0; });
+      if (k > nonzero) {
+        ASSERT_EQ(ranges.size(), 2u);  // the first pass, then the cut among the zeros
+        EXPECT_LE(ranges[1].second - ranges[1].first, block);
+      } else {
+        ASSERT_EQ(which, 1);
+        ++misled_cases;
+        ASSERT_GE(ranges.size(), 3u);  // the windowed first pass, the first pass again, ...
+        EXPECT_EQ(ranges[1], std::make_pair(int64_t{0}, n));
+      }
+      Reference ref = sort_top_k(v, nullptr, k);
+      int64_t kept = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const bool got = s.rule().keeps(i, magnitude_bits(v[static_cast<size_t>(i)]));
+        ASSERT_EQ(got, ref.kept[static_cast<size_t>(i)]) << i;
+        kept += got;
+      }
+      EXPECT_EQ(kept, k);
+    }
+  }
+  EXPECT_EQ(misled_cases, 2);  // n/2 and 3n/10 + 1000: below the misled vector's non-zero count
+}
+
 // The first eighth spread out, the rest all within 3% of its median: more elements in the window
 // than it may remember. The window is given up and the first pass made again; still exact.
 TEST(TopK, WindowOverflowFallsBackToAFullFirstPass) {
