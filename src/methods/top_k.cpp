@@ -14,11 +14,20 @@ namespace {
 constexpr size_t kBuckets = 1 << 16;
 constexpr size_t kZeroSlots = 8;  // exact zeros are counted in 8 rotating slots after the buckets
 
+// Counts within a call are summed in 32-bit lanes (64-bit ones halve the vector width and add
+// widening steps), a chunk of at most 2^31 elements at a time.
+constexpr int64_t kCountChunk = int64_t{1} << 31;
+
 // Runs of equal buckets make each histogram increment wait for the previous one; exact zeros
 // (frequent in bf16 task vectors, where small updates round away) go to rotating slots instead.
 ALLOY_VECTORIZED int64_t count_zeros(const uint32_t* mag, int64_t n) {
   int64_t zeros = 0;
-  for (int64_t i = 0; i < n; ++i) zeros += mag[i] == 0;
+  for (int64_t c = 0; c < n; c += kCountChunk) {
+    const int64_t end = std::min(n, c + kCountChunk);
+    uint32_t z = 0;
+    for (int64_t i = c; i < end; ++i) z += mag[i] == 0;
+    zeros += z;
+  }
   return zeros;
 }
 
@@ -27,15 +36,19 @@ ALLOY_VECTORIZED int64_t count_zeros(const uint32_t* mag, int64_t n) {
 ALLOY_VECTORIZED void classify_past_window(const uint32_t* mag, int64_t n, uint32_t low, uint32_t span,
                                            uint8_t* in_window, int64_t& zeros, int64_t& above) {
   const uint32_t high = low + span;
-  int64_t z = 0, a = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t bucket = mag[i] >> 16;
-    z += mag[i] == 0;
-    a += bucket > high;
-    in_window[i] = bucket - low <= span;  // unsigned: a bucket below low wraps around
+  zeros = above = 0;
+  for (int64_t c = 0; c < n; c += kCountChunk) {
+    const int64_t end = std::min(n, c + kCountChunk);
+    uint32_t z = 0, a = 0;
+    for (int64_t i = c; i < end; ++i) {
+      const uint32_t bucket = mag[i] >> 16;
+      z += mag[i] == 0;
+      a += bucket > high;
+      in_window[i] = bucket - low <= span;  // unsigned: a bucket below low wraps around
+    }
+    zeros += z;
+    above += a;
   }
-  zeros = z;
-  above = a;
 }
 
 // The same for a Counting window: the elements equal to `value` are counted, and the other
@@ -43,17 +56,21 @@ ALLOY_VECTORIZED void classify_past_window(const uint32_t* mag, int64_t n, uint3
 ALLOY_VECTORIZED void classify_counting(const uint32_t* mag, int64_t n, uint32_t value, uint8_t* other,
                                         int64_t& zeros, int64_t& above, int64_t& equal) {
   const uint32_t bucket = value >> 16;
-  int64_t z = 0, a = 0, e = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t b = mag[i] >> 16;
-    z += mag[i] == 0;
-    a += b > bucket;
-    e += mag[i] == value;
-    other[i] = (b == bucket) & (mag[i] != value);
+  zeros = above = equal = 0;
+  for (int64_t c = 0; c < n; c += kCountChunk) {
+    const int64_t end = std::min(n, c + kCountChunk);
+    uint32_t z = 0, a = 0, e = 0;
+    for (int64_t i = c; i < end; ++i) {
+      const uint32_t b = mag[i] >> 16;
+      z += mag[i] == 0;
+      a += b > bucket;
+      e += mag[i] == value;
+      other[i] = (b == bucket) & (mag[i] != value);
+    }
+    zeros += z;
+    above += a;
+    equal += e;
   }
-  zeros = z;
-  above = a;
-  equal = e;
 }
 
 }  // namespace
