@@ -185,12 +185,11 @@ const uint32_t* della_thresholds(const TaskVectorMask& m, const float* x, const 
   }
   scratch.keys.resize(static_cast<size_t>(len));
   scratch.thresholds.resize(static_cast<size_t>(len));
-  uint32_t* rank = scratch.thresholds.data();  // the ranks, then (in place) their thresholds
+  uint32_t* threshold = scratch.thresholds.data();
   magnitudes_of(x, base, len, scratch.keys.data());
-  for (int64_t r = 0; r < len; r += cols) rank_ascending(scratch.keys.data() + r, cols, rank + r, scratch.rank);
-  const uint32_t* threshold = scratch.threshold_of_rank.data();
-  for (int64_t j = 0; j < len; ++j) rank[j] = threshold[rank[j] - 1];
-  return rank;
+  for (int64_t r = 0; r < len; r += cols)
+    rank_ascending(scratch.keys.data() + r, cols, threshold + r, scratch.rank, scratch.threshold_of_rank.data());
+  return threshold;
 }
 
 }  // namespace

@@ -57,7 +57,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
 
 // Reusable buffers for apply_mask (DELLA's per-row ranks).
 struct MaskScratch {
-  std::vector<uint32_t> keys, thresholds;  // per entry: |δ| bits; DELLA's rank, then keep threshold
+  std::vector<uint32_t> keys, thresholds;  // per entry: |δ| bits; DELLA's keep threshold
   RankScratch rank;
   // DELLA's keep threshold of each rank, for (cols, density, epsilon).
   std::vector<uint32_t> threshold_of_rank;

@@ -596,8 +596,10 @@ ALLOY_VECTORIZED void low_half_flags(const uint32_t* key, size_t n, uint32_t* bi
 
 }  // namespace
 
-void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch& scratch) {
+void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch& scratch,
+                    const uint32_t* value_of_rank) {
   if (n <= 0) return;
+  auto value = [value_of_rank](uint32_t r) { return value_of_rank ? value_of_rank[r - 1] : r; };
   const size_t len = static_cast<size_t>(n);
   // bf16 task vectors are small multiples of an ulp: almost every magnitude has a zero low half
   // (95% in the bench family), and a row's high halves span ~1200 values. Such a row is ranked
@@ -614,6 +616,8 @@ void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch&
   const uint32_t span = max == 0 ? 0 : (max >> 16) - low_high + 1;
   if (span > kDirectRankSpan || static_cast<size_t>(fine) * 8 > len) {
     rank_by_radix(key, len, rank, scratch.items);
+    if (value_of_rank)
+      for (size_t i = 0; i < len; ++i) rank[i] = value_of_rank[rank[i] - 1];
     return;
   }
   scratch.slots.resize(len);
@@ -629,10 +633,19 @@ void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch&
     next[c] = at;
     at += count;
   }
-  for (size_t i = 0; i < len; ++i) {
-    const uint32_t c = slot[i] & kSlotOf, coarse = slot[i] < kLowBits;
-    next[c] += coarse;
-    rank[i] = next[c];  // a key with low bits gets its rank below
+  // A key with low bits gets its rank below; here it takes a placeholder (next[c] < n for it).
+  if (value_of_rank) {
+    for (size_t i = 0; i < len; ++i) {
+      const uint32_t c = slot[i] & kSlotOf, coarse = slot[i] < kLowBits;
+      next[c] += coarse;
+      rank[i] = value_of_rank[next[c] - coarse];
+    }
+  } else {
+    for (size_t i = 0; i < len; ++i) {
+      const uint32_t c = slot[i] & kSlotOf, coarse = slot[i] < kLowBits;
+      next[c] += coarse;
+      rank[i] = next[c];
+    }
   }
   if (fine == 0) return;
   // Now next[c] is the rank of slot c's last key without low bits; the keys with low bits follow.
@@ -654,7 +667,7 @@ void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch&
   for (size_t j = 0; j < m; ++j) {
     const uint32_t i = fine_at[j], c = slot[i] & kSlotOf;
     if (sharing[c] == 1)
-      rank[i] = next[c] + 1;
+      rank[i] = value(next[c] + 1);
     else
       shared[q++] = static_cast<uint64_t>(c) << 48 | static_cast<uint64_t>(key[i] & 0xffffu) << 32 | i;
   }
@@ -667,7 +680,7 @@ void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch&
       slot_of_last = c;
       r = next[c];
     }
-    rank[static_cast<uint32_t>(shared[j])] = ++r;
+    rank[static_cast<uint32_t>(shared[j])] = value(++r);
   }
 }
 

@@ -183,7 +183,10 @@ struct RankScratch {
 inline constexpr uint32_t kDirectRankSpan = 4096;
 
 // Stable ascending ranks of n < 2^32 magnitudes: rank[i] in 1..n, equal magnitudes ranked by lower
-// index first. By counting for rows of bf16-like magnitudes (above), else an LSD radix sort.
-void rank_ascending(const uint32_t* magnitude_bits, int64_t n, uint32_t* rank, RankScratch& scratch);
+// index first. By counting for rows of bf16-like magnitudes (above), else an LSD radix sort. With
+// `value_of_rank` (n entries), rank[i] is value_of_rank[rank − 1] instead: a lookup folded into
+// the ranking's last pass.
+void rank_ascending(const uint32_t* magnitude_bits, int64_t n, uint32_t* rank, RankScratch& scratch,
+                    const uint32_t* value_of_rank = nullptr);
 
 }  // namespace alloy

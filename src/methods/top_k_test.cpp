@@ -431,6 +431,12 @@ void expect_stable_ranks(const std::vector<uint32_t>& key, RankScratch& scratch,
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] < key[b]; });
   for (size_t j = 0; j < n; ++j) ASSERT_EQ(rank[order[j]], j + 1) << what << ", n=" << n << ", position " << j;
+  // With a value per rank (DELLA's keep thresholds), each entry gets its rank's value.
+  std::vector<uint32_t> value_of_rank(n), valued(n, 0);
+  for (size_t r = 0; r < n; ++r) value_of_rank[r] = static_cast<uint32_t>(r * 2654435761u ^ 0x5bd1e995u);
+  rank_ascending(key.data(), static_cast<int64_t>(n), valued.data(), scratch, value_of_rank.data());
+  for (size_t j = 0; j < n; ++j)
+    ASSERT_EQ(valued[order[j]], value_of_rank[j]) << what << " (valued), n=" << n << ", position " << j;
 }
 
 // Magnitudes of a bf16 task vector: |ft − base| in f32 for bf16 base and fine-tuned values.
