@@ -41,11 +41,10 @@ struct TopKRule {
 // only counts the elements above a window of buckets around the estimate and remembers the ones
 // inside it (or, when the estimated bucket is too crowded to remember, counts its majority value
 // block by block and remembers only its other values, or, when the estimate is an exact zero,
-// counts only the zeros). When the threshold falls in the window
-// (the rest of the tensor looks like its first eighth), pass two reads only that eighth; when it
-// does not, the first pass is made again without a window. A pass may need only part of the
-// tensor (pass_range()); a caller may skip the blocks outside it, and may stop a pass early once
-// done().
+// counts only the zeros). When the threshold falls in the window (the rest of the tensor looks
+// like its first eighth), pass two reads only that eighth; when it does not, the first pass is
+// made again without a window. A pass may need only part of the tensor (pass_range()); a caller
+// may skip the blocks outside it, and may stop a pass early once done().
 class TopKSelector {
  public:
   TopKSelector(int64_t n, int64_t k, bool want_sums = true);

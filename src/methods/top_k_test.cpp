@@ -202,6 +202,18 @@ TEST(TopK, SharedFirstPassGivesTheSameSelection) {
   EXPECT_THROW(c.adopt_first_pass(a), Error);
 }
 
+// The finished selection `s` over v (no base) keeps exactly the k elements a sort would.
+void expect_rule_matches_sort(const TopKSelector& s, const std::vector<float>& v, int64_t k) {
+  Reference ref = sort_top_k(v, nullptr, k);
+  int64_t kept = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const bool got = s.rule().keeps(static_cast<int64_t>(i), magnitude_bits(v[i]));
+    ASSERT_EQ(got, ref.kept[i]) << i;
+    kept += got;
+  }
+  EXPECT_EQ(kept, k);
+}
+
 // A large tensor: the first pass estimates the threshold bucket from its first eighth, then counts
 // only the elements above a window around it and remembers those inside, so pass two reads only
 // the first eighth. When the rest of the tensor looks different (the estimate misses), the first
@@ -232,14 +244,7 @@ TEST(TopK, LargeTensorSecondPassReadsTheFirstEighthWhenTheEstimateHolds) {
           EXPECT_EQ(second_pass_end, n);
         }
       }
-      Reference ref = sort_top_k(v, nullptr, k);
-      int64_t kept = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const bool got = s.rule().keeps(i, magnitude_bits(v[static_cast<size_t>(i)]));
-        ASSERT_EQ(got, ref.kept[static_cast<size_t>(i)]) << i;
-        kept += got;
-      }
-      EXPECT_EQ(kept, k);
+      expect_rule_matches_sort(s, v, k);
     }
   }
 }
@@ -279,14 +284,7 @@ TEST(TopK, SparseTaskVectorCountsOnlyZerosPastTheFirstEighth) {
         ASSERT_GE(ranges.size(), 3u);  // the windowed first pass, the first pass again, ...
         EXPECT_EQ(ranges[1], std::make_pair(int64_t{0}, n));
       }
-      Reference ref = sort_top_k(v, nullptr, k);
-      int64_t kept = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const bool got = s.rule().keeps(i, magnitude_bits(v[static_cast<size_t>(i)]));
-        ASSERT_EQ(got, ref.kept[static_cast<size_t>(i)]) << i;
-        kept += got;
-      }
-      EXPECT_EQ(kept, k);
+      expect_rule_matches_sort(s, v, k);
     }
   }
   EXPECT_EQ(misled_cases, 2);  // n/2 and 3n/10 + 1000: below the misled vector's non-zero count
