@@ -282,7 +282,8 @@ TEST(MergeE2E, ExistingDestinationIsKeptWithoutForce) {
 }
 
 // Starts a merge big enough to be caught in the act, signals it once its temporary directory
-// appears, and checks that no destination (and, for SIGINT, no temporary directory) remains.
+// appears, and checks that no destination (and, for SIGINT, no temporary directory) remains; after
+// SIGKILL, that the next merge removes the temporary directory left behind.
 void interrupt_merge(int sig) {
   TempDir tmp;
   FixtureSpec spec = small_llama(8);
@@ -314,11 +315,24 @@ void interrupt_merge(int sig) {
       continue;
     }
     EXPECT_FALSE(fs::exists(tmp / "out")) << "signal " << sig;
+    auto temp_dirs_left = [&] {
+      int n = 0;
+      for (const auto& e : fs::directory_iterator(tmp.path())) n += e.path().filename().string().rfind(".alloy-tmp-", 0) == 0;
+      return n;
+    };
     if (sig == SIGINT) {
       EXPECT_TRUE(WIFEXITED(status)) << status;
       EXPECT_EQ(WEXITSTATUS(status), 130);
-      for (const auto& e : fs::directory_iterator(tmp.path()))
-        EXPECT_EQ(e.path().filename().string().find(".alloy-tmp-"), std::string::npos) << e.path();
+      EXPECT_EQ(temp_dirs_left(), 0);
+    } else {
+      // A killed merge cannot clean up; the next merge to the same destination removes what it
+      // left, and says so.
+      EXPECT_EQ(temp_dirs_left(), 1);
+      auto r = run_alloy("merge recipe.yml out -j 1", tmp.path());
+      ASSERT_EQ(r.status, 0) << r.output;
+      EXPECT_NE(r.output.find("left by a merge that was killed"), std::string::npos) << r.output;
+      EXPECT_EQ(temp_dirs_left(), 0);
+      EXPECT_TRUE(fs::exists(tmp / "out/model.safetensors"));
     }
     return;
   }
@@ -326,7 +340,7 @@ void interrupt_merge(int sig) {
 }
 
 TEST(MergeE2E, InterruptRemovesEverything) { interrupt_merge(SIGINT); }
-TEST(MergeE2E, KillLeavesNoDestination) { interrupt_merge(SIGKILL); }
+TEST(MergeE2E, KillLeavesNoDestinationAndTheNextMergeCleansUp) { interrupt_merge(SIGKILL); }
 
 struct RecipeErrorCase {
   const char* name;

@@ -59,6 +59,7 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     opt.out_shard_size = parse_size(args->shard_size);
     opt.fsync = !args->no_fsync;
     opt.progress = !args->quiet && ::isatty(STDERR_FILENO);
+    if (!args->quiet) opt.notice = [](const std::string& line) { std::fprintf(stderr, "alloy: %s\n", line.c_str()); };
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

@@ -14,6 +14,7 @@
 #include "exec/allocator_tuning.h"
 #include "exec/executor.h"
 #include "exec/model_card.h"
+#include "exec/temp_dir.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -49,6 +50,7 @@ void write_text(const fs::path& p, const std::string& text) {
 struct TempDir {
   fs::path path;
   std::vector<int> fds;
+  int lock = -1;  // the flock that tells a later merge this directory is in use (temp_dir.h)
   bool keep = false;
   ~TempDir() {
     close_all();
@@ -56,6 +58,7 @@ struct TempDir {
       std::error_code ec;
       fs::remove_all(path, ec);
     }
+    if (lock >= 0) ::close(lock);
   }
   void close_all() {
     for (int fd : fds)
@@ -114,10 +117,13 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   MergePlan plan = make_plan(recipe, popt);
   OutputLayout layout = layout_shards(plan.outputs(), opt.out_shard_size);
 
+  for (const fs::path& stale : remove_stale_temp_dirs(dest))
+    if (opt.notice) opt.notice("removed " + stale.string() + ", left by a merge that was killed");
   TempDir tmp;
-  tmp.path = dest.parent_path() / (".alloy-tmp-" + dest.filename().string() + "-" + std::to_string(::getpid()));
+  tmp.path = temp_dir_for(dest, ::getpid());
   fs::remove_all(tmp.path, ec);
   if (!fs::create_directory(tmp.path, ec)) fail(tmp.path.string(), ": cannot create: ", ec.message());
+  tmp.lock = lock_dir(tmp.path);  // -1 where the file system has no locks: merges still work
 
   for (const auto& shard : layout.shards) {
     fs::path p = tmp.path / shard.file_name;

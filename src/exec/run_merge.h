@@ -1,11 +1,13 @@
 // run_merge: the whole `alloy merge`: plan, lay out and create the output shards in a temporary
 // directory beside the destination, execute, finalize (index, config.json, tokenizer files, model
 // card, recipe), fsync, and rename into place. On any error or cancellation the temporary
-// directory is removed and an existing destination is left as it was.
+// directory is removed and an existing destination is left as it was; temporary directories of
+// earlier merges to the same destination that were killed are removed first (temp_dir.h).
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace alloy {
@@ -23,6 +25,9 @@ struct MergeOptions {
   bool progress = false;   // draw a progress bar on stderr
   bool fsync = true;       // make the output durable before the final rename
   double post_weight_t = 1.0;
+  // Told of things worth a line on stderr that are not errors (stale temporary directories of
+  // killed merges removed); may be empty.
+  std::function<void(const std::string&)> notice;
 };
 
 struct MergeSummary {

@@ -1,0 +1,72 @@
+#include "exec/temp_dir.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <system_error>
+
+namespace alloy {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_prefix(const fs::path& dest) { return ".alloy-tmp-" + dest.filename().string() + "-"; }
+
+// The pid a temporary directory's name ends in, or -1 when the rest of the name is not one.
+pid_t pid_in_name(const std::string& rest) {
+  if (rest.empty() || rest.size() > 9 || rest.find_first_not_of("0123456789") != std::string::npos) return -1;
+  const long pid = std::stol(rest);
+  return pid > 0 ? static_cast<pid_t>(pid) : -1;
+}
+
+bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+}  // namespace
+
+fs::path temp_dir_for(const fs::path& dest, pid_t pid) {
+  return dest.parent_path() / (temp_prefix(dest) + std::to_string(pid));
+}
+
+int lock_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -1;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
+  const std::string prefix = temp_prefix(dest);
+  std::vector<fs::path> stale;
+  std::error_code ec;
+  fs::directory_iterator it(dest.parent_path(), ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const pid_t pid = pid_in_name(name.substr(prefix.size()));
+    std::error_code status_ec;
+    if (pid > 0 && pid != ::getpid() && fs::is_directory(it->symlink_status(status_ec)) && process_gone(pid))
+      stale.push_back(it->path());
+  }
+  std::vector<fs::path> removed;
+  for (const fs::path& dir : stale) {
+    // Both tests: the pid alone could be another host's (a shared file system), the lock alone
+    // could be missed by a merge between creating its directory and locking it.
+    const int lock = lock_dir(dir);
+    if (lock < 0) continue;
+    std::error_code remove_ec;
+    fs::remove_all(dir, remove_ec);
+    ::close(lock);
+    if (!remove_ec) removed.push_back(dir);
+  }
+  return removed;
+}
+
+}  // namespace alloy
