@@ -76,6 +76,52 @@ ALLOY_VECTORIZED void accumulate_scaled_f64(double* acc, const double* v, double
   for (int64_t j = 0; j < n; ++j) acc[j] += w * v[j];
 }
 
+// The plain-sum combine for a fixed number N of task vectors in one loop over elements:
+// out[j] = base[j] + (Σ_m w[m] · v[m][j]) / divisor · λ, the sum from 0 in model order. The same
+// operations per element as zeroing, accumulate_scaled_f64 per model and add_change, so the same
+// bits, without N + 2 passes over an intermediate array.
+template <int N>
+__attribute__((always_inline)) inline void combine_fixed(const double* const* v, const double* w, const float* base,
+                                                       double divisor, double lambda, int64_t n, float* out) {
+  const double* r[N];
+  double wm[N];
+#pragma GCC unroll 8
+  for (int m = 0; m < N; ++m) {
+    r[m] = v[m];
+    wm[m] = w[m];
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    double mix = 0;
+#pragma GCC unroll 8
+    for (int m = 0; m < N; ++m) mix += wm[m] * r[m][j];
+    out[j] = add_to_base(base[j], mix / divisor * lambda);
+  }
+}
+
+#define ALLOY_COMBINE(N)                                                                                    \
+  ALLOY_VECTORIZED void combine_##N(const double* const* v, const double* w, const float* base, double divisor, \
+                                    double lambda, int64_t n, float* out) {                                 \
+    combine_fixed<N>(v, w, base, divisor, lambda, n, out);                                                  \
+  }
+ALLOY_COMBINE(1)
+ALLOY_COMBINE(2)
+ALLOY_COMBINE(3)
+ALLOY_COMBINE(4)
+#undef ALLOY_COMBINE
+
+using FixedCombine = void (*)(const double* const*, const double*, const float*, double, double, int64_t, float*);
+
+// The fused combine for 1 to 4 task vectors (the common recipes), nullptr otherwise.
+FixedCombine fixed_combine(size_t models) {
+  switch (models) {
+    case 1: return combine_1;
+    case 2: return combine_2;
+    case 3: return combine_3;
+    case 4: return combine_4;
+    default: return nullptr;
+  }
+}
+
 // The prepared merge of one tensor.
 class TaskArithmeticKernel final : public MergeKernel {
  public:
@@ -139,6 +185,8 @@ class TaskArithmeticKernel final : public MergeKernel {
           add_divided_change(base + s0, mixed.data(), divisor.data(), lambda_, n, out + s0);
         else
           add_change(base + s0, mixed.data(), 1.0, lambda_, n, out + s0);
+      } else if (FixedCombine fused = fixed_combine(n_models)) {
+        fused(rows.data(), weights_.data(), base + s0, normalize_ ? divisor_ : 1.0, lambda_, n, out + s0);
       } else {
         std::fill(mixed.begin(), mixed.begin() + n, 0.0);
         for (size_t m = 0; m < n_models; ++m) accumulate_scaled_f64(mixed.data(), rows[m], weights_[m], n);

@@ -232,6 +232,20 @@ TEST(TaskArithmeticFamily, MatchesReferenceOverShapesAndDensities) {
       }
 }
 
+// 1 to 4 task vectors take the fused combine and consensus loops, more the tiled ones: both match
+// the reference for every count.
+TEST(TaskArithmeticFamily, MatchesReferenceForEveryTaskVectorCount) {
+  uint32_t seed = 50;
+  for (const auto& method : kMethods)
+    for (size_t models = 1; models <= 6; ++models) {
+      Case c = make_case(method, {5, 9}, models, seed++);
+      c.o.density.assign(models, 0.6);
+      if (kind_of(method) == Kind::Della) c.o.epsilon.assign(models, 0.1);
+      if (kind_of(method) == Kind::Outliers) c.o.gamma.assign(models, 0.05);
+      expect_matches_reference(c, std::to_string(models) + " task vectors");
+    }
+}
+
 TEST(TaskArithmeticFamily, MatchesReferenceWithEveryOptionFlipped) {
   uint32_t seed = 100;
   for (const auto& method : kMethods) {
