@@ -277,8 +277,13 @@ TEST(MergeE2E, ExistingDestinationIsKeptWithoutForce) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(fs::exists(tmp / "out/keep.txt"));
   EXPECT_TRUE(fs::exists(tmp / "out/model.safetensors"));
-  for (const auto& e : fs::directory_iterator(tmp.path()))
-    EXPECT_EQ(e.path().filename().string().find(".alloy-"), std::string::npos) << e.path();
+  // A destination written with a trailing slash is the same directory.
+  r = run_alloy("merge recipe.yml slash/ -q", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "slash/model.safetensors"));
+  for (const fs::path& dir : {tmp.path(), tmp / "out", tmp / "slash"})
+    for (const auto& e : fs::directory_iterator(dir))
+      EXPECT_EQ(e.path().filename().string().find(".alloy-"), std::string::npos) << e.path();
 }
 
 // Starts a merge big enough to be caught in the act, signals it once its temporary directory

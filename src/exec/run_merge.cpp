@@ -100,7 +100,8 @@ class ProgressBar {
 MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel) {
   auto start = std::chrono::steady_clock::now();
   keep_freed_memory_for_reuse();
-  const fs::path dest = fs::absolute(opt.out).lexically_normal();
+  fs::path dest = fs::absolute(opt.out).lexically_normal();
+  if (dest.filename().empty()) dest = dest.parent_path();  // "out/": the directory "out"
   std::error_code ec;
   bool dest_exists = fs::exists(dest, ec);
   if (dest_exists && !opt.force && !(fs::is_directory(dest, ec) && fs::is_empty(dest, ec)))
@@ -121,9 +122,17 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     if (opt.notice) opt.notice("removed " + stale.string() + ", left by a merge that was killed");
   TempDir tmp;
   tmp.path = temp_dir_for(dest, ::getpid());
-  fs::remove_all(tmp.path, ec);
+  if (fs::exists(fs::symlink_status(tmp.path, ec))) {
+    // Our own name: left by an earlier process with this pid, or in use by one in another pid
+    // namespace (a container) merging to the same destination.
+    bool busy = false;
+    const int lock = lock_existing_temp_dir(tmp.path, &busy);
+    if (lock >= 0) ::close(lock);
+    if (busy) fail(tmp.path.string(), ": in use by another merge to the same destination; wait for it or merge elsewhere");
+    fs::remove_all(tmp.path, ec);
+  }
   if (!fs::create_directory(tmp.path, ec)) fail(tmp.path.string(), ": cannot create: ", ec.message());
-  tmp.lock = lock_dir(tmp.path);  // -1 where the file system has no locks: merges still work
+  tmp.lock = create_temp_dir_lock(tmp.path);  // -1 where the file system has no locks: merges still work
 
   for (const auto& shard : layout.shards) {
     fs::path p = tmp.path / shard.file_name;
@@ -167,6 +176,7 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     write_text(tmp.path / "alloy_config.yml", recipe.source_text);
   }
   if (cancel && cancel->load()) fail("interrupted");
+  remove_temp_dir_lock(tmp.path);  // not part of the output; the lock holds until the end
   if (opt.fsync) {
     for (const auto& entry : fs::directory_iterator(tmp.path))
       if (entry.path().extension() != ".safetensors") fsync_path(entry.path(), false);

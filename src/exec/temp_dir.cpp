@@ -32,14 +32,30 @@ fs::path temp_dir_for(const fs::path& dest, pid_t pid) {
   return dest.parent_path() / (temp_prefix(dest) + std::to_string(pid));
 }
 
-int lock_dir(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+namespace {
+
+constexpr const char* kLockFile = ".alloy-lock";
+
+int lock_file(const fs::path& path, int flags, bool* busy) {
+  const int fd = ::open(path.c_str(), flags | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) return -1;
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (busy && errno == EWOULDBLOCK) *busy = true;
     ::close(fd);
     return -1;
   }
   return fd;
+}
+
+}  // namespace
+
+int create_temp_dir_lock(const fs::path& dir) { return lock_file(dir / kLockFile, O_CREAT, nullptr); }
+
+int lock_existing_temp_dir(const fs::path& dir, bool* busy) { return lock_file(dir / kLockFile, 0, busy); }
+
+void remove_temp_dir_lock(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove(dir / kLockFile, ec);
 }
 
 std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
@@ -59,7 +75,7 @@ std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
   for (const fs::path& dir : stale) {
     // Both tests: the pid alone could be another host's (a shared file system), the lock alone
     // could be missed by a merge between creating its directory and locking it.
-    const int lock = lock_dir(dir);
+    const int lock = lock_existing_temp_dir(dir);
     if (lock < 0) continue;
     std::error_code remove_ec;
     fs::remove_all(dir, remove_ec);

@@ -35,6 +35,14 @@ struct Scratch {
     std::ofstream(root / name / "model.safetensors") << "partial";
     return root / name;
   }
+  // As a merge leaves it: a shard and its (unlocked, once the process is gone) lock file.
+  fs::path merge_dir(const std::string& name) const {
+    const fs::path dir = dir_with_a_shard(name);
+    const int lock = create_temp_dir_lock(dir);
+    EXPECT_GE(lock, 0);
+    ::close(lock);
+    return dir;
+  }
 };
 
 TEST(TempDir, NamedAfterTheDestinationAndThePid) {
@@ -43,27 +51,28 @@ TEST(TempDir, NamedAfterTheDestinationAndThePid) {
 
 // What a killed merge leaves (its process gone, its lock released with it) is removed; a live
 // merge's directory (its process running, or its lock held), other destinations' and anything not
-// named exactly like a temporary directory are left alone.
+// named exactly like a temporary directory, or without a lock file, are left alone.
 TEST(TempDir, RemovesOnlyTheDirectoriesOfKilledMergesToTheSameDestination) {
   Scratch s;
   const fs::path dest = s.root / "out";
   const pid_t gone = dead_pid(), other_gone = dead_pid();
-  const fs::path killed = s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(gone));
-  const fs::path killed_too = s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(other_gone));
-  const fs::path running = s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(::getppid()));
-  const fs::path mine = s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(::getpid()));
-  const fs::path locked = s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(dead_pid()));
-  const int lock = lock_dir(locked);  // as a merge on another host holds it
+  const fs::path killed = s.merge_dir(".alloy-tmp-out-" + std::to_string(gone));
+  const fs::path killed_too = s.merge_dir(".alloy-tmp-out-" + std::to_string(other_gone));
+  const fs::path running = s.merge_dir(".alloy-tmp-out-" + std::to_string(::getppid()));
+  const fs::path mine = s.merge_dir(".alloy-tmp-out-" + std::to_string(::getpid()));
+  const fs::path locked = s.merge_dir(".alloy-tmp-out-" + std::to_string(dead_pid()));
+  const int lock = lock_existing_temp_dir(locked);  // as a merge in another pid namespace holds it
   ASSERT_GE(lock, 0);
   const std::vector<fs::path> kept = {
       running,
       mine,
       locked,
-      s.dir_with_a_shard(".alloy-tmp-other-" + std::to_string(gone)),     // another destination
-      s.dir_with_a_shard(".alloy-tmp-out-2-" + std::to_string(gone)),     // destination "out-2"
-      s.dir_with_a_shard(".alloy-tmp-out-x" + std::to_string(gone)),      // not a pid
-      s.dir_with_a_shard(".alloy-old-out-" + std::to_string(gone)),       // a previous output
-      s.dir_with_a_shard("out"),
+      s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(dead_pid())),  // no lock file
+      s.merge_dir(".alloy-tmp-other-" + std::to_string(gone)),            // another destination
+      s.merge_dir(".alloy-tmp-out-2-" + std::to_string(gone)),            // destination "out-2"
+      s.merge_dir(".alloy-tmp-out-x" + std::to_string(gone)),             // not a pid
+      s.merge_dir(".alloy-old-out-" + std::to_string(gone)),              // a previous output
+      s.merge_dir("out"),
   };
   std::ofstream(s.root / (".alloy-tmp-out-" + std::to_string(dead_pid()))) << "a file, not a directory";
   fs::create_directory_symlink(s.root / "out", s.root / (".alloy-tmp-out-" + std::to_string(dead_pid())));
@@ -83,18 +92,27 @@ TEST(TempDir, RemovesOnlyTheDirectoriesOfKilledMergesToTheSameDestination) {
   EXPECT_TRUE(remove_stale_temp_dirs(s.root / "missing-parent" / "out").empty());
 }
 
-TEST(TempDir, ALockIsExclusiveUntilClosed) {
+TEST(TempDir, ALockIsExclusiveUntilClosedAndItsFileGoesBeforeTheRename) {
   Scratch s;
   const fs::path dir = s.dir_with_a_shard("d");
-  const int first = lock_dir(dir);
+  bool busy = false;
+  EXPECT_EQ(lock_existing_temp_dir(dir, &busy), -1);  // no lock file yet
+  EXPECT_FALSE(busy);
+  const int first = create_temp_dir_lock(dir);
   ASSERT_GE(first, 0);
-  EXPECT_EQ(lock_dir(dir), -1);
+  EXPECT_EQ(lock_existing_temp_dir(dir, &busy), -1);
+  EXPECT_TRUE(busy);
   ::close(first);
-  const int again = lock_dir(dir);
+  busy = false;
+  const int again = lock_existing_temp_dir(dir, &busy);
   EXPECT_GE(again, 0);
+  EXPECT_FALSE(busy);
+  remove_temp_dir_lock(dir);  // the lock file goes; the shard stays
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.push_back(e.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"model.safetensors"});
   ::close(again);
-  EXPECT_EQ(lock_dir(s.root / "absent"), -1);
-  EXPECT_EQ(lock_dir(dir / "model.safetensors"), -1);  // not a directory
+  EXPECT_EQ(create_temp_dir_lock(s.root / "absent"), -1);
 }
 
 }  // namespace
