@@ -75,8 +75,16 @@ std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
   for (const fs::path& dir : stale) {
     // Both tests: the pid alone could be another host's (a shared file system), the lock alone
     // could be missed by a merge between creating its directory and locking it.
-    const int lock = lock_existing_temp_dir(dir);
-    if (lock < 0) continue;
+    bool busy = false;
+    const int lock = lock_existing_temp_dir(dir, &busy);
+    if (lock < 0) {
+      // No lock file: a merge killed between creating the directory and its lock file, when the
+      // directory is empty (fs::remove takes only an empty one, atomically), else an older
+      // alloy's, left alone.
+      std::error_code empty_ec;
+      if (!busy && fs::remove(dir, empty_ec)) removed.push_back(dir);
+      continue;
+    }
     std::error_code remove_ec;
     fs::remove_all(dir, remove_ec);
     ::close(lock);

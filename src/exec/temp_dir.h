@@ -29,9 +29,10 @@ int lock_existing_temp_dir(const std::filesystem::path& dir, bool* busy = nullpt
 void remove_temp_dir_lock(const std::filesystem::path& dir);
 
 // Removes, beside `dest`, each temporary directory of a merge to `dest` whose process no longer
-// exists and whose lock is free; returns the ones removed. Anything else (other destinations,
-// files, symlinks, directories without a lock file, ".alloy-old-*" directories holding a previous
-// output) is left alone.
+// exists and whose lock is free (or which is empty: killed before creating its lock file);
+// returns the ones removed. Anything else (other destinations, files, symlinks, non-empty
+// directories without a lock file, ".alloy-old-*" directories holding a previous output) is left
+// alone.
 std::vector<std::filesystem::path> remove_stale_temp_dirs(const std::filesystem::path& dest);
 
 }  // namespace alloy

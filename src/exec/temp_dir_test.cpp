@@ -58,6 +58,8 @@ TEST(TempDir, RemovesOnlyTheDirectoriesOfKilledMergesToTheSameDestination) {
   const pid_t gone = dead_pid(), other_gone = dead_pid();
   const fs::path killed = s.merge_dir(".alloy-tmp-out-" + std::to_string(gone));
   const fs::path killed_too = s.merge_dir(".alloy-tmp-out-" + std::to_string(other_gone));
+  const fs::path killed_early = s.root / (".alloy-tmp-out-" + std::to_string(dead_pid()));  // before its lock
+  fs::create_directory(killed_early);
   const fs::path running = s.merge_dir(".alloy-tmp-out-" + std::to_string(::getppid()));
   const fs::path mine = s.merge_dir(".alloy-tmp-out-" + std::to_string(::getpid()));
   const fs::path locked = s.merge_dir(".alloy-tmp-out-" + std::to_string(dead_pid()));
@@ -67,7 +69,7 @@ TEST(TempDir, RemovesOnlyTheDirectoriesOfKilledMergesToTheSameDestination) {
       running,
       mine,
       locked,
-      s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(dead_pid())),  // no lock file
+      s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(dead_pid())),  // no lock file, not empty
       s.merge_dir(".alloy-tmp-other-" + std::to_string(gone)),            // another destination
       s.merge_dir(".alloy-tmp-out-2-" + std::to_string(gone)),            // destination "out-2"
       s.merge_dir(".alloy-tmp-out-x" + std::to_string(gone)),             // not a pid
@@ -79,11 +81,12 @@ TEST(TempDir, RemovesOnlyTheDirectoriesOfKilledMergesToTheSameDestination) {
 
   std::vector<fs::path> removed = remove_stale_temp_dirs(dest);
   std::sort(removed.begin(), removed.end());
-  std::vector<fs::path> expected = {killed, killed_too};
+  std::vector<fs::path> expected = {killed, killed_too, killed_early};
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(removed, expected);
   EXPECT_FALSE(fs::exists(killed));
   EXPECT_FALSE(fs::exists(killed_too));
+  EXPECT_FALSE(fs::exists(killed_early));
   for (const fs::path& p : kept) EXPECT_TRUE(fs::exists(p / "model.safetensors")) << p;
   ::close(lock);
   // Once its lock is released, the directory of the gone process is stale too.
