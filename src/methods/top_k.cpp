@@ -617,7 +617,7 @@ void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch&
   if (span > kDirectRankSpan || static_cast<size_t>(fine) * 8 > len) {
     rank_by_radix(key, len, rank, scratch.items);
     if (value_of_rank)
-      for (size_t i = 0; i < len; ++i) rank[i] = value_of_rank[rank[i] - 1];
+      for (size_t i = 0; i < len; ++i) rank[i] = value(rank[i]);
     return;
   }
   scratch.slots.resize(len);
@@ -634,18 +634,10 @@ void rank_ascending(const uint32_t* key, int64_t n, uint32_t* rank, RankScratch&
     at += count;
   }
   // A key with low bits gets its rank below; here it takes a placeholder (next[c] < n for it).
-  if (value_of_rank) {
-    for (size_t i = 0; i < len; ++i) {
-      const uint32_t c = slot[i] & kSlotOf, coarse = slot[i] < kLowBits;
-      next[c] += coarse;
-      rank[i] = value_of_rank[next[c] - coarse];
-    }
-  } else {
-    for (size_t i = 0; i < len; ++i) {
-      const uint32_t c = slot[i] & kSlotOf, coarse = slot[i] < kLowBits;
-      next[c] += coarse;
-      rank[i] = next[c];
-    }
+  for (size_t i = 0; i < len; ++i) {
+    const uint32_t c = slot[i] & kSlotOf, coarse = slot[i] < kLowBits;
+    next[c] += coarse;
+    rank[i] = value(next[c] + 1 - coarse);
   }
   if (fine == 0) return;
   // Now next[c] is the rank of slot c's last key without low bits; the keys with low bits follow.
