@@ -122,15 +122,8 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     if (opt.notice) opt.notice("removed " + stale.string() + ", left by a merge that was killed");
   TempDir tmp;
   tmp.path = temp_dir_for(dest, ::getpid());
-  if (fs::exists(fs::symlink_status(tmp.path, ec))) {
-    // Our own name: left by an earlier process with this pid, or in use by one in another pid
-    // namespace (a container) merging to the same destination.
-    bool busy = false;
-    const int lock = lock_existing_temp_dir(tmp.path, &busy);
-    if (lock >= 0) ::close(lock);
-    if (busy) fail(tmp.path.string(), ": in use by another merge to the same destination; wait for it or merge elsewhere");
-    fs::remove_all(tmp.path, ec);
-  }
+  if (!clear_temp_dir(tmp.path))
+    fail(tmp.path.string(), ": in use by another merge to the same destination; wait for it or merge elsewhere");
   if (!fs::create_directory(tmp.path, ec)) fail(tmp.path.string(), ": cannot create: ", ec.message());
   tmp.lock = create_temp_dir_lock(tmp.path);  // -1 where the file system has no locks: merges still work
 

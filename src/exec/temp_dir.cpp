@@ -26,14 +26,6 @@ pid_t pid_in_name(const std::string& rest) {
 
 bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
-}  // namespace
-
-fs::path temp_dir_for(const fs::path& dest, pid_t pid) {
-  return dest.parent_path() / (temp_prefix(dest) + std::to_string(pid));
-}
-
-namespace {
-
 constexpr const char* kLockFile = ".alloy-lock";
 
 int lock_file(const fs::path& path, int flags, bool* busy) {
@@ -49,6 +41,10 @@ int lock_file(const fs::path& path, int flags, bool* busy) {
 
 }  // namespace
 
+fs::path temp_dir_for(const fs::path& dest, pid_t pid) {
+  return dest.parent_path() / (temp_prefix(dest) + std::to_string(pid));
+}
+
 int create_temp_dir_lock(const fs::path& dir) { return lock_file(dir / kLockFile, O_CREAT, nullptr); }
 
 int lock_existing_temp_dir(const fs::path& dir, bool* busy) { return lock_file(dir / kLockFile, 0, busy); }
@@ -56,6 +52,17 @@ int lock_existing_temp_dir(const fs::path& dir, bool* busy) { return lock_file(d
 void remove_temp_dir_lock(const fs::path& dir) {
   std::error_code ec;
   fs::remove(dir / kLockFile, ec);
+}
+
+bool clear_temp_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(dir, ec))) return true;
+  bool busy = false;
+  const int lock = lock_existing_temp_dir(dir, &busy);
+  if (lock >= 0) ::close(lock);
+  if (busy) return false;
+  fs::remove_all(dir, ec);
+  return true;
 }
 
 std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
@@ -73,8 +80,9 @@ std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
   }
   std::vector<fs::path> removed;
   for (const fs::path& dir : stale) {
-    // Both tests: the pid alone could be another host's (a shared file system), the lock alone
-    // could be missed by a merge between creating its directory and locking it.
+    // Both tests: the pid alone could be another host's (a shared file system) or another pid
+    // namespace's, the lock alone could be missed by a merge between creating its directory and
+    // its lock file.
     bool busy = false;
     const int lock = lock_existing_temp_dir(dir, &busy);
     if (lock < 0) {

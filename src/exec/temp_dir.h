@@ -28,6 +28,11 @@ int lock_existing_temp_dir(const std::filesystem::path& dir, bool* busy = nullpt
 // until its descriptor is closed.
 void remove_temp_dir_lock(const std::filesystem::path& dir);
 
+// Removes the directory a merge is about to create under its own name (left by an earlier process
+// with the same pid); false, leaving it, when its lock is held (a merge in another pid namespace,
+// a container, to the same destination).
+bool clear_temp_dir(const std::filesystem::path& dir);
+
 // Removes, beside `dest`, each temporary directory of a merge to `dest` whose process no longer
 // exists and whose lock is free (or which is empty: killed before creating its lock file);
 // returns the ones removed. Anything else (other destinations, files, symlinks, non-empty

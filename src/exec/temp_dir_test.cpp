@@ -118,5 +118,22 @@ TEST(TempDir, ALockIsExclusiveUntilClosedAndItsFileGoesBeforeTheRename) {
   EXPECT_EQ(create_temp_dir_lock(s.root / "absent"), -1);
 }
 
+// The directory of a merge's own name: removed when free (an earlier process with its pid), kept
+// when its lock is held (a merge in another pid namespace), and absent is fine.
+TEST(TempDir, OwnNameIsClearedUnlessItsLockIsHeld) {
+  Scratch s;
+  const fs::path dir = s.merge_dir(".alloy-tmp-out-" + std::to_string(::getpid()));
+  const int held = lock_existing_temp_dir(dir);
+  ASSERT_GE(held, 0);
+  EXPECT_FALSE(clear_temp_dir(dir));
+  EXPECT_TRUE(fs::exists(dir / "model.safetensors"));
+  ::close(held);
+  EXPECT_TRUE(clear_temp_dir(dir));
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_TRUE(clear_temp_dir(dir));
+  EXPECT_TRUE(clear_temp_dir(s.dir_with_a_shard(".alloy-tmp-out-1")));  // no lock file: an old leftover
+  EXPECT_FALSE(fs::exists(s.root / ".alloy-tmp-out-1"));
+}
+
 }  // namespace
 }  // namespace alloy

@@ -80,7 +80,8 @@ using InputFilter = std::function<bool(size_t input, int64_t first, int64_t last
 // to f32; blocks hold about `block_elements` elements (at least one row). Single-threaded and in
 // row order, so reductions accumulated in fn are deterministic. With a filter, only the wanted
 // inputs are read (the others' pointers are null) and blocks wanting none are skipped. Pages read
-// are released every 2M elements (resident memory stays bounded for any tensor size).
+// are released every 2M elements (resident memory stays bounded for any tensor size), except for
+// tensors whose inputs map at most 128 MiB: those keep them for the next pass.
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
                     int64_t block_elements = 1 << 14, const InputFilter& wanted = {});
 
