@@ -83,17 +83,10 @@ ALLOY_VECTORIZED void accumulate_scaled_f64(double* acc, const double* v, double
 template <int N>
 __attribute__((always_inline)) inline void combine_fixed(const double* const* v, const double* w, const float* base,
                                                        double divisor, double lambda, int64_t n, float* out) {
-  const double* r[N];
-  double wm[N];
-#pragma GCC unroll 8
-  for (int m = 0; m < N; ++m) {
-    r[m] = v[m];
-    wm[m] = w[m];
-  }
   for (int64_t j = 0; j < n; ++j) {
     double mix = 0;
 #pragma GCC unroll 8
-    for (int m = 0; m < N; ++m) mix += wm[m] * r[m][j];
+    for (int m = 0; m < N; ++m) mix += w[m] * v[m][j];
     out[j] = add_to_base(base[j], mix / divisor * lambda);
   }
 }
