@@ -166,9 +166,14 @@ void set_bits_of_nonzero(const double* v, int64_t n, uint64_t first, uint64_t* b
 
 // DELLA's keep probability per row rises linearly with the ascending |δ| rank, from density−ε to
 // density+ε: p = low + spread · (rank − 1) / span; a one-column row has no spread, p = density
-// (mergekit divides 0 by 0 here, QUIRK 4). An entry is kept when its draw's uniform u = draw·2^-32
-// is below p, that is when draw < ceil(p·2^32) (exact: p·2^32 is p scaled by a power of two), so
-// each rank has an integer threshold: draw <= cutoff(p) − 1 (p is in (0, 1), validated).
+// (mergekit divides 0 by 0 here, QUIRK 4). Equal magnitudes share their mean rank (mergekit breaks
+// such ties arbitrarily): the same |δ| has the same p wherever it stands in its row, and a group's
+// expected kept count is what any order among them would give, p being linear in the rank. With
+// d = 2·rank − 2 (an integer for the half-integer mean ranks), p = low + spread · d / (2·span); for
+// distinct magnitudes that is the formula above exactly (scaling by 2 is exact).
+// An entry is kept when its draw's uniform u = draw·2^-32 is below p, that is when
+// draw < ceil(p·2^32) (exact: p·2^32 is p scaled by a power of two), so each rank has an integer
+// threshold: draw <= cutoff(p) − 1 (p is in (0, 1), validated).
 // Fills scratch.thresholds with each entry's threshold, for the len entries (whole rows of `cols`).
 const uint32_t* della_thresholds(const TaskVectorMask& m, const float* x, const float* base, int64_t len,
                                  int64_t cols, MaskScratch& scratch) {
@@ -176,11 +181,11 @@ const uint32_t* della_thresholds(const TaskVectorMask& m, const float* x, const 
     scratch.thresholds_for = {cols, m.density, m.epsilon};
     const double low = cols > 1 ? m.density - m.epsilon : m.density;
     const double spread = cols > 1 ? 2 * m.epsilon : 0.0;
-    const double span = cols > 1 ? static_cast<double>(cols - 1) : 1.0;
-    scratch.threshold_of_rank.resize(static_cast<size_t>(cols));
-    for (int64_t r = 0; r < cols; ++r) {
-      const double p = low + spread * static_cast<double>(r) / span;
-      scratch.threshold_of_rank[static_cast<size_t>(r)] = static_cast<uint32_t>(CounterRng::cutoff(p) - 1);
+    const double twice_span = cols > 1 ? 2 * static_cast<double>(cols - 1) : 1.0;
+    scratch.threshold_of_doubled_rank.resize(static_cast<size_t>(2 * cols - 1));
+    for (int64_t d = 0; d < 2 * cols - 1; ++d) {
+      const double p = low + spread * static_cast<double>(d) / twice_span;
+      scratch.threshold_of_doubled_rank[static_cast<size_t>(d)] = static_cast<uint32_t>(CounterRng::cutoff(p) - 1);
     }
   }
   scratch.keys.resize(static_cast<size_t>(len));
@@ -188,7 +193,8 @@ const uint32_t* della_thresholds(const TaskVectorMask& m, const float* x, const 
   uint32_t* threshold = scratch.thresholds.data();
   magnitudes_of(x, base, len, scratch.keys.data());
   for (int64_t r = 0; r < len; r += cols)
-    rank_ascending(scratch.keys.data() + r, cols, threshold + r, scratch.rank, scratch.threshold_of_rank.data());
+    doubled_mean_ranks(scratch.keys.data() + r, cols, threshold + r, scratch.rank,
+                       scratch.threshold_of_doubled_rank.data());
   return threshold;
 }
 
@@ -280,6 +286,9 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       case Sparsification::DellaMagprune:
         m.rule = p.density <= 0 ? Rule::None : Rule::Della;
         m.epsilon = p.epsilon;
+        if (m.rule == Rule::Della && call.cols() >= (int64_t{1} << 31))
+          call.fail_here(cat("della ranks within rows, and this tensor's rows have ", call.cols(),
+                             " elements (at most 2^31 - 1 are supported)"));
         break;
       case Sparsification::None:
         break;

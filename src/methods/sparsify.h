@@ -11,6 +11,7 @@
 
 #include "methods/counter_rng.h"
 #include "methods/merge_call.h"
+#include "methods/row_ranks.h"
 #include "methods/top_k.h"
 
 namespace alloy {
@@ -59,8 +60,8 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
 struct MaskScratch {
   std::vector<uint32_t> keys, thresholds;  // per entry: |δ| bits; DELLA's keep threshold
   RankScratch rank;
-  // DELLA's keep threshold of each rank, for (cols, density, epsilon).
-  std::vector<uint32_t> threshold_of_rank;
+  // DELLA's keep threshold of each doubled mean rank (less 2), for (cols, density, epsilon).
+  std::vector<uint32_t> threshold_of_doubled_rank;
   std::tuple<int64_t, double, double> thresholds_for{-1, 0.0, 0.0};
 };
 

@@ -104,12 +104,15 @@ std::vector<double> reference(const Case& c) {
         for (size_t r = 0; r < n / cols; ++r) {
           std::vector<size_t> order(cols);
           std::iota(order.begin(), order.end(), 0);
-          std::stable_sort(order.begin(), order.end(),
-                           [&](size_t a, size_t b) { return key[r * cols + a] < key[r * cols + b]; });
-          for (size_t j = 0; j < cols; ++j) {
-            const size_t e = r * cols + order[j];
-            double p = cols > 1 ? (density - eps) + 2 * eps * double(j) / double(cols - 1) : density;
-            keep[e] = rng.uniform(e) < p;
+          std::sort(order.begin(), order.end(),
+                    [&](size_t a, size_t b) { return key[r * cols + a] < key[r * cols + b]; });
+          // Equal magnitudes share their mean position j (0-based): p at j = (first + last) / 2.
+          for (size_t first = 0; first < cols;) {
+            size_t last = first;
+            while (last + 1 < cols && key[r * cols + order[last + 1]] == key[r * cols + order[first]]) ++last;
+            const double twice_j = double(first + last);
+            const double p = cols > 1 ? (density - eps) + 2 * eps * twice_j / (2 * double(cols - 1)) : density;
+            for (; first <= last; ++first) keep[r * cols + order[first]] = rng.uniform(r * cols + order[first]) < p;
           }
         }
       }
@@ -423,6 +426,36 @@ TEST(TaskArithmeticFamily, DellaKeepProbabilityRisesWithMagnitude) {
       EXPECT_GT(bucket_kept[b], bucket_kept[b - 1]);
     }
   }
+}
+
+TEST(TaskArithmeticFamily, DellaGivesEqualMagnitudesTheDensity) {
+  // Rows of one magnitude (random signs): every entry shares the mean rank (cols + 1)/2, so p is
+  // density − ε + 2ε·½ = density exactly (ε = 0.25: every step exact), and DELLA keeps what DARE
+  // keeps at that density: the same generator stream, the same draws.
+  const size_t rows = 40, cols = 77;
+  std::vector<float> x(rows * cols);
+  std::mt19937 gen(4);
+  for (auto& v : x) v = gen() % 2 ? 0.375f : -0.375f;
+  auto run = [&](const char* method, double epsilon) {
+    Case c;
+    c.method = method;
+    c.shape = {static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
+    c.base.assign(rows * cols, 0.0f);
+    c.models = {x};
+    c.o.weight = {1.0};
+    c.o.density = {0.5};
+    if (epsilon > 0) c.o.epsilon = {epsilon};
+    c.o.rescale = false;
+    return harness(c).run();
+  };
+  const auto della = run("della_linear", 0.25), dare = run("dare_linear", 0);
+  size_t kept = 0;
+  for (size_t e = 0; e < x.size(); ++e) {
+    ASSERT_EQ(della[e], dare[e]) << "entry " << e;
+    kept += della[e] != 0;
+  }
+  EXPECT_GT(kept, x.size() / 3);
+  EXPECT_LT(kept, x.size() * 2 / 3);
 }
 
 TEST(TaskArithmeticFamily, BreadcrumbsSurvivorsEqualTarget) {

@@ -1,8 +1,8 @@
-// Exact top-k selection by magnitude over a tensor streamed in passes, and stable ranking within a
-// row. Magnitudes are compared as f32 bit patterns (for finite non-negative floats the bit order
-// is the value order); equal magnitudes are ordered by lower flat index first. Selection is a
-// two-level radix select (a histogram of the high 16 bits, then of the low 16 bits inside the one
-// bucket that holds the k-th largest), never a sort, so it streams in bounded memory.
+// Exact top-k selection by magnitude over a tensor streamed in passes. Magnitudes are compared as
+// f32 bit patterns (for finite non-negative floats the bit order is the value order); equal
+// magnitudes are ordered by lower flat index first. Selection is a two-level radix select (a
+// histogram of the high 16 bits, then of the low 16 bits inside the one bucket that holds the
+// k-th largest), never a sort, so it streams in bounded memory.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -169,23 +169,5 @@ class TopKSelector {
 
 // out[i] = magnitude_bits(x[i] - base[i]) (of x[i] when base is null), for i < n. Vectorised.
 void magnitudes_of(const float* x, const float* base, int64_t n, uint32_t* out);
-
-// Reusable buffers of rank_ascending.
-struct RankScratch {
-  std::vector<uint64_t> items;
-  std::vector<uint32_t> counts, sharing, fine, flags;
-  std::vector<uint16_t> slots;
-};
-
-// Rows whose non-zero magnitudes' high 16 bits span at most this many values, and of which at most
-// an eighth have non-zero low 16 bits, are ranked by counting (no sort of the row).
-inline constexpr uint32_t kDirectRankSpan = 4096;
-
-// Stable ascending ranks of n < 2^32 magnitudes: rank[i] in 1..n, equal magnitudes ranked by lower
-// index first. By counting for rows of bf16-like magnitudes (above), else an LSD radix sort. With
-// `value_of_rank` (n entries), rank[i] is value_of_rank[rank − 1] instead: a lookup folded into
-// the ranking's last pass.
-void rank_ascending(const uint32_t* magnitude_bits, int64_t n, uint32_t* rank, RankScratch& scratch,
-                    const uint32_t* value_of_rank = nullptr);
 
 }  // namespace alloy

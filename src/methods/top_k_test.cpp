@@ -1,7 +1,5 @@
 #include "methods/top_k.h"
 
-#include "tensor/convert.h"
-
 #include "util/error.h"
 
 #include <gtest/gtest.h>
@@ -418,108 +416,6 @@ TEST(TopK, WithoutSumsKeepAllOrNoneNeedsNoPass) {
   TopKSelector empty(0, 0);
   while (!empty.done()) empty.end_pass();
   EXPECT_EQ(empty.kept_sum(), 0.0);
-}
-
-// The reference: positions in a stable sort by key.
-void expect_stable_ranks(const std::vector<uint32_t>& key, RankScratch& scratch, const std::string& what) {
-  const size_t n = key.size();
-  std::vector<uint32_t> rank(n, 0);
-  rank_ascending(key.data(), static_cast<int64_t>(n), rank.data(), scratch);
-  std::vector<size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] < key[b]; });
-  for (size_t j = 0; j < n; ++j) ASSERT_EQ(rank[order[j]], j + 1) << what << ", n=" << n << ", position " << j;
-  // With a value per rank (DELLA's keep thresholds), each entry gets its rank's value.
-  std::vector<uint32_t> value_of_rank(n), valued(n, 0);
-  for (size_t r = 0; r < n; ++r) value_of_rank[r] = static_cast<uint32_t>(r * 2654435761u ^ 0x5bd1e995u);
-  rank_ascending(key.data(), static_cast<int64_t>(n), valued.data(), scratch, value_of_rank.data());
-  for (size_t j = 0; j < n; ++j)
-    ASSERT_EQ(valued[order[j]], value_of_rank[j]) << what << " (valued), n=" << n << ", position " << j;
-}
-
-// Magnitudes of a bf16 task vector: |ft − base| in f32 for bf16 base and fine-tuned values.
-std::vector<uint32_t> bf16_task_vector_keys(size_t n, uint32_t seed, float update) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> weight(0.0f, 0.02f), change(0.0f, update);
-  std::vector<uint32_t> key(n);
-  for (auto& k : key) {
-    const float base = bf16_to_f32(f32_to_bf16(weight(gen)));
-    const float tuned = bf16_to_f32(f32_to_bf16(base + change(gen)));
-    k = magnitude_bits(tuned - base);
-  }
-  return key;
-}
-
-TEST(RankAscending, BfloatTaskVectorRowsAreRankedByCounting) {
-  RankScratch scratch;
-  for (float update : {1e-4f, 1e-3f}) {
-    for (size_t n : {1u, 2u, 9u, 64u, 2048u, 5632u}) {
-      auto key = bf16_task_vector_keys(n, static_cast<uint32_t>(n) + 7, update);
-      // These rows take the counting path: few keys with low bits, a narrow range of high halves.
-      size_t fine = 0;
-      uint32_t lowest = ~0u, highest = 0;
-      for (uint32_t k : key) {
-        fine += (k & 0xffffu) != 0;
-        if (k != 0) lowest = std::min(lowest, k >> 16), highest = std::max(highest, k >> 16);
-      }
-      if (n >= 2048) {
-        ASSERT_LE(fine * 8, n);
-        ASSERT_GT(fine, 0u);
-        ASSERT_LE(highest - lowest + 1, kDirectRankSpan);
-      }
-      expect_stable_ranks(key, scratch, "bf16 task vector");
-    }
-  }
-}
-
-TEST(RankAscending, KeysSharingHighHalvesOrderByLowHalvesThenIndex) {
-  RankScratch scratch;
-  const uint32_t h = 0x3c000000u;
-  // Within one high half: keys with zero low halves first (index order), then the others by low
-  // half (equal ones by index); zeros before everything.
-  std::vector<uint32_t> key = {h | 5, h, 0, h | 2, h | 5, h + 0x10000u, h, h | 2, 0, h | 1};
-  for (int i = 0; i < 70; ++i) key.push_back(i % 5 == 0 ? 0 : h + static_cast<uint32_t>(i % 3) * 0x10000u);
-  expect_stable_ranks(key, scratch, "shared high halves");
-  // A key with low bits alone in its high half, among keys without.
-  std::vector<uint32_t> alone = {h + 0x10000u, h | 3, h, h + 0x10000u, (h + 0x20000u) | 9, h, 0, h + 0x20000u};
-  alone.resize(64, h + 0x30000u);
-  expect_stable_ranks(alone, scratch, "alone in its high half");
-  // At and past the limits of the counting path (an eighth of the keys with low bits; the span).
-  for (size_t fine : {10u, 11u}) {
-    std::vector<uint32_t> k(80, h);
-    for (size_t i = 0; i < fine; ++i) k[i * 7] = h | static_cast<uint32_t>(fine - i);
-    expect_stable_ranks(k, scratch, "fine keys " + std::to_string(fine));
-  }
-  for (uint32_t span : {kDirectRankSpan, kDirectRankSpan + 1}) {
-    std::vector<uint32_t> k = {h + (span - 1) * 0x10000u, h, h + 0x10000u, 0, h, h + (span - 1) * 0x10000u};
-    expect_stable_ranks(k, scratch, "span " + std::to_string(span));
-  }
-  expect_stable_ranks(std::vector<uint32_t>(33, 0), scratch, "all zero");
-}
-
-TEST(RankAscending, MatchesStableSort) {
-  RankScratch scratch;
-  for (int distinct : {0, 1, 2, 5, 1000}) {
-    for (size_t n : {1u, 2u, 3u, 17u, 128u, 129u, 1000u, 5000u}) {
-      auto v = random_values(n, static_cast<uint32_t>(n * 31 + distinct), distinct);
-      std::vector<uint32_t> key(n), rank(n);
-      for (size_t i = 0; i < n; ++i) key[i] = magnitude_bits(v[i]);
-      rank_ascending(key.data(), static_cast<int64_t>(n), rank.data(), scratch);
-      std::vector<size_t> order(n);
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] < key[b]; });
-      for (size_t j = 0; j < n; ++j) ASSERT_EQ(rank[order[j]], j + 1) << "n=" << n << " distinct=" << distinct;
-    }
-  }
-}
-
-TEST(RankAscending, ExtremeKeys) {
-  std::vector<float> v = {3e38f, 0.0f, 1e-45f, 1.0f, 0.0f, 3e38f, 2.0f};
-  std::vector<uint32_t> key, rank(v.size());
-  RankScratch scratch;
-  for (float x : v) key.push_back(magnitude_bits(x));
-  rank_ascending(key.data(), static_cast<int64_t>(key.size()), rank.data(), scratch);
-  EXPECT_EQ(rank, (std::vector<uint32_t>{6, 1, 3, 4, 2, 7, 5}));
 }
 
 }  // namespace
