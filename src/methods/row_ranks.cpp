@@ -48,6 +48,20 @@ ALLOY_VECTORIZED void values_of_slots(const uint16_t* slot, size_t n, const uint
   for (size_t i = 0; i < n; ++i) out[i] = value_of_slot[slot[i]];
 }
 
+// Bit k of bits[w]: count[64·w + k] is not zero.
+ALLOY_VECTORIZED void occupied_flags(const uint32_t* count, size_t n, uint64_t* bits) {
+  for (size_t w = 0; w < n / 64; ++w) {
+    uint64_t word = 0;
+    for (int k = 0; k < 64; ++k) word |= static_cast<uint64_t>(count[w * 64 + k] != 0) << k;
+    bits[w] = word;
+  }
+  if (n % 64 != 0) {
+    uint64_t word = 0;
+    for (size_t k = n / 64 * 64; k < n; ++k) word |= static_cast<uint64_t>(count[k] != 0) << (k % 64);
+    bits[n / 64] = word;
+  }
+}
+
 // Bit k of bits[w]: key[32·w + k] has a non-zero low half.
 ALLOY_VECTORIZED void low_half_flags(const uint32_t* key, size_t n, uint32_t* bits) {
   for (size_t w = 0; w < n / 32; ++w) {
@@ -162,17 +176,24 @@ void doubled_mean_ranks(const uint32_t* key, int64_t n, uint32_t* out, RankScrat
         scratch.fine[m++] = static_cast<uint32_t>(w * 32 + static_cast<size_t>(std::countr_zero(b)));
     for (size_t j = 0; j < m; ++j) ++sharing[slot[scratch.fine[j]]];
   }
-  // Each slot's value, in slot order (an empty slot's value and count are never read).
+  // Each occupied slot's value, in slot order. A row's high halves span ~4x more slots than it
+  // has distinct ones, so the occupied ones are found from flag words (an empty slot's value and
+  // count are never read).
   scratch.values.resize(slots + kZeroSinks);
   uint32_t* value_of_slot = scratch.values.data();
-  const uint32_t last = 2 * static_cast<uint32_t>(len) - 2;
+  scratch.occupied.resize(slots / 64 + 1);
+  uint64_t* occupied = scratch.occupied.data();
+  occupied_flags(count, slots, occupied);
   uint32_t at = 0;
-  for (size_t s = 0; s < slots; ++s) {
-    const uint32_t total = count[s], coarse = total - sharing[s];
-    value_of_slot[s] = value(std::min(2 * at + coarse - (coarse != 0), last));
-    count[s] = at + coarse;  // the ranks before the slot's keys with low bits
-    at += total;
-  }
+  for (size_t w = 0; w * 64 < slots; ++w)
+    for (uint64_t b = occupied[w]; b != 0; b &= b - 1) {
+      const size_t s = w * 64 + static_cast<size_t>(std::countr_zero(b));
+      const uint32_t total = count[s], coarse = total - sharing[s];
+      // (a slot of keys with low bits only has no coarse group: its value is overwritten below)
+      value_of_slot[s] = group_value(at, std::max(coarse, 1u));
+      count[s] = at + coarse;  // the ranks before the slot's keys with low bits
+      at += total;
+    }
   std::fill(value_of_slot + sinks, value_of_slot + sinks + kZeroSinks, value_of_slot[0]);
   values_of_slots(slot, len, value_of_slot, out);
   if (m == 0) return;
