@@ -48,17 +48,17 @@ ALLOY_VECTORIZED void values_of_slots(const uint16_t* slot, size_t n, const uint
   for (size_t i = 0; i < n; ++i) out[i] = value_of_slot[slot[i]];
 }
 
-// Bit k of bits[w]: count[64·w + k] is not zero.
-ALLOY_VECTORIZED void occupied_flags(const uint32_t* count, size_t n, uint64_t* bits) {
-  for (size_t w = 0; w < n / 64; ++w) {
-    uint64_t word = 0;
-    for (int k = 0; k < 64; ++k) word |= static_cast<uint64_t>(count[w * 64 + k] != 0) << k;
+// Bit k of bits[w]: count[32·w + k] is not zero. (32-bit words: the lanes of the compares.)
+ALLOY_VECTORIZED void occupied_flags(const uint32_t* count, size_t n, uint32_t* bits) {
+  for (size_t w = 0; w < n / 32; ++w) {
+    uint32_t word = 0;
+    for (int k = 0; k < 32; ++k) word |= static_cast<uint32_t>(count[w * 32 + k] != 0) << k;
     bits[w] = word;
   }
-  if (n % 64 != 0) {
-    uint64_t word = 0;
-    for (size_t k = n / 64 * 64; k < n; ++k) word |= static_cast<uint64_t>(count[k] != 0) << (k % 64);
-    bits[n / 64] = word;
+  if (n % 32 != 0) {
+    uint32_t word = 0;
+    for (size_t k = n / 32 * 32; k < n; ++k) word |= static_cast<uint32_t>(count[k] != 0) << (k % 32);
+    bits[n / 32] = word;
   }
 }
 
@@ -181,13 +181,13 @@ void doubled_mean_ranks(const uint32_t* key, int64_t n, uint32_t* out, RankScrat
   // count are never read).
   scratch.values.resize(slots + kZeroSinks);
   uint32_t* value_of_slot = scratch.values.data();
-  scratch.occupied.resize(slots / 64 + 1);
-  uint64_t* occupied = scratch.occupied.data();
+  scratch.occupied.resize(slots / 32 + 1);
+  uint32_t* occupied = scratch.occupied.data();
   occupied_flags(count, slots, occupied);
   uint32_t at = 0;
-  for (size_t w = 0; w * 64 < slots; ++w)
-    for (uint64_t b = occupied[w]; b != 0; b &= b - 1) {
-      const size_t s = w * 64 + static_cast<size_t>(std::countr_zero(b));
+  for (size_t w = 0; w * 32 < slots; ++w)
+    for (uint32_t b = occupied[w]; b != 0; b &= b - 1) {
+      const size_t s = w * 32 + static_cast<size_t>(std::countr_zero(b));
       const uint32_t total = count[s], coarse = total - sharing[s];
       // (a slot of keys with low bits only has no coarse group: its value is overwritten below)
       value_of_slot[s] = group_value(at, std::max(coarse, 1u));

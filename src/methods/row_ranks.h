@@ -13,7 +13,7 @@ struct RankScratch {
   std::vector<uint64_t> items;
   std::vector<uint32_t> counts, sharing, fine, flags, values;
   std::vector<uint16_t> slots;
-  std::vector<uint64_t> occupied;
+  std::vector<uint32_t> occupied;
 };
 
 // Rows whose non-zero magnitudes' high 16 bits span at most this many values, and of which at most
