@@ -45,19 +45,28 @@ ALLOY_VECTORIZED double abs_delta_sum(const float* x, const float* base, int64_t
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-// Bits e .. e + 7 of `bits` (bit e of word e / 64), the last of them inside the array.
-inline uint64_t eight_bits(const uint64_t* bits, uint64_t e) {
-  const uint64_t shift = e & 63;
-  uint64_t v = bits[e >> 6] >> shift;
-  if (shift > 56) v |= bits[(e >> 6) + 1] << (64 - shift);
-  return v & 0xff;
+// Keep bits, lane-interleaved in groups of 256 elements, so that the eight lanes of a vector loop
+// set and read them without horizontal steps: element e is bit (e / 8) mod 32 of word
+// 8·(e / 256) + e mod 8. (Packing eight lanes into a byte took a third of DARE's rescale loop.)
+inline size_t keep_word(uint64_t e) { return static_cast<size_t>((e >> 8) * 8 + (e & 7)); }
+inline uint32_t keep_bit(uint64_t e) { return uint32_t{1} << ((e >> 3) & 31); }
+inline bool is_kept(const uint32_t* words, uint64_t e) { return (words[keep_word(e)] & keep_bit(e)) != 0; }
+inline void set_kept(uint32_t* words, uint64_t e) { words[keep_word(e)] |= keep_bit(e); }
+
+// Lanes 4·half .. 4·half + 3 of `v`, sign-extended to 64 bits. (In registers: a copy through
+// memory stores 32 bytes and loads 16 of them back, which stalls on store forwarding.)
+// (Vectors by reference, as in mix32_lanes.)
+__attribute__((always_inline)) inline void half_as_i64(const I32x8& v, int half, I64x4& out) {
+  const I32x4 h = half == 0 ? __builtin_shufflevector(v, v, 0, 1, 2, 3) : __builtin_shufflevector(v, v, 4, 5, 6, 7);
+  out = __builtin_convertvector(h, I64x4);
 }
 
-// Sets bits e .. e + 7 of `bits` where `byte` has them (bits already set stay set).
-inline void set_eight_bits(uint64_t* bits, uint64_t e, uint64_t byte) {
-  const uint64_t shift = e & 63;
-  bits[e >> 6] |= byte << shift;
-  if (shift > 56) bits[(e >> 6) + 1] |= byte >> (64 - shift);
+// ORs the eight words of a group (lane k's into word k) into memory at `words`.
+__attribute__((always_inline)) inline void or_group(uint32_t* words, const U32x8& group) {
+  U32x8 w;
+  std::memcpy(&w, words, sizeof w);
+  w |= group;
+  std::memcpy(words, &w, sizeof w);
 }
 
 // A random mask's rescale statistics in one loop: Σ|δ| and Σ|δ| over the kept entries, with the
@@ -65,18 +74,18 @@ inline void set_eight_bits(uint64_t* bits, uint64_t e, uint64_t byte) {
 // bits as those two over the masked deltas (kept entries times 1, the others 0). The draws are
 // rng's for counters low, low + 1, ... under `key`; decide.lanes(j, draws, keep) sets the keep
 // decisions of entries j .. j + 7 (lanes all ones or zero; vectors by reference, see mix32_lanes),
-// decide.one(j, draw) gives one entry's. With `keep_bits`, also sets bit first + j there for each
-// kept entry j.
+// decide.one(j, draw) gives one entry's. With `keep_bits`, also sets the keep bit of element
+// first + j there for each kept entry j.
 template <class Decide>
 __attribute__((always_inline)) inline void masked_abs_sums(const float* x, const float* base, int64_t n,
                                                            const CounterRng& rng, uint32_t key, uint32_t low,
                                                            const Decide& decide, double& all, double& kept,
-                                                           uint64_t* keep_bits, uint64_t first) {
+                                                           uint32_t* keep_bits, uint64_t first) {
   const CounterRng local = rng;
-  const I32x8 draw_bit = {1, 2, 4, 8, 16, 32, 64, 128};
-  // Byte k of a little-endian word holds its bits 8k .. 8k + 7; from a whole byte on, this loop
-  // is the only writer of the bytes it covers (they start zero).
-  const bool whole_bytes = std::endian::native == std::endian::little && first % 8 == 0;
+  // With eight-aligned elements, lane k's decisions all go to one word of the group: the decision
+  // of step t of the group is its bit t, collected in `group` and ORed into memory once a group.
+  const bool aligned = first % 8 == 0;
+  U32x8 group = {};
   const I64x4 magnitude_bits = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
   const U32x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
   F64x4 s = {}, k = {};
@@ -87,15 +96,18 @@ __attribute__((always_inline)) inline void masked_abs_sums(const float* x, const
     I32x8 keep;
     decide.lanes(j, draws, keep);
     if (keep_bits) {
-      I32x8 b = keep & draw_bit;  // OR of the lanes: the eight decisions as one byte
-      b |= __builtin_shuffle(b, I32x8{4, 5, 6, 7, 0, 1, 2, 3});
-      b |= __builtin_shuffle(b, I32x8{2, 3, 0, 1, 6, 7, 4, 5});
-      b |= __builtin_shuffle(b, I32x8{1, 0, 3, 2, 5, 4, 7, 6});
       const uint64_t e = first + static_cast<uint64_t>(j);
-      if (whole_bytes)  // a plain store: no word read back and ORed eight times in a row
-        reinterpret_cast<unsigned char*>(keep_bits)[e >> 3] = static_cast<unsigned char>(b[0]);
-      else
-        set_eight_bits(keep_bits, e, static_cast<uint64_t>(b[0]));
+      if (aligned) {
+        const uint32_t step = static_cast<uint32_t>(e >> 3) & 31;
+        group |= (reinterpret_cast<U32x8>(keep) & 1u) << step;
+        if (step == 31) {
+          or_group(keep_bits + keep_word(e), group);
+          group = U32x8{};
+        }
+      } else {
+        for (int l = 0; l < 8; ++l)
+          if (keep[l]) set_kept(keep_bits, e + static_cast<uint64_t>(l));
+      }
     }
 #pragma GCC unroll 2
     for (int half = 0; half < 2; ++half) {
@@ -103,18 +115,20 @@ __attribute__((always_inline)) inline void masked_abs_sums(const float* x, const
       load_f64x4(x + j + 4 * half, xd);
       load_f64x4(base + j + 4 * half, bd);
       const I64x4 m = reinterpret_cast<I64x4>(xd - bd) & magnitude_bits;  // |δ|
-      I32x4 keep_half;
-      std::memcpy(&keep_half, reinterpret_cast<const int32_t*>(&keep) + 4 * half, sizeof keep_half);
+      I64x4 kept_lanes;
+      half_as_i64(keep, half, kept_lanes);
       s += reinterpret_cast<F64x4>(m);
-      k += reinterpret_cast<F64x4>(m & __builtin_convertvector(keep_half, I64x4));
+      k += reinterpret_cast<F64x4>(m & kept_lanes);
     }
   }
+  if (keep_bits && aligned && j > 0)  // the last group's steps not yet ORed in
+    or_group(keep_bits + keep_word(first + static_cast<uint64_t>(j) - 8), group);
   for (; j < n; ++j) {
     const double m = std::fabs(task_delta(x[j], base[j]));
     const bool keep = decide.one(j, local.draw(key, low + static_cast<uint32_t>(j)));
     s[0] += m;
     k[0] += keep ? m : 0.0;
-    if (keep_bits && keep) keep_bits[(first + j) >> 6] |= uint64_t{1} << ((first + j) & 63);
+    if (keep_bits && keep) set_kept(keep_bits, first + static_cast<uint64_t>(j));
   }
   all = (s[0] + s[1]) + (s[2] + s[3]);
   kept = (k[0] + k[1]) + (k[2] + k[3]);
@@ -140,28 +154,21 @@ struct DrawAtMostEach {
 
 ALLOY_VECTORIZED void bernoulli_abs_sums(const float* x, const float* base, int64_t n, const CounterRng& rng,
                                          uint32_t key, uint32_t low, uint32_t last, double& all, double& kept,
-                                         uint64_t* keep_bits, uint64_t first) {
+                                         uint32_t* keep_bits, uint64_t first) {
   masked_abs_sums(x, base, n, rng, key, low, DrawAtMost{last}, all, kept, keep_bits, first);
 }
 
 ALLOY_VECTORIZED void thresholded_abs_sums(const float* x, const float* base, int64_t n, const uint32_t* last,
                                            const CounterRng& rng, uint32_t key, uint32_t low, double& all,
-                                           double& kept, uint64_t* keep_bits, uint64_t first) {
+                                           double& kept, uint32_t* keep_bits, uint64_t first) {
   masked_abs_sums(x, base, n, rng, key, low, DrawAtMostEach{last}, all, kept, keep_bits, first);
 }
 
-// Sets bit first + j of `bits` where v[j] != 0, a 64-bit word at a time. (Only for the rare blocks
-// whose counters wrap their low 32 bits; the others set their bits as they draw.)
-void set_bits_of_nonzero(const double* v, int64_t n, uint64_t first, uint64_t* bits) {
-  int64_t j = 0;
-  while (j < n) {
-    const uint64_t e = first + static_cast<uint64_t>(j);
-    const int64_t in_word = std::min<int64_t>(n - j, static_cast<int64_t>(64 - (e & 63)));
-    uint64_t word = 0;
-    for (int64_t k = 0; k < in_word; ++k) word |= static_cast<uint64_t>(v[j + k] != 0) << k;
-    bits[e >> 6] |= word << (e & 63);
-    j += in_word;
-  }
+// Sets the keep bit of element first + j where v[j] != 0. (Only for the rare blocks whose counters
+// wrap their low 32 bits; the others set their bits as they draw.)
+void set_bits_of_nonzero(const double* v, int64_t n, uint64_t first, uint32_t* bits) {
+  for (int64_t j = 0; j < n; ++j)
+    if (v[j] != 0) set_kept(bits, first + static_cast<uint64_t>(j));
 }
 
 // DELLA's keep probability per row rises linearly with the ascending |δ| rank, from density−ε to
@@ -306,13 +313,14 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   MaskScratch scratch;
   // The rescale pass's keep decisions are remembered as bits for the merge, when they fit the
   // budget: reading a bit back costs less than ranking a row again (DELLA) or drawing again (DARE).
-  std::vector<std::shared_ptr<std::vector<uint64_t>>> kept(inputs);
+  std::vector<std::shared_ptr<std::vector<uint32_t>>> kept(inputs);
   {
     size_t random = 0;
     for (size_t i = 0; i < inputs; ++i) random += sums_pass[i];
-    if (random > 0 && (static_cast<uint64_t>(n) + 63) / 64 * 8 * random <= kKeptBitsBudget)
+    const size_t words = (static_cast<size_t>(n) + 255) / 256 * 8;  // whole groups of 256
+    if (random > 0 && words * sizeof(uint32_t) * random <= kKeptBitsBudget)
       for (size_t i = 0; i < inputs; ++i)
-        if (sums_pass[i]) kept[i] = std::make_shared<std::vector<uint64_t>>((static_cast<size_t>(n) + 63) / 64, 0);
+        if (sums_pass[i]) kept[i] = std::make_shared<std::vector<uint32_t>>(words, 0);
   }
   auto pending = [&](bool first) {
     for (size_t i = 0; i < inputs; ++i)
@@ -360,7 +368,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           // (a block whose counters do not wrap their low 32 bits: one key, one fused loop)
           const TaskVectorMask& m = masks[i];
           const uint32_t key = m.rng.key_for(static_cast<uint32_t>(static_cast<uint64_t>(at) >> 32));
-          uint64_t* bits = kept[i] ? kept[i]->data() : nullptr;
+          uint32_t* bits = kept[i] ? kept[i]->data() : nullptr;
           double all = 0, kept_sum = 0;
           if (m.rule == Rule::Bernoulli) {
             bernoulli_abs_sums(b.inputs[i], base, len, m.rng, key, static_cast<uint32_t>(at),
@@ -453,30 +461,43 @@ ALLOY_VECTORIZED void thresholded_deltas(const float* x, const float* base, int6
   drawn_deltas(x, base, n, rng, key, low, DrawAtMostEach{last}, scale, v);
 }
 
-// Keeps the entries whose bit is set in `kept` (bit e for tensor element e; `first` is the
-// element index of x[0]): eight entries per step, their bits spread over two four-lane masks.
-ALLOY_VECTORIZED void cached_deltas(const float* x, const float* base, int64_t n, const uint64_t* kept,
+// Keeps the entries whose keep bit is set in `kept` (`first` is the element index of x[0]): eight
+// entries per step; with eight-aligned elements, lane k's bit comes from word k of the group (read
+// once a group).
+ALLOY_VECTORIZED void cached_deltas(const float* x, const float* base, int64_t n, const uint32_t* kept,
                                     uint64_t first, double scale, double* v) {
-  const I64x4 lane_bit[2] = {{1, 2, 4, 8}, {16, 32, 64, 128}};
   const F64x4 scales = {scale, scale, scale, scale};
+  const bool aligned = first % 8 == 0;
+  U32x8 words = {};  // the group's words, shifted so that bit 0 is this step's
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
-    const int64_t byte = static_cast<int64_t>(eight_bits(kept, first + static_cast<uint64_t>(j)));
-    const I64x4 bits = {byte, byte, byte, byte};
+    const uint64_t e = first + static_cast<uint64_t>(j);
+    I32x8 keep;
+    if (aligned) {
+      const uint32_t step = static_cast<uint32_t>(e >> 3) & 31;
+      if (step == 0 || j == 0) {
+        std::memcpy(&words, kept + keep_word(e), sizeof words);
+        words >>= step;
+      }
+      keep = -reinterpret_cast<I32x8>(words & 1u);  // all ones or zero
+      words >>= 1;
+    } else {
+      for (int l = 0; l < 8; ++l) keep[l] = is_kept(kept, e + static_cast<uint64_t>(l)) ? -1 : 0;
+    }
 #pragma GCC unroll 2
     for (int half = 0; half < 2; ++half) {
       F64x4 xd, bd;
       load_f64x4(x + j + 4 * half, xd);
       load_f64x4(base + j + 4 * half, bd);
-      const I64x4 keep = (bits & lane_bit[half]) != 0;  // all ones or zero per lane
-      const F64x4 factor = reinterpret_cast<F64x4>(reinterpret_cast<I64x4>(scales) & keep);  // scale or 0
+      I64x4 lanes;
+      half_as_i64(keep, half, lanes);
+      const F64x4 factor = reinterpret_cast<F64x4>(reinterpret_cast<I64x4>(scales) & lanes);  // scale or 0
       const F64x4 masked = (xd - bd) * factor;
       std::memcpy(v + j + 4 * half, &masked, sizeof masked);
     }
   }
   for (; j < n; ++j) {
-    const uint64_t e = first + static_cast<uint64_t>(j);
-    const double factor = (kept[e >> 6] >> (e & 63)) & 1 ? scale : 0.0;
+    const double factor = is_kept(kept, first + static_cast<uint64_t>(j)) ? scale : 0.0;
     v[j] = task_delta(x[j], base[j]) * factor;
   }
 }

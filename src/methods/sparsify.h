@@ -41,10 +41,10 @@ struct TaskVectorMask {
   double density = 1.0, epsilon = 0.0;
   CounterRng rng;       // Bernoulli, Della
   double scale = 1.0;   // L1 rescale factor (1 without rescale)
-  // DARE's and DELLA's keep decisions, one bit per element, when the rescale pass computed them
-  // and they fit the cache budget: the merge then reads them instead of drawing (and ranking
-  // rows) again.
-  std::shared_ptr<const std::vector<uint64_t>> kept;
+  // DARE's and DELLA's keep decisions, one bit per element (lane-interleaved in groups of 256,
+  // see sparsify.cpp), when the rescale pass computed them and they fit the cache budget: the
+  // merge then reads them instead of drawing (and ranking rows) again.
+  std::shared_ptr<const std::vector<uint32_t>> kept;
 };
 
 // Largest keep-bit cache plan_masks keeps for one tensor (all its random masks together).
