@@ -9,11 +9,20 @@
 #include <malloc.h>
 #endif
 
+// GCC says __SANITIZE_ADDRESS__ under -fsanitize=address; clang answers __has_feature.
+#if defined(__SANITIZE_ADDRESS__)
+#define ALLOY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ALLOY_ASAN 1
+#endif
+#endif
+
 namespace alloy {
 namespace {
 
 TEST(AllocatorTuning, FreedScratchStaysInTheHeapForTheNextTensor) {
-#if !defined(__GLIBC__) || defined(__SANITIZE_ADDRESS__)
+#if !defined(__GLIBC__) || defined(ALLOY_ASAN)
   GTEST_SKIP() << "glibc's allocator only (the sanitizers replace it)";
 #else
   // glibc's defaults would map 16 MiB on its own and unmap it on free (or trim it off the heap):
