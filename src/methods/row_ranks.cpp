@@ -9,8 +9,9 @@ namespace alloy {
 
 namespace {
 
-// Whether a magnitude has bits below its high half (rare in bf16 task vectors; see below).
-inline bool has_low_bits(uint32_t key) { return (key & 0xffffu) != 0; }
+// A magnitude's bits below its high half (rarely any in bf16 task vectors; see below).
+constexpr uint32_t kLowHalf = 0xffffu;
+inline bool has_low_bits(uint32_t key) { return (key & kLowHalf) != 0; }
 
 // The counting path's view of a row: the smallest non-zero key (via min(key − 1), where a zero
 // wraps to the top), the largest key, how many keys have non-zero low halves, and the zeros.
@@ -48,31 +49,37 @@ ALLOY_VECTORIZED void values_of_slots(const uint16_t* slot, size_t n, const uint
   for (size_t i = 0; i < n; ++i) out[i] = value_of_slot[slot[i]];
 }
 
-// Bit k of bits[w]: count[32·w + k] is not zero. (32-bit words: the lanes of the compares.)
-ALLOY_VECTORIZED void occupied_flags(const uint32_t* count, size_t n, uint32_t* bits) {
+// Bit k of bits[w]: v[32·w + k] & mask is not zero (32-bit words: the lanes of the compares).
+ALLOY_VECTORIZED void nonzero_flags(const uint32_t* v, size_t n, uint32_t mask, uint32_t* bits) {
   for (size_t w = 0; w < n / 32; ++w) {
     uint32_t word = 0;
-    for (int k = 0; k < 32; ++k) word |= static_cast<uint32_t>(count[w * 32 + k] != 0) << k;
+    for (int k = 0; k < 32; ++k) word |= static_cast<uint32_t>((v[w * 32 + k] & mask) != 0) << k;
     bits[w] = word;
   }
   if (n % 32 != 0) {
     uint32_t word = 0;
-    for (size_t k = n / 32 * 32; k < n; ++k) word |= static_cast<uint32_t>(count[k] != 0) << (k % 32);
+    for (size_t k = n / 32 * 32; k < n; ++k) word |= static_cast<uint32_t>((v[k] & mask) != 0) << (k % 32);
     bits[n / 32] = word;
   }
 }
 
-// Bit k of bits[w]: key[32·w + k] has a non-zero low half.
-ALLOY_VECTORIZED void low_half_flags(const uint32_t* key, size_t n, uint32_t* bits) {
-  for (size_t w = 0; w < n / 32; ++w) {
-    uint32_t word = 0;
-    for (int k = 0; k < 32; ++k) word |= static_cast<uint32_t>(has_low_bits(key[w * 32 + k])) << k;
-    bits[w] = word;
-  }
-  if (n % 32 != 0) {
-    uint32_t word = 0;
-    for (size_t k = n / 32 * 32; k < n; ++k) word |= static_cast<uint32_t>(has_low_bits(key[k])) << (k % 32);
-    bits[n / 32] = word;
+// fn(i) for each bit i set in the flag words of n entries, in ascending order.
+template <class Fn>
+void for_each_flag(const uint32_t* bits, size_t n, Fn fn) {
+  for (size_t w = 0; w * 32 < n; ++w)
+    for (uint32_t b = bits[w]; b != 0; b &= b - 1) fn(w * 32 + static_cast<size_t>(std::countr_zero(b)));
+}
+
+// Items sorted by their bits 32 and up (the key), index in the low 32: each run of g equal keys,
+// after `before` smaller ones, gets group_value(before, g).
+template <class GroupValue>
+void give_groups(const uint64_t* item, size_t m, uint32_t before, const GroupValue& group_value, uint32_t* out) {
+  for (size_t j = 0; j < m;) {
+    size_t end = j + 1;
+    while (end < m && item[end] >> 32 == item[j] >> 32) ++end;
+    const uint32_t g = static_cast<uint32_t>(end - j), v = group_value(before, g);
+    for (; j < end; ++j) out[static_cast<uint32_t>(item[j])] = v;
+    before += g;
   }
 }
 
@@ -137,14 +144,8 @@ void doubled_mean_ranks(const uint32_t* key, int64_t n, uint32_t* out, RankScrat
   if (span > kDirectRankSpan || static_cast<size_t>(fine) * 8 > len) {
     // Rows of f32 task vectors (full mantissas) or of very wide range: sorted.
     const size_t m = sort_nonzero_by_radix(key, len, scratch.items, zeros);
-    const uint64_t* item = scratch.items.data();
     if (zeros > 0) std::fill(out, out + len, group_value(0, zeros));  // the non-zero ones follow
-    for (size_t j = 0; j < m;) {
-      size_t end = j + 1;
-      while (end < m && item[end] >> 32 == item[j] >> 32) ++end;
-      const uint32_t v = group_value(zeros + static_cast<uint32_t>(j), static_cast<uint32_t>(end - j));
-      for (; j < end; ++j) out[static_cast<uint32_t>(item[j])] = v;
-    }
+    give_groups(scratch.items.data(), m, zeros, group_value, out);
     return;
   }
   // bf16 task vectors are small multiples of an ulp: almost every magnitude has a zero low half
@@ -170,11 +171,9 @@ void doubled_mean_ranks(const uint32_t* key, int64_t n, uint32_t* out, RankScrat
   size_t m = 0;
   if (fine > 0) {
     scratch.flags.resize(len / 32 + 1);
-    low_half_flags(key, len, scratch.flags.data());
+    nonzero_flags(key, len, kLowHalf, scratch.flags.data());  // the keys with low bits
     scratch.fine.resize(fine);
-    for (size_t w = 0; w * 32 < len; ++w)
-      for (uint32_t b = scratch.flags[w]; b != 0; b &= b - 1)
-        scratch.fine[m++] = static_cast<uint32_t>(w * 32 + static_cast<size_t>(std::countr_zero(b)));
+    for_each_flag(scratch.flags.data(), len, [&](size_t i) { scratch.fine[m++] = static_cast<uint32_t>(i); });
     for (size_t j = 0; j < m; ++j) ++sharing[slot[scratch.fine[j]]];
   }
   // Each occupied slot's value, in slot order. A row's high halves span ~4x more slots than it
@@ -184,17 +183,15 @@ void doubled_mean_ranks(const uint32_t* key, int64_t n, uint32_t* out, RankScrat
   uint32_t* value_of_slot = scratch.values.data();
   scratch.occupied.resize(slots / 32 + 1);
   uint32_t* occupied = scratch.occupied.data();
-  occupied_flags(count, slots, occupied);
+  nonzero_flags(count, slots, ~0u, occupied);
   uint32_t at = 0;
-  for (size_t w = 0; w * 32 < slots; ++w)
-    for (uint32_t b = occupied[w]; b != 0; b &= b - 1) {
-      const size_t s = w * 32 + static_cast<size_t>(std::countr_zero(b));
-      const uint32_t total = count[s], coarse = total - sharing[s];
-      // (a slot of keys with low bits only has no coarse group: its value is overwritten below)
-      value_of_slot[s] = group_value(at, std::max(coarse, 1u));
-      count[s] = at + coarse;  // the ranks before the slot's keys with low bits
-      at += total;
-    }
+  for_each_flag(occupied, slots, [&](size_t s) {
+    const uint32_t total = count[s], coarse = total - sharing[s];
+    // (a slot of keys with low bits only has no coarse group: its value is overwritten below)
+    value_of_slot[s] = group_value(at, std::max(coarse, 1u));
+    count[s] = at + coarse;  // the ranks before the slot's keys with low bits
+    at += total;
+  });
   std::fill(value_of_slot + sinks, value_of_slot + sinks + kZeroSinks, value_of_slot[0]);
   values_of_slots(slot, len, value_of_slot, out);
   if (m == 0) return;
@@ -209,20 +206,16 @@ void doubled_mean_ranks(const uint32_t* key, int64_t n, uint32_t* out, RankScrat
     if (sharing[c] == 1)
       out[i] = group_value(count[c], 1);
     else
-      shared[q++] = static_cast<uint64_t>(c) << 48 | static_cast<uint64_t>(key[i] & 0xffffu) << 32 | i;
+      shared[q++] = static_cast<uint64_t>(c) << 48 | static_cast<uint64_t>(key[i] & kLowHalf) << 32 | i;
   }
   for (size_t j = 0; j < m; ++j) sharing[slot[fine_at[j]]] = 0;
   std::sort(shared, shared + q);
-  for (size_t j = 0; j < q;) {
+  for (size_t j = 0; j < q;) {  // per slot, after its keys without low bits
     const uint32_t c = static_cast<uint32_t>(shared[j] >> 48);
-    uint32_t before = count[c];
-    while (j < q && shared[j] >> 48 == c) {
-      size_t end = j + 1;
-      while (end < q && shared[end] >> 32 == shared[j] >> 32) ++end;
-      const uint32_t g = static_cast<uint32_t>(end - j), v = group_value(before, g);
-      for (; j < end; ++j) out[static_cast<uint32_t>(shared[j])] = v;
-      before += g;
-    }
+    size_t end = j + 1;
+    while (end < q && shared[end] >> 48 == c) ++end;
+    give_groups(shared + j, end - j, count[c], group_value, out);
+    j = end;
   }
 }
 
