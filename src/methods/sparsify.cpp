@@ -1,7 +1,6 @@
 #include "methods/sparsify.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -52,10 +51,12 @@ inline size_t keep_word(uint64_t e) { return static_cast<size_t>((e >> 8) * 8 + 
 inline uint32_t keep_bit(uint64_t e) { return uint32_t{1} << ((e >> 3) & 31); }
 inline bool is_kept(const uint32_t* words, uint64_t e) { return (words[keep_word(e)] & keep_bit(e)) != 0; }
 inline void set_kept(uint32_t* words, uint64_t e) { words[keep_word(e)] |= keep_bit(e); }
+// Words for n elements: whole groups, so that a group's eight words are always there to load.
+inline size_t keep_words(int64_t n) { return (static_cast<size_t>(n) + 255) / 256 * 8; }
 
-// Lanes 4·half .. 4·half + 3 of `v`, sign-extended to 64 bits. (In registers: a copy through
-// memory stores 32 bytes and loads 16 of them back, which stalls on store forwarding.)
-// (Vectors by reference, as in mix32_lanes.)
+// Lanes 4·half .. 4·half + 3 of `v`, sign-extended to 64 bits, in registers: a copy through
+// memory stores 32 bytes and loads 16 of them back, which stalls on store forwarding. (Vectors
+// by reference, as in mix32_lanes.)
 __attribute__((always_inline)) inline void half_as_i64(const I32x8& v, int half, I64x4& out) {
   const I32x4 h = half == 0 ? __builtin_shufflevector(v, v, 0, 1, 2, 3) : __builtin_shufflevector(v, v, 4, 5, 6, 7);
   out = __builtin_convertvector(h, I64x4);
@@ -317,7 +318,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
   {
     size_t random = 0;
     for (size_t i = 0; i < inputs; ++i) random += sums_pass[i];
-    const size_t words = (static_cast<size_t>(n) + 255) / 256 * 8;  // whole groups of 256
+    const size_t words = keep_words(n);
     if (random > 0 && words * sizeof(uint32_t) * random <= kKeptBitsBudget)
       for (size_t i = 0; i < inputs; ++i)
         if (sums_pass[i]) kept[i] = std::make_shared<std::vector<uint32_t>>(words, 0);
