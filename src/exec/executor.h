@@ -19,8 +19,9 @@ struct ExecOptions {
   int64_t block_elements = 1 << 16;          // target elements per work block (one write)
   int64_t chunk_elements = 1 << 14;          // computed at a time inside a block (stays in L2)
   const std::atomic<bool>* cancel = nullptr;  // set (e.g. by a signal handler) to stop early
-  // Start write-back of each finished tensor at once (sync_file_range), so the final fsync has
-  // little left to do and dirty pages do not pile up.
+  // Start write-back of each finished tensor at once (sync_file_range), and with the writer thread
+  // also flush the files in the background as the merge goes (background_flush.h), so the final
+  // fsync has little left to do and dirty pages do not pile up.
   bool early_write_back = false;
   // Make every output write on one extra thread (write_queue.h), so that compute threads never
   // wait for the output file or the disk.

@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
+
 namespace alloy {
 
 namespace {
@@ -12,22 +14,38 @@ uint64_t size_of(const WriteQueue::Write& w) { return w.borrowed ? w.borrowed_si
 
 }  // namespace
 
-WriteQueue::WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error, uint64_t write_back)
-    : write_back_(write_back), limit_(limit), on_error_(std::move(on_error)), thread_([this] { loop(); }) {}
+WriteQueue::WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error, uint64_t write_back,
+                       uint64_t flush_every)
+    : write_back_(write_back),
+      flush_every_(write_back > 0 ? flush_every : 0),
+      limit_(limit),
+      on_error_(std::move(on_error)),
+      flush_(flush_every_ > 0 ? std::make_unique<BackgroundFlush>([this](std::exception_ptr e) { fail_with(e); })
+                              : nullptr),
+      thread_([this] { loop(); }) {}
+
+void WriteQueue::hand_over(int fd, uint64_t offset, uint64_t size) {
+  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(size), SYNC_FILE_RANGE_WRITE);
+  if (!flush_) return;
+  auto it = std::find_if(unflushed_.begin(), unflushed_.end(), [&](const auto& u) { return u.first == fd; });
+  if (it == unflushed_.end()) it = unflushed_.insert(unflushed_.end(), {fd, 0});
+  it->second += size;
+  if (it->second >= flush_every_) {
+    it->second = 0;
+    flush_->request(fd);
+  }
+}
 
 void WriteQueue::start_write_back(int fd, uint64_t offset, uint64_t size) {
   if (write_back_ == 0) return;
   if (fd != span_fd_ || offset != span_end_) {  // not adjacent: hand the old run over, start anew
-    if (span_fd_ >= 0 && span_end_ > span_begin_)
-      ::sync_file_range(span_fd_, static_cast<off_t>(span_begin_), static_cast<off_t>(span_end_ - span_begin_),
-                        SYNC_FILE_RANGE_WRITE);
+    if (span_fd_ >= 0 && span_end_ > span_begin_) hand_over(span_fd_, span_begin_, span_end_ - span_begin_);
     span_fd_ = fd;
     span_begin_ = span_end_ = offset;
   }
   span_end_ = offset + size;
   if (span_end_ - span_begin_ >= write_back_) {
-    ::sync_file_range(fd, static_cast<off_t>(span_begin_), static_cast<off_t>(span_end_ - span_begin_),
-                      SYNC_FILE_RANGE_WRITE);
+    hand_over(fd, span_begin_, span_end_ - span_begin_);
     span_begin_ = span_end_;
   }
 }
@@ -60,14 +78,21 @@ void WriteQueue::finish() {
     changed_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  if (flush_) flush_->finish();
 }
 
-void WriteQueue::drop_all() {
+bool WriteQueue::drop_all() {
   std::lock_guard lock(mu_);
+  const bool first = !failed_;
   failed_ = true;
   queue_.clear();
   queued_bytes_ = 0;
   changed_.notify_all();
+  return first;
+}
+
+void WriteQueue::fail_with(std::exception_ptr e) {
+  if (drop_all()) on_error_(e);
 }
 
 void WriteQueue::abandon() {
@@ -93,8 +118,7 @@ void WriteQueue::loop() {
       start_write_back(w.fd, w.offset, size_of(w));
       if (w.done) w.done();
     } catch (...) {
-      drop_all();
-      on_error_(std::current_exception());
+      fail_with(std::current_exception());
       return;
     }
     std::lock_guard lock(mu_);

@@ -2,7 +2,8 @@
 // Writers to one file take turns on its lock in the kernel, so more than one writing thread gains
 // nothing: the others spin on the lock. With the writes on their own thread, compute threads hand
 // a filled buffer over and go on, and never wait for the file's lock or for the disk (write-back
-// hints run here too). Bounded: push() waits while `limit` bytes are queued.
+// hints and the requests for background flushes run here too). Bounded: push() waits while `limit`
+// bytes are queued.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -11,8 +12,12 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include "exec/background_flush.h"
 
 namespace alloy {
 
@@ -28,10 +33,13 @@ class WriteQueue {
     std::function<void()> done;         // run on the writer thread after the write
   };
 
-  // `on_error` is called (on the writer thread) with the first write's or callback's failure;
-  // later writes are dropped. With `write_back` set, runs of adjacent writes are handed to the disk
-  // (sync_file_range) every `write_back` bytes, so the final fsync has little left to do.
-  WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error, uint64_t write_back = 0);
+  // `on_error` is called (on the writer or the flush thread) with the first write's, callback's
+  // or flush's failure; later writes are dropped. With `write_back` set, runs of adjacent writes
+  // are handed to the disk (sync_file_range) every `write_back` bytes, and with `flush_every` also
+  // set, a file is flushed in the background (background_flush.h) each time that many more of its
+  // bytes were handed over, so the final fsync has little left to do.
+  WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error, uint64_t write_back = 0,
+             uint64_t flush_every = 0);
   ~WriteQueue();  // finish() if not called
   WriteQueue(const WriteQueue&) = delete;
   WriteQueue& operator=(const WriteQueue&) = delete;
@@ -41,19 +49,26 @@ class WriteQueue {
   bool push(Write w);
   // A buffer to fill: a recycled one when there is one.
   std::vector<unsigned char> take_buffer();
-  // Waits until every queued write is made, then stops the thread.
+  // Waits until every queued write is made, then stops the threads.
   void finish();
-  // Drops queued writes and stops the thread (cancellation, a compute error).
+  // Drops queued writes and stops the threads (cancellation, a compute error).
   void abandon();
+  // Background flushes made so far (0 without flush_every).
+  int flushes() const { return flush_ ? flush_->flushes() : 0; }
 
  private:
   void loop();
-  void drop_all();  // marks the queue failed and drops what is queued; wakes every waiter
+  // Marks the queue failed and drops what is queued; wakes every waiter. True the first time.
+  bool drop_all();
+  void fail_with(std::exception_ptr e);  // drop_all(), and on_error the first time
   void start_write_back(int fd, uint64_t offset, uint64_t size);
+  void hand_over(int fd, uint64_t offset, uint64_t size);  // sync_file_range, and a flush when due
 
   const uint64_t write_back_;
   int span_fd_ = -1;  // the run of adjacent written bytes not yet handed to the disk
   uint64_t span_begin_ = 0, span_end_ = 0;
+  const uint64_t flush_every_;
+  std::vector<std::pair<int, uint64_t>> unflushed_;  // per descriptor: bytes handed over since its last flush request
 
   const uint64_t limit_;
   std::function<void(std::exception_ptr)> on_error_;
@@ -63,6 +78,7 @@ class WriteQueue {
   std::vector<std::vector<unsigned char>> free_;
   uint64_t queued_bytes_ = 0;
   bool closing_ = false, failed_ = false;
+  std::unique_ptr<BackgroundFlush> flush_;  // with flush_every
   std::thread thread_;
 };
 

@@ -90,6 +90,75 @@ TEST(WriteQueue, AFailedWriteIsReportedWithItsContextAndStopsTheQueue) {
   EXPECT_NE(message.find("write failed"), std::string::npos) << message;
 }
 
+// Pushes `count` adjacent writes of "wxyz" at 0, 4, 8, ... to fd.
+void push_adjacent(WriteQueue& q, int fd, int count) {
+  for (int k = 0; k < count; ++k) {
+    WriteQueue::Write w;
+    w.fd = fd;
+    w.offset = 4 * static_cast<uint64_t>(k);
+    w.bytes = {'w', 'x', 'y', 'z'};
+    w.what = "output model.safetensors, tensor 'w'";
+    ASSERT_TRUE(q.push(std::move(w)));
+  }
+}
+
+template <class Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 10000 && !pred(); ++i) ::usleep(1000);
+  return pred();
+}
+
+TEST(WriteQueue, FlushesAFileInTheBackgroundOnceEnoughOfItWasHandedToTheDisk) {
+  TempFile f;
+  WriteQueue q(1 << 20, [](std::exception_ptr) { FAIL() << "nothing should fail"; }, /*write_back=*/4,
+               /*flush_every=*/8);
+  push_adjacent(q, f.fd, 1);  // 4 bytes handed over: no flush due yet
+  ASSERT_TRUE(eventually([&] { return f.read_all().size() == 4; }));
+  ::usleep(20000);
+  EXPECT_EQ(q.flushes(), 0);
+  push_adjacent(q, f.fd, 2);  // 8 bytes since: one flush
+  EXPECT_TRUE(eventually([&] { return q.flushes() == 1; }));
+  q.finish();
+  EXPECT_EQ(f.read_all(), "wxyzwxyz");
+  // Without write-back (--no-fsync) nothing is flushed.
+  WriteQueue plain(1 << 20, [](std::exception_ptr) {}, 0, 8);
+  push_adjacent(plain, f.fd, 4);
+  plain.finish();
+  EXPECT_EQ(plain.flushes(), 0);
+}
+
+TEST(WriteQueue, AFailedBackgroundFlushFailsTheQueueOnce) {
+  // /dev/null takes the writes and refuses fdatasync, as a disk that lost them would fail it.
+  const int fd = ::open("/dev/null", O_RDWR);
+  ASSERT_GE(fd, 0);
+  int errors = 0;
+  std::string message;
+  WriteQueue q(1 << 20, [&](std::exception_ptr e) {
+    ++errors;
+    try {
+      std::rethrow_exception(e);
+    } catch (const Error& err) {
+      message = err.what();
+    }
+  }, 4, 4);
+  push_adjacent(q, fd, 1);
+  ASSERT_TRUE(eventually([&] { return q.flushes() == 1; }));
+  // The failure stops the queue: later writes are refused (soon after the flush returned).
+  bool refused = false;
+  for (int tries = 0; tries < 1000 && !refused; ++tries) {
+    WriteQueue::Write later;
+    later.fd = fd;
+    later.bytes = {1};
+    refused = !q.push(std::move(later));
+    if (!refused) ::usleep(1000);
+  }
+  q.finish();
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(errors, 1);
+  EXPECT_NE(message.find("/dev/null: fdatasync failed"), std::string::npos) << message;
+  ::close(fd);
+}
+
 TEST(WriteQueue, AbandonDropsWhatIsQueued) {
   TempFile f;
   WriteQueue q(1 << 20, [](std::exception_ptr) {});

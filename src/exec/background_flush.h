@@ -1,0 +1,50 @@
+// BackgroundFlush: makes written output durable while the merge is still computing, on a thread of
+// its own, so that the final fsync has little left to do.
+//
+// Why: handing pages to the disk early (sync_file_range) is not enough. A disk with a volatile write
+// cache (a virtual disk backed by the host's page cache, most consumer SSDs) acknowledges written
+// pages at once and does the durable work when it is told to flush, which only fsync does. Measured
+// on the development VM: 1 GB fully written back before the fsync still took 1.4 s to fsync. With
+// fdatasync running back to back beside the merge, that work overlaps the computation.
+//
+// A request for a descriptor coalesces with any not yet started for it (each fdatasync covers
+// every write before it). A failed fdatasync is reported once, naming the file, through `on_error`:
+// the kernel reports a write-back error to one fsync only, so the merge must fail here.
+#pragma once
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace alloy {
+
+class BackgroundFlush {
+ public:
+  explicit BackgroundFlush(std::function<void(std::exception_ptr)> on_error);
+  ~BackgroundFlush();  // finish()
+  BackgroundFlush(const BackgroundFlush&) = delete;
+  BackgroundFlush& operator=(const BackgroundFlush&) = delete;
+
+  // Asks for fdatasync(fd) soon.
+  void request(int fd);
+  // Waits for the flush in progress, drops the requests not started (the caller's own fsync
+  // follows) and stops the thread. No request is taken afterwards.
+  void finish();
+  // fdatasync calls made so far (for tests and benchmarks).
+  int flushes() const;
+
+ private:
+  void loop();
+
+  std::function<void(std::exception_ptr)> on_error_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<int> pending_;  // descriptors to flush, in request order
+  bool closing_ = false, failed_ = false;
+  int flushes_ = 0;
+  std::thread thread_;  // last: starts after the rest is built
+};
+
+}  // namespace alloy

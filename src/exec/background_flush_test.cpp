@@ -1,0 +1,93 @@
+#include "exec/background_flush.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "util/error.h"
+
+namespace alloy {
+namespace {
+
+// Waits (up to 10 s) until pred() holds; false when it never did.
+template <class Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 10000; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return pred();
+}
+
+std::string message_of(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const Error& err) {
+    return err.what();
+  } catch (...) {
+    return "not an alloy::Error";
+  }
+}
+
+TEST(BackgroundFlush, FlushesARequestedFileOnItsThread) {
+  const std::string path = (std::filesystem::temp_directory_path() / ("alloy-bf-" + std::to_string(::getpid()))).string();
+  const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "abc", 3), 3);
+  int errors = 0;
+  {
+    BackgroundFlush flush([&](std::exception_ptr) { ++errors; });
+    EXPECT_EQ(flush.flushes(), 0);
+    flush.request(fd);
+    EXPECT_TRUE(eventually([&] { return flush.flushes() == 1; }));
+    flush.request(fd);
+    EXPECT_TRUE(eventually([&] { return flush.flushes() == 2; }));
+    flush.finish();
+    flush.request(fd);  // after finish: not taken
+    EXPECT_EQ(flush.flushes(), 2);
+  }
+  EXPECT_EQ(errors, 0);
+  ::close(fd);
+  ::unlink(path.c_str());
+}
+
+TEST(BackgroundFlush, AFailedFlushIsReportedOnceNamingTheFile) {
+  // /dev/null takes writes but refuses fdatasync (EINVAL): a disk that lost the output.
+  const int fd = ::open("/dev/null", O_RDWR);
+  ASSERT_GE(fd, 0);
+  int errors = 0;
+  std::string message;
+  BackgroundFlush flush([&](std::exception_ptr e) {
+    ++errors;
+    message = message_of(e);
+  });
+  flush.request(fd);
+  ASSERT_TRUE(eventually([&] { return flush.flushes() == 1; }));
+  flush.finish();  // the thread has stopped: the failure was reported before
+  EXPECT_EQ(errors, 1);
+  EXPECT_NE(message.find("/dev/null"), std::string::npos) << message;
+  EXPECT_NE(message.find("fdatasync failed"), std::string::npos) << message;
+  ::close(fd);
+}
+
+TEST(BackgroundFlush, NoRequestIsTakenAfterAFailure) {
+  const int fd = ::open("/dev/null", O_RDWR);
+  ASSERT_GE(fd, 0);
+  int errors = 0;
+  BackgroundFlush flush([&](std::exception_ptr) { ++errors; });
+  flush.request(fd);
+  ASSERT_TRUE(eventually([&] { return flush.flushes() == 1; }));
+  for (int i = 0; i < 10; ++i) flush.request(fd);
+  flush.finish();
+  EXPECT_EQ(flush.flushes(), 1);
+  EXPECT_EQ(errors, 1);
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace alloy
