@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 
+#include "methods/keep_bits.h"
 #include "util/error.h"
 #include "util/lanes.h"
 #include "util/vectorize.h"
@@ -42,24 +43,6 @@ ALLOY_VECTORIZED double abs_delta_sum(const float* x, const float* base, int64_t
     for (int l = 0; l < 4; ++l) s[l] += std::fabs(task_delta(x[j + l], base[j + l]));
   for (; j < n; ++j) s[0] += std::fabs(task_delta(x[j], base[j]));
   return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-// Keep bits, lane-interleaved in groups of 256 elements, so that the eight lanes of a vector loop
-// set and read them without horizontal steps: element e is bit (e / 8) mod 32 of word
-// 8·(e / 256) + e mod 8. (Packing eight lanes into a byte took a third of DARE's rescale loop.)
-inline size_t keep_word(uint64_t e) { return static_cast<size_t>((e >> 8) * 8 + (e & 7)); }
-inline uint32_t keep_bit(uint64_t e) { return uint32_t{1} << ((e >> 3) & 31); }
-inline bool is_kept(const uint32_t* words, uint64_t e) { return (words[keep_word(e)] & keep_bit(e)) != 0; }
-inline void set_kept(uint32_t* words, uint64_t e) { words[keep_word(e)] |= keep_bit(e); }
-// Words for n elements: whole groups, so that a group's eight words are always there to load.
-inline size_t keep_words(int64_t n) { return (static_cast<size_t>(n) + 255) / 256 * 8; }
-
-// Lanes 4·half .. 4·half + 3 of `v`, sign-extended to 64 bits, in registers: a copy through
-// memory stores 32 bytes and loads 16 of them back, which stalls on store forwarding. (Vectors
-// by reference, as in mix32_lanes.)
-__attribute__((always_inline)) inline void half_as_i64(const I32x8& v, int half, I64x4& out) {
-  const I32x4 h = half == 0 ? __builtin_shufflevector(v, v, 0, 1, 2, 3) : __builtin_shufflevector(v, v, 4, 5, 6, 7);
-  out = __builtin_convertvector(h, I64x4);
 }
 
 // ORs the eight words of a group (lane k's into word k) into memory at `words`.
@@ -475,13 +458,7 @@ ALLOY_VECTORIZED void cached_deltas(const float* x, const float* base, int64_t n
     const uint64_t e = first + static_cast<uint64_t>(j);
     I32x8 keep;
     if (aligned) {
-      const uint32_t step = static_cast<uint32_t>(e >> 3) & 31;
-      if (step == 0 || j == 0) {
-        std::memcpy(&words, kept + keep_word(e), sizeof words);
-        words >>= step;
-      }
-      keep = -reinterpret_cast<I32x8>(words & 1u);  // all ones or zero
-      words >>= 1;
+      next_keep_lanes(kept, e, j == 0, words, keep);
     } else {
       for (int l = 0; l < 8; ++l) keep[l] = is_kept(kept, e + static_cast<uint64_t>(l)) ? -1 : 0;
     }

@@ -4,11 +4,14 @@
 //   (plain sum, or sign consensus);  [÷ Σ weights];  · lambda;  + base
 // and the methods differ only in the sparsification, the consensus and two defaults.
 #include <cmath>
+#include <cstring>
 #include <vector>
 
+#include "methods/keep_bits.h"
 #include "methods/method.h"
 #include "methods/sign_consensus.h"
 #include "methods/sparsify.h"
+#include "util/lanes.h"
 #include "util/vectorize.h"
 
 namespace alloy {
@@ -54,16 +57,21 @@ void check_family(const MergeCall& call, Sparsification kind) {
   }
 }
 
-// base + change, rounded once; an unchanged element is the base bit for bit (also −0.0).
+// base + change, rounded once; an unchanged element is the base bit for bit (also −0.0). Chosen
+// in f64 and rounded after (f32 → f64 → f32 is exact), so a vector loop selects before narrowing.
 inline float add_to_base(float base, double change) {
-  const float sum = static_cast<float>(static_cast<double>(base) + change);
-  return change == 0 ? base : sum;
+  const double b = static_cast<double>(base);
+  return static_cast<float>(change == 0 ? b : b + change);
 }
 
 // out[j] = base[j] + mixed[j] / divisor · λ (dividing by 1 is exact: "not normalised").
+// (Dividing and multiplying by 1 are exact: without them when divisor and λ are both 1.)
 ALLOY_VECTORIZED void add_change(const float* base, const double* mixed, double divisor, double lambda, int64_t n,
                                  float* out) {
-  for (int64_t j = 0; j < n; ++j) out[j] = add_to_base(base[j], mixed[j] / divisor * lambda);
+  if (divisor == 1 && lambda == 1)
+    for (int64_t j = 0; j < n; ++j) out[j] = add_to_base(base[j], mixed[j]);
+  else
+    for (int64_t j = 0; j < n; ++j) out[j] = add_to_base(base[j], mixed[j] / divisor * lambda);
 }
 
 ALLOY_VECTORIZED void add_divided_change(const float* base, const double* mixed, const double* divisor,
@@ -79,22 +87,28 @@ ALLOY_VECTORIZED void accumulate_scaled_f64(double* acc, const double* v, double
 // The plain-sum combine for a fixed number N of task vectors in one loop over elements:
 // out[j] = base[j] + (Σ_m w[m] · v[m][j]) / divisor · λ, the sum from 0 in model order. The same
 // operations per element as zeroing, accumulate_scaled_f64 per model and add_change, so the same
-// bits, without N + 2 passes over an intermediate array.
-template <int N>
+// bits, without N + 2 passes over an intermediate array. `Plain`: divisor and λ are both 1, left
+// out (a division per four elements took most of the fused loops' time).
+template <int N, bool Plain>
 __attribute__((always_inline)) inline void combine_fixed(const double* const* v, const double* w, const float* base,
                                                        double divisor, double lambda, int64_t n, float* out) {
   for (int64_t j = 0; j < n; ++j) {
     double mix = 0;
 #pragma GCC unroll 8
     for (int m = 0; m < N; ++m) mix += w[m] * v[m][j];
-    out[j] = add_to_base(base[j], mix / divisor * lambda);
+    out[j] = add_to_base(base[j], Plain ? mix : mix / divisor * lambda);
   }
 }
 
+// Dividing and multiplying by 1 are exact: with divisor and λ both 1 (not normalised, the
+// default λ) the loop leaves them out, and gives the same bits.
 #define ALLOY_COMBINE(N)                                                                                    \
   ALLOY_VECTORIZED void combine_##N(const double* const* v, const double* w, const float* base, double divisor, \
                                     double lambda, int64_t n, float* out) {                                 \
-    combine_fixed<N>(v, w, base, divisor, lambda, n, out);                                                  \
+    if (divisor == 1 && lambda == 1)                                                                        \
+      combine_fixed<N, true>(v, w, base, divisor, lambda, n, out);                                          \
+    else                                                                                                    \
+      combine_fixed<N, false>(v, w, base, divisor, lambda, n, out);                                         \
   }
 ALLOY_COMBINE(1)
 ALLOY_COMBINE(2)
@@ -102,17 +116,94 @@ ALLOY_COMBINE(3)
 ALLOY_COMBINE(4)
 #undef ALLOY_COMBINE
 
-using FixedCombine = void (*)(const double* const*, const double*, const float*, double, double, int64_t, float*);
-
-// The fused combine for 1 to 4 task vectors (the common recipes), nullptr otherwise.
-FixedCombine fixed_combine(size_t models) {
-  switch (models) {
-    case 1: return combine_1;
-    case 2: return combine_2;
-    case 3: return combine_3;
-    case 4: return combine_4;
-    default: return nullptr;
+// The same combine over task vectors whose masks all kept their decisions (DARE's and DELLA's
+// rescale pass, TaskVectorMask::kept), fused with applying them: v[m][j] = (x[m][j] − base[j]) ·
+// (kept ? scale[m] : 0) as apply_mask computes it, then the combine above, the same operations per
+// element, so the same bits, without the task vectors' f64 arrays (stored and loaded back, that
+// was a fifth of dare_linear). `first` (the element index of x[m][0]) is a multiple of 8.
+template <int N, bool Plain>
+__attribute__((always_inline)) inline void combine_kept_fixed(const float* const* x, const uint32_t* const* kept,
+                                                            const double* scale, const double* w, const float* base,
+                                                            uint64_t first, double divisor, double lambda, int64_t n,
+                                                            float* out) {
+  // Locals: stores to `out` could alias the arrays, which made every step load them again.
+  const float* xs[N];
+  const uint32_t* ks[N];
+  F64x4 scales[N], weights[N];
+  for (int m = 0; m < N; ++m) {
+    xs[m] = x[m];
+    ks[m] = kept[m];
+    scales[m] = F64x4{scale[m], scale[m], scale[m], scale[m]};
+    weights[m] = F64x4{w[m], w[m], w[m], w[m]};
   }
+  const F64x4 divisors = {divisor, divisor, divisor, divisor}, lambdas = {lambda, lambda, lambda, lambda};
+  U32x8 words[N] = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    I32x8 keep[N];
+#pragma GCC unroll 8
+    for (int m = 0; m < N; ++m) next_keep_lanes(ks[m], first + static_cast<uint64_t>(j), j == 0, words[m], keep[m]);
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+      const int64_t at = j + 4 * half;
+      F64x4 bd;
+      load_f64x4(base + at, bd);
+      F64x4 mix = {0, 0, 0, 0};
+#pragma GCC unroll 8
+      for (int m = 0; m < N; ++m) {
+        F64x4 xd;
+        load_f64x4(xs[m] + at, xd);
+        I64x4 lanes;
+        half_as_i64(keep[m], half, lanes);
+        const F64x4 factor = reinterpret_cast<F64x4>(reinterpret_cast<I64x4>(scales[m]) & lanes);  // scale or 0
+        mix += weights[m] * ((xd - bd) * factor);
+      }
+      const F64x4 change = Plain ? mix : mix / divisors * lambdas;
+      // add_to_base per lane: the base where the change is 0, else base + change, rounded once.
+      const I64x4 unchanged = change == 0;
+      const I64x4 pick = (reinterpret_cast<I64x4>(bd) & unchanged) | (reinterpret_cast<I64x4>(bd + change) & ~unchanged);
+      const F32x4 rounded = __builtin_convertvector(reinterpret_cast<F64x4>(pick), F32x4);
+      std::memcpy(out + at, &rounded, sizeof rounded);
+    }
+  }
+  for (; j < n; ++j) {
+    double mix = 0;
+    for (int m = 0; m < N; ++m) {
+      const double factor = is_kept(kept[m], first + static_cast<uint64_t>(j)) ? scale[m] : 0.0;
+      mix += w[m] * ((static_cast<double>(x[m][j]) - static_cast<double>(base[j])) * factor);
+    }
+    out[j] = add_to_base(base[j], Plain ? mix : mix / divisor * lambda);
+  }
+}
+
+#define ALLOY_COMBINE_KEPT(N)                                                                                  \
+  ALLOY_VECTORIZED void combine_kept_##N(const float* const* x, const uint32_t* const* kept, const double* scale,  \
+                                         const double* w, const float* base, uint64_t first, double divisor,       \
+                                         double lambda, int64_t n, float* out) {                                    \
+    if (divisor == 1 && lambda == 1)                                                                                \
+      combine_kept_fixed<N, true>(x, kept, scale, w, base, first, divisor, lambda, n, out);                         \
+    else                                                                                                            \
+      combine_kept_fixed<N, false>(x, kept, scale, w, base, first, divisor, lambda, n, out);                        \
+  }
+ALLOY_COMBINE_KEPT(1)
+ALLOY_COMBINE_KEPT(2)
+ALLOY_COMBINE_KEPT(3)
+ALLOY_COMBINE_KEPT(4)
+#undef ALLOY_COMBINE_KEPT
+
+using FixedCombine = void (*)(const double* const*, const double*, const float*, double, double, int64_t, float*);
+using KeptCombine = void (*)(const float* const*, const uint32_t* const*, const double*, const double*, const float*,
+                             uint64_t, double, double, int64_t, float*);
+
+// The fused combines for 1 to 4 task vectors (the common recipes), nullptr otherwise.
+FixedCombine fixed_combine(size_t models) {
+  static const FixedCombine table[] = {combine_1, combine_2, combine_3, combine_4};
+  return models >= 1 && models <= 4 ? table[models - 1] : nullptr;
+}
+
+KeptCombine kept_combine(size_t models) {
+  static const KeptCombine table[] = {combine_kept_1, combine_kept_2, combine_kept_3, combine_kept_4};
+  return models >= 1 && models <= 4 ? table[models - 1] : nullptr;
 }
 
 // The prepared merge of one tensor.
@@ -130,7 +221,9 @@ class TaskArithmeticKernel final : public MergeKernel {
     const bool rescale = call.flag("rescale");
     std::vector<TaskVectorMask> all = plan_masks(call, family.sparsify, sparsify_params(call, family.sparsify), rescale);
     double sum = 0;
+    all_kept_ = !consensus_ && kept_combine(models_.size()) != nullptr;
     for (size_t i : models_) {
+      all_kept_ &= all[i].kept != nullptr;
       masks_.push_back(all[i]);
       weights_.push_back(call.model_param(i, "weight"));
       sum += weights_.back();
@@ -152,6 +245,9 @@ class TaskArithmeticKernel final : public MergeKernel {
     struct Scratch {
       std::vector<double> v, mixed, divisor;
       std::vector<const double*> rows;
+      std::vector<const float*> inputs;  // the fused kept-bits combine's
+      std::vector<const uint32_t*> kept;
+      std::vector<double> scales;
       MaskScratch mask;
     };
     thread_local Scratch t;
@@ -164,6 +260,22 @@ class TaskArithmeticKernel final : public MergeKernel {
     std::vector<double>& mixed = t.mixed;
     std::vector<double>& divisor = t.divisor;
     MaskScratch& scratch = t.mask;
+    if (all_kept_ && block.first_element() % 8 == 0) {  // segments start at multiples of 8 too
+      t.inputs.resize(n_models);
+      t.kept.resize(n_models);
+      t.scales.resize(n_models);
+      for (size_t m = 0; m < n_models; ++m) {
+        t.kept[m] = masks_[m].kept->data();
+        t.scales[m] = masks_[m].scale;
+      }
+      for (int64_t s0 = 0; s0 < len; s0 += segment) {
+        for (size_t m = 0; m < n_models; ++m) t.inputs[m] = block.inputs[models_[m]] + s0;
+        kept_combine(n_models)(t.inputs.data(), t.kept.data(), t.scales.data(), weights_.data(), base + s0,
+                               static_cast<uint64_t>(block.first_element() + s0), normalize_ ? divisor_ : 1.0,
+                               lambda_, std::min(segment, len - s0), out + s0);
+      }
+      return;
+    }
     for (int64_t s0 = 0; s0 < len; s0 += segment) {
       const int64_t n = std::min(segment, len - s0);
       for (size_t m = 0; m < n_models; ++m) {
@@ -199,6 +311,7 @@ class TaskArithmeticKernel final : public MergeKernel {
   double lambda_;
   double divisor_ = 1.0;
   bool whole_rows_ = false;
+  bool all_kept_ = false;  // a plain sum over masks that all kept their bits: combine_kept_N
 };
 
 MethodSpec family_method(const Family& f) {
