@@ -64,8 +64,8 @@ inline float add_to_base(float base, double change) {
   return static_cast<float>(change == 0 ? b : b + change);
 }
 
-// out[j] = base[j] + mixed[j] / divisor · λ (dividing by 1 is exact: "not normalised").
-// (Dividing and multiplying by 1 are exact: without them when divisor and λ are both 1.)
+// out[j] = base[j] + mixed[j] / divisor · λ; dividing and multiplying by 1 are exact, so with
+// divisor and λ both 1 ("not normalised", the default λ) the loop leaves them out.
 ALLOY_VECTORIZED void add_change(const float* base, const double* mixed, double divisor, double lambda, int64_t n,
                                  float* out) {
   if (divisor == 1 && lambda == 1)
@@ -260,20 +260,18 @@ class TaskArithmeticKernel final : public MergeKernel {
     std::vector<double>& mixed = t.mixed;
     std::vector<double>& divisor = t.divisor;
     MaskScratch& scratch = t.mask;
-    if (all_kept_ && block.first_element() % 8 == 0) {  // segments start at multiples of 8 too
+    if (all_kept_ && block.first_element() % 8 == 0) {  // no scratch arrays: the whole block at once
       t.inputs.resize(n_models);
       t.kept.resize(n_models);
       t.scales.resize(n_models);
       for (size_t m = 0; m < n_models; ++m) {
+        t.inputs[m] = block.inputs[models_[m]];
         t.kept[m] = masks_[m].kept->data();
         t.scales[m] = masks_[m].scale;
       }
-      for (int64_t s0 = 0; s0 < len; s0 += segment) {
-        for (size_t m = 0; m < n_models; ++m) t.inputs[m] = block.inputs[models_[m]] + s0;
-        kept_combine(n_models)(t.inputs.data(), t.kept.data(), t.scales.data(), weights_.data(), base + s0,
-                               static_cast<uint64_t>(block.first_element() + s0), normalize_ ? divisor_ : 1.0,
-                               lambda_, std::min(segment, len - s0), out + s0);
-      }
+      kept_combine(n_models)(t.inputs.data(), t.kept.data(), t.scales.data(), weights_.data(), base,
+                             static_cast<uint64_t>(block.first_element()), normalize_ ? divisor_ : 1.0, lambda_, len,
+                             out);
       return;
     }
     for (int64_t s0 = 0; s0 < len; s0 += segment) {

@@ -249,6 +249,22 @@ TEST(TaskArithmeticFamily, MatchesReferenceForEveryTaskVectorCount) {
     }
 }
 
+// Tensors longer than a merge tile (4096 elements) with rows that are not a multiple of 8 long:
+// tiles and DELLA's whole-row segments then start at any offset, for every block split.
+TEST(TaskArithmeticFamily, MatchesReferenceOnTensorsLongerThanATile) {
+  uint32_t seed = 80;
+  for (const auto& method : kMethods) {
+    Case c = make_case(method, {700, 13}, 3, seed++);
+    c.o.density = {0.6, 0.4, 0.7};
+    if (kind_of(method) == Kind::Della) c.o.epsilon = {0.1, 0.2, 0.05};
+    if (kind_of(method) == Kind::Outliers) c.o.gamma = {0.05, 0.01, 0.1};
+    expect_matches_reference(c, "700 x 13");
+    c.o.normalize = !normalize_default(method);  // the combines that divide
+    c.o.lambda = 0.75;
+    expect_matches_reference(c, "700 x 13, flipped");
+  }
+}
+
 TEST(TaskArithmeticFamily, MatchesReferenceWithEveryOptionFlipped) {
   uint32_t seed = 100;
   for (const auto& method : kMethods) {
