@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "util/error.h"
@@ -57,17 +58,25 @@ TEST(WriteQueue, WritesEveryBlockInPlaceAndRunsItsCallback) {
   EXPECT_EQ(f.read_all(), "0123456789abcdefXY");
 }
 
-TEST(WriteQueue, AFailedWriteIsReportedWithItsContextAndStopsTheQueue) {
+// Counts the failures a queue reports and keeps the last one's message.
+struct Failures {
+  int count = 0;
   std::string message;
-  int errors = 0;
-  WriteQueue q(1 << 20, [&](std::exception_ptr e) {
-    ++errors;
-    try {
-      std::rethrow_exception(e);
-    } catch (const Error& err) {
-      message = err.what();
-    }
-  });
+  std::function<void(std::exception_ptr)> recorder() {
+    return [this](std::exception_ptr e) {
+      ++count;
+      try {
+        std::rethrow_exception(e);
+      } catch (const Error& err) {
+        message = err.what();
+      }
+    };
+  }
+};
+
+TEST(WriteQueue, AFailedWriteIsReportedWithItsContextAndStopsTheQueue) {
+  Failures failures;
+  WriteQueue q(1 << 20, failures.recorder());
   WriteQueue::Write w;
   w.fd = -1;  // not a descriptor: the write fails
   w.bytes = {1, 2, 3};
@@ -84,10 +93,10 @@ TEST(WriteQueue, AFailedWriteIsReportedWithItsContextAndStopsTheQueue) {
     ::usleep(1000);
   }
   q.finish();
-  EXPECT_EQ(errors, 1);
+  EXPECT_EQ(failures.count, 1);
   EXPECT_FALSE(ran);
-  EXPECT_NE(message.find("lm_head.weight"), std::string::npos) << message;
-  EXPECT_NE(message.find("write failed"), std::string::npos) << message;
+  EXPECT_NE(failures.message.find("lm_head.weight"), std::string::npos) << failures.message;
+  EXPECT_NE(failures.message.find("write failed"), std::string::npos) << failures.message;
 }
 
 // Pushes `count` adjacent writes of "wxyz" at 0, 4, 8, ... to fd.
@@ -131,16 +140,8 @@ TEST(WriteQueue, AFailedBackgroundFlushFailsTheQueueOnce) {
   // /dev/null takes the writes and refuses fdatasync, as a disk that lost them would fail it.
   const int fd = ::open("/dev/null", O_RDWR);
   ASSERT_GE(fd, 0);
-  int errors = 0;
-  std::string message;
-  WriteQueue q(1 << 20, [&](std::exception_ptr e) {
-    ++errors;
-    try {
-      std::rethrow_exception(e);
-    } catch (const Error& err) {
-      message = err.what();
-    }
-  }, 4, 4);
+  Failures failures;
+  WriteQueue q(1 << 20, failures.recorder(), 4, 4);
   push_adjacent(q, fd, 1);
   ASSERT_TRUE(eventually([&] { return q.flushes() == 1; }));
   // The failure stops the queue: later writes are refused (soon after the flush returned).
@@ -154,8 +155,8 @@ TEST(WriteQueue, AFailedBackgroundFlushFailsTheQueueOnce) {
   }
   q.finish();
   EXPECT_TRUE(refused);
-  EXPECT_EQ(errors, 1);
-  EXPECT_NE(message.find("/dev/null: fdatasync failed"), std::string::npos) << message;
+  EXPECT_EQ(failures.count, 1);
+  EXPECT_NE(failures.message.find("/dev/null: fdatasync failed"), std::string::npos) << failures.message;
   ::close(fd);
 }
 
