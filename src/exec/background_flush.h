@@ -9,7 +9,8 @@
 //
 // A request for a descriptor coalesces with any not yet started for it (each fdatasync covers
 // every write before it). A failed fdatasync is reported once, naming the file, through `on_error`:
-// the kernel reports a write-back error to one fsync only, so the merge must fail here.
+// the kernel reports a write-back error once per open file (to the first fsync after it), and the
+// final fsync uses the same descriptor, so the merge must fail here.
 #pragma once
 #include <condition_variable>
 #include <exception>

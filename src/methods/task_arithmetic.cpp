@@ -251,15 +251,6 @@ class TaskArithmeticKernel final : public MergeKernel {
       MaskScratch mask;
     };
     thread_local Scratch t;
-    t.v.resize(std::max(t.v.size(), n_models * static_cast<size_t>(seg_cap)));
-    t.mixed.resize(std::max(t.mixed.size(), static_cast<size_t>(seg_cap)));
-    t.divisor.resize(std::max(t.divisor.size(), static_cast<size_t>(seg_cap)));
-    t.rows.resize(n_models);
-    std::vector<double>& v = t.v;
-    std::vector<const double*>& rows = t.rows;
-    std::vector<double>& mixed = t.mixed;
-    std::vector<double>& divisor = t.divisor;
-    MaskScratch& scratch = t.mask;
     if (all_kept_ && block.first_element() % 8 == 0) {  // no scratch arrays: the whole block at once
       t.inputs.resize(n_models);
       t.kept.resize(n_models);
@@ -274,6 +265,15 @@ class TaskArithmeticKernel final : public MergeKernel {
                              out);
       return;
     }
+    t.v.resize(std::max(t.v.size(), n_models * static_cast<size_t>(seg_cap)));
+    t.mixed.resize(std::max(t.mixed.size(), static_cast<size_t>(seg_cap)));
+    t.divisor.resize(std::max(t.divisor.size(), static_cast<size_t>(seg_cap)));
+    t.rows.resize(n_models);
+    std::vector<double>& v = t.v;
+    std::vector<const double*>& rows = t.rows;
+    std::vector<double>& mixed = t.mixed;
+    std::vector<double>& divisor = t.divisor;
+    MaskScratch& scratch = t.mask;
     for (int64_t s0 = 0; s0 < len; s0 += segment) {
       const int64_t n = std::min(segment, len - s0);
       for (size_t m = 0; m < n_models; ++m) {
