@@ -43,7 +43,8 @@ void add_merge_command(CLI::App& app, int& exit_code) {
                 "write README.md and alloy_config.yml (default on)");
   cmd->add_flag("--force", args->opt.force, "replace an existing output directory");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress bar and no summary");
-  cmd->add_flag("--no-fsync", args->no_fsync, "skip the fsyncs that make the output durable before the rename");
+  cmd->add_flag("--no-fsync", args->no_fsync,
+                "skip the fsyncs (and the background flushes) that make the output durable before the rename");
   cmd->add_option("--post-weight-t", args->opt.post_weight_t,
                   "gradient position of the final norm and lm_head (1 = last layer's value; mergekit >= 0.1.2 uses 0)")
       ->capture_default_str();
