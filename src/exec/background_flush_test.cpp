@@ -4,35 +4,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <string>
-#include <thread>
 
-#include "util/error.h"
+#include "../../tests/async_support.h"
 
 namespace alloy {
 namespace {
 
-// Waits (up to 10 s) until pred() holds; false when it never did.
-template <class Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 10000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return pred();
-}
-
-std::string message_of(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const Error& err) {
-    return err.what();
-  } catch (...) {
-    return "not an alloy::Error";
-  }
-}
+using testing::error_message;
+using testing::eventually;
 
 TEST(BackgroundFlush, FlushesARequestedFileOnItsThread) {
   const std::string path = (std::filesystem::temp_directory_path() / ("alloy-bf-" + std::to_string(::getpid()))).string();
@@ -64,7 +45,7 @@ TEST(BackgroundFlush, AFailedFlushIsReportedOnceNamingTheFile) {
   std::string message;
   BackgroundFlush flush([&](std::exception_ptr e) {
     ++errors;
-    message = message_of(e);
+    message = error_message(e);
   });
   flush.request(fd);
   ASSERT_TRUE(eventually([&] { return flush.flushes() == 1; }));

@@ -68,7 +68,8 @@ class WriteQueue {
   int span_fd_ = -1;  // the run of adjacent written bytes not yet handed to the disk
   uint64_t span_begin_ = 0, span_end_ = 0;
   const uint64_t flush_every_;
-  std::vector<std::pair<int, uint64_t>> unflushed_;  // per descriptor: bytes handed over since its last flush request
+  // Per descriptor: the bytes handed to the disk since its last flush request.
+  std::vector<std::pair<int, uint64_t>> unflushed_;
 
   const uint64_t limit_;
   std::function<void(std::exception_ptr)> on_error_;

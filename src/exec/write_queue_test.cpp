@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "../../tests/async_support.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -65,11 +66,7 @@ struct Failures {
   std::function<void(std::exception_ptr)> recorder() {
     return [this](std::exception_ptr e) {
       ++count;
-      try {
-        std::rethrow_exception(e);
-      } catch (const Error& err) {
-        message = err.what();
-      }
+      message = testing::error_message(e);
     };
   }
 };
@@ -111,11 +108,7 @@ void push_adjacent(WriteQueue& q, int fd, int count) {
   }
 }
 
-template <class Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 10000 && !pred(); ++i) ::usleep(1000);
-  return pred();
-}
+using testing::eventually;
 
 TEST(WriteQueue, FlushesAFileInTheBackgroundOnceEnoughOfItWasHandedToTheDisk) {
   TempFile f;
@@ -145,14 +138,12 @@ TEST(WriteQueue, AFailedBackgroundFlushFailsTheQueueOnce) {
   push_adjacent(q, fd, 1);
   ASSERT_TRUE(eventually([&] { return q.flushes() == 1; }));
   // The failure stops the queue: later writes are refused (soon after the flush returned).
-  bool refused = false;
-  for (int tries = 0; tries < 1000 && !refused; ++tries) {
+  const bool refused = eventually([&] {
     WriteQueue::Write later;
     later.fd = fd;
     later.bytes = {1};
-    refused = !q.push(std::move(later));
-    if (!refused) ::usleep(1000);
-  }
+    return !q.push(std::move(later));
+  });
   q.finish();
   EXPECT_TRUE(refused);
   EXPECT_EQ(failures.count, 1);

@@ -87,8 +87,8 @@ ALLOY_VECTORIZED void accumulate_scaled_f64(double* acc, const double* v, double
 // The plain-sum combine for a fixed number N of task vectors in one loop over elements:
 // out[j] = base[j] + (Σ_m w[m] · v[m][j]) / divisor · λ, the sum from 0 in model order. The same
 // operations per element as zeroing, accumulate_scaled_f64 per model and add_change, so the same
-// bits, without N + 2 passes over an intermediate array. `Plain`: divisor and λ are both 1, left
-// out (a division per four elements took most of the fused loops' time).
+// bits, without N + 2 passes over an intermediate array. `Plain`: divisor and λ are both 1 and left
+// out, as in add_change (a division per four elements took most of the fused loops' time).
 template <int N, bool Plain>
 __attribute__((always_inline)) inline void combine_fixed(const double* const* v, const double* w, const float* base,
                                                        double divisor, double lambda, int64_t n, float* out) {
@@ -100,8 +100,6 @@ __attribute__((always_inline)) inline void combine_fixed(const double* const* v,
   }
 }
 
-// Dividing and multiplying by 1 are exact: with divisor and λ both 1 (not normalised, the
-// default λ) the loop leaves them out, and gives the same bits.
 #define ALLOY_COMBINE(N)                                                                                    \
   ALLOY_VECTORIZED void combine_##N(const double* const* v, const double* w, const float* base, double divisor, \
                                     double lambda, int64_t n, float* out) {                                 \
@@ -221,15 +219,20 @@ class TaskArithmeticKernel final : public MergeKernel {
     const bool rescale = call.flag("rescale");
     std::vector<TaskVectorMask> all = plan_masks(call, family.sparsify, sparsify_params(call, family.sparsify), rescale);
     double sum = 0;
-    all_kept_ = !consensus_ && kept_combine(models_.size()) != nullptr;
+    bool all_kept = !consensus_ && kept_combine(models_.size()) != nullptr;
     for (size_t i : models_) {
-      all_kept_ &= all[i].kept != nullptr;
+      all_kept &= all[i].kept != nullptr;
       masks_.push_back(all[i]);
       weights_.push_back(call.model_param(i, "weight"));
       sum += weights_.back();
       whole_rows_ |= all[i].rule == TaskVectorMask::Rule::Della;
     }
     divisor_ = std::fabs(sum) < 1e-8 ? 1.0 : sum;  // mergekit's guard for the plain sum
+    if (all_kept)
+      for (const TaskVectorMask& m : masks_) {
+        kept_.push_back(m.kept->data());
+        kept_scales_.push_back(m.scale);
+      }
   }
 
   void map(const RowBlock& block, float* out) const override {
@@ -237,34 +240,26 @@ class TaskArithmeticKernel final : public MergeKernel {
     if (len <= 0) return;
     const float* base = block.inputs[base_];
     const size_t n_models = models_.size();
-    // Segments of whole rows when a mask ranks within rows (DELLA), else of kTile elements.
-    const int64_t segment = whole_rows_ ? std::max<int64_t>(1, kTile / cols) * cols : kTile;
-    const int64_t seg_cap = std::min(segment, len);
     // Per-thread buffers, grown once: every value is written before it is read, and zeroing
     // fresh ones for each block cost more than some of the arithmetic.
     struct Scratch {
       std::vector<double> v, mixed, divisor;
       std::vector<const double*> rows;
       std::vector<const float*> inputs;  // the fused kept-bits combine's
-      std::vector<const uint32_t*> kept;
-      std::vector<double> scales;
       MaskScratch mask;
     };
     thread_local Scratch t;
-    if (all_kept_ && block.first_element() % 8 == 0) {  // no scratch arrays: the whole block at once
+    if (!kept_.empty() && block.first_element() % 8 == 0) {  // no scratch arrays: the whole block at once
       t.inputs.resize(n_models);
-      t.kept.resize(n_models);
-      t.scales.resize(n_models);
-      for (size_t m = 0; m < n_models; ++m) {
-        t.inputs[m] = block.inputs[models_[m]];
-        t.kept[m] = masks_[m].kept->data();
-        t.scales[m] = masks_[m].scale;
-      }
-      kept_combine(n_models)(t.inputs.data(), t.kept.data(), t.scales.data(), weights_.data(), base,
+      for (size_t m = 0; m < n_models; ++m) t.inputs[m] = block.inputs[models_[m]];
+      kept_combine(n_models)(t.inputs.data(), kept_.data(), kept_scales_.data(), weights_.data(), base,
                              static_cast<uint64_t>(block.first_element()), normalize_ ? divisor_ : 1.0, lambda_, len,
                              out);
       return;
     }
+    // Segments of whole rows when a mask ranks within rows (DELLA), else of kTile elements.
+    const int64_t segment = whole_rows_ ? std::max<int64_t>(1, kTile / cols) * cols : kTile;
+    const int64_t seg_cap = std::min(segment, len);
     t.v.resize(std::max(t.v.size(), n_models * static_cast<size_t>(seg_cap)));
     t.mixed.resize(std::max(t.mixed.size(), static_cast<size_t>(seg_cap)));
     t.divisor.resize(std::max(t.divisor.size(), static_cast<size_t>(seg_cap)));
@@ -309,7 +304,10 @@ class TaskArithmeticKernel final : public MergeKernel {
   double lambda_;
   double divisor_ = 1.0;
   bool whole_rows_ = false;
-  bool all_kept_ = false;  // a plain sum over masks that all kept their bits: combine_kept_N
+  // A plain sum over masks that all kept their bits (combine_kept_N): their bits and scales, per
+  // task vector; empty otherwise.
+  std::vector<const uint32_t*> kept_;
+  std::vector<double> kept_scales_;
 };
 
 MethodSpec family_method(const Family& f) {
