@@ -52,8 +52,7 @@ ALLOY_VECTORIZED void replace_zero_divisors(double* divisor, int64_t len) {
 }
 
 // The whole election and merge for a fixed number N of task vectors in one loop over elements
-// (the loops over m unrolled): no intermediate arrays. Per element the same operations in the same
-// order as the loops above, so the results are the same bits.
+// (elect_and_merge: the loops over m unrolled, no intermediate arrays, the same bits).
 template <int N, bool weighted>
 __attribute__((always_inline)) inline void consensus_fixed(const double* const* v, const double* w, int64_t len,
                                                          double* __restrict mixed, double* __restrict divisor) {
@@ -65,20 +64,10 @@ __attribute__((always_inline)) inline void consensus_fixed(const double* const* 
     wm[m] = w[m];
   }
   for (int64_t j = 0; j < len; ++j) {
-    double s = 0;
+    double e[N];
 #pragma GCC unroll 8
-    for (int m = 0; m < N; ++m) s += weighted ? wm[m] * r[m][j] : r[m][j];
-    const double elected = s >= 0 ? 1.0 : -1.0;
-    double mix = 0, div = 0;
-#pragma GCC unroll 8
-    for (int m = 0; m < N; ++m) {
-      const double wd = wm[m] * r[m][j];
-      const double agree = (weighted ? wd : r[m][j]) * elected > 0 ? 1.0 : 0.0;
-      mix += wd * agree;
-      div += wm[m] * agree;
-    }
-    mixed[j] = mix;
-    divisor[j] = div == 0 ? 1.0 : div;
+    for (int m = 0; m < N; ++m) e[m] = r[m][j];
+    elect_and_merge<N, weighted>(e, wm, mixed[j], divisor[j]);
   }
 }
 

@@ -17,4 +17,32 @@ enum class SignRule { Weighted, Unweighted };
 void sign_consensus(std::span<const double* const> v, std::span<const double> w, int64_t len, SignRule rule,
                     double* mixed, double* divisor);
 
+// The same for one element (T = double) or for four, lane by lane (T = F64x4, util/lanes.h):
+// v[m] is task vector m's entry; the operations of sign_consensus in its order, so a loop that
+// applies the masks and adds to the base around it (fused, no arrays between) gives its bits.
+template <int N, bool Weighted, class T>
+__attribute__((always_inline)) inline void elect_and_merge(const T (&v)[N], const double (&w)[N], T& mixed,
+                                                           T& divisor) {
+  const T zero = T{} + 0.0, one = zero + 1.0;
+  T vote = zero;
+#pragma GCC unroll 8
+  for (int m = 0; m < N; ++m) {
+    if constexpr (Weighted)
+      vote += w[m] * v[m];
+    else
+      vote += v[m];
+  }
+  const T elected = vote >= 0 ? one : -one;
+  T mix = zero, div = zero;
+#pragma GCC unroll 8
+  for (int m = 0; m < N; ++m) {
+    const T wd = w[m] * v[m];
+    const T agree = (Weighted ? wd : v[m]) * elected > 0 ? one : zero;
+    mix += wd * agree;
+    div += w[m] * agree;
+  }
+  mixed = mix;
+  divisor = div == 0 ? one : div;
+}
+
 }  // namespace alloy

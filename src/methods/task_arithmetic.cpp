@@ -3,6 +3,7 @@
 //   δ_m = model_m − base;  δ'_m = sparsify(δ_m) [· L1 rescale];  combine with weights
 //   (plain sum, or sign consensus);  [÷ Σ weights];  · lambda;  + base
 // and the methods differ only in the sparsification, the consensus and two defaults.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -114,27 +115,95 @@ ALLOY_COMBINE(3)
 ALLOY_COMBINE(4)
 #undef ALLOY_COMBINE
 
-// The same combine over task vectors whose masks all kept their decisions (DARE's and DELLA's
-// rescale pass, TaskVectorMask::kept), fused with applying them: v[m][j] = (x[m][j] − base[j]) ·
-// (kept ? scale[m] : 0) as apply_mask computes it, then the combine above, the same operations per
-// element, so the same bits, without the task vectors' f64 arrays (stored and loaded back, that
-// was a fifth of dare_linear). `first` (the element index of x[m][0]) is a multiple of 8.
+// The fused combines over task vectors whose masks all kept their decisions (DARE's and DELLA's
+// rescale pass, TaskVectorMask::kept): v[m] = (x[m] − base) · (kept ? scale[m] : 0) as apply_mask
+// computes it, then what the loops over its f64 arrays do with it, per element and in their order
+// (so the same bits), without the arrays (stored and loaded back, that was a fifth of dare_linear).
+// The parts below take one element (T = double) or four, lane by lane (T = F64x4).
+
+// The change to the base: the plain sum (combine_N: Σ_m w[m]·v[m] from 0 in model order, ÷ divisor
+// · λ unless Plain) ...
 template <int N, bool Plain>
+struct SumChange {
+  double w[N], divisor, lambda;
+  template <class T>
+  __attribute__((always_inline)) void operator()(const T (&v)[N], T& change) const {
+    T mix = T{} + 0.0;
+#pragma GCC unroll 8
+    for (int m = 0; m < N; ++m) mix += w[m] * v[m];
+    if constexpr (Plain)
+      change = mix;
+    else
+      change = mix / divisor * lambda;
+  }
+};
+
+// ... or the sign consensus, not normalised (sign_consensus, then add_change with a divisor of 1:
+// x / 1 is x, so mixed · λ).
+template <int N, bool Weighted>
+struct ConsensusChange {
+  double w[N], lambda;
+  template <class T>
+  __attribute__((always_inline)) void operator()(const T (&v)[N], T& change) const {
+    T mixed, divisor;
+    elect_and_merge<N, Weighted>(v, w, mixed, divisor);
+    change = mixed * lambda;
+  }
+};
+
+// Where the results go: out = base + change, rounded once (add_to_base) ...
+template <int N, class Change>
+struct AddToBase {
+  Change change;
+  float* out;
+  __attribute__((always_inline)) void lanes(int64_t at, const F64x4 (&v)[N], const F64x4& base) const {
+    F64x4 c;
+    change(v, c);
+    // add_to_base per lane: the base where the change is 0, else base + change, rounded once.
+    const I64x4 unchanged = c == 0;
+    const I64x4 pick = (reinterpret_cast<I64x4>(base) & unchanged) | (reinterpret_cast<I64x4>(base + c) & ~unchanged);
+    const F32x4 rounded = __builtin_convertvector(reinterpret_cast<F64x4>(pick), F32x4);
+    std::memcpy(out + at, &rounded, sizeof rounded);
+  }
+  void one(int64_t j, const double (&v)[N], float base) const {
+    double c;
+    change(v, c);
+    out[j] = add_to_base(base, c);
+  }
+};
+
+// ... or the sign consensus's sums, for add_divided_change to divide in a loop of its own (in the
+// fused loop the division's latency, at the end of a long chain, stalled it: no faster than the
+// three loops over arrays).
+template <int N, bool Weighted>
+struct ConsensusSums {
+  double w[N];
+  double *mixed, *divisor;
+  __attribute__((always_inline)) void lanes(int64_t at, const F64x4 (&v)[N], const F64x4&) const {
+    F64x4 mix, div;
+    elect_and_merge<N, Weighted>(v, w, mix, div);
+    std::memcpy(mixed + at, &mix, sizeof mix);
+    std::memcpy(divisor + at, &div, sizeof div);
+  }
+  void one(int64_t j, const double (&v)[N], float) const { elect_and_merge<N, Weighted>(v, w, mixed[j], divisor[j]); }
+};
+
+// The loop: masked entries of elements 0 .. n − 1 to sink.lanes / sink.one. `first` (the element
+// index of x[m][0]) is a multiple of 8.
+template <int N, class Sink>
 __attribute__((always_inline)) inline void combine_kept_fixed(const float* const* x, const uint32_t* const* kept,
-                                                            const double* scale, const double* w, const float* base,
-                                                            uint64_t first, double divisor, double lambda, int64_t n,
-                                                            float* out) {
-  // Locals: stores to `out` could alias the arrays, which made every step load them again.
+                                                            const double* scale, const float* base, uint64_t first,
+                                                            int64_t n, const Sink& to) {
+  // Locals: stores to the outputs could alias the arrays, which made every step load them again.
+  const Sink sink = to;
   const float* xs[N];
   const uint32_t* ks[N];
-  F64x4 scales[N], weights[N];
+  F64x4 scales[N];
   for (int m = 0; m < N; ++m) {
     xs[m] = x[m];
     ks[m] = kept[m];
-    scales[m] = F64x4{scale[m], scale[m], scale[m], scale[m]};
-    weights[m] = F64x4{w[m], w[m], w[m], w[m]};
+    scales[m] = F64x4{} + scale[m];
   }
-  const F64x4 divisors = {divisor, divisor, divisor, divisor}, lambdas = {lambda, lambda, lambda, lambda};
   U32x8 words[N] = {};
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
@@ -146,7 +215,7 @@ __attribute__((always_inline)) inline void combine_kept_fixed(const float* const
       const int64_t at = j + 4 * half;
       F64x4 bd;
       load_f64x4(base + at, bd);
-      F64x4 mix = {0, 0, 0, 0};
+      F64x4 v[N];
 #pragma GCC unroll 8
       for (int m = 0; m < N; ++m) {
         F64x4 xd;
@@ -154,44 +223,94 @@ __attribute__((always_inline)) inline void combine_kept_fixed(const float* const
         I64x4 lanes;
         half_as_i64(keep[m], half, lanes);
         const F64x4 factor = reinterpret_cast<F64x4>(reinterpret_cast<I64x4>(scales[m]) & lanes);  // scale or 0
-        mix += weights[m] * ((xd - bd) * factor);
+        v[m] = (xd - bd) * factor;
       }
-      const F64x4 change = Plain ? mix : mix / divisors * lambdas;
-      // add_to_base per lane: the base where the change is 0, else base + change, rounded once.
-      const I64x4 unchanged = change == 0;
-      const I64x4 pick = (reinterpret_cast<I64x4>(bd) & unchanged) | (reinterpret_cast<I64x4>(bd + change) & ~unchanged);
-      const F32x4 rounded = __builtin_convertvector(reinterpret_cast<F64x4>(pick), F32x4);
-      std::memcpy(out + at, &rounded, sizeof rounded);
+      sink.lanes(at, v, bd);
     }
   }
   for (; j < n; ++j) {
-    double mix = 0;
+    double v[N];
     for (int m = 0; m < N; ++m) {
       const double factor = is_kept(kept[m], first + static_cast<uint64_t>(j)) ? scale[m] : 0.0;
-      mix += w[m] * ((static_cast<double>(x[m][j]) - static_cast<double>(base[j])) * factor);
+      v[m] = (static_cast<double>(x[m][j]) - static_cast<double>(base[j])) * factor;
     }
-    out[j] = add_to_base(base[j], Plain ? mix : mix / divisor * lambda);
+    sink.one(j, v, base[j]);
   }
 }
 
-#define ALLOY_COMBINE_KEPT(N)                                                                                  \
-  ALLOY_VECTORIZED void combine_kept_##N(const float* const* x, const uint32_t* const* kept, const double* scale,  \
-                                         const double* w, const float* base, uint64_t first, double divisor,       \
-                                         double lambda, int64_t n, float* out) {                                    \
-    if (divisor == 1 && lambda == 1)                                                                                \
-      combine_kept_fixed<N, true>(x, kept, scale, w, base, first, divisor, lambda, n, out);                         \
-    else                                                                                                            \
-      combine_kept_fixed<N, false>(x, kept, scale, w, base, first, divisor, lambda, n, out);                        \
+// The plain sum (normalised: ÷ divisor) or the sign consensus (normalised: ÷ the agreeing
+// weights' sum), · λ, of 1 to 4 task vectors with kept bits.
+struct KeptMerge {
+  bool consensus, weighted_vote, normalize;
+  double divisor, lambda;
+};
+
+// `part` with the weights w[0 .. N).
+template <int N, class Part>
+Part with_weights(Part part, const double* w) {
+  for (int m = 0; m < N; ++m) part.w[m] = w[m];
+  return part;
+}
+
+template <int N, bool Weighted>
+__attribute__((always_inline)) inline void consensus_kept(const float* const* x, const uint32_t* const* kept,
+                                                          const double* scale, const double* w, const KeptMerge& how,
+                                                          const float* base, uint64_t first, int64_t n, float* out) {
+  if (!how.normalize) {
+    const AddToBase<N, ConsensusChange<N, Weighted>> sink{with_weights<N>(ConsensusChange<N, Weighted>{{}, how.lambda}, w),
+                                                          out};
+    combine_kept_fixed<N>(x, kept, scale, base, first, n, sink);
+    return;
   }
-ALLOY_COMBINE_KEPT(1)
-ALLOY_COMBINE_KEPT(2)
-ALLOY_COMBINE_KEPT(3)
-ALLOY_COMBINE_KEPT(4)
-#undef ALLOY_COMBINE_KEPT
+  constexpr int64_t kTile = 512;  // (a multiple of 8: the keep bits' steps)
+  double mixed[kTile], divisor[kTile];
+  const ConsensusSums<N, Weighted> sink = with_weights<N>(ConsensusSums<N, Weighted>{{}, mixed, divisor}, w);
+  for (int64_t t = 0; t < n; t += kTile) {
+    const int64_t len = std::min(kTile, n - t);
+    const float* xt[N];
+    for (int m = 0; m < N; ++m) xt[m] = x[m] + t;
+    combine_kept_fixed<N>(xt, kept, scale, base + t, first + static_cast<uint64_t>(t), len, sink);
+    add_divided_change(base + t, mixed, divisor, how.lambda, len, out + t);
+  }
+}
+
+// (Inlined into each merge_kept_N, so that its AVX2 clone has the loops.)
+template <int N>
+__attribute__((always_inline)) inline void merge_kept(const float* const* x, const uint32_t* const* kept,
+                                                      const double* scale, const double* w, const KeptMerge& how,
+                                                      const float* base, uint64_t first, int64_t n, float* out) {
+  if (how.consensus) {
+    if (how.weighted_vote)
+      consensus_kept<N, true>(x, kept, scale, w, how, base, first, n, out);
+    else
+      consensus_kept<N, false>(x, kept, scale, w, how, base, first, n, out);
+    return;
+  }
+  const double divisor = how.normalize ? how.divisor : 1.0;
+  if (divisor == 1 && how.lambda == 1) {  // (dividing and multiplying by 1 left out, as in add_change)
+    const SumChange<N, true> change = with_weights<N>(SumChange<N, true>{{}, divisor, how.lambda}, w);
+    combine_kept_fixed<N>(x, kept, scale, base, first, n, AddToBase<N, SumChange<N, true>>{change, out});
+  } else {
+    const SumChange<N, false> change = with_weights<N>(SumChange<N, false>{{}, divisor, how.lambda}, w);
+    combine_kept_fixed<N>(x, kept, scale, base, first, n, AddToBase<N, SumChange<N, false>>{change, out});
+  }
+}
+
+#define ALLOY_MERGE_KEPT(N)                                                                                     \
+  ALLOY_VECTORIZED void merge_kept_##N(const float* const* x, const uint32_t* const* kept, const double* scale, \
+                                       const double* w, const KeptMerge& how, const float* base, uint64_t first,  \
+                                       int64_t n, float* out) {                                                   \
+    merge_kept<N>(x, kept, scale, w, how, base, first, n, out);                                                   \
+  }
+ALLOY_MERGE_KEPT(1)
+ALLOY_MERGE_KEPT(2)
+ALLOY_MERGE_KEPT(3)
+ALLOY_MERGE_KEPT(4)
+#undef ALLOY_MERGE_KEPT
 
 using FixedCombine = void (*)(const double* const*, const double*, const float*, double, double, int64_t, float*);
-using KeptCombine = void (*)(const float* const*, const uint32_t* const*, const double*, const double*, const float*,
-                             uint64_t, double, double, int64_t, float*);
+using KeptCombine = void (*)(const float* const*, const uint32_t* const*, const double*, const double*,
+                             const KeptMerge&, const float*, uint64_t, int64_t, float*);
 
 // The fused combines for 1 to 4 task vectors (the common recipes), nullptr otherwise.
 FixedCombine fixed_combine(size_t models) {
@@ -200,7 +319,7 @@ FixedCombine fixed_combine(size_t models) {
 }
 
 KeptCombine kept_combine(size_t models) {
-  static const KeptCombine table[] = {combine_kept_1, combine_kept_2, combine_kept_3, combine_kept_4};
+  static const KeptCombine table[] = {merge_kept_1, merge_kept_2, merge_kept_3, merge_kept_4};
   return models >= 1 && models <= 4 ? table[models - 1] : nullptr;
 }
 
@@ -219,7 +338,7 @@ class TaskArithmeticKernel final : public MergeKernel {
     const bool rescale = call.flag("rescale");
     std::vector<TaskVectorMask> all = plan_masks(call, family.sparsify, sparsify_params(call, family.sparsify), rescale);
     double sum = 0;
-    bool all_kept = !consensus_ && kept_combine(models_.size()) != nullptr;
+    bool all_kept = kept_combine(models_.size()) != nullptr;
     for (size_t i : models_) {
       all_kept &= all[i].kept != nullptr;
       masks_.push_back(all[i]);
@@ -252,9 +371,9 @@ class TaskArithmeticKernel final : public MergeKernel {
     if (!kept_.empty() && block.first_element() % 8 == 0) {  // no scratch arrays: the whole block at once
       t.inputs.resize(n_models);
       for (size_t m = 0; m < n_models; ++m) t.inputs[m] = block.inputs[models_[m]];
-      kept_combine(n_models)(t.inputs.data(), kept_.data(), kept_scales_.data(), weights_.data(), base,
-                             static_cast<uint64_t>(block.first_element()), normalize_ ? divisor_ : 1.0, lambda_, len,
-                             out);
+      const KeptMerge how{consensus_, sign_rule_ == SignRule::Weighted, normalize_, divisor_, lambda_};
+      kept_combine(n_models)(t.inputs.data(), kept_.data(), kept_scales_.data(), weights_.data(), how, base,
+                             static_cast<uint64_t>(block.first_element()), len, out);
       return;
     }
     // Segments of whole rows when a mask ranks within rows (DELLA), else of kTile elements.

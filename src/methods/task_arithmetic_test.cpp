@@ -250,7 +250,8 @@ TEST(TaskArithmeticFamily, MatchesReferenceForEveryTaskVectorCount) {
 }
 
 // Tensors longer than a merge tile (4096 elements) with rows that are not a multiple of 8 long:
-// tiles and DELLA's whole-row segments then start at any offset, for every block split.
+// tiles and DELLA's whole-row segments then start at any offset, for every block split; with
+// DARE's and DELLA's default rescale, the fused loops over kept bits, for every combine.
 TEST(TaskArithmeticFamily, MatchesReferenceOnTensorsLongerThanATile) {
   uint32_t seed = 80;
   for (const auto& method : kMethods) {
@@ -262,6 +263,11 @@ TEST(TaskArithmeticFamily, MatchesReferenceOnTensorsLongerThanATile) {
     c.o.normalize = !normalize_default(method);  // the combines that divide
     c.o.lambda = 0.75;
     expect_matches_reference(c, "700 x 13, flipped");
+    if (consensus_of(method)) {  // the paper's vote, with weights that make it differ from mergekit's
+      c.o.paper = true;
+      c.o.weight = {0.9, -0.4, 0.6};
+      expect_matches_reference(c, "700 x 13, flipped, paper sign");
+    }
   }
 }
 
