@@ -501,18 +501,41 @@ uint32_t at_least(const TopKRule& r, bool before_cut) {
   return r.bits == std::numeric_limits<uint32_t>::max() ? r.bits : r.bits + 1;
 }
 
-// Splits [first, first + len) at the rules' cuts, so each piece compares magnitudes only.
-void band_pieces(const TopKRule& upper, const TopKRule* lower, int64_t first, int64_t len, const float* x,
-                 const float* base, double scale, double* v) {
-  auto local = [&](const TopKRule& r) { return std::clamp<int64_t>(r.cut - first, 0, len); };
-  int64_t cuts[4] = {0, local(upper), lower ? local(*lower) : len, len};
-  std::sort(cuts + 1, cuts + 3);
-  for (int k = 0; k < 3; ++k) {
-    const int64_t a = cuts[k], b = cuts[k + 1];
-    if (a >= b) continue;
-    const bool before_upper = first + a < upper.cut;
-    const uint32_t below = lower ? at_least(*lower, first + a < lower->cut) : std::numeric_limits<uint32_t>::max();
-    band_deltas(x + a, base + a, b - a, at_least(upper, before_upper), below, scale, v + a);
+}  // namespace
+
+bool is_band(const TaskVectorMask& m) {
+  using Rule = TaskVectorMask::Rule;
+  return !m.kept && (m.rule == Rule::All || m.rule == Rule::None || m.rule == Rule::TopK || m.rule == Rule::Band);
+}
+
+MagnitudeBand band_at(const TaskVectorMask& m, int64_t e) {
+  using Rule = TaskVectorMask::Rule;
+  constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+  switch (m.rule) {
+    case Rule::All: return {0, kNone};
+    case Rule::TopK: return {at_least(m.upper, e < m.upper.cut), kNone};
+    case Rule::Band: return {at_least(m.upper, e < m.upper.cut), at_least(m.lower, e < m.lower.cut)};
+    default: return {kNone, kNone};
+  }
+}
+
+int64_t band_changes_after(const TaskVectorMask& m, int64_t e) {
+  using Rule = TaskVectorMask::Rule;
+  int64_t next = std::numeric_limits<int64_t>::max();
+  if ((m.rule == Rule::TopK || m.rule == Rule::Band) && e < m.upper.cut) next = m.upper.cut;
+  if (m.rule == Rule::Band && e < m.lower.cut) next = std::min(next, m.lower.cut);
+  return next;
+}
+
+namespace {
+
+// apply_mask of a band rule: pieces over which the band is constant, each compares magnitudes only.
+void band_pieces(const TaskVectorMask& m, int64_t first, int64_t len, const float* x, const float* base, double* v) {
+  for (int64_t a = 0; a < len;) {
+    const int64_t b = std::min(len, band_changes_after(m, first + a) - first);
+    const MagnitudeBand band = band_at(m, first + a);
+    band_deltas(x + a, base + a, b - a, band.at_least, band.below, m.scale, v + a);
+    a = b;
   }
 }
 
@@ -533,10 +556,8 @@ void apply_mask(const TaskVectorMask& m, int64_t first, int64_t len, int64_t col
       std::fill(v, v + len, 0.0);
       break;
     case Rule::TopK:
-      band_pieces(m.upper, nullptr, first, len, x, base, m.scale, v);
-      break;
     case Rule::Band:
-      band_pieces(m.upper, &m.lower, first, len, x, base, m.scale, v);
+      band_pieces(m, first, len, x, base, v);
       break;
     case Rule::Bernoulli: {
       // density in (0, 1): cutoff in [1, 2^32].

@@ -56,6 +56,17 @@ inline constexpr uint64_t kKeptBitsBudget = uint64_t{64} << 20;
 std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kind,
                                        const std::vector<SparsifyParams>& params, bool rescale);
 
+// A magnitude mask over a range of elements: it keeps the entries whose |δ| bits (of the f32
+// difference) m satisfy at_least <= m < below.
+struct MagnitudeBand {
+  uint32_t at_least, below;
+};
+// Whether m is such a mask everywhere (All, None, TopK, Band), piecewise constant in the index:
+// band_at(m, e) holds for elements e .. band_changes_after(m, e) − 1.
+bool is_band(const TaskVectorMask& m);
+MagnitudeBand band_at(const TaskVectorMask& m, int64_t e);
+int64_t band_changes_after(const TaskVectorMask& m, int64_t e);
+
 // Reusable buffers for apply_mask (DELLA's per-row ranks).
 struct MaskScratch {
   std::vector<uint32_t> keys, thresholds;  // per entry: |δ| bits; DELLA's keep threshold

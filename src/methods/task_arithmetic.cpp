@@ -115,11 +115,12 @@ ALLOY_COMBINE(3)
 ALLOY_COMBINE(4)
 #undef ALLOY_COMBINE
 
-// The fused combines over task vectors whose masks all kept their decisions (DARE's and DELLA's
-// rescale pass, TaskVectorMask::kept): v[m] = (x[m] − base) · (kept ? scale[m] : 0) as apply_mask
-// computes it, then what the loops over its f64 arrays do with it, per element and in their order
-// (so the same bits), without the arrays (stored and loaded back, that was a fifth of dare_linear).
-// The parts below take one element (T = double) or four, lane by lane (T = F64x4).
+// The fused combines: v[m] = (x[m] − base) · (kept ? scale[m] : 0) as apply_mask computes it, then
+// what the loops over its f64 arrays do with it, per element and in their order (so the same bits),
+// without the arrays (stored and loaded back, that was a fifth of dare_linear). For masks that
+// kept their decisions (DARE's and DELLA's rescale pass, TaskVectorMask::kept) and for magnitude
+// bands (ties, breadcrumbs). The parts below take one element (T = double) or four, lane by lane
+// (T = F64x4).
 
 // The change to the base: the plain sum (combine_N: Σ_m w[m]·v[m] from 0 in model order, ÷ divisor
 // · λ unless Plain) ...
@@ -188,28 +189,70 @@ struct ConsensusSums {
   void one(int64_t j, const double (&v)[N], float) const { elect_and_merge<N, Weighted>(v, w, mixed[j], divisor[j]); }
 };
 
-// The loop: masked entries of elements 0 .. n − 1 to sink.lanes / sink.one. `first` (the element
-// index of x[m][0]) is a multiple of 8.
-template <int N, class Sink>
-__attribute__((always_inline)) inline void combine_kept_fixed(const float* const* x, const uint32_t* const* kept,
-                                                            const double* scale, const float* base, uint64_t first,
-                                                            int64_t n, const Sink& to) {
+// The keep decisions: the kept bits of elements first, first + 1, ... (first a multiple of 8) ...
+template <int N>
+struct KeptLanes {
+  const uint32_t* bits[N];
+  uint64_t first;
+  U32x8 words[N] = {};
+  I32x8 keep[N] = {};
+  KeptLanes from(int64_t t) const {  // the same bits from element t on (t a multiple of 8)
+    KeptLanes k = *this;
+    k.first += static_cast<uint64_t>(t);
+    return k;
+  }
+  __attribute__((always_inline)) void step(int64_t j, const float* const*, const float*) {
+#pragma GCC unroll 8
+    for (int m = 0; m < N; ++m) next_keep_lanes(bits[m], first + static_cast<uint64_t>(j), j == 0, words[m], keep[m]);
+  }
+  __attribute__((always_inline)) void lanes(int m, int half, I64x4& out) const { half_as_i64(keep[m], half, out); }
+  bool one(int m, int64_t j, float, float) const { return is_kept(bits[m], first + static_cast<uint64_t>(j)); }
+};
+
+// ... or magnitude bands (sparsify.h): |x − base| bits (of the f32 difference) in [at_least,
+// below), eight lanes a step. As signed compares (AVX2 has none unsigned): the bits are at most
+// 0x7fffffff, so bits >= t is bits > min(t, 2^31) − 1 in int32, and bits < t is its negation.
+template <int N>
+struct BandLanes {
+  int32_t above[N], not_above[N];  // kept: bits > above[m] and not bits > not_above[m]
+  I32x8 keep[N] = {};
+  static int32_t bound(uint32_t t) { return static_cast<int32_t>(std::min(t, 0x80000000u) - 1); }
+  BandLanes from(int64_t) const { return *this; }  // (bands are constant over the range)
+  __attribute__((always_inline)) void step(int64_t j, const float* const* x, const float* base) {
+    F32x8 b;
+    std::memcpy(&b, base + j, sizeof b);
+#pragma GCC unroll 8
+    for (int m = 0; m < N; ++m) {
+      F32x8 v;
+      std::memcpy(&v, x[m] + j, sizeof v);
+      const I32x8 bits = reinterpret_cast<I32x8>(v - b) & 0x7fffffff;
+      keep[m] = (bits > above[m]) & ~(bits > not_above[m]);
+    }
+  }
+  __attribute__((always_inline)) void lanes(int m, int half, I64x4& out) const { half_as_i64(keep[m], half, out); }
+  bool one(int m, int64_t, float x, float base) const {
+    const auto bits = static_cast<int32_t>(magnitude_bits(x - base));
+    return bits > above[m] && !(bits > not_above[m]);
+  }
+};
+
+// The loop over elements 0 .. n − 1: the masked entries to sink.lanes / sink.one.
+template <int N, class Masks, class Sink>
+__attribute__((always_inline)) inline void combine_masked_fixed(const float* const* x, const double* scale,
+                                                              const float* base, int64_t n, const Masks& masks,
+                                                              const Sink& to) {
   // Locals: stores to the outputs could alias the arrays, which made every step load them again.
   const Sink sink = to;
+  Masks keep = masks;
   const float* xs[N];
-  const uint32_t* ks[N];
   F64x4 scales[N];
   for (int m = 0; m < N; ++m) {
     xs[m] = x[m];
-    ks[m] = kept[m];
     scales[m] = F64x4{} + scale[m];
   }
-  U32x8 words[N] = {};
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
-    I32x8 keep[N];
-#pragma GCC unroll 8
-    for (int m = 0; m < N; ++m) next_keep_lanes(ks[m], first + static_cast<uint64_t>(j), j == 0, words[m], keep[m]);
+    keep.step(j, xs, base);
 #pragma GCC unroll 2
     for (int half = 0; half < 2; ++half) {
       const int64_t at = j + 4 * half;
@@ -221,7 +264,7 @@ __attribute__((always_inline)) inline void combine_kept_fixed(const float* const
         F64x4 xd;
         load_f64x4(xs[m] + at, xd);
         I64x4 lanes;
-        half_as_i64(keep[m], half, lanes);
+        keep.lanes(m, half, lanes);
         const F64x4 factor = reinterpret_cast<F64x4>(reinterpret_cast<I64x4>(scales[m]) & lanes);  // scale or 0
         v[m] = (xd - bd) * factor;
       }
@@ -231,7 +274,7 @@ __attribute__((always_inline)) inline void combine_kept_fixed(const float* const
   for (; j < n; ++j) {
     double v[N];
     for (int m = 0; m < N; ++m) {
-      const double factor = is_kept(kept[m], first + static_cast<uint64_t>(j)) ? scale[m] : 0.0;
+      const double factor = keep.one(m, j, x[m][j], base[j]) ? scale[m] : 0.0;
       v[m] = (static_cast<double>(x[m][j]) - static_cast<double>(base[j])) * factor;
     }
     sink.one(j, v, base[j]);
@@ -239,8 +282,8 @@ __attribute__((always_inline)) inline void combine_kept_fixed(const float* const
 }
 
 // The plain sum (normalised: ÷ divisor) or the sign consensus (normalised: ÷ the agreeing
-// weights' sum), · λ, of 1 to 4 task vectors with kept bits.
-struct KeptMerge {
+// weights' sum), · λ, of 1 to 4 task vectors.
+struct FusedMerge {
   bool consensus, weighted_vote, normalize;
   double divisor, lambda;
 };
@@ -252,14 +295,15 @@ Part with_weights(Part part, const double* w) {
   return part;
 }
 
-template <int N, bool Weighted>
-__attribute__((always_inline)) inline void consensus_kept(const float* const* x, const uint32_t* const* kept,
-                                                          const double* scale, const double* w, const KeptMerge& how,
-                                                          const float* base, uint64_t first, int64_t n, float* out) {
+template <int N, bool Weighted, class Masks>
+__attribute__((always_inline)) inline void consensus_masked(const float* const* x, const Masks& masks,
+                                                            const double* scale, const double* w,
+                                                            const FusedMerge& how, const float* base, int64_t n,
+                                                            float* out) {
   if (!how.normalize) {
     const AddToBase<N, ConsensusChange<N, Weighted>> sink{with_weights<N>(ConsensusChange<N, Weighted>{{}, how.lambda}, w),
                                                           out};
-    combine_kept_fixed<N>(x, kept, scale, base, first, n, sink);
+    combine_masked_fixed<N>(x, scale, base, n, masks, sink);
     return;
   }
   constexpr int64_t kTile = 512;  // (a multiple of 8: the keep bits' steps)
@@ -269,48 +313,64 @@ __attribute__((always_inline)) inline void consensus_kept(const float* const* x,
     const int64_t len = std::min(kTile, n - t);
     const float* xt[N];
     for (int m = 0; m < N; ++m) xt[m] = x[m] + t;
-    combine_kept_fixed<N>(xt, kept, scale, base + t, first + static_cast<uint64_t>(t), len, sink);
+    combine_masked_fixed<N>(xt, scale, base + t, len, masks.from(t), sink);
     add_divided_change(base + t, mixed, divisor, how.lambda, len, out + t);
   }
 }
 
-// (Inlined into each merge_kept_N, so that its AVX2 clone has the loops.)
-template <int N>
-__attribute__((always_inline)) inline void merge_kept(const float* const* x, const uint32_t* const* kept,
-                                                      const double* scale, const double* w, const KeptMerge& how,
-                                                      const float* base, uint64_t first, int64_t n, float* out) {
+// (Inlined into each merge_*_N, so that its AVX2 clone has the loops.)
+template <int N, class Masks>
+__attribute__((always_inline)) inline void merge_masked(const float* const* x, const Masks& masks, const double* scale,
+                                                        const double* w, const FusedMerge& how, const float* base,
+                                                        int64_t n, float* out) {
   if (how.consensus) {
     if (how.weighted_vote)
-      consensus_kept<N, true>(x, kept, scale, w, how, base, first, n, out);
+      consensus_masked<N, true>(x, masks, scale, w, how, base, n, out);
     else
-      consensus_kept<N, false>(x, kept, scale, w, how, base, first, n, out);
+      consensus_masked<N, false>(x, masks, scale, w, how, base, n, out);
     return;
   }
   const double divisor = how.normalize ? how.divisor : 1.0;
   if (divisor == 1 && how.lambda == 1) {  // (dividing and multiplying by 1 left out, as in add_change)
     const SumChange<N, true> change = with_weights<N>(SumChange<N, true>{{}, divisor, how.lambda}, w);
-    combine_kept_fixed<N>(x, kept, scale, base, first, n, AddToBase<N, SumChange<N, true>>{change, out});
+    combine_masked_fixed<N>(x, scale, base, n, masks, AddToBase<N, SumChange<N, true>>{change, out});
   } else {
     const SumChange<N, false> change = with_weights<N>(SumChange<N, false>{{}, divisor, how.lambda}, w);
-    combine_kept_fixed<N>(x, kept, scale, base, first, n, AddToBase<N, SumChange<N, false>>{change, out});
+    combine_masked_fixed<N>(x, scale, base, n, masks, AddToBase<N, SumChange<N, false>>{change, out});
   }
 }
 
-#define ALLOY_MERGE_KEPT(N)                                                                                     \
-  ALLOY_VECTORIZED void merge_kept_##N(const float* const* x, const uint32_t* const* kept, const double* scale, \
-                                       const double* w, const KeptMerge& how, const float* base, uint64_t first,  \
-                                       int64_t n, float* out) {                                                   \
-    merge_kept<N>(x, kept, scale, w, how, base, first, n, out);                                                   \
+// merge_kept_N: masks that kept their bits (bits[m] of elements first, first + 1, ...: first a
+// multiple of 8); merge_band_N: magnitude bands (at_least[m], below[m]).
+#define ALLOY_MERGE_FUSED(N)                                                                                    \
+  ALLOY_VECTORIZED void merge_kept_##N(const float* const* x, const uint32_t* const* bits, uint64_t first,      \
+                                       const double* scale, const double* w, const FusedMerge& how,             \
+                                       const float* base, int64_t n, float* out) {                              \
+    KeptLanes<N> masks{{}, first, {}, {}};                                                                      \
+    for (int m = 0; m < N; ++m) masks.bits[m] = bits[m];                                                        \
+    merge_masked<N>(x, masks, scale, w, how, base, n, out);                                                     \
+  }                                                                                                             \
+  ALLOY_VECTORIZED void merge_band_##N(const float* const* x, const MagnitudeBand* bands, const double* scale,  \
+                                       const double* w, const FusedMerge& how, const float* base, int64_t n,    \
+                                       float* out) {                                                            \
+    BandLanes<N> masks;                                                                                         \
+    for (int m = 0; m < N; ++m) {                                                                               \
+      masks.above[m] = BandLanes<N>::bound(bands[m].at_least);                                                  \
+      masks.not_above[m] = BandLanes<N>::bound(bands[m].below);                                                 \
+    }                                                                                                           \
+    merge_masked<N>(x, masks, scale, w, how, base, n, out);                                                     \
   }
-ALLOY_MERGE_KEPT(1)
-ALLOY_MERGE_KEPT(2)
-ALLOY_MERGE_KEPT(3)
-ALLOY_MERGE_KEPT(4)
-#undef ALLOY_MERGE_KEPT
+ALLOY_MERGE_FUSED(1)
+ALLOY_MERGE_FUSED(2)
+ALLOY_MERGE_FUSED(3)
+ALLOY_MERGE_FUSED(4)
+#undef ALLOY_MERGE_FUSED
 
 using FixedCombine = void (*)(const double* const*, const double*, const float*, double, double, int64_t, float*);
-using KeptCombine = void (*)(const float* const*, const uint32_t* const*, const double*, const double*,
-                             const KeptMerge&, const float*, uint64_t, int64_t, float*);
+using KeptMerge = void (*)(const float* const*, const uint32_t* const*, uint64_t, const double*, const double*,
+                           const FusedMerge&, const float*, int64_t, float*);
+using BandMerge = void (*)(const float* const*, const MagnitudeBand*, const double*, const double*, const FusedMerge&,
+                           const float*, int64_t, float*);
 
 // The fused combines for 1 to 4 task vectors (the common recipes), nullptr otherwise.
 FixedCombine fixed_combine(size_t models) {
@@ -318,8 +378,13 @@ FixedCombine fixed_combine(size_t models) {
   return models >= 1 && models <= 4 ? table[models - 1] : nullptr;
 }
 
-KeptCombine kept_combine(size_t models) {
-  static const KeptCombine table[] = {merge_kept_1, merge_kept_2, merge_kept_3, merge_kept_4};
+KeptMerge kept_merge(size_t models) {
+  static const KeptMerge table[] = {merge_kept_1, merge_kept_2, merge_kept_3, merge_kept_4};
+  return models >= 1 && models <= 4 ? table[models - 1] : nullptr;
+}
+
+BandMerge band_merge(size_t models) {
+  static const BandMerge table[] = {merge_band_1, merge_band_2, merge_band_3, merge_band_4};
   return models >= 1 && models <= 4 ? table[models - 1] : nullptr;
 }
 
@@ -338,20 +403,24 @@ class TaskArithmeticKernel final : public MergeKernel {
     const bool rescale = call.flag("rescale");
     std::vector<TaskVectorMask> all = plan_masks(call, family.sparsify, sparsify_params(call, family.sparsify), rescale);
     double sum = 0;
-    bool all_kept = kept_combine(models_.size()) != nullptr;
+    bool all_kept = kept_merge(models_.size()) != nullptr;
+    all_bands_ = band_merge(models_.size()) != nullptr;
+    bool any_cut = false;  // (task vectors kept whole take the loops over arrays: as fast without compares)
     for (size_t i : models_) {
       all_kept &= all[i].kept != nullptr;
+      all_bands_ &= is_band(all[i]);
+      any_cut |= all[i].rule != TaskVectorMask::Rule::All;
       masks_.push_back(all[i]);
       weights_.push_back(call.model_param(i, "weight"));
       sum += weights_.back();
       whole_rows_ |= all[i].rule == TaskVectorMask::Rule::Della;
     }
+    all_bands_ &= any_cut;
     divisor_ = std::fabs(sum) < 1e-8 ? 1.0 : sum;  // mergekit's guard for the plain sum
-    if (all_kept)
-      for (const TaskVectorMask& m : masks_) {
-        kept_.push_back(m.kept->data());
-        kept_scales_.push_back(m.scale);
-      }
+    for (const TaskVectorMask& m : masks_) {
+      if (all_kept) kept_.push_back(m.kept->data());
+      scales_.push_back(m.scale);
+    }
   }
 
   void map(const RowBlock& block, float* out) const override {
@@ -364,16 +433,32 @@ class TaskArithmeticKernel final : public MergeKernel {
     struct Scratch {
       std::vector<double> v, mixed, divisor;
       std::vector<const double*> rows;
-      std::vector<const float*> inputs;  // the fused kept-bits combine's
+      std::vector<const float*> inputs;  // the fused merges' inputs
       MaskScratch mask;
     };
     thread_local Scratch t;
-    if (!kept_.empty() && block.first_element() % 8 == 0) {  // no scratch arrays: the whole block at once
+    const FusedMerge how{consensus_, sign_rule_ == SignRule::Weighted, normalize_, divisor_, lambda_};
+    const int64_t first = block.first_element();
+    if (!kept_.empty() && first % 8 == 0) {  // no scratch arrays: the whole block at once
       t.inputs.resize(n_models);
       for (size_t m = 0; m < n_models; ++m) t.inputs[m] = block.inputs[models_[m]];
-      const KeptMerge how{consensus_, sign_rule_ == SignRule::Weighted, normalize_, divisor_, lambda_};
-      kept_combine(n_models)(t.inputs.data(), kept_.data(), kept_scales_.data(), weights_.data(), how, base,
-                             static_cast<uint64_t>(block.first_element()), len, out);
+      kept_merge(n_models)(t.inputs.data(), kept_.data(), static_cast<uint64_t>(first), scales_.data(),
+                           weights_.data(), how, base, len, out);
+      return;
+    }
+    if (all_bands_) {  // likewise, in pieces over which every band is constant
+      t.inputs.resize(n_models);
+      MagnitudeBand bands[4];
+      for (int64_t a = 0; a < len;) {
+        int64_t b = len;
+        for (size_t m = 0; m < n_models; ++m) {
+          bands[m] = band_at(masks_[m], first + a);
+          b = std::min(b, band_changes_after(masks_[m], first + a) - first);
+          t.inputs[m] = block.inputs[models_[m]] + a;
+        }
+        band_merge(n_models)(t.inputs.data(), bands, scales_.data(), weights_.data(), how, base + a, b - a, out + a);
+        a = b;
+      }
       return;
     }
     // Segments of whole rows when a mask ranks within rows (DELLA), else of kTile elements.
@@ -423,10 +508,10 @@ class TaskArithmeticKernel final : public MergeKernel {
   double lambda_;
   double divisor_ = 1.0;
   bool whole_rows_ = false;
-  // A plain sum over masks that all kept their bits (combine_kept_N): their bits and scales, per
-  // task vector; empty otherwise.
+  // Masks that all kept their bits (merge_kept_N): their bits per task vector; empty otherwise.
   std::vector<const uint32_t*> kept_;
-  std::vector<double> kept_scales_;
+  bool all_bands_ = false;      // every mask a magnitude band (merge_band_N)
+  std::vector<double> scales_;  // per task vector: its mask's rescale factor
 };
 
 MethodSpec family_method(const Family& f) {
