@@ -66,6 +66,25 @@ TEST(Linear, NaNInputIsReported) {
   }
 }
 
+TEST(Linear, ValueOverflowingTheRecipeDtypeIsReported) {
+  // 1e5 is a finite float32 but Inf in float16 (largest finite 65504): refused like an Inf input.
+  MethodHarness h("linear");
+  h.add({0.5f, 1e5f, 2.0f}, {3}, DType::F32, "models/a");
+  h.per_model(0, "weight", 1);
+  h.call.load_dtype = DType::F16;
+  try {
+    h.run();
+    FAIL() << "expected an overflow error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("models/a"), std::string::npos) << m;
+    EXPECT_NE(m.find("element 1"), std::string::npos) << m;
+    EXPECT_NE(m.find("overflows float16"), std::string::npos) << m;
+  }
+  h.call.load_dtype = DType::BF16;  // the same value fits bfloat16
+  EXPECT_EQ(h.run(), (std::vector<float>{0.5f, 99840.0f, 2.0f}));
+}
+
 TEST(Linear, Bf16InputsRoundOnceAtOutput) {
   MethodHarness h("linear");
   std::vector<float> a, b;

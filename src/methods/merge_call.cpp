@@ -82,7 +82,17 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
          "non-finite weights: repair or exclude this checkpoint");
   }
   // Values stored in the load dtype already are exactly representable in it.
-  if (load_dtype && *load_dtype != v.dtype) round_to_dtype(*load_dtype, dst, n);
+  if (load_dtype && *load_dtype != v.dtype) {
+    round_to_dtype(*load_dtype, dst, n);
+    // A finite value can overflow a narrower dtype (a float32 weight above 65504 in float16):
+    // merged as Inf, it would turn the merge's sums into NaN.
+    if (size_t k = find_non_finite(dst, n); k < n) {
+      int64_t element = row_begin * out_cols + static_cast<int64_t>(k);
+      fail("tensor '", in.name, "' in ", in.label, ": the value at element ", element, " (row ",
+           element / std::max<int64_t>(out_cols, 1), ") overflows ", traits(*load_dtype).torch_name,
+           ", the recipe's dtype: merge in a wider dtype (float32, or bfloat16 for float16)");
+    }
+  }
 }
 
 void MergeCall::release_rows(size_t i, int64_t row_begin, int64_t row_end) const {

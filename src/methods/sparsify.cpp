@@ -505,7 +505,9 @@ uint32_t at_least(const TopKRule& r, bool before_cut) {
 
 bool is_band(const TaskVectorMask& m) {
   using Rule = TaskVectorMask::Rule;
-  return !m.kept && (m.rule == Rule::All || m.rule == Rule::None || m.rule == Rule::TopK || m.rule == Rule::Band);
+  // (Rule::None stays on apply_mask's zero fill: as a band, 0 · (x − base) is NaN where x − base is
+  // infinite.)
+  return !m.kept && (m.rule == Rule::All || m.rule == Rule::TopK || m.rule == Rule::Band);
 }
 
 MagnitudeBand band_at(const TaskVectorMask& m, int64_t e) {

@@ -61,7 +61,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
 struct MagnitudeBand {
   uint32_t at_least, below;
 };
-// Whether m is such a mask everywhere (All, None, TopK, Band), piecewise constant in the index:
+// Whether m is such a mask everywhere (All, TopK, Band), piecewise constant in the index:
 // band_at(m, e) holds for elements e .. band_changes_after(m, e) − 1.
 bool is_band(const TaskVectorMask& m);
 MagnitudeBand band_at(const TaskVectorMask& m, int64_t e);
