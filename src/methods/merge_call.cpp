@@ -75,23 +75,23 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
     }
     bad = find_non_finite(dst, n);
   }
-  if (size_t k = bad; k < n) {
-    int64_t element = row_begin * out_cols + static_cast<int64_t>(k);
-    fail("tensor '", in.name, "' in ", in.label, ": ", std::isnan(dst[k]) ? "NaN" : "Inf",
-         " at element ", element, " (row ", element / std::max<int64_t>(out_cols, 1), "); alloy does not merge "
-         "non-finite weights: repair or exclude this checkpoint");
-  }
+  // "element E (row R)" of the tensor, for entry k of dst.
+  auto where = [&](size_t k) {
+    const int64_t element = row_begin * out_cols + static_cast<int64_t>(k);
+    return cat("element ", element, " (row ", element / std::max<int64_t>(out_cols, 1), ")");
+  };
+  if (bad < n)
+    fail("tensor '", in.name, "' in ", in.label, ": ", std::isnan(dst[bad]) ? "NaN" : "Inf", " at ", where(bad),
+         "; alloy does not merge non-finite weights: repair or exclude this checkpoint");
   // Values stored in the load dtype already are exactly representable in it.
   if (load_dtype && *load_dtype != v.dtype) {
     round_to_dtype(*load_dtype, dst, n);
     // A finite value can overflow a narrower dtype (a float32 weight above 65504 in float16):
     // merged as Inf, it would turn the merge's sums into NaN.
-    if (size_t k = find_non_finite(dst, n); k < n) {
-      int64_t element = row_begin * out_cols + static_cast<int64_t>(k);
-      fail("tensor '", in.name, "' in ", in.label, ": the value at element ", element, " (row ",
-           element / std::max<int64_t>(out_cols, 1), ") overflows ", traits(*load_dtype).torch_name,
-           ", the recipe's dtype: merge in a wider dtype (float32, or bfloat16 for float16)");
-    }
+    if (size_t k = find_non_finite(dst, n); k < n)
+      fail("tensor '", in.name, "' in ", in.label, ": the value at ", where(k), " overflows ",
+           traits(*load_dtype).torch_name, ", the recipe's dtype: merge in a wider dtype (float32, or bfloat16 for "
+           "float16)");
   }
 }
 

@@ -85,19 +85,39 @@ ALLOY_VECTORIZED void accumulate_scaled_f64(double* acc, const double* v, double
   for (int64_t j = 0; j < n; ++j) acc[j] += w * v[j];
 }
 
+// The change a plain sum makes to one element's base (T = double) or to four lanes' (T = F64x4):
+// Σ_m w[m]·v[m] from 0 in model order, ÷ divisor · λ unless Plain (both 1: dividing and multiplying
+// by 1 are exact, and a division per four elements took most of the fused loops' time).
+template <int N, bool Plain>
+struct SumChange {
+  double w[N], divisor, lambda;
+  template <class T>
+  __attribute__((always_inline)) void operator()(const T (&v)[N], T& change) const {
+    T mix = T{} + 0.0;
+#pragma GCC unroll 8
+    for (int m = 0; m < N; ++m) mix += w[m] * v[m];
+    if constexpr (Plain)
+      change = mix;
+    else
+      change = mix / divisor * lambda;
+  }
+};
+
 // The plain-sum combine for a fixed number N of task vectors in one loop over elements:
-// out[j] = base[j] + (Σ_m w[m] · v[m][j]) / divisor · λ, the sum from 0 in model order. The same
-// operations per element as zeroing, accumulate_scaled_f64 per model and add_change, so the same
-// bits, without N + 2 passes over an intermediate array. `Plain`: divisor and λ are both 1 and left
-// out, as in add_change (a division per four elements took most of the fused loops' time).
+// out[j] = base[j] + SumChange(v[·][j]). The same operations per element as zeroing,
+// accumulate_scaled_f64 per model and add_change, so the same bits, without N + 2 passes over an
+// intermediate array.
 template <int N, bool Plain>
 __attribute__((always_inline)) inline void combine_fixed(const double* const* v, const double* w, const float* base,
                                                        double divisor, double lambda, int64_t n, float* out) {
+  SumChange<N, Plain> change{{}, divisor, lambda};
+  for (int m = 0; m < N; ++m) change.w[m] = w[m];
   for (int64_t j = 0; j < n; ++j) {
-    double mix = 0;
+    double e[N], c;
 #pragma GCC unroll 8
-    for (int m = 0; m < N; ++m) mix += w[m] * v[m][j];
-    out[j] = add_to_base(base[j], Plain ? mix : mix / divisor * lambda);
+    for (int m = 0; m < N; ++m) e[m] = v[m][j];
+    change(e, c);
+    out[j] = add_to_base(base[j], c);
   }
 }
 
@@ -120,24 +140,7 @@ ALLOY_COMBINE(4)
 // without the arrays (stored and loaded back, that was a fifth of dare_linear). For masks that
 // kept their decisions (DARE's and DELLA's rescale pass, TaskVectorMask::kept) and for magnitude
 // bands (ties, breadcrumbs). The parts below take one element (T = double) or four, lane by lane
-// (T = F64x4).
-
-// The change to the base: the plain sum (combine_N: Σ_m w[m]·v[m] from 0 in model order, ÷ divisor
-// · λ unless Plain) ...
-template <int N, bool Plain>
-struct SumChange {
-  double w[N], divisor, lambda;
-  template <class T>
-  __attribute__((always_inline)) void operator()(const T (&v)[N], T& change) const {
-    T mix = T{} + 0.0;
-#pragma GCC unroll 8
-    for (int m = 0; m < N; ++m) mix += w[m] * v[m];
-    if constexpr (Plain)
-      change = mix;
-    else
-      change = mix / divisor * lambda;
-  }
-};
+// (T = F64x4). The change to the base: the plain sum (SumChange, above) ...
 
 // ... or the sign consensus, not normalised (sign_consensus, then add_change with a divisor of 1:
 // x / 1 is x, so mixed · λ).
