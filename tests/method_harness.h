@@ -80,6 +80,16 @@ class MethodHarness {
     return out;
   }
 
+  // The message of the error run() throws, or "" when it runs through.
+  std::string run_error(int64_t block_elements = 1 << 16) {
+    try {
+      run(block_elements);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
   // Rounds f32 results the way the executor writes them in `dtype`.
   static std::vector<float> rounded(const std::vector<float>& v, DType dtype) {
     std::vector<unsigned char> bytes(v.size() * dtype_size(dtype));
