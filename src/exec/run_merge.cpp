@@ -169,28 +169,18 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     write_text(tmp.path / "alloy_config.yml", recipe.source_text);
   }
   if (cancel && cancel->load()) fail("interrupted");
-  remove_temp_dir_lock(tmp.path);  // not part of the output; the lock holds until the end
   if (opt.fsync) {
     for (const auto& entry : fs::directory_iterator(tmp.path))
       if (entry.path().extension() != ".safetensors") fsync_path(entry.path(), false);
     fsync_path(tmp.path, true);
   }
 
-  // Into place: an existing destination is moved aside first and removed only after the rename.
-  fs::path old;
-  if (dest_exists) {
-    old = dest.parent_path() / (".alloy-old-" + dest.filename().string() + "-" + std::to_string(::getpid()));
-    fs::rename(dest, old);
-  }
-  std::error_code rename_ec;
-  fs::rename(tmp.path, dest, rename_ec);
-  if (rename_ec) {
-    if (!old.empty()) fs::rename(old, dest, ec);
-    fail(dest.string(), ": cannot move the finished merge into place: ", rename_ec.message());
-  }
+  move_into_place(tmp.path, dest, dest_exists);  // the lock file, not part of the output, goes after
   tmp.keep = true;
-  if (!old.empty()) fs::remove_all(old, ec);
-  if (opt.fsync) fsync_path(dest.parent_path(), true);
+  if (opt.fsync) {
+    fsync_path(dest, true);
+    fsync_path(dest.parent_path(), true);
+  }
 
   MergeSummary summary;
   summary.tensors = plan.jobs.size();

@@ -2,12 +2,16 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>  // renameat2
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <system_error>
+
+#include "util/error.h"
 
 namespace alloy {
 
@@ -16,6 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string temp_prefix(const fs::path& dest) { return ".alloy-tmp-" + dest.filename().string() + "-"; }
+std::string old_prefix(const fs::path& dest) { return ".alloy-old-" + dest.filename().string() + "-"; }
 
 // The pid a temporary directory's name ends in, or -1 when the rest of the name is not one.
 pid_t pid_in_name(const std::string& rest) {
@@ -54,6 +59,41 @@ void remove_temp_dir_lock(const fs::path& dir) {
   fs::remove(dir / kLockFile, ec);
 }
 
+void move_into_place(const fs::path& tmp, const fs::path& dest, bool dest_exists) {
+  std::error_code ec;
+  if (dest_exists) {
+    const int old_lock = create_temp_dir_lock(dest);  // -1 for a file, or without locks: still exchanged
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) == 0) {
+      remove_temp_dir_lock(dest);
+      fs::remove_all(tmp, ec);  // the old output
+      if (old_lock >= 0) ::close(old_lock);
+      return;
+    }
+    const int exchange_errno = errno;
+    if (old_lock >= 0) {
+      remove_temp_dir_lock(dest);
+      ::close(old_lock);
+    }
+    if (exchange_errno != EINVAL && exchange_errno != ENOSYS && exchange_errno != EOPNOTSUPP)
+      fail(dest.string(), ": cannot exchange the finished merge (", tmp.string(), ") with it: ",
+           std::strerror(exchange_errno));
+  }
+  fs::path old;
+  if (dest_exists) {
+    old = dest.parent_path() / (old_prefix(dest) + std::to_string(::getpid()));
+    fs::rename(dest, old, ec);
+    if (ec) fail(dest.string(), ": cannot move the existing output aside to ", old.string(), ": ", ec.message());
+  }
+  fs::rename(tmp, dest, ec);
+  if (ec) {
+    std::error_code back;
+    if (!old.empty()) fs::rename(old, dest, back);
+    fail(dest.string(), ": cannot move the finished merge into place: ", ec.message());
+  }
+  remove_temp_dir_lock(dest);
+  if (!old.empty()) fs::remove_all(old, ec);
+}
+
 bool clear_temp_dir(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(dir, ec))) return true;
@@ -66,19 +106,26 @@ bool clear_temp_dir(const fs::path& dir) {
 }
 
 std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
-  const std::string prefix = temp_prefix(dest);
-  std::vector<fs::path> stale;
+  const std::string prefix = temp_prefix(dest), moved_aside = old_prefix(dest);
   std::error_code ec;
+  const bool dest_exists = fs::exists(fs::symlink_status(dest, ec));
+  std::vector<fs::path> stale, old;
   fs::directory_iterator it(dest.parent_path(), ec), end;
   for (; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const pid_t pid = pid_in_name(name.substr(prefix.size()));
+    const bool temp = name.rfind(prefix, 0) == 0;
+    if (!temp && !(dest_exists && name.rfind(moved_aside, 0) == 0)) continue;
+    const pid_t pid = pid_in_name(name.substr(temp ? prefix.size() : moved_aside.size()));
     std::error_code status_ec;
     if (pid > 0 && pid != ::getpid() && fs::is_directory(it->symlink_status(status_ec)) && process_gone(pid))
-      stale.push_back(it->path());
+      (temp ? stale : old).push_back(it->path());
   }
   std::vector<fs::path> removed;
+  for (const fs::path& dir : old) {  // replaced by the output in `dest` (a merge killed before removing it)
+    std::error_code remove_ec;
+    fs::remove_all(dir, remove_ec);
+    if (!remove_ec) removed.push_back(dir);
+  }
   for (const fs::path& dir : stale) {
     // Both tests: the pid alone could be another host's (a shared file system) or another pid
     // namespace's, the lock alone could be missed by a merge between creating its directory and

@@ -4,7 +4,8 @@
 // running merge holds an exclusive flock on a lock file inside it (a regular file: NFS passes
 // locks on files, not on directories, to the server), removed just before the directory becomes
 // the destination, and the next merge to the same destination removes the directories whose
-// process is gone and whose lock nobody holds.
+// process is gone and whose lock nobody holds. The lock file goes only once the directory is in
+// place (move_into_place), so that no moment leaves a complete directory that no rule removes.
 #pragma once
 #include <sys/types.h>
 
@@ -24,9 +25,20 @@ int create_temp_dir_lock(const std::filesystem::path& dir);
 // open holds the lock (then *busy is set, when given).
 int lock_existing_temp_dir(const std::filesystem::path& dir, bool* busy = nullptr);
 
-// Removes the lock file: the directory is about to become the destination. The lock itself lasts
-// until its descriptor is closed.
+// Removes the lock file (of a directory now in place). The lock itself lasts until its descriptor
+// is closed.
 void remove_temp_dir_lock(const std::filesystem::path& dir);
+
+// Puts the finished temporary directory `tmp` (its lock file still in it) in place of `dest`, then
+// removes the lock file from the output. An existing destination is exchanged with it atomically
+// (renameat2 RENAME_EXCHANGE): at every instant `dest` holds the old output or the new one; the old
+// one, now under the temporary name, gets a locked lock file of its own before the exchange and is
+// removed after it, so that a merge killed in between leaves a directory the next merge removes.
+// Where the file system cannot exchange (NFS, FUSE), the old output is renamed aside to
+// ".alloy-old-<name>-<pid>" first and removed after: a merge killed between the two renames
+// leaves no destination, and the old output there (see remove_stale_temp_dirs). Throws Error,
+// with the destination put back, when the rename fails.
+void move_into_place(const std::filesystem::path& tmp, const std::filesystem::path& dest, bool dest_exists);
 
 // Removes the directory a merge is about to create under its own name (left by an earlier process
 // with the same pid); false, leaving it, when its lock is held (a merge in another pid namespace,
@@ -35,9 +47,10 @@ bool clear_temp_dir(const std::filesystem::path& dir);
 
 // Removes, beside `dest`, each temporary directory of a merge to `dest` whose process no longer
 // exists and whose lock is free (or which is empty: killed before creating its lock file);
-// returns the ones removed. Anything else (other destinations, files, symlinks, non-empty
-// directories without a lock file, ".alloy-old-*" directories holding a previous output) is left
-// alone.
+// returns the ones removed; also each previous output a merge to `dest` moved aside
+// (".alloy-old-<name>-<pid>") whose process no longer exists, once `dest` exists again (while it
+// does not, that is the only copy of the previous output: left for the user). Anything else (other
+// destinations, files, symlinks, non-empty directories without a lock file) is left alone.
 std::vector<std::filesystem::path> remove_stale_temp_dirs(const std::filesystem::path& dest);
 
 }  // namespace alloy

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "util/error.h"
+
 namespace alloy {
 namespace {
 
@@ -73,7 +75,6 @@ TEST(TempDir, RemovesOnlyTheDirectoriesOfKilledMergesToTheSameDestination) {
       s.merge_dir(".alloy-tmp-other-" + std::to_string(gone)),            // another destination
       s.merge_dir(".alloy-tmp-out-2-" + std::to_string(gone)),            // destination "out-2"
       s.merge_dir(".alloy-tmp-out-x" + std::to_string(gone)),             // not a pid
-      s.merge_dir(".alloy-old-out-" + std::to_string(gone)),              // a previous output
       s.merge_dir("out"),
   };
   std::ofstream(s.root / (".alloy-tmp-out-" + std::to_string(dead_pid()))) << "a file, not a directory";
@@ -95,7 +96,98 @@ TEST(TempDir, RemovesOnlyTheDirectoriesOfKilledMergesToTheSameDestination) {
   EXPECT_TRUE(remove_stale_temp_dirs(s.root / "missing-parent" / "out").empty());
 }
 
-TEST(TempDir, ALockIsExclusiveUntilClosedAndItsFileGoesBeforeTheRename) {
+// A previous output a merge moved aside (where the file system cannot exchange directories) is the
+// only copy of it while the destination is missing, and garbage once it exists again.
+TEST(TempDir, APreviousOutputMovedAsideIsRemovedOnceTheDestinationExists) {
+  Scratch s;
+  const fs::path dest = s.root / "out";
+  const fs::path aside = s.dir_with_a_shard(".alloy-old-out-" + std::to_string(dead_pid()));
+  const fs::path running = s.dir_with_a_shard(".alloy-old-out-" + std::to_string(::getppid()));
+  const fs::path other = s.dir_with_a_shard(".alloy-old-other-" + std::to_string(dead_pid()));
+  EXPECT_TRUE(remove_stale_temp_dirs(dest).empty());
+  EXPECT_TRUE(fs::exists(aside / "model.safetensors"));
+  s.dir_with_a_shard("out");
+  EXPECT_EQ(remove_stale_temp_dirs(dest), std::vector<fs::path>{aside});
+  EXPECT_FALSE(fs::exists(aside));
+  EXPECT_TRUE(fs::exists(running / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(other / "model.safetensors"));
+}
+
+std::string contents(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A finished temporary directory, its lock still held, becomes the destination (absent, an empty
+// directory, a previous output or a file); no lock file stays in the output, and nothing of the
+// temporary directory or the old output stays beside it.
+TEST(TempDir, MoveIntoPlaceReplacesTheDestinationAndLeavesNoLockFile) {
+  Scratch s;
+  const fs::path dest = s.root / "out";
+  auto finished = [&](const std::string& text) {
+    const fs::path tmp = temp_dir_for(dest, ::getpid());
+    fs::create_directories(tmp);
+    std::ofstream(tmp / "model.safetensors") << text;
+    const int lock = create_temp_dir_lock(tmp);
+    EXPECT_GE(lock, 0);
+    return std::make_pair(tmp, lock);
+  };
+  auto [tmp, lock] = finished("first");
+  move_into_place(tmp, dest, false);
+  ::close(lock);
+  EXPECT_EQ(contents(dest / "model.safetensors"), "first");
+  EXPECT_EQ(names_in(dest), std::vector<std::string>{"model.safetensors"});
+  EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
+
+  std::ofstream(dest / "stale.bin") << "of the previous output";
+  std::tie(tmp, lock) = finished("second");
+  move_into_place(tmp, dest, true);
+  ::close(lock);
+  EXPECT_EQ(contents(dest / "model.safetensors"), "second");
+  EXPECT_EQ(names_in(dest), std::vector<std::string>{"model.safetensors"});
+  EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
+
+  fs::remove_all(dest);
+  fs::create_directory(dest);  // an empty directory
+  std::tie(tmp, lock) = finished("third");
+  move_into_place(tmp, dest, true);
+  ::close(lock);
+  EXPECT_EQ(contents(dest / "model.safetensors"), "third");
+  EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
+
+  fs::remove_all(dest);
+  std::ofstream(dest) << "a file";
+  std::tie(tmp, lock) = finished("fourth");
+  move_into_place(tmp, dest, true);
+  ::close(lock);
+  EXPECT_EQ(contents(dest / "model.safetensors"), "fourth");
+  EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
+}
+
+// A failed move names the destination and leaves the finished directory where it was.
+TEST(TempDir, MoveIntoPlaceFailureNamesTheDestination) {
+  Scratch s;
+  const fs::path dest = s.root / "missing-parent" / "out";
+  const fs::path tmp = s.dir_with_a_shard(".alloy-tmp-out-1");
+  try {
+    move_into_place(tmp, dest, false);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dest.string() + ": cannot move the finished merge into place"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(fs::exists(tmp / "model.safetensors"));
+}
+
+TEST(TempDir, ALockIsExclusiveUntilClosedAndItsFileGoesOnRequest) {
   Scratch s;
   const fs::path dir = s.dir_with_a_shard("d");
   bool busy = false;
