@@ -213,8 +213,8 @@ std::vector<fs::path> family_files(const BenchFamily& family) {
 }
 
 void print_table(const std::vector<Row>& rows) {
-  std::printf("\n%-17s %-8s %7s %6s %7s %6s %7s %6s %9s %6s  %s\n", "method", "regime", "wall s", "GB/s", "bound s",
-              "of it", "io s", "of it", "peak RSS", "CPU s", "bound by");
+  std::printf("\n%-17s %-8s %7s %6s %7s %6s %7s %6s %9s %6s %6s %6s  %s\n", "method", "regime", "wall s", "GB/s",
+              "bound s", "of it", "io s", "of it", "peak RSS", "CPU s", "steal", "idle", "bound by");
   for (const Row& r : rows) {
     if (r.run.status != MergeRun::Status::Ok) {
       std::string why = r.recipe.skip_reason.empty() ? r.run.message : r.recipe.skip_reason;
@@ -223,15 +223,18 @@ void print_table(const std::vector<Row>& rows) {
       continue;
     }
     const double bytes = static_cast<double>(r.run.bytes_read + r.run.bytes_written);
-    std::printf("%-17s %-8s %7.2f %6.2f %7.2f %5.1f%% %7.2f %5.1f%% %5.2f GiB %6.1f  %s\n", r.method.c_str(),
-                r.regime.c_str(), r.run.wall_s, gb(bytes) / r.run.wall_s, r.bound_s, 100.0 * r.bound_s / r.run.wall_s,
-                r.io_bound_s, 100.0 * r.io_bound_s / r.run.wall_s,
-                static_cast<double>(r.run.max_rss_bytes) / (1u << 30), r.run.user_s + r.run.sys_s, r.bound_by.c_str());
+    std::printf("%-17s %-8s %7.2f %6.2f %7.2f %5.1f%% %7.2f %5.1f%% %5.2f GiB %6.1f %6.1f %6.1f  %s\n",
+                r.method.c_str(), r.regime.c_str(), r.run.wall_s, gb(bytes) / r.run.wall_s, r.bound_s,
+                100.0 * r.bound_s / r.run.wall_s, r.io_bound_s, 100.0 * r.io_bound_s / r.run.wall_s,
+                static_cast<double>(r.run.max_rss_bytes) / (1u << 30), r.run.user_s + r.run.sys_s,
+                r.run.machine_steal_s, r.run.machine_idle_s, r.bound_by.c_str());
   }
   std::printf("bound: the issue's (memory: bytes moved / copy bandwidth; durable: max of that and written / durable "
               "write bandwidth;\ncold: cold read of the inputs + written / durable write bandwidth); io: through the "
               "kernel (memory: read / page-cache read\n+ written / pwrite to the tmpfs; durable: max(read / page-cache "
-              "read, written / durable write); cold: as bound).\n");
+              "read, written / durable write); cold: as bound).\nsteal, idle: the whole machine's CPU seconds over the run "
+              "(/proc/stat; steal: a virtual CPU ready while the hypervisor\nran something else; idle includes "
+              "iowait).\n");
 }
 
 json row_json(const Row& r) {
@@ -256,6 +259,8 @@ json row_json(const Row& r) {
   j["peak_rss_bytes"] = r.run.max_rss_bytes;
   j["user_s"] = r.run.user_s;
   j["sys_s"] = r.run.sys_s;
+  j["machine_steal_s"] = r.run.machine_steal_s;
+  j["machine_idle_s"] = r.run.machine_idle_s;
   return j;
 }
 

@@ -42,6 +42,22 @@ std::string read_all(int fd) {
   return s;
 }
 
+// The machine's idle (with iowait) and steal seconds so far, summed over its CPUs; false when
+// /proc/stat cannot be read.
+bool machine_cpu_seconds(double& idle, double& steal) {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  // user nice system idle iowait irq softirq steal, in clock ticks
+  uint64_t t[8] = {};
+  if (!(in >> cpu) || cpu != "cpu") return false;
+  for (uint64_t& v : t)
+    if (!(in >> v)) return false;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  idle = static_cast<double>(t[3] + t[4]) / tick;
+  steal = static_cast<double>(t[7]) / tick;
+  return true;
+}
+
 bool not_implemented(const std::string& message) {
   return message.find("not implemented") != std::string::npos ||
          message.find("unknown merge method") != std::string::npos ||
@@ -78,6 +94,8 @@ MergeRun run_merge_in_child(const MergeOptions& options, const ConvertKernels* k
   std::fflush(stdout);
   std::fflush(stderr);
   ::malloc_trim(0);
+  double idle_before = 0, steal_before = 0;
+  const bool machine_known = machine_cpu_seconds(idle_before, steal_before);
   auto start = std::chrono::steady_clock::now();
   pid_t pid = ::fork();
   if (pid < 0) fail("fork failed: ", std::strerror(errno));
@@ -93,6 +111,11 @@ MergeRun run_merge_in_child(const MergeOptions& options, const ConvertKernels* k
   while (::wait4(pid, &status, 0, &ru) < 0)
     if (errno != EINTR) fail("wait4 failed: ", std::strerror(errno));
   run.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double idle_after = 0, steal_after = 0;
+  if (machine_known && machine_cpu_seconds(idle_after, steal_after)) {
+    run.machine_idle_s = idle_after - idle_before;
+    run.machine_steal_s = steal_after - steal_before;
+  }
   run.user_s = static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6;
   run.sys_s = static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6;
   run.max_rss_bytes = static_cast<uint64_t>(ru.ru_maxrss) * 1024;

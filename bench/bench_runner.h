@@ -17,6 +17,10 @@ struct MergeRun {
   double wall_s = 0;           // fork to reap, as the parent's clock sees it
   double merge_s = 0;          // run_merge's own timing (plan to rename)
   double user_s = 0, sys_s = 0;
+  // The whole machine's CPU time over the run, from /proc/stat (all cores together; -1 when
+  // unknown): steal is time a virtual CPU was ready to run and the hypervisor ran something else
+  // (its own emulation of our disk writes, among others), idle + iowait what nothing wanted.
+  double machine_steal_s = -1, machine_idle_s = -1;
   uint64_t max_rss_bytes = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
 };

@@ -24,29 +24,22 @@ WriteQueue::WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> o
                               : nullptr),
       thread_([this] { loop(); }) {}
 
-void WriteQueue::hand_over(int fd, uint64_t offset, uint64_t size) {
-  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(size), SYNC_FILE_RANGE_WRITE);
-  if (!flush_) return;
-  auto it = std::find_if(unflushed_.begin(), unflushed_.end(), [&](const auto& u) { return u.first == fd; });
-  if (it == unflushed_.end()) it = unflushed_.insert(unflushed_.end(), {fd, 0});
-  it->second += size;
-  if (it->second >= flush_every_) {
-    it->second = 0;
-    flush_->request(fd);
-  }
-}
-
 void WriteQueue::start_write_back(int fd, uint64_t offset, uint64_t size) {
   if (write_back_ == 0) return;
-  if (fd != span_fd_ || offset != span_end_) {  // not adjacent: hand the old run over, start anew
-    if (span_fd_ >= 0 && span_end_ > span_begin_) hand_over(span_fd_, span_begin_, span_end_ - span_begin_);
-    span_fd_ = fd;
-    span_begin_ = span_end_ = offset;
-  }
-  span_end_ = offset + size;
-  if (span_end_ - span_begin_ >= write_back_) {
-    hand_over(fd, span_begin_, span_end_ - span_begin_);
-    span_begin_ = span_end_;
+  auto u = std::find_if(unhanded_.begin(), unhanded_.end(), [&](const Unhanded& x) { return x.fd == fd; });
+  if (u == unhanded_.end()) u = unhanded_.insert(unhanded_.end(), Unhanded{fd});
+  u->begin = u->bytes == 0 ? offset : std::min(u->begin, offset);
+  u->end = u->bytes == 0 ? offset + size : std::max(u->end, offset + size);
+  u->bytes += size;
+  if (u->bytes < write_back_) return;
+  // Pages in the range already handed over, or never written, are not dirty: the call skips them.
+  ::sync_file_range(fd, static_cast<off_t>(u->begin), static_cast<off_t>(u->end - u->begin), SYNC_FILE_RANGE_WRITE);
+  ++hand_overs_;
+  u->since_flush += u->bytes;
+  u->bytes = 0;
+  if (flush_ && u->since_flush >= flush_every_) {
+    u->since_flush = 0;
+    flush_->request(fd);
   }
 }
 

@@ -129,6 +129,23 @@ TEST(WriteQueue, FlushesAFileInTheBackgroundOnceEnoughOfItWasHandedToTheDisk) {
   EXPECT_EQ(plain.flushes(), 0);
 }
 
+// Blocks finish out of order on different threads: the writes still reach the disk in ranges of
+// the write-back size (counted by bytes, bounded by the writes' extent), not one per run.
+TEST(WriteQueue, HandsOutOfOrderWritesToTheDiskInRangesOfTheWriteBackSize) {
+  TempFile f;
+  WriteQueue q(1 << 20, [](std::exception_ptr) { FAIL() << "nothing should fail"; }, /*write_back=*/8, 0);
+  for (uint64_t offset : {4, 0, 12, 8, 20}) {
+    WriteQueue::Write w;
+    w.fd = f.fd;
+    w.offset = offset;
+    w.bytes = {static_cast<unsigned char>('a' + offset / 4), '-', '-', '-'};
+    ASSERT_TRUE(q.push(std::move(w)));
+  }
+  q.finish();
+  EXPECT_EQ(q.hand_overs(), 2);  // [0, 8) and [8, 16); the last 4 bytes are left to the fsync
+  EXPECT_EQ(f.read_all().substr(0, 16), "a---b---c---d---");
+}
+
 TEST(WriteQueue, AFailedBackgroundFlushFailsTheQueueOnce) {
   // /dev/null takes the writes and refuses fdatasync, as a disk that lost them would fail it.
   const int fd = ::open("/dev/null", O_RDWR);
