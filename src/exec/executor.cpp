@@ -64,20 +64,23 @@ class Run {
     int n = std::max(1, opt_.threads);
     if (opt_.writer_thread)
       writer_ = std::make_unique<WriteQueue>(kWriteQueueBytes, [this](std::exception_ptr e) { record(e); },
-                                             opt_.early_write_back ? kWriteBackBytes : 0, kFlushEveryBytes);
+                                             opt_.early_write_back ? opt_.write_back_bytes : 0,
+                                             opt_.flush_every_bytes);
     std::vector<std::thread> threads;
     for (int i = 1; i < n; ++i) threads.emplace_back([this] { work(); });
     work();
     for (auto& t : threads) t.join();
+    ExecStats s;
     if (writer_) {
       if (stopping())
         writer_->abandon();
       else
         writer_->finish();
+      s.hand_overs = writer_->hand_overs();
+      s.flushes = writer_->flushes();
     }
     if (error_) std::rethrow_exception(error_);
     if (opt_.cancel && opt_.cancel->load()) fail("interrupted");
-    ExecStats s;
     s.bytes_written = written_.load();
     s.bytes_read = plan_.input_bytes;
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -292,11 +295,6 @@ class Run {
   std::atomic<bool> error_flag_{false};
   std::atomic<uint64_t> written_{0};
   static constexpr uint64_t kWriteQueueBytes = uint64_t{8} << 20;  // output queued at most
-  static constexpr uint64_t kWriteBackBytes = uint64_t{8} << 20;   // write-back granule
-  // A background flush per this many bytes of a file handed to the disk (fewer where the disk is
-  // slower than the merge: requests coalesce while one runs). Measured on the development VM,
-  // 1 GB: a flush per 64 MB took 1.5 s in all, per 256 MB 1.1 s, but left more for the last one.
-  static constexpr uint64_t kFlushEveryBytes = uint64_t{64} << 20;
   std::unique_ptr<WriteQueue> writer_;  // last member: its thread stops before the rest goes
 };
 
