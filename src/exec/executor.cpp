@@ -50,7 +50,7 @@ class Run {
  public:
   Run(const MergePlan& plan, const OutputLayout& layout, const std::vector<int>& fds, const ExecOptions& opt)
       : plan_(plan), layout_(layout), fds_(fds), opt_(opt), kernels_(plan.jobs.size()),
-        pending_(plan.jobs.size()), order_(plan.jobs.size()) {
+        pending_(plan.jobs.size()), uncomputed_(plan.jobs.size()), order_(plan.jobs.size()) {
     // Largest tensors first (embeddings, lm_head, ...), the rest in plan order: a large tensor
     // whose whole-tensor passes run on one thread must not be the last job, with the other
     // threads idle. Output bytes do not depend on the order.
@@ -203,6 +203,7 @@ class Run {
     const int64_t rows_per_block = std::max<int64_t>(1, opt_.block_elements / cols);
     const int64_t n_blocks = (rows + rows_per_block - 1) / rows_per_block;
     pending_[j] = n_blocks;
+    uncomputed_[j] = n_blocks;
     // Keep the first block for this thread; publish the rest.
     {
       std::lock_guard lock(mu_);
@@ -247,17 +248,25 @@ class Run {
     if (index % kReleaseBlocks == 0 && index >= 2 * kReleaseBlocks)
       for (size_t i = 0; i < call.size(); ++i)
         call.release_rows(i, (index - 2 * kReleaseBlocks) * rows_per_block, (index - kReleaseBlocks) * rows_per_block);
+    if (--uncomputed_[b.job] == 0) release_inputs(b.job);
     const uint64_t size = s.bytes.size();
     write(b.job, layout_.placements[b.job].file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, &s.bytes,
           nullptr, size);
   }
 
-  // A tensor is complete: free its prepared state, let its input pages leave this process's
-  // resident set (they stay in the page cache), and start writing its bytes back to disk.
-  void finish_job(size_t j) {
-    kernels_[j].reset();
+  // Lets job j's input pages leave this process's resident set (they stay in the page cache).
+  // Done once its last block is computed, not once written: the compute threads run ahead of
+  // the writer through the small tensors a merge ends with, each mapping a 2 MB folio per input.
+  void release_inputs(size_t j) const {
     for (const auto& in : plan_.jobs[j].call.inputs)
       if (in.view.file_mapped) release_pages(in.view.data, in.view.nbytes);
+  }
+
+  // A tensor is written: free its prepared state, release the input pages of a byte copy (read
+  // by the writer), and start writing its bytes back to disk.
+  void finish_job(size_t j) {
+    kernels_[j].reset();
+    if (!plan_.jobs[j].method) release_inputs(j);
     if (opt_.early_write_back && !writer_) {  // the writer hands runs of 8 MB over as it goes
       const TensorPlacement& place = layout_.placements[j];
       ::sync_file_range(fds_[place.shard], static_cast<off_t>(place.file_offset),
@@ -284,7 +293,8 @@ class Run {
   const std::vector<int>& fds_;
   const ExecOptions& opt_;
   std::vector<std::unique_ptr<MergeKernel>> kernels_;
-  std::vector<std::atomic<int64_t>> pending_;
+  std::vector<std::atomic<int64_t>> pending_;     // writes not yet made, per job
+  std::vector<std::atomic<int64_t>> uncomputed_;  // blocks not yet computed, per job
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Block> blocks_;
