@@ -62,7 +62,9 @@ void remove_temp_dir_lock(const fs::path& dir) {
 void move_into_place(const fs::path& tmp, const fs::path& dest, bool dest_exists) {
   std::error_code ec;
   if (dest_exists) {
-    const int old_lock = create_temp_dir_lock(dest);  // -1 for a file, or without locks: still exchanged
+    // The old output's own lock: only in a real directory (a symlink's target is not ours to
+    // touch, and is not removed); -1 for a file, a symlink, or without locks: still exchanged.
+    const int old_lock = fs::is_directory(fs::symlink_status(dest, ec)) ? create_temp_dir_lock(dest) : -1;
     if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) == 0) {
       remove_temp_dir_lock(dest);
       fs::remove_all(tmp, ec);  // the old output

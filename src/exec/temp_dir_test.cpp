@@ -162,6 +162,19 @@ TEST(TempDir, MoveIntoPlaceReplacesTheDestinationAndLeavesNoLockFile) {
   EXPECT_EQ(contents(dest / "model.safetensors"), "third");
   EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
 
+  // A symlink is replaced, not followed: its target stays as it was.
+  fs::remove_all(dest);
+  fs::create_directory(s.root / "target");
+  std::ofstream(s.root / "target" / "kept.txt") << "the user's";
+  fs::create_directory_symlink(s.root / "target", dest);
+  std::tie(tmp, lock) = finished("symlink");
+  move_into_place(tmp, dest, true);
+  ::close(lock);
+  EXPECT_FALSE(fs::is_symlink(dest));
+  EXPECT_EQ(contents(dest / "model.safetensors"), "symlink");
+  EXPECT_EQ(names_in(s.root / "target"), std::vector<std::string>{"kept.txt"});
+  fs::remove_all(s.root / "target");
+
   fs::remove_all(dest);
   std::ofstream(dest) << "a file";
   std::tie(tmp, lock) = finished("fourth");
