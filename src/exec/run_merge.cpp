@@ -54,10 +54,7 @@ struct TempDir {
   bool keep = false;
   ~TempDir() {
     close_all();
-    if (!keep && !path.empty()) {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
+    if (!keep && !path.empty()) remove_temp_dir(path);  // its lock file last
     if (lock >= 0) ::close(lock);
   }
   void close_all() {
@@ -177,6 +174,8 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
 
   move_into_place(tmp.path, dest, dest_exists);  // the lock file, not part of the output, goes after
   tmp.keep = true;
+  for (const fs::path& old : remove_outputs_moved_aside(dest))
+    if (opt.notice) opt.notice("removed " + old.string() + ", a previous output left by a merge that was killed");
   if (opt.fsync) {
     fsync_path(dest, true);
     fsync_path(dest.parent_path(), true);

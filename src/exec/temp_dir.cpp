@@ -59,24 +59,42 @@ void remove_temp_dir_lock(const fs::path& dir) {
   fs::remove(dir / kLockFile, ec);
 }
 
-void move_into_place(const fs::path& tmp, const fs::path& dest, bool dest_exists) {
+bool remove_temp_dir(const fs::path& dir) {
   std::error_code ec;
-  if (dest_exists) {
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) return fs::remove(dir, ec) || !ec;
+  bool ok = true;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename() == kLockFile) continue;
+    std::error_code entry_ec;
+    fs::remove_all(it->path(), entry_ec);
+    ok = ok && !entry_ec;
+  }
+  if (ec || !ok) return false;
+  remove_temp_dir_lock(dir);
+  return fs::remove(dir, ec);
+}
+
+void move_into_place(const fs::path& tmp, const fs::path& dest, bool dest_exists, Exchange exchange) {
+  std::error_code ec;
+  if (dest_exists && exchange == Exchange::WhereSupported) {
     // The old output's own lock: only in a real directory (a symlink's target is not ours to
     // touch, and is not removed); -1 for a file, a symlink, or without locks: still exchanged.
     const int old_lock = fs::is_directory(fs::symlink_status(dest, ec)) ? create_temp_dir_lock(dest) : -1;
-    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) == 0) {
+    const int rc = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE);
+    const int exchange_errno = errno;
+    if (rc == 0) {
       remove_temp_dir_lock(dest);
-      fs::remove_all(tmp, ec);  // the old output
+      remove_temp_dir(tmp);  // the old output, its lock file last
       if (old_lock >= 0) ::close(old_lock);
       return;
     }
-    const int exchange_errno = errno;
     if (old_lock >= 0) {
       remove_temp_dir_lock(dest);
       ::close(old_lock);
     }
-    if (exchange_errno != EINVAL && exchange_errno != ENOSYS && exchange_errno != EOPNOTSUPP)
+    if (exchange_errno == ENOENT)
+      dest_exists = false;  // removed while the merge ran: a plain rename
+    else if (exchange_errno != EINVAL && exchange_errno != ENOSYS && exchange_errno != EOPNOTSUPP)
       fail(dest.string(), ": cannot exchange the finished merge (", tmp.string(), ") with it: ",
            std::strerror(exchange_errno));
   }
@@ -90,10 +108,34 @@ void move_into_place(const fs::path& tmp, const fs::path& dest, bool dest_exists
   if (ec) {
     std::error_code back;
     if (!old.empty()) fs::rename(old, dest, back);
+    if (back)
+      fail(dest.string(), ": cannot move the finished merge into place (", ec.message(),
+           "), nor the previous output back from ", old.string(), " (", back.message(), ")");
     fail(dest.string(), ": cannot move the finished merge into place: ", ec.message());
   }
   remove_temp_dir_lock(dest);
   if (!old.empty()) fs::remove_all(old, ec);
+}
+
+std::vector<fs::path> remove_outputs_moved_aside(const fs::path& dest) {
+  const std::string prefix = old_prefix(dest);
+  std::vector<fs::path> removed;
+  std::error_code ec;
+  std::vector<fs::path> old;
+  for (fs::directory_iterator it(dest.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const pid_t pid = pid_in_name(name.substr(prefix.size()));
+    std::error_code status_ec;
+    if (pid > 0 && pid != ::getpid() && fs::is_directory(it->symlink_status(status_ec)) && process_gone(pid))
+      old.push_back(it->path());
+  }
+  for (const fs::path& dir : old) {
+    std::error_code remove_ec;
+    fs::remove_all(dir, remove_ec);
+    if (!remove_ec) removed.push_back(dir);
+  }
+  return removed;
 }
 
 bool clear_temp_dir(const fs::path& dir) {
@@ -103,31 +145,24 @@ bool clear_temp_dir(const fs::path& dir) {
   const int lock = lock_existing_temp_dir(dir, &busy);
   if (lock >= 0) ::close(lock);
   if (busy) return false;
-  fs::remove_all(dir, ec);
+  remove_temp_dir(dir);
   return true;
 }
 
 std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
-  const std::string prefix = temp_prefix(dest), moved_aside = old_prefix(dest);
+  const std::string prefix = temp_prefix(dest);
+  std::vector<fs::path> stale;
   std::error_code ec;
-  const bool dest_exists = fs::exists(fs::symlink_status(dest, ec));
-  std::vector<fs::path> stale, old;
   fs::directory_iterator it(dest.parent_path(), ec), end;
   for (; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    const bool temp = name.rfind(prefix, 0) == 0;
-    if (!temp && !(dest_exists && name.rfind(moved_aside, 0) == 0)) continue;
-    const pid_t pid = pid_in_name(name.substr(temp ? prefix.size() : moved_aside.size()));
+    if (name.rfind(prefix, 0) != 0) continue;
+    const pid_t pid = pid_in_name(name.substr(prefix.size()));
     std::error_code status_ec;
     if (pid > 0 && pid != ::getpid() && fs::is_directory(it->symlink_status(status_ec)) && process_gone(pid))
-      (temp ? stale : old).push_back(it->path());
+      stale.push_back(it->path());
   }
   std::vector<fs::path> removed;
-  for (const fs::path& dir : old) {  // replaced by the output in `dest` (a merge killed before removing it)
-    std::error_code remove_ec;
-    fs::remove_all(dir, remove_ec);
-    if (!remove_ec) removed.push_back(dir);
-  }
   for (const fs::path& dir : stale) {
     // Both tests: the pid alone could be another host's (a shared file system) or another pid
     // namespace's, the lock alone could be missed by a merge between creating its directory and
@@ -142,10 +177,9 @@ std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
       if (!busy && fs::remove(dir, empty_ec)) removed.push_back(dir);
       continue;
     }
-    std::error_code remove_ec;
-    fs::remove_all(dir, remove_ec);
+    const bool gone = remove_temp_dir(dir);  // its lock file last: a kill halfway leaves it stale still
     ::close(lock);
-    if (!remove_ec) removed.push_back(dir);
+    if (gone) removed.push_back(dir);
   }
   return removed;
 }

@@ -29,16 +29,31 @@ int lock_existing_temp_dir(const std::filesystem::path& dir, bool* busy = nullpt
 // is closed.
 void remove_temp_dir_lock(const std::filesystem::path& dir);
 
-// Puts the finished temporary directory `tmp` (its lock file still in it) in place of `dest`, then
-// removes the lock file from the output. An existing destination is exchanged with it atomically
-// (renameat2 RENAME_EXCHANGE): at every instant `dest` holds the old output or the new one; the old
-// one, now under the temporary name, gets a locked lock file of its own before the exchange and is
-// removed after it, so that a merge killed in between leaves a directory the next merge removes.
-// Where the file system cannot exchange (NFS, FUSE), the old output is renamed aside to
-// ".alloy-old-<name>-<pid>" first and removed after: a merge killed between the two renames
-// leaves no destination, and the old output there (see remove_stale_temp_dirs). Throws Error,
-// with the destination put back, when the rename fails.
-void move_into_place(const std::filesystem::path& tmp, const std::filesystem::path& dest, bool dest_exists);
+// Removes a temporary directory (or what a killed exchange left under its name: the old output,
+// a file) with its lock file last, so that a removal killed halfway still leaves a directory the
+// next merge recognises as stale. True when it is gone.
+bool remove_temp_dir(const std::filesystem::path& dir);
+
+// Puts the finished temporary directory `tmp` (its lock file still in it) in place of `dest` (absent,
+// or an existing output to replace), then removes the lock file from the output. An existing
+// destination is exchanged with it atomically (renameat2 RENAME_EXCHANGE): at every instant `dest`
+// holds the old output or the new one; the old one, now under the temporary name, gets a locked
+// lock file of its own before the exchange (when it is a real directory) and is removed after it,
+// so that a merge killed in between leaves a directory the next merge removes. Where the file
+// system cannot exchange (NFS, FUSE), or with Exchange::Never (tests), the old output is renamed
+// aside to ".alloy-old-<name>-<pid>" first and removed after: a merge killed between the two renames
+// leaves no destination and the old output there (see remove_outputs_moved_aside). A destination
+// removed while the merge ran is a plain rename. Throws Error, with the destination put back, when
+// a rename fails.
+enum class Exchange { WhereSupported, Never };
+void move_into_place(const std::filesystem::path& tmp, const std::filesystem::path& dest, bool dest_exists,
+                     Exchange exchange = Exchange::WhereSupported);
+
+// After a merge put its output in place: removes each previous output a merge to `dest` moved
+// aside (".alloy-old-<name>-<pid>", a merge killed between its two renames) whose process no longer
+// exists; returns the ones removed. Only then: until a new output is in place, that directory may
+// be the only copy of the previous one.
+std::vector<std::filesystem::path> remove_outputs_moved_aside(const std::filesystem::path& dest);
 
 // Removes the directory a merge is about to create under its own name (left by an earlier process
 // with the same pid); false, leaving it, when its lock is held (a merge in another pid namespace,
@@ -47,10 +62,9 @@ bool clear_temp_dir(const std::filesystem::path& dir);
 
 // Removes, beside `dest`, each temporary directory of a merge to `dest` whose process no longer
 // exists and whose lock is free (or which is empty: killed before creating its lock file);
-// returns the ones removed; also each previous output a merge to `dest` moved aside
-// (".alloy-old-<name>-<pid>") whose process no longer exists, once `dest` exists again (while it
-// does not, that is the only copy of the previous output: left for the user). Anything else (other
-// destinations, files, symlinks, non-empty directories without a lock file) is left alone.
+// returns the ones removed. Anything else (other destinations, files, symlinks, non-empty
+// directories without a lock file, ".alloy-old-*" directories holding a previous output) is left
+// alone.
 std::vector<std::filesystem::path> remove_stale_temp_dirs(const std::filesystem::path& dest);
 
 }  // namespace alloy

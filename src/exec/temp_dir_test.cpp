@@ -96,21 +96,44 @@ TEST(TempDir, RemovesOnlyTheDirectoriesOfKilledMergesToTheSameDestination) {
   EXPECT_TRUE(remove_stale_temp_dirs(s.root / "missing-parent" / "out").empty());
 }
 
-// A previous output a merge moved aside (where the file system cannot exchange directories) is the
-// only copy of it while the destination is missing, and garbage once it exists again.
-TEST(TempDir, APreviousOutputMovedAsideIsRemovedOnceTheDestinationExists) {
+// A previous output a merge moved aside (where the file system cannot exchange directories) is
+// the only copy of it until a new output is in place: the cleanup at a merge's start leaves it
+// (even with the destination recreated, empty), the one after a merge's move removes it.
+TEST(TempDir, APreviousOutputMovedAsideIsRemovedOnlyOnceANewOutputIsInPlace) {
   Scratch s;
   const fs::path dest = s.root / "out";
   const fs::path aside = s.dir_with_a_shard(".alloy-old-out-" + std::to_string(dead_pid()));
   const fs::path running = s.dir_with_a_shard(".alloy-old-out-" + std::to_string(::getppid()));
   const fs::path other = s.dir_with_a_shard(".alloy-old-other-" + std::to_string(dead_pid()));
+  fs::create_directory(dest);
   EXPECT_TRUE(remove_stale_temp_dirs(dest).empty());
   EXPECT_TRUE(fs::exists(aside / "model.safetensors"));
-  s.dir_with_a_shard("out");
-  EXPECT_EQ(remove_stale_temp_dirs(dest), std::vector<fs::path>{aside});
+  EXPECT_EQ(remove_outputs_moved_aside(dest), std::vector<fs::path>{aside});
   EXPECT_FALSE(fs::exists(aside));
   EXPECT_TRUE(fs::exists(running / "model.safetensors"));
   EXPECT_TRUE(fs::exists(other / "model.safetensors"));
+}
+
+// A temporary directory's removal takes its lock file last: killed or failing halfway, what is
+// left still has the lock file that marks it stale. (The failing case needs a shard that cannot
+// be removed: a read-only directory, which root ignores, so it runs only without root.)
+TEST(TempDir, RemovalTakesTheLockFileLast) {
+  Scratch s;
+  const fs::path dir = s.merge_dir(".alloy-tmp-out-" + std::to_string(dead_pid()));
+  for (int k = 0; k < 20; ++k) std::ofstream(dir / ("shard-" + std::to_string(k))) << k;
+  fs::create_directories(dir / "sub" / "deeper");
+  EXPECT_TRUE(remove_temp_dir(dir));
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_TRUE(remove_temp_dir(dir));  // absent is fine
+  if (::geteuid() != 0) {
+    const fs::path stuck = s.merge_dir(".alloy-tmp-out-" + std::to_string(dead_pid()));
+    fs::create_directories(stuck / "ro");
+    std::ofstream(stuck / "ro" / "shard") << "x";
+    fs::permissions(stuck / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    EXPECT_FALSE(remove_temp_dir(stuck));
+    EXPECT_TRUE(fs::exists(stuck / ".alloy-lock"));
+    fs::permissions(stuck / "ro", fs::perms::owner_all);
+  }
 }
 
 std::string contents(const fs::path& p) {
@@ -181,6 +204,29 @@ TEST(TempDir, MoveIntoPlaceReplacesTheDestinationAndLeavesNoLockFile) {
   move_into_place(tmp, dest, true);
   ::close(lock);
   EXPECT_EQ(contents(dest / "model.safetensors"), "fourth");
+  EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
+}
+
+// Where the file system cannot exchange directories: the old output is moved aside, then removed;
+// a destination removed while the merge ran is a plain rename either way.
+TEST(TempDir, MoveIntoPlaceWithoutExchangeMovesTheOldOutputAside) {
+  Scratch s;
+  const fs::path dest = s.root / "out";
+  s.dir_with_a_shard("out");
+  std::ofstream(dest / "stale.bin") << "of the previous output";
+  const fs::path tmp = s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(::getpid()));
+  std::ofstream(tmp / "model.safetensors") << "new";
+  const int lock = create_temp_dir_lock(tmp);
+  move_into_place(tmp, dest, true, Exchange::Never);
+  ::close(lock);
+  EXPECT_EQ(contents(dest / "model.safetensors"), "new");
+  EXPECT_EQ(names_in(dest), std::vector<std::string>{"model.safetensors"});
+  EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
+
+  fs::remove_all(dest);  // gone by the time the merge ends
+  const fs::path again = s.dir_with_a_shard(".alloy-tmp-out-" + std::to_string(::getpid()));
+  move_into_place(again, dest, true);
+  EXPECT_TRUE(fs::exists(dest / "model.safetensors"));
   EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
 }
 
