@@ -44,6 +44,22 @@ int lock_file(const fs::path& path, int flags, bool* busy) {
   return fd;
 }
 
+// The directories beside `dest` named `prefix` + the pid of a process that no longer exists (not
+// this one's; symlinks and files excluded).
+std::vector<fs::path> dirs_of_gone_processes(const fs::path& dest, const std::string& prefix) {
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  for (fs::directory_iterator it(dest.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const pid_t pid = pid_in_name(name.substr(prefix.size()));
+    std::error_code status_ec;
+    if (pid > 0 && pid != ::getpid() && fs::is_directory(it->symlink_status(status_ec)) && process_gone(pid))
+      dirs.push_back(it->path());
+  }
+  return dirs;
+}
+
 }  // namespace
 
 fs::path temp_dir_for(const fs::path& dest, pid_t pid) {
@@ -118,19 +134,8 @@ void move_into_place(const fs::path& tmp, const fs::path& dest, bool dest_exists
 }
 
 std::vector<fs::path> remove_outputs_moved_aside(const fs::path& dest) {
-  const std::string prefix = old_prefix(dest);
   std::vector<fs::path> removed;
-  std::error_code ec;
-  std::vector<fs::path> old;
-  for (fs::directory_iterator it(dest.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const pid_t pid = pid_in_name(name.substr(prefix.size()));
-    std::error_code status_ec;
-    if (pid > 0 && pid != ::getpid() && fs::is_directory(it->symlink_status(status_ec)) && process_gone(pid))
-      old.push_back(it->path());
-  }
-  for (const fs::path& dir : old) {
+  for (const fs::path& dir : dirs_of_gone_processes(dest, old_prefix(dest))) {
     std::error_code remove_ec;
     fs::remove_all(dir, remove_ec);
     if (!remove_ec) removed.push_back(dir);
@@ -150,20 +155,8 @@ bool clear_temp_dir(const fs::path& dir) {
 }
 
 std::vector<fs::path> remove_stale_temp_dirs(const fs::path& dest) {
-  const std::string prefix = temp_prefix(dest);
-  std::vector<fs::path> stale;
-  std::error_code ec;
-  fs::directory_iterator it(dest.parent_path(), ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const pid_t pid = pid_in_name(name.substr(prefix.size()));
-    std::error_code status_ec;
-    if (pid > 0 && pid != ::getpid() && fs::is_directory(it->symlink_status(status_ec)) && process_gone(pid))
-      stale.push_back(it->path());
-  }
   std::vector<fs::path> removed;
-  for (const fs::path& dir : stale) {
+  for (const fs::path& dir : dirs_of_gone_processes(dest, temp_prefix(dest))) {
     // Both tests: the pid alone could be another host's (a shared file system) or another pid
     // namespace's, the lock alone could be missed by a merge between creating its directory and
     // its lock file.
