@@ -267,7 +267,7 @@ class Run {
   void finish_job(size_t j) {
     kernels_[j].reset();
     if (!plan_.jobs[j].method) release_inputs(j);
-    if (opt_.early_write_back && !writer_) {  // the writer hands runs of 8 MB over as it goes
+    if (opt_.early_write_back && !writer_) {  // the writer hands 8 MB ranges over as it goes
       const TensorPlacement& place = layout_.placements[j];
       ::sync_file_range(fds_[place.shard], static_cast<off_t>(place.file_offset),
                         static_cast<off_t>(place.nbytes), SYNC_FILE_RANGE_WRITE);

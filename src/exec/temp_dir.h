@@ -2,10 +2,10 @@
 // A merge removes it on any error or signal it can catch; a process killed outright (SIGKILL, the
 // OOM killer, a power loss) cannot, and leaves up to a whole model's worth of shards behind. So a
 // running merge holds an exclusive flock on a lock file inside it (a regular file: NFS passes
-// locks on files, not on directories, to the server), removed just before the directory becomes
-// the destination, and the next merge to the same destination removes the directories whose
-// process is gone and whose lock nobody holds. The lock file goes only once the directory is in
-// place (move_into_place), so that no moment leaves a complete directory that no rule removes.
+// locks on files, not on directories, to the server), and the next merge to the same destination
+// removes the directories whose process is gone and whose lock nobody holds. The lock file goes
+// only once the directory is in place (move_into_place), and last when one is removed
+// (remove_temp_dir), so that no moment leaves a directory of shards that no rule removes.
 #pragma once
 #include <sys/types.h>
 
