@@ -284,6 +284,14 @@ TEST(MergeE2E, ExistingDestinationIsKeptWithoutForce) {
   for (const fs::path& dir : {tmp.path(), tmp / "out", tmp / "slash"})
     for (const auto& e : fs::directory_iterator(dir))
       EXPECT_EQ(e.path().filename().string().find(".alloy-"), std::string::npos) << e.path();
+  // --force never replaces an input model, nor a directory holding one.
+  const std::string ft1_config = read_file(tmp / "family/ft1/config.json");
+  for (const char* input_dest : {"family/ft1", "family/ft1/", "family"}) {
+    r = run_alloy(std::string("merge recipe.yml ") + input_dest + " -q --force", tmp.path());
+    EXPECT_NE(r.status, 0) << input_dest;
+    EXPECT_NE(r.output.find("holds the input model 'family/ft1'"), std::string::npos) << r.output;
+    EXPECT_EQ(read_file(tmp / "family/ft1/config.json"), ft1_config);
+  }
 }
 
 // Starts a merge big enough to be caught in the act, signals it once its temporary directory

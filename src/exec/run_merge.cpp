@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -113,6 +114,17 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   popt.post_weight_t = opt.post_weight_t;
   popt.recipe_dir = fs::absolute(opt.recipe).parent_path();
   MergePlan plan = make_plan(recipe, popt);
+  // --force replaces the destination, so never one that holds an input model (inputs are never
+  // modified, let alone removed).
+  if (dest_exists) {
+    const fs::path real_dest = fs::weakly_canonical(dest, ec);
+    for (const auto& m : plan.models) {
+      const fs::path input = fs::weakly_canonical(m.checkpoint->dir(), ec);
+      if (std::mismatch(real_dest.begin(), real_dest.end(), input.begin(), input.end()).first == real_dest.end())
+        fail(dest.string(), ": holds the input model '", m.label, "' (", input.string(),
+             "); replacing it would delete that model: merge into another directory");
+    }
+  }
   OutputLayout layout = layout_shards(plan.outputs(), opt.out_shard_size);
 
   for (const fs::path& stale : remove_stale_temp_dirs(dest))
