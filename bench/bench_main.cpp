@@ -22,6 +22,7 @@
 #include "bench_family.h"
 #include "bench_recipes.h"
 #include "bench_runner.h"
+#include "build_commit.h"
 #include "util/error.h"
 
 namespace alloy::bench {
@@ -186,13 +187,20 @@ double tmpfs_write_bandwidth(const fs::path& dir, uint64_t bytes, int threads) {
   return best;
 }
 
-// What every results file starts with: when, where, which commit, how many threads.
+// What every results file starts with: when, where, which commit (of the tree now, and the one
+// this binary and its engine were built from: they differ when only `alloy` was rebuilt since),
+// how many threads.
 json run_header(const fs::path& source, int threads) {
+  const std::string tree = shell_line("git -C '" + source.string() + "' describe --always --dirty 2>/dev/null");
+  if (tree != ALLOY_BUILD_COMMIT)
+    std::fprintf(stderr, "warning: alloy_bench was built from %s, the source tree is at %s: its merges run the "
+                 "engine it was built with (rebuild with `make bench`)\n", ALLOY_BUILD_COMMIT, tree.c_str());
   return {{"date", today()},
           {"host", hostname()},
           {"cpu", cpu_model()},
           {"cores", std::thread::hardware_concurrency()},
-          {"git_commit", shell_line("git -C '" + source.string() + "' describe --always --dirty 2>/dev/null")},
+          {"git_commit", tree},
+          {"built_from", ALLOY_BUILD_COMMIT},
           {"threads", threads}};
 }
 
