@@ -190,11 +190,20 @@ double tmpfs_write_bandwidth(const fs::path& dir, uint64_t bytes, int threads) {
 // What every results file starts with: when, where, which commit (of the tree now, and the one
 // this binary and its engine were built from: they differ when only `alloy` was rebuilt since),
 // how many threads.
-json run_header(const fs::path& source, int threads) {
-  const std::string tree = shell_line("git -C '" + source.string() + "' describe --always --dirty 2>/dev/null");
+std::string tree_commit(const fs::path& source) {
+  return shell_line("git -C '" + source.string() + "' describe --always --dirty 2>/dev/null");
+}
+
+// Said at the start and before a results file is written (the tree may change during a run).
+void warn_if_stale(const std::string& tree) {
   if (tree != ALLOY_BUILD_COMMIT)
     std::fprintf(stderr, "warning: alloy_bench was built from %s, the source tree is at %s: its merges run the "
                  "engine it was built with (rebuild with `make bench`)\n", ALLOY_BUILD_COMMIT, tree.c_str());
+}
+
+json run_header(const fs::path& source, int threads) {
+  const std::string tree = tree_commit(source);
+  warn_if_stale(tree);
   return {{"date", today()},
           {"host", hostname()},
           {"cpu", cpu_model()},
@@ -379,6 +388,7 @@ int bench_main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   const fs::path source = ALLOY_SOURCE_DIR;
+  warn_if_stale(tree_commit(source));
   if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (a.data_dir.empty()) a.data_dir = (source / "build" / "bench-data").string();
   if (a.durable_dir.empty()) a.durable_dir = (source / "build" / "bench-out").string();
