@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/inspect.h"
+#include "cli_runner.h"
 #include "io/checkpoint.h"
 #include "tensor/convert.h"
 #include "util/error.h"
@@ -44,11 +45,6 @@ class TempDir {
   fs::path path_;
 };
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 struct CliRun {
   int status = -1;
   std::string out;  // stdout
@@ -70,7 +66,7 @@ CliRun run_inspect(const std::vector<std::string>& args) {
   while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
   int st = ::pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.err = read_text(err_file);
+  r.err = testing::read_file(err_file);
   return r;
 }
 
@@ -277,7 +273,7 @@ void expect_one_line_error(const CliRun& r, const std::string& names) {
   EXPECT_NE(r.err.find(names), std::string::npos) << r.err;
 }
 
-std::string stories_bytes() { return read_text(kStoriesBase / "model.safetensors"); }
+std::string stories_bytes() { return testing::read_file(kStoriesBase / "model.safetensors"); }
 
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

@@ -23,6 +23,7 @@ namespace alloy {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::read_file;
 using testing::run_alloy;
 using testing::TempDir;
 
@@ -36,13 +37,6 @@ std::vector<double> values(const Checkpoint& ck, const std::string& name) {
 void write_file(const fs::path& p, const std::string& text) {
   std::ofstream out(p);
   out << text;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 double ulp_of(double x, DType dtype) {

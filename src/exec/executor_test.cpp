@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../../tests/cli_runner.h"
 #include "fixtures/fixture_family.h"
 #include "recipe/recipe.h"
 
@@ -17,37 +18,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Scratch {
-  fs::path root = fs::temp_directory_path() / ("alloy-executor-" + std::to_string(::getpid()));
-  Scratch() {
-    fs::remove_all(root);
-    fs::create_directories(root);
-  }
-  ~Scratch() { fs::remove_all(root); }
-};
-
-std::string contents(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+// A family of two fine-tunes and a linear recipe over them (about 0.9 MB of bf16 output).
+void write_family_and_recipe(const fs::path& root) {
+  FixtureSpec spec;
+  spec.dims.layers = 2;
+  spec.dims.hidden = 128;
+  spec.dims.intermediate = 256;
+  spec.dims.vocab = 512;
+  spec.fine_tunes = {TaskKind::Dense, TaskKind::Sparse};
+  write_fixture_family(spec, root / "family");
+  std::ofstream(root / "recipe.yml") << "merge_method: linear\nmodels:\n"
+                                        "  - model: family/ft1\n    parameters: {weight: 0.7}\n"
+                                        "  - model: family/ft2\n    parameters: {weight: 0.3}\n"
+                                        "dtype: float32\nout_dtype: bfloat16\n";
 }
 
-// A linear merge of two fine-tunes (about 0.9 MB of bf16 output) in two shards, executed with
-// `options` into files under `dir`: the shards' bytes, and the run's statistics.
+// root's recipe executed with `options` into two shards under root / dir: their bytes, and the
+// run's statistics.
 std::pair<std::vector<std::string>, ExecStats> execute_into(const fs::path& root, const std::string& dir,
                                                            const ExecOptions& options) {
-  if (!fs::exists(root / "family")) {
-    FixtureSpec spec;
-    spec.dims.layers = 2;
-    spec.dims.hidden = 128;
-    spec.dims.intermediate = 256;
-    spec.dims.vocab = 512;
-    spec.fine_tunes = {TaskKind::Dense, TaskKind::Sparse};
-    write_fixture_family(spec, root / "family");
-    std::ofstream(root / "recipe.yml") << "merge_method: linear\nmodels:\n"
-                                          "  - model: family/ft1\n    parameters: {weight: 0.7}\n"
-                                          "  - model: family/ft2\n    parameters: {weight: 0.3}\n"
-                                          "dtype: float32\nout_dtype: bfloat16\n";
-  }
   PlanOptions popt;
   popt.recipe_dir = root;
   const MergePlan plan = make_plan(load_recipe(root / "recipe.yml"), popt);
@@ -65,7 +54,7 @@ std::pair<std::vector<std::string>, ExecStats> execute_into(const fs::path& root
   std::vector<std::string> shards;
   for (size_t s = 0; s < fds.size(); ++s) {
     ::close(fds[s]);
-    shards.push_back(contents(root / dir / layout.shards[s].file_name));
+    shards.push_back(testing::read_file(root / dir / layout.shards[s].file_name));
   }
   EXPECT_EQ(stats.bytes_written, layout.total_tensor_bytes);
   return {shards, stats};
@@ -76,11 +65,13 @@ std::pair<std::vector<std::string>, ExecStats> execute_into(const fs::path& root
 // takes at least that many bytes and at most one write more) and asks for background flushes no
 // more often than configured; without it, it does neither.
 TEST(Executor, EarlyWriteBackHandsTheOutputOverInRangesOfItsSize) {
-  Scratch s;
+  testing::TempDir tmp;
+  const fs::path& root = tmp.path();
+  write_family_and_recipe(root);
   ExecOptions plain;
   plain.block_elements = 1 << 12;  // writes of at most 8 KiB
   plain.chunk_elements = 1 << 10;
-  const auto [reference, plain_stats] = execute_into(s.root, "plain", plain);
+  const auto [reference, plain_stats] = execute_into(root, "plain", plain);
   EXPECT_EQ(plain_stats.hand_overs, 0);
   EXPECT_EQ(plain_stats.flushes, 0);
 
@@ -89,7 +80,7 @@ TEST(Executor, EarlyWriteBackHandsTheOutputOverInRangesOfItsSize) {
   early.early_write_back = true;
   early.write_back_bytes = 64 << 10;
   early.flush_every_bytes = 256 << 10;
-  const auto [shards, stats] = execute_into(s.root, "early", early);
+  const auto [shards, stats] = execute_into(root, "early", early);
   EXPECT_EQ(shards, reference);
   const uint64_t written = stats.bytes_written, range = early.write_back_bytes, max_write = 8 << 10;
   ASSERT_GT(written, 10 * range);
@@ -101,7 +92,7 @@ TEST(Executor, EarlyWriteBackHandsTheOutputOverInRangesOfItsSize) {
 
   ExecOptions inline_writes = early;  // the compute threads write themselves
   inline_writes.writer_thread = false;
-  const auto [inline_shards, inline_stats] = execute_into(s.root, "inline", inline_writes);
+  const auto [inline_shards, inline_stats] = execute_into(root, "inline", inline_writes);
   EXPECT_EQ(inline_shards, reference);
   EXPECT_EQ(inline_stats.hand_overs, 0);
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "../../tests/cli_runner.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -136,11 +137,6 @@ TEST(TempDir, RemovalTakesTheLockFileLast) {
   }
 }
 
-std::string contents(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
@@ -165,7 +161,7 @@ TEST(TempDir, MoveIntoPlaceReplacesTheDestinationAndLeavesNoLockFile) {
   auto [tmp, lock] = finished("first");
   move_into_place(tmp, dest, false);
   ::close(lock);
-  EXPECT_EQ(contents(dest / "model.safetensors"), "first");
+  EXPECT_EQ(testing::read_file(dest / "model.safetensors"), "first");
   EXPECT_EQ(names_in(dest), std::vector<std::string>{"model.safetensors"});
   EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
 
@@ -173,7 +169,7 @@ TEST(TempDir, MoveIntoPlaceReplacesTheDestinationAndLeavesNoLockFile) {
   std::tie(tmp, lock) = finished("second");
   move_into_place(tmp, dest, true);
   ::close(lock);
-  EXPECT_EQ(contents(dest / "model.safetensors"), "second");
+  EXPECT_EQ(testing::read_file(dest / "model.safetensors"), "second");
   EXPECT_EQ(names_in(dest), std::vector<std::string>{"model.safetensors"});
   EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
 
@@ -182,7 +178,7 @@ TEST(TempDir, MoveIntoPlaceReplacesTheDestinationAndLeavesNoLockFile) {
   std::tie(tmp, lock) = finished("third");
   move_into_place(tmp, dest, true);
   ::close(lock);
-  EXPECT_EQ(contents(dest / "model.safetensors"), "third");
+  EXPECT_EQ(testing::read_file(dest / "model.safetensors"), "third");
   EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
 
   // A symlink is replaced, not followed: its target stays as it was.
@@ -194,7 +190,7 @@ TEST(TempDir, MoveIntoPlaceReplacesTheDestinationAndLeavesNoLockFile) {
   move_into_place(tmp, dest, true);
   ::close(lock);
   EXPECT_FALSE(fs::is_symlink(dest));
-  EXPECT_EQ(contents(dest / "model.safetensors"), "symlink");
+  EXPECT_EQ(testing::read_file(dest / "model.safetensors"), "symlink");
   EXPECT_EQ(names_in(s.root / "target"), std::vector<std::string>{"kept.txt"});
   fs::remove_all(s.root / "target");
 
@@ -203,7 +199,7 @@ TEST(TempDir, MoveIntoPlaceReplacesTheDestinationAndLeavesNoLockFile) {
   std::tie(tmp, lock) = finished("fourth");
   move_into_place(tmp, dest, true);
   ::close(lock);
-  EXPECT_EQ(contents(dest / "model.safetensors"), "fourth");
+  EXPECT_EQ(testing::read_file(dest / "model.safetensors"), "fourth");
   EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
 }
 
@@ -219,7 +215,7 @@ TEST(TempDir, MoveIntoPlaceWithoutExchangeMovesTheOldOutputAside) {
   const int lock = create_temp_dir_lock(tmp);
   move_into_place(tmp, dest, true, Exchange::Never);
   ::close(lock);
-  EXPECT_EQ(contents(dest / "model.safetensors"), "new");
+  EXPECT_EQ(testing::read_file(dest / "model.safetensors"), "new");
   EXPECT_EQ(names_in(dest), std::vector<std::string>{"model.safetensors"});
   EXPECT_EQ(names_in(s.root), std::vector<std::string>{"out"});
 
