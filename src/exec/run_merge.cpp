@@ -180,7 +180,8 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   if (cancel && cancel->load()) fail("interrupted");
   if (opt.fsync) {
     for (const auto& entry : fs::directory_iterator(tmp.path))
-      if (entry.path().extension() != ".safetensors") fsync_path(entry.path(), false);
+      if (entry.path().extension() != ".safetensors" && entry.path().filename() != kTempDirLockFile)
+        fsync_path(entry.path(), false);
     fsync_path(tmp.path, true);
   }
 

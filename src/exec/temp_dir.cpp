@@ -31,8 +31,6 @@ pid_t pid_in_name(const std::string& rest) {
 
 bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
-constexpr const char* kLockFile = ".alloy-lock";
-
 int lock_file(const fs::path& path, int flags, bool* busy) {
   const int fd = ::open(path.c_str(), flags | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) return -1;
@@ -66,13 +64,13 @@ fs::path temp_dir_for(const fs::path& dest, pid_t pid) {
   return dest.parent_path() / (temp_prefix(dest) + std::to_string(pid));
 }
 
-int create_temp_dir_lock(const fs::path& dir) { return lock_file(dir / kLockFile, O_CREAT, nullptr); }
+int create_temp_dir_lock(const fs::path& dir) { return lock_file(dir / kTempDirLockFile, O_CREAT, nullptr); }
 
-int lock_existing_temp_dir(const fs::path& dir, bool* busy) { return lock_file(dir / kLockFile, 0, busy); }
+int lock_existing_temp_dir(const fs::path& dir, bool* busy) { return lock_file(dir / kTempDirLockFile, 0, busy); }
 
 void remove_temp_dir_lock(const fs::path& dir) {
   std::error_code ec;
-  fs::remove(dir / kLockFile, ec);
+  fs::remove(dir / kTempDirLockFile, ec);
 }
 
 bool remove_temp_dir(const fs::path& dir) {
@@ -80,7 +78,7 @@ bool remove_temp_dir(const fs::path& dir) {
   if (!fs::is_directory(fs::symlink_status(dir, ec))) return fs::remove(dir, ec) || !ec;
   bool ok = true;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().filename() == kLockFile) continue;
+    if (it->path().filename() == kTempDirLockFile) continue;
     std::error_code entry_ec;
     fs::remove_all(it->path(), entry_ec);
     ok = ok && !entry_ec;

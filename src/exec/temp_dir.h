@@ -16,6 +16,10 @@ namespace alloy {
 
 std::filesystem::path temp_dir_for(const std::filesystem::path& dest, pid_t pid);
 
+// The lock file's name inside a temporary directory (not part of the output: it is not fsynced,
+// and goes once the directory is in place).
+inline constexpr const char* kTempDirLockFile = ".alloy-lock";
+
 // Creates the lock file of a new temporary directory and locks it without waiting: the descriptor
 // holding the lock (close it to release), or -1 where the file system refuses.
 int create_temp_dir_lock(const std::filesystem::path& dir);
