@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "page_cache.h"
 #include "fixtures/fixture_family.h"
 #include "io/checkpoint.h"
 #include "tensor/convert.h"
@@ -250,6 +251,41 @@ TEST(MergeE2E, ShardedOutputRoundTripsAndIsByteIdenticalAcrossThreadCounts) {
     if (f == "README.md") continue;  // names the output directory
     EXPECT_EQ(read_file(entry.path()), read_file(tmp / "eight" / f)) << f;
   }
+}
+
+// --input-cache drop: the same bits as keeping the inputs cached, and no page of the inputs'
+// tensor files left in the page cache afterwards (where the file system has one to leave).
+TEST(MergeE2E, InputCacheDropLeavesNoInputPagesCachedAndTheSameOutput) {
+  TempDir tmp;
+  FixtureSpec spec = small_llama(3);
+  spec.dtype = DType::BF16;
+  spec.dims.hidden = 256;
+  spec.dims.intermediate = 704;
+  spec.dims.vocab = 2048;  // embeddings of 1 MB: tensors of many pages, several blocks each
+  write_fixture_family(spec, tmp / "family");
+  for (const char* method : {"linear", "ties"}) {  // linear.yml merges the fine-tunes, ties.yml has a base too
+    SCOPED_TRACE(method);
+    std::vector<fs::path> inputs;
+    for (const char* model : {"base", "ft1", "ft2", "ft3"})
+      if (std::string(method) == "ties" || std::string(model) != "base")
+        inputs.push_back(tmp / "family" / model / "model.safetensors");
+    for (const fs::path& input : inputs) testing::evict(input);  // written back: dirty pages cannot be dropped
+    fs::copy_file(fs::path(ALLOY_SOURCE_DIR) / "examples" / (std::string(method) + ".yml"), tmp / "recipe.yml",
+                  fs::copy_options::overwrite_existing);
+    auto kept = run_alloy(std::string("merge recipe.yml kept-") + method + " -q --input-cache keep", tmp.path());
+    ASSERT_EQ(kept.status, 0) << kept.output;
+    for (const fs::path& input : inputs) EXPECT_EQ(testing::cached_fraction(input), 1.0) << input;
+    auto dropped = run_alloy(std::string("merge recipe.yml dropped-") + method + " -q --input-cache drop -j 2", tmp.path());
+    ASSERT_EQ(dropped.status, 0) << dropped.output;
+    EXPECT_EQ(read_file(tmp / ("kept-" + std::string(method)) / "model.safetensors"),
+              read_file(tmp / ("dropped-" + std::string(method)) / "model.safetensors"));
+    if (testing::page_cache_droppable(tmp.path())) {
+      for (const fs::path& input : inputs) EXPECT_EQ(testing::cached_fraction(input), 0.0) << input;
+    }
+  }
+  auto bad = run_alloy("merge recipe.yml other -q --input-cache sometimes", tmp.path());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("--input-cache"), std::string::npos) << bad.output;
 }
 
 TEST(MergeE2E, ExistingDestinationIsKeptWithoutForce) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <string>
 
 #include "cli/commands.h"
 #include "exec/run_merge.h"
@@ -24,6 +25,7 @@ void add_merge_command(CLI::App& app, int& exit_code) {
   struct Args {
     MergeOptions opt;
     std::string shard_size = "5B";
+    std::string input_cache = "auto";
     bool no_copy_tokenizer = false, no_card = false, quiet = false, no_fsync = false;
     bool ignored_flag = false;
     int ignored_int = 0;
@@ -45,6 +47,11 @@ void add_merge_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("-q,--quiet", args->quiet, "no progress bar and no summary");
   cmd->add_flag("--no-fsync", args->no_fsync,
                 "skip the fsyncs (and the background flushes) that make the output durable before the rename");
+  cmd->add_option("--input-cache", args->input_cache,
+                  "the input pages once merged: keep them in the page cache, drop them, or auto: drop them only "
+                  "when the inputs are larger than the memory that could cache them")
+      ->check(CLI::IsMember({"auto", "keep", "drop"}))
+      ->capture_default_str();
   cmd->add_option("--post-weight-t", args->opt.post_weight_t,
                   "gradient position of the final norm and lm_head (1 = last layer's value; mergekit >= 0.1.2 uses 0)")
       ->capture_default_str();
@@ -58,6 +65,9 @@ void add_merge_command(CLI::App& app, int& exit_code) {
   cmd->callback([args, &exit_code] {
     MergeOptions opt = args->opt;
     opt.out_shard_size = parse_size(args->shard_size);
+    opt.input_cache = args->input_cache == "keep"   ? InputCache::Keep
+                      : args->input_cache == "drop" ? InputCache::Drop
+                                                    : InputCache::Auto;
     opt.fsync = !args->no_fsync;
     opt.progress = !args->quiet && ::isatty(STDERR_FILENO);
     if (!args->quiet) opt.notice = [](const std::string& line) { std::fprintf(stderr, "alloy: %s\n", line.c_str()); };

@@ -10,12 +10,14 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "exec/write_queue.h"
+#include "io/deferred_drops.h"
 #include "io/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
@@ -57,6 +59,11 @@ class Run {
     for (size_t j = 0; j < order_.size(); ++j) order_[j] = j;
     auto cost = [&](size_t j) { return plan_.jobs[j].call.numel() * static_cast<int64_t>(plan_.jobs[j].call.size()); };
     std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return cost(a) > cost(b); });
+    if (opt_.drop_input_pages) {
+      size_t inputs = 1;
+      for (const auto& job : plan_.jobs) inputs = std::max(inputs, job.call.inputs.size());
+      drops_ = std::make_unique<DeferredDrops>(kDropLagPerInput * inputs);
+    }
   }
 
   ExecStats go() {
@@ -79,6 +86,10 @@ class Run {
       s.hand_overs = writer_->hand_overs();
       s.flushes = writer_->flushes();
     }
+    if (drops_) {  // after the writer, which releases the inputs of byte copies
+      drops_->drop_all();
+      drop_inputs_left_cached();
+    }
     if (error_) std::rethrow_exception(error_);
     if (opt_.cancel && opt_.cancel->load()) fail("interrupted");
     s.bytes_written = written_.load();
@@ -94,6 +105,30 @@ class Run {
     std::vector<float> out;
     std::vector<unsigned char> bytes;
   };
+
+  // Each tensor dropped its own pages, but the page cache drops a folio (up to 2 MB) only when
+  // the range covers all of it, and no page that is mapped: a folio shared with the tensor next
+  // to it in the file stays, a small tensor inside one never goes by itself (17% of the large
+  // bench family's inputs), and a fault maps up to 64 KB of cached pages around itself, of the
+  // tensors beside it too. So at the end, each file is unmapped and dropped whole.
+  void drop_inputs_left_cached() const {
+    struct Extent {
+      const std::byte* map = nullptr;  // the file's mapping (offset 0)
+      uint64_t end = 0;                // end of its last tensor
+    };
+    std::map<int, Extent> files;  // by descriptor
+    for (const auto& job : plan_.jobs)
+      for (const auto& in : job.call.inputs)
+        if (in.view.file_mapped && in.view.file_fd >= 0) {
+          Extent& e = files[in.view.file_fd];
+          e.map = in.view.data - in.view.file_offset;
+          e.end = std::max(e.end, in.view.file_offset + in.view.nbytes);
+        }
+    for (const auto& [fd, e] : files) {
+      release_pages(e.map, e.end);
+      drop_from_page_cache(fd, 0, e.end);
+    }
+  }
 
   bool stopping() const { return error_flag_.load() || (opt_.cancel && opt_.cancel->load()); }
 
@@ -247,19 +282,24 @@ class Run {
     const int64_t index = b.row_begin / rows_per_block;
     if (index % kReleaseBlocks == 0 && index >= 2 * kReleaseBlocks)
       for (size_t i = 0; i < call.size(); ++i)
-        call.release_rows(i, (index - 2 * kReleaseBlocks) * rows_per_block, (index - kReleaseBlocks) * rows_per_block);
+        call.release_rows(i, (index - 2 * kReleaseBlocks) * rows_per_block, (index - kReleaseBlocks) * rows_per_block,
+                          drops_.get());
     if (--uncomputed_[b.job] == 0) release_inputs(b.job);
     const uint64_t size = s.bytes.size();
     write(b.job, layout_.placements[b.job].file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, &s.bytes,
           nullptr, size);
   }
 
-  // Lets job j's input pages leave this process's resident set (they stay in the page cache).
-  // Done once its last block is computed, not once written: the compute threads run ahead of
-  // the writer through the small tensors a merge ends with, each mapping a 2 MB folio per input.
+  // Lets job j's input pages leave this process's resident set (and the page cache, with
+  // drop_input_pages). Done once its last block is computed, not once written: the compute
+  // threads run ahead of the writer through the small tensors a merge ends with, each mapping a
+  // 2 MB folio per input.
   void release_inputs(size_t j) const {
     for (const auto& in : plan_.jobs[j].call.inputs)
-      if (in.view.file_mapped) release_pages(in.view.data, in.view.nbytes);
+      if (in.view.file_mapped) {
+        release_pages(in.view.data, in.view.nbytes);
+        if (drops_) drops_->add(in.view, 0, in.view.nbytes);
+      }
   }
 
   // A tensor is written: free its prepared state, release the input pages of a byte copy (read
@@ -305,6 +345,10 @@ class Run {
   std::atomic<bool> error_flag_{false};
   std::atomic<uint64_t> written_{0};
   static constexpr uint64_t kWriteQueueBytes = uint64_t{8} << 20;  // output queued at most
+  // With drop_input_pages: the input ranges read for the last time, dropped from the page cache
+  // kDropLagPerInput bytes per input behind the reads.
+  static constexpr uint64_t kDropLagPerInput = uint64_t{32} << 20;
+  std::unique_ptr<DeferredDrops> drops_;
   std::unique_ptr<WriteQueue> writer_;  // last member: its thread stops before the rest goes
 };
 

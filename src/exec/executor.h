@@ -32,6 +32,9 @@ struct ExecOptions {
   // Make every output write on one extra thread (write_queue.h), so that compute threads never
   // wait for the output file or the disk.
   bool writer_thread = true;
+  // Drop the input pages from the page cache once a tensor's merge has read them for the last
+  // time (deferred_drops.h), instead of leaving them cached (run_merge.h decides).
+  bool drop_input_pages = false;
   // Called from worker threads with (bytes written so far, total bytes); may be empty.
   std::function<void(uint64_t, uint64_t)> progress;
 };

@@ -10,6 +10,8 @@
 #include <functional>
 #include <string>
 
+#include "exec/page_cache_room.h"
+
 namespace alloy {
 
 struct MergeOptions {
@@ -25,6 +27,9 @@ struct MergeOptions {
   bool progress = false;   // draw a progress bar on stderr
   bool fsync = true;       // make the output durable before the final rename
   double post_weight_t = 1.0;
+  // Whether input pages stay in the page cache once merged (page_cache_room.h): by default they
+  // are dropped only when the inputs are larger than the memory that could cache them.
+  InputCache input_cache = InputCache::Auto;
   // Told of things worth a line on stderr that are not errors (stale temporary directories of
   // killed merges removed); may be empty.
   std::function<void(const std::string&)> notice;

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -37,15 +36,16 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
     }
     data_ = static_cast<const std::byte*>(p);
   }
-  ::close(fd);
+  fd_ = fd;
 }
 
 MappedFile::~MappedFile() { reset(); }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : path_(std::move(other.path_)), data_(other.data_), size_(other.size_) {
+    : path_(std::move(other.path_)), data_(other.data_), size_(other.size_), fd_(other.fd_) {
   other.data_ = nullptr;
   other.size_ = 0;
+  other.fd_ = -1;
 }
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
@@ -54,36 +54,20 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     path_ = std::move(other.path_);
     data_ = other.data_;
     size_ = other.size_;
+    fd_ = other.fd_;
     other.data_ = nullptr;
     other.size_ = 0;
+    other.fd_ = -1;
   }
   return *this;
 }
 
 void MappedFile::reset() {
   if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
   data_ = nullptr;
   size_ = 0;
-}
-
-namespace {
-void advise(const std::byte* base, uint64_t size, uint64_t offset, uint64_t len, int advice) {
-  if (!base || offset >= size) return;
-  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  uint64_t begin = offset / page * page;
-  uint64_t end = std::min(size, offset + len);
-  if (end <= begin) return;
-  ::madvise(const_cast<std::byte*>(base) + begin, end - begin, advice);
-}
-}  // namespace
-
-void MappedFile::advise_sequential(uint64_t offset, uint64_t len) const {
-  advise(data_, size_, offset, len, MADV_SEQUENTIAL);
-  advise(data_, size_, offset, len, MADV_WILLNEED);
-}
-
-void MappedFile::advise_dontneed(uint64_t offset, uint64_t len) const {
-  advise(data_, size_, offset, len, MADV_DONTNEED);
+  fd_ = -1;
 }
 
 }  // namespace alloy

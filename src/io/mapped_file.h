@@ -19,16 +19,16 @@ class MappedFile {
   const std::byte* data() const { return data_; }
   uint64_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
-
-  // Hints to the kernel about [offset, offset+len) of the mapping; both are no-ops on failure.
-  void advise_sequential(uint64_t offset, uint64_t len) const;
-  void advise_dontneed(uint64_t offset, uint64_t len) const;
+  // The open file (read-only), kept for page-cache hints on its bytes (page_hints.h); -1 when
+  // there is none.
+  int fd() const { return fd_; }
 
  private:
   void reset();
   std::filesystem::path path_;
   const std::byte* data_ = nullptr;
   uint64_t size_ = 0;
+  int fd_ = -1;
 };
 
 }  // namespace alloy

@@ -16,7 +16,14 @@ namespace alloy {
 // weights, a few KB) held its folio mapped when only the pages inside it were dropped, and the
 // small tensors a merge ends with added 2 MB per input each (medium linear: 41 -> 310 MB resident).
 void release_pages(const void* p, uint64_t len);
-// Asks the kernel to read the pages overlapping [p, p + len) ahead (asynchronously).
+// Asks the kernel to read the pages overlapping [p, p + len) of a file mapping ahead
+// (asynchronously), all of them.
 void prefetch_pages(const void* p, uint64_t len);
+
+// Drops the page-cache pages wholly inside bytes [offset, offset + len) of the open file `fd`
+// that no process maps (the kernel keeps the others, and those at the range's partial ends), so
+// that reading inputs once does not fill the page cache with them: a later read goes to the disk.
+// No-op on failure.
+void drop_from_page_cache(int fd, uint64_t offset, uint64_t len);
 
 }  // namespace alloy

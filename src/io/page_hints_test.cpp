@@ -1,6 +1,8 @@
-// Tests of release_pages on a read-only file mapping: every page the range overlaps leaves the
-// resident set (checked in /proc/self/pagemap), however few bytes of it the range covers, and the
-// bytes read back the same afterwards.
+// Tests of the page hints on read-only file mappings: release_pages drops every page the range
+// overlaps from the resident set (checked in /proc/self/pagemap), however few bytes of it the range
+// covers, and the bytes read back the same afterwards; prefetch_pages reads a whole range into
+// the page cache, drop_from_page_cache drops one (mincore), and DeferredDrops drops its ranges
+// once enough were queued after them.
 #include "io/page_hints.h"
 
 #include <fcntl.h>
@@ -8,10 +10,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include "../../tests/cli_runner.h"
+#include "../../tests/page_cache.h"
+#include "io/deferred_drops.h"
 
 namespace alloy {
 namespace {
@@ -60,6 +69,109 @@ TEST(PageHints, ReleaseDropsEveryPageTheRangeTouches) {
     EXPECT_EQ(page_present(base + k * page), k == 0 || k == 1 || k == 3 || k == 7) << "page " << k;
   EXPECT_EQ(std::string(base, bytes.size()), bytes);  // read back from the page cache
   ::munmap(map, bytes.size());
+}
+
+// A file of `pages` pages on a file system whose page cache can drop pages, written back and
+// evicted; skips the test where neither is possible.
+#define ALLOY_EVICTED_FILE(path, pages)                                                      \
+  testing::TempDir dir;                                                                      \
+  if (!testing::page_cache_droppable(dir.path())) GTEST_SKIP() << "tmpfs: no page cache";  \
+  const fs::path path = dir / "input.bin";                                                   \
+  {                                                                                          \
+    std::string bytes(static_cast<size_t>(pages) * ::getpagesize(), 'x');                    \
+    std::ofstream(path, std::ios::binary) << bytes;                                          \
+  }                                                                                          \
+  if (!testing::evict(path)) GTEST_SKIP() << "the page cache keeps " << path
+
+// The kernel reads at most its readahead window per MADV_WILLNEED (128 KB on a default disk):
+// 32 MB asked for at once are all read.
+TEST(PageHints, PrefetchReadsTheWholeRange) {
+  ALLOY_EVICTED_FILE(path, 8192);  // 32 MB
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const size_t size = fs::file_size(path);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+  prefetch_pages(map, size);
+  for (int i = 0; i < 500 && testing::cached_fraction(path) < 1; ++i)  // reads finish asynchronously
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(testing::cached_fraction(path), 1.0);
+  ::munmap(map, size);
+}
+
+// Ranges in units of 2 MB, the largest page-cache folio: the kernel drops a folio only when the
+// range covers all of it, so ranges aligned to units drop exactly their pages.
+constexpr uint64_t kUnit = uint64_t{2} << 20;
+
+// Which units of the file are wholly in the page cache, which wholly out ('c', '-'), or partly ('p').
+std::string cached_units(const fs::path& path) {
+  const std::vector<bool> pages = testing::cached_pages(path);
+  const size_t per_unit = kUnit / static_cast<uint64_t>(::getpagesize());
+  std::string units;
+  for (size_t u = 0; u * per_unit < pages.size(); ++u) {
+    size_t in = 0;
+    for (size_t k = u * per_unit; k < (u + 1) * per_unit; ++k) in += pages[k];
+    units += in == per_unit ? 'c' : in == 0 ? '-' : 'p';
+  }
+  return units;
+}
+
+TEST(PageHints, DropFromPageCacheDropsTheWholePagesOfTheRange) {
+  ALLOY_EVICTED_FILE(path, 8 * kUnit / static_cast<uint64_t>(::getpagesize()));
+  testing::read_file(path);
+  ASSERT_EQ(cached_units(path), "cccccccc");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  drop_from_page_cache(fd, kUnit, kUnit);
+  drop_from_page_cache(fd, 5 * kUnit, 0);  // nothing
+  EXPECT_EQ(cached_units(path), "c-cccccc");
+  // Unaligned: the partial first and last pages stay (and, where a folio holds them, the pages
+  // of its folio), and nothing outside the range goes.
+  drop_from_page_cache(fd, 3 * kUnit + 1, kUnit);
+  const std::vector<bool> pages = testing::cached_pages(path);
+  const size_t page = static_cast<size_t>(::getpagesize()), unit = kUnit / page;
+  EXPECT_TRUE(pages[3 * unit]);
+  EXPECT_TRUE(pages[4 * unit]);
+  const std::string units = cached_units(path);
+  EXPECT_EQ(units.substr(0, 3), "c-c");
+  EXPECT_TRUE(units[3] == 'c' || units[3] == 'p') << units;
+  EXPECT_EQ(units.substr(4), "cccc");
+  drop_from_page_cache(fd, 0, 8 * kUnit);
+  EXPECT_EQ(cached_units(path), "--------");
+  ::close(fd);
+}
+
+// Ranges of one unit queued with a lag of two: each is dropped once two more units were queued
+// after it, the rest by drop_all; views that are not file mappings are ignored.
+TEST(PageHints, DeferredDropsDropARangeOnceTheLagWasQueuedAfterIt) {
+  ALLOY_EVICTED_FILE(path, 8 * kUnit / static_cast<uint64_t>(::getpagesize()));
+  testing::read_file(path);
+  ASSERT_EQ(cached_units(path), "cccccccc");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  TensorView view;  // bytes one unit into the file: offsets in the view are a unit less
+  view.file_mapped = true;
+  view.file_fd = fd;
+  view.file_offset = kUnit;
+  view.nbytes = 6 * kUnit;
+  TensorView owned = view;
+  owned.file_mapped = false;  // memory the program owns: never dropped
+  DeferredDrops drops(2 * kUnit);
+  drops.add(owned, 0, 6 * kUnit);
+  drops.add(view, 0, kUnit);      // unit 1
+  drops.add(view, kUnit, kUnit);  // unit 2
+  EXPECT_EQ(cached_units(path), "cccccccc");
+  EXPECT_EQ(drops.queued_bytes(), 2 * kUnit);
+  drops.add(view, 2 * kUnit, kUnit);  // unit 3: unit 1 is two units behind now
+  EXPECT_EQ(cached_units(path), "c-cccccc");
+  drops.add(view, 3 * kUnit, 100 * kUnit);  // units 4-6 (cut at the view's end): units 2 and 3 go
+  EXPECT_EQ(cached_units(path), "c---cccc");
+  EXPECT_EQ(drops.queued_bytes(), 3 * kUnit);
+  drops.drop_all();
+  EXPECT_EQ(cached_units(path), "c------c");  // units 0 and 7 were never queued
+  EXPECT_EQ(drops.queued_bytes(), 0u);
+  ::close(fd);
 }
 
 }  // namespace

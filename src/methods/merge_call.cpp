@@ -95,12 +95,14 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
   }
 }
 
-void MergeCall::release_rows(size_t i, int64_t row_begin, int64_t row_end) const {
+void MergeCall::release_rows(size_t i, int64_t row_begin, int64_t row_end, DeferredDrops* drops) const {
   const TensorView& v = inputs[i].view;
   const int64_t rows = std::min(row_end, v.rows()) - row_begin;
   if (rows <= 0 || !v.file_mapped) return;
   const uint64_t row_bytes = static_cast<uint64_t>(v.row_length()) * dtype_size(v.dtype);
-  release_pages(v.data + static_cast<uint64_t>(row_begin) * row_bytes, static_cast<uint64_t>(rows) * row_bytes);
+  const uint64_t offset = static_cast<uint64_t>(row_begin) * row_bytes, len = static_cast<uint64_t>(rows) * row_bytes;
+  release_pages(v.data + offset, len);
+  if (drops) drops->add(v, offset, len);
 }
 
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "io/deferred_drops.h"
 #include "tensor/tensor_view.h"
 
 namespace alloy {
@@ -65,8 +66,9 @@ struct MergeCall {
   void read_rows(size_t i, int64_t row_begin, int64_t row_end, float* dst) const;
 
   // Releases the resident pages of rows [row_begin, row_end) of input i (page_hints.h): for rows
-  // no pass reads again soon. Values are unaffected.
-  void release_rows(size_t i, int64_t row_begin, int64_t row_end) const;
+  // no pass reads again soon; with `drops`, for rows read for the last time, queues them to leave
+  // the page cache too (deferred_drops.h). Values are unaffected.
+  void release_rows(size_t i, int64_t row_begin, int64_t row_end, DeferredDrops* drops = nullptr) const;
 
   // "tensor 'model.layers.0.mlp.up_proj.weight'"
   std::string where() const;

@@ -28,6 +28,10 @@ struct TensorView {
   // The bytes are a read-only file mapping: their pages may be dropped from memory and re-read
   // (page_hints.h). Never set for memory the program owns (dropping it would lose it).
   bool file_mapped = false;
+  // For file-mapped bytes, the open file and their offset in it (for dropping them from the page
+  // cache once read: page_hints.h); -1 where unknown.
+  int file_fd = -1;
+  uint64_t file_offset = 0;
 
   int64_t numel() const { return alloy::numel(shape); }
   // Elements in the last dimension (1 for scalars); a "row" for row-wise methods.

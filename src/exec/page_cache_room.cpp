@@ -1,0 +1,121 @@
+#include "exec/page_cache_room.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace alloy {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<std::string> read_small_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::optional<uint64_t> parse_number(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data()) return std::nullopt;
+  return value;
+}
+
+// A v1 limit file reads a number near 2^63 when no limit is set.
+constexpr uint64_t kNoLimit = uint64_t{1} << 60;
+
+// The smallest limit in `file` of `top` and of each directory on the way down to top/relative.
+std::optional<uint64_t> smallest_limit_along(const fs::path& top, const fs::path& relative, const char* file) {
+  std::optional<uint64_t> smallest;
+  fs::path dir = top;
+  auto read = [&] {
+    if (const auto text = read_small_file(dir / file))
+      if (const auto limit = parse_number(*text); limit && *limit < kNoLimit)  // v2 "max": none
+        smallest = std::min(smallest.value_or(*limit), *limit);
+  };
+  read();
+  for (const fs::path& part : relative) {
+    if (part.empty() || part == "." || part == "..") continue;
+    dir /= part;
+    read();
+  }
+  return smallest;
+}
+
+}  // namespace
+
+std::optional<uint64_t> mem_available_bytes(std::string_view meminfo) {
+  constexpr std::string_view key = "MemAvailable:";
+  for (size_t at = 0; at < meminfo.size();) {
+    size_t end = meminfo.find('\n', at);
+    if (end == std::string_view::npos) end = meminfo.size();
+    const std::string_view line = meminfo.substr(at, end - at);
+    if (line.substr(0, key.size()) == key)
+      if (const auto kib = parse_number(line.substr(key.size()))) return *kib * 1024;  // "... kB"
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, const fs::path& cgroup_root) {
+  std::optional<uint64_t> smallest;
+  auto take = [&](std::optional<uint64_t> limit) {
+    if (limit) smallest = std::min(smallest.value_or(*limit), *limit);
+  };
+  for (size_t at = 0; at < proc_self_cgroup.size();) {
+    size_t end = proc_self_cgroup.find('\n', at);
+    if (end == std::string_view::npos) end = proc_self_cgroup.size();
+    const std::string_view line = proc_self_cgroup.substr(at, end - at);
+    at = end + 1;
+    // "hierarchy-id:controllers:path"; v2 has id 0 and no controllers.
+    const size_t first = line.find(':'), second = first == std::string_view::npos ? first : line.find(':', first + 1);
+    if (second == std::string_view::npos) continue;
+    const std::string_view controllers = line.substr(first + 1, second - first - 1);
+    const fs::path relative = fs::path(std::string(line.substr(second + 1))).relative_path();
+    if (controllers.empty()) {
+      for (const fs::path& top : {cgroup_root, cgroup_root / "unified"})
+        take(smallest_limit_along(top, relative, "memory.max"));
+    } else {
+      bool memory = false;
+      for (size_t c = 0; c <= controllers.size();) {
+        size_t comma = controllers.find(',', c);
+        if (comma == std::string_view::npos) comma = controllers.size();
+        memory = memory || controllers.substr(c, comma - c) == "memory";
+        c = comma + 1;
+      }
+      if (memory) {
+        const fs::path top = cgroup_root / "memory";
+        take(smallest_limit_along(top, relative, "memory.limit_in_bytes"));
+      }
+    }
+  }
+  return smallest;
+}
+
+std::optional<uint64_t> page_cache_room() {
+  const auto meminfo = read_small_file("/proc/meminfo");
+  if (!meminfo) return std::nullopt;
+  std::optional<uint64_t> room = mem_available_bytes(*meminfo);
+  if (!room) return std::nullopt;
+  if (const auto cgroups = read_small_file("/proc/self/cgroup"))
+    if (const auto limit = cgroup_memory_limit(*cgroups, "/sys/fs/cgroup")) room = std::min(*room, *limit);
+  return room;
+}
+
+bool drop_input_pages(InputCache choice, uint64_t input_bytes, std::optional<uint64_t> room) {
+  switch (choice) {
+    case InputCache::Keep: return false;
+    case InputCache::Drop: return true;
+    case InputCache::Auto: break;
+  }
+  return room && input_bytes > *room;
+}
+
+}  // namespace alloy

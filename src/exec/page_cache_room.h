@@ -1,0 +1,38 @@
+// How much of the inputs the page cache can hold, and so whether a merge keeps its input pages
+// cached once it has read them. A merge reads each input byte once (a second pass of a method
+// reads it before it is released). Inputs that fit stay cached for the next merge of the same
+// models, the usual way of trying recipes; inputs larger than the memory that could cache them
+// cannot stay anyway, so keeping them only makes the kernel reclaim them under pressure and evict
+// the machine's other cached files (or, in a container, fill the cgroup's limit) first.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string_view>
+
+namespace alloy {
+
+// What a merge does with its input pages (the --input-cache option).
+enum class InputCache {
+  Auto,  // drop them when the inputs are larger than page_cache_room()
+  Keep,
+  Drop,
+};
+
+// The bytes of file pages the page cache can hold for this process now: the kernel's MemAvailable
+// (free memory and what it can reclaim), capped by the memory limits of the process's cgroup and
+// its ancestors (page-cache pages are charged to it). nullopt when /proc/meminfo cannot be read.
+std::optional<uint64_t> page_cache_room();
+
+// The parts of page_cache_room, for tests: MemAvailable from the text of /proc/meminfo; the
+// smallest memory limit on the path of each hierarchy in the text of /proc/self/cgroup (cgroup v2
+// memory.max, v1 memory.limit_in_bytes), read under `cgroup_root` (normally /sys/fs/cgroup, where
+// a v2 hierarchy may also sit at unified/); nullopt where none is set.
+std::optional<uint64_t> mem_available_bytes(std::string_view meminfo);
+std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, const std::filesystem::path& cgroup_root);
+
+// Whether a merge reading `input_bytes` drops its input pages (ExecOptions::drop_input_pages); Auto:
+// when they exceed `room` (not when the room is unknown).
+bool drop_input_pages(InputCache choice, uint64_t input_bytes, std::optional<uint64_t> room);
+
+}  // namespace alloy

@@ -1,0 +1,71 @@
+// Tests of how a merge decides to drop its input pages: MemAvailable and cgroup limits read from
+// the kernel's files (given as text and as a directory tree shaped like /sys/fs/cgroup), and the
+// choice made from them.
+#include "exec/page_cache_room.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "../../tests/cli_runner.h"
+
+namespace alloy {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(PageCacheRoom, MemAvailableIsReadFromMeminfo) {
+  EXPECT_EQ(mem_available_bytes("MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   2048 kB\nBuffers: 1 kB\n"),
+            2048u * 1024);
+  EXPECT_EQ(mem_available_bytes("MemAvailable: 7 kB"), 7u * 1024);  // last line, no newline
+  EXPECT_EQ(mem_available_bytes("MemTotal: 1 kB\nMemFree: 2 kB\n"), std::nullopt);  // kernels before 3.14
+  EXPECT_EQ(mem_available_bytes("MemAvailable: many kB\n"), std::nullopt);
+  EXPECT_EQ(mem_available_bytes(""), std::nullopt);
+}
+
+void write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+// The smallest limit on the way from the hierarchy's root to the process's cgroup, in v1 (the
+// memory controller's own tree) and v2 (the root itself, or unified/ in the hybrid layout); no
+// limit ("max", or v1's number near 2^63) is none.
+TEST(PageCacheRoom, CgroupLimitIsTheSmallestOnThePath) {
+  testing::TempDir root;
+  write(root / "memory/memory.limit_in_bytes", "9223372036854771712\n");  // the root: unlimited
+  write(root / "memory/jobs/memory.limit_in_bytes", "2147483648\n");
+  write(root / "memory/jobs/merge/memory.limit_in_bytes", "9223372036854771712\n");
+  EXPECT_EQ(cgroup_memory_limit("12:memory:/jobs/merge\n", root.path()), 2147483648u);
+  EXPECT_EQ(cgroup_memory_limit("4:cpu,memory:/jobs/merge\n", root.path()), 2147483648u);  // joined controllers
+  EXPECT_EQ(cgroup_memory_limit("12:memory:/\n", root.path()), std::nullopt);
+  EXPECT_EQ(cgroup_memory_limit("3:cpu:/jobs/merge\n", root.path()), std::nullopt);  // not the memory controller
+
+  write(root / "unified/pod/memory.max", "max\n");
+  write(root / "unified/pod/merge/memory.max", "1073741824\n");
+  EXPECT_EQ(cgroup_memory_limit("0::/pod/merge\n", root.path()), 1073741824u);
+  EXPECT_EQ(cgroup_memory_limit("0::/pod\n", root.path()), std::nullopt);
+  // Both kinds at once (a hybrid layout): the smaller.
+  EXPECT_EQ(cgroup_memory_limit("12:memory:/jobs/merge\n0::/pod/merge\n", root.path()), 1073741824u);
+  write(root / "memory.max", "536870912\n");  // a v2 root of its own (a container's view)
+  EXPECT_EQ(cgroup_memory_limit("0::/\n", root.path()), 536870912u);
+  EXPECT_EQ(cgroup_memory_limit("garbage\n\n", root.path()), std::nullopt);
+  EXPECT_EQ(cgroup_memory_limit("0::/absent/cgroup\n", testing::TempDir().path()), std::nullopt);
+}
+
+TEST(PageCacheRoom, LiveValuesAreThere) {
+  const std::optional<uint64_t> room = page_cache_room();
+  ASSERT_TRUE(room.has_value()) << "/proc/meminfo has MemAvailable on every kernel since 3.14";
+  EXPECT_GT(*room, 0u);
+}
+
+TEST(PageCacheRoom, InputsAreDroppedWhenAskedOrWhenTheyDoNotFit) {
+  EXPECT_FALSE(drop_input_pages(InputCache::Keep, 100, 10));
+  EXPECT_TRUE(drop_input_pages(InputCache::Drop, 10, 100));
+  EXPECT_TRUE(drop_input_pages(InputCache::Auto, 101, 100));
+  EXPECT_FALSE(drop_input_pages(InputCache::Auto, 100, 100));
+  EXPECT_FALSE(drop_input_pages(InputCache::Auto, 101, std::nullopt));  // room unknown: kept
+}
+
+}  // namespace
+}  // namespace alloy

@@ -1,0 +1,62 @@
+// Test helpers for page-cache behaviour: how much of a file the page cache holds, and whether a
+// file system keeps page-cache pages that can be dropped at all (tmpfs pages are the file).
+#pragma once
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+namespace alloy::testing {
+
+// Which of the file's pages are in the page cache (mincore over a fresh mapping, which maps
+// nothing itself); empty when the file cannot be mapped.
+inline std::vector<bool> cached_pages(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  struct stat st {};
+  ::fstat(fd, &st);
+  const size_t size = static_cast<size_t>(st.st_size), page = static_cast<size_t>(::getpagesize());
+  void* map = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (map == MAP_FAILED) return {};
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  std::vector<bool> cached;
+  if (::mincore(map, size, resident.data()) == 0)
+    for (unsigned char r : resident) cached.push_back((r & 1) != 0);
+  ::munmap(map, size);
+  return cached;
+}
+
+// The fraction of the file's pages in the page cache; -1 when the file cannot be mapped.
+inline double cached_fraction(const std::filesystem::path& path) {
+  const std::vector<bool> pages = cached_pages(path);
+  if (pages.empty()) return -1;
+  size_t in = 0;
+  for (bool p : pages) in += p;
+  return static_cast<double>(in) / static_cast<double>(pages.size());
+}
+
+// Whether pages of files under `dir` can leave the page cache (not so on tmpfs or ramfs).
+inline bool page_cache_droppable(const std::filesystem::path& dir) {
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) return false;
+  constexpr long kTmpfs = 0x01021994, kRamfs = static_cast<long>(0x858458f6);
+  return fs.f_type != kTmpfs && fs.f_type != kRamfs;
+}
+
+// Writes the file back and drops it from the page cache; true when no page of it is left there.
+inline bool evict(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ::fdatasync(fd);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+  return cached_fraction(path) == 0;
+}
+
+}  // namespace alloy::testing
