@@ -288,6 +288,26 @@ TEST(MergeE2E, InputCacheDropLeavesNoInputPagesCachedAndTheSameOutput) {
   EXPECT_NE(bad.output.find("--input-cache"), std::string::npos) << bad.output;
 }
 
+// Every input shard stays open during a merge: a soft limit on open files below the number of
+// shards is raised to the hard limit, not a failure.
+TEST(MergeE2E, InputsOfMoreShardsThanTheSoftOpenFileLimitMerge) {
+  TempDir tmp;
+  FixtureSpec spec = small_llama(4);
+  spec.shard_bytes = 1000;  // a shard per tensor: 39 per model
+  write_fixture_family(spec, tmp / "family");
+  size_t shards = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(tmp / "family"))
+    shards += entry.path().extension() == ".safetensors";
+  ASSERT_GT(shards, 100u);
+  fs::copy_file(fs::path(ALLOY_SOURCE_DIR) / "examples/linear.yml", tmp / "recipe.yml");
+  auto unlimited = run_alloy("merge recipe.yml unlimited -q", tmp.path());
+  ASSERT_EQ(unlimited.status, 0) << unlimited.output;
+  const std::string limited = "ulimit -Sn 48 && '" + std::string(ALLOY_BINARY) + "' merge recipe.yml limited -q 2>&1";
+  const int status = std::system(("cd '" + tmp.path().string() + "' && " + limited + " > limited.log").c_str());
+  EXPECT_EQ(status, 0) << read_file(tmp / "limited.log");
+  EXPECT_EQ(read_file(tmp / "limited/model.safetensors"), read_file(tmp / "unlimited/model.safetensors"));
+}
+
 TEST(MergeE2E, ExistingDestinationIsKeptWithoutForce) {
   TempDir tmp;
   write_fixture_family(small_llama(2), tmp / "family");

@@ -1,6 +1,7 @@
 #include "exec/run_merge.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -93,11 +94,23 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_, last_{};
 };
 
+// Every input shard stays open for the merge (its descriptor serves the page-cache hints,
+// page_hints.h), and models of 100+ shards exist: the soft limit on open files (often 1024) goes
+// up to the hard one.
+void raise_open_file_limit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 }  // namespace
 
 MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel) {
   auto start = std::chrono::steady_clock::now();
   keep_freed_memory_for_reuse();
+  raise_open_file_limit();
   fs::path dest = fs::absolute(opt.out).lexically_normal();
   if (dest.filename().empty()) dest = dest.parent_path();  // "out/": the directory "out"
   std::error_code ec;

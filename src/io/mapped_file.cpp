@@ -15,7 +15,13 @@ namespace alloy {
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; the S_ISREG check below refuses it.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) fail(path.string(), ": cannot open: ", std::strerror(errno));
+  if (fd < 0) {
+    const int err = errno;
+    if (err == EMFILE || err == ENFILE)
+      fail(path.string(), ": cannot open: ", std::strerror(err),
+           " (every input shard stays open during a merge: raise the limit, `ulimit -n`)");
+    fail(path.string(), ": cannot open: ", std::strerror(err));
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int err = errno;
