@@ -10,10 +10,10 @@
 #include <cstring>
 #include <deque>
 #include <exception>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "exec/write_queue.h"
@@ -63,6 +63,11 @@ class Run {
       size_t inputs = 1;
       for (const auto& job : plan_.jobs) inputs = std::max(inputs, job.call.inputs.size());
       drops_ = std::make_unique<DeferredDrops>(kDropLagPerInput * inputs);
+      // Tensors read by several jobs (a frankenmerge's repeated layers) go only at the end.
+      std::set<const std::byte*> seen;
+      for (const auto& job : plan_.jobs)
+        for (const auto& in : job.call.inputs)
+          if (in.view.file_mapped && !seen.insert(in.view.data).second) shared_views_.insert(in.view.data);
     }
   }
 
@@ -109,24 +114,22 @@ class Run {
   // Each tensor dropped its own pages, but the page cache drops a folio (up to 2 MB) only when
   // the range covers all of it, and no page that is mapped: a folio shared with the tensor next
   // to it in the file stays, a small tensor inside one never goes by itself (17% of the large
-  // bench family's inputs), and a fault maps up to 64 KB of cached pages around itself, of the
-  // tensors beside it too. So at the end, each file is unmapped and dropped whole.
+  // bench family's inputs), a fault maps up to 64 KB of cached pages around itself, of the
+  // tensors beside it too, and tensors read by several jobs are not dropped before. So at the
+  // end, each input file is unmapped and dropped whole.
   void drop_inputs_left_cached() const {
-    struct Extent {
-      const std::byte* map = nullptr;  // the file's mapping (offset 0)
-      uint64_t end = 0;                // end of its last tensor
-    };
-    std::map<int, Extent> files;  // by descriptor
+    std::set<int> read;  // descriptors of the files the jobs read
     for (const auto& job : plan_.jobs)
       for (const auto& in : job.call.inputs)
-        if (in.view.file_mapped && in.view.file_fd >= 0) {
-          Extent& e = files[in.view.file_fd];
-          e.map = in.view.data - in.view.file_offset;
-          e.end = std::max(e.end, in.view.file_offset + in.view.nbytes);
-        }
-    for (const auto& [fd, e] : files) {
-      release_pages(e.map, e.end);
-      drop_from_page_cache(fd, 0, e.end);
+        if (in.view.file_mapped) read.insert(in.view.file_fd);
+    for (const auto& model : plan_.models) {
+      if (!model.checkpoint) continue;
+      for (const auto& shard : model.checkpoint->shards()) {
+        const MappedFile& file = shard->mapping();
+        if (file.fd() < 0 || !read.count(file.fd())) continue;
+        release_pages(file.data(), file.size());
+        drop_from_page_cache(file.fd(), 0, file.size());
+      }
     }
   }
 
@@ -283,7 +286,7 @@ class Run {
     if (index % kReleaseBlocks == 0 && index >= 2 * kReleaseBlocks)
       for (size_t i = 0; i < call.size(); ++i)
         call.release_rows(i, (index - 2 * kReleaseBlocks) * rows_per_block, (index - kReleaseBlocks) * rows_per_block,
-                          drops_.get());
+                          shared_views_.count(call.inputs[i].view.data) ? nullptr : drops_.get());
     if (--uncomputed_[b.job] == 0) release_inputs(b.job);
     const uint64_t size = s.bytes.size();
     write(b.job, layout_.placements[b.job].file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, &s.bytes,
@@ -295,11 +298,31 @@ class Run {
   // threads run ahead of the writer through the small tensors a merge ends with, each mapping a
   // 2 MB folio per input.
   void release_inputs(size_t j) const {
-    for (const auto& in : plan_.jobs[j].call.inputs)
-      if (in.view.file_mapped) {
-        release_pages(in.view.data, in.view.nbytes);
-        if (drops_) drops_->add(in.view, 0, in.view.nbytes);
+    const MergeCall& call = plan_.jobs[j].call;
+    for (size_t i = 0; i < call.size(); ++i) {
+      const TensorView& v = call.inputs[i].view;
+      if (!v.file_mapped) continue;
+      release_pages(v.data, v.nbytes);
+      // The rows run_block queued already are not queued again: a whole tensor queued at its end
+      // would count as lag and drop at once the rows of other tensors read moments before.
+      if (drops_ && !shared_views_.count(v.data)) {
+        const int64_t from = plan_.jobs[j].method ? queued_rows(call) : 0;
+        const uint64_t row_bytes = static_cast<uint64_t>(v.row_length()) * dtype_size(v.dtype);
+        const uint64_t offset = std::min(v.nbytes, static_cast<uint64_t>(std::min(from, v.rows())) * row_bytes);
+        drops_->add(v, offset, v.nbytes - offset);
       }
+    }
+  }
+
+  // The rows of a tensor whose drops run_block queued: [0, (m - kReleaseBlocks) * rows_per_block)
+  // for the last multiple m of kReleaseBlocks among its block indices, when m >= 2 * kReleaseBlocks.
+  int64_t queued_rows(const MergeCall& call) const {
+    const int64_t cols = call.cols(), rows = call.rows();
+    if (cols == 0 || rows == 0) return 0;
+    const int64_t rows_per_block = std::max<int64_t>(1, opt_.block_elements / cols);
+    const int64_t last = (rows + rows_per_block - 1) / rows_per_block - 1;
+    const int64_t m = last / kReleaseBlocks * kReleaseBlocks;
+    return m >= 2 * kReleaseBlocks ? (m - kReleaseBlocks) * rows_per_block : 0;
   }
 
   // A tensor is written: free its prepared state, release the input pages of a byte copy (read
@@ -316,7 +339,8 @@ class Run {
 
   // Starts reading job j's inputs from disk (a no-op for pages already cached).
   void prefetch(size_t j) const {
-    for (const auto& in : plan_.jobs[j].call.inputs) prefetch_pages(in.view.data, in.view.nbytes);
+    for (const auto& in : plan_.jobs[j].call.inputs)
+      if (in.view.file_mapped) prefetch_pages(in.view.data, in.view.nbytes, in.view.file_fd);
   }
 
   std::string where(size_t j) const {
@@ -349,6 +373,7 @@ class Run {
   // kDropLagPerInput bytes per input behind the reads.
   static constexpr uint64_t kDropLagPerInput = uint64_t{32} << 20;
   std::unique_ptr<DeferredDrops> drops_;
+  std::set<const std::byte*> shared_views_;  // with drops_: inputs of more than one job
   std::unique_ptr<WriteQueue> writer_;  // last member: its thread stops before the rest goes
 };
 

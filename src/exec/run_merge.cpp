@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "exec/allocator_tuning.h"
@@ -165,13 +166,19 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   eopt.cancel = cancel;
   eopt.early_write_back = opt.fsync;
   const std::optional<uint64_t> room = opt.input_cache == InputCache::Auto ? page_cache_room() : std::nullopt;
-  eopt.drop_input_pages = drop_input_pages(opt.input_cache, plan.input_bytes, room);
+  // Each input tensor counted once (a frankenmerge reads repeated layers again from the cache).
+  std::set<const std::byte*> tensors;
+  uint64_t input_bytes = 0;
+  for (const auto& job : plan.jobs)
+    for (const auto& in : job.call.inputs)
+      if (tensors.insert(in.view.data).second) input_bytes += in.view.nbytes;
+  eopt.drop_input_pages = drop_input_pages(opt.input_cache, input_bytes, room);
   if (opt.input_cache == InputCache::Auto && eopt.drop_input_pages && opt.notice) {
     char text[200];
     std::snprintf(text, sizeof text,
                   "the inputs (%.1f GB) are larger than the memory that could cache them (%.1f GB): their pages leave "
                   "the page cache once merged (--input-cache keep keeps them)",
-                  static_cast<double>(plan.input_bytes) / 1e9, static_cast<double>(*room) / 1e9);
+                  static_cast<double>(input_bytes) / 1e9, static_cast<double>(*room) / 1e9);
     opt.notice(text);
   }
   eopt.progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };

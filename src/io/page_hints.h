@@ -17,8 +17,9 @@ namespace alloy {
 // small tensors a merge ends with added 2 MB per input each (medium linear: 41 -> 310 MB resident).
 void release_pages(const void* p, uint64_t len);
 // Asks the kernel to read the pages overlapping [p, p + len) of a file mapping ahead
-// (asynchronously), all of them.
-void prefetch_pages(const void* p, uint64_t len);
+// (asynchronously), all of them. Given the open file (`fd`), and where the kernel tells this
+// process the truth about its pages, parts already in the page cache are skipped.
+void prefetch_pages(const void* p, uint64_t len, int fd = -1);
 
 // Drops the page-cache pages wholly inside bytes [offset, offset + len) of the open file `fd`
 // that no process maps (the kernel keeps the others, and those at the range's partial ends), so
