@@ -286,7 +286,7 @@ class Run {
     if (index % kReleaseBlocks == 0 && index >= 2 * kReleaseBlocks)
       for (size_t i = 0; i < call.size(); ++i)
         call.release_rows(i, (index - 2 * kReleaseBlocks) * rows_per_block, (index - kReleaseBlocks) * rows_per_block,
-                          shared_views_.count(call.inputs[i].view.data) ? nullptr : drops_.get());
+                          drops_for(call.inputs[i].view));
     if (--uncomputed_[b.job] == 0) release_inputs(b.job);
     const uint64_t size = s.bytes.size();
     write(b.job, layout_.placements[b.job].file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, &s.bytes,
@@ -300,18 +300,19 @@ class Run {
   void release_inputs(size_t j) const {
     const MergeCall& call = plan_.jobs[j].call;
     for (size_t i = 0; i < call.size(); ++i) {
-      const TensorView& v = call.inputs[i].view;
-      if (!v.file_mapped) continue;
-      release_pages(v.data, v.nbytes);
+      DeferredDrops* drops = drops_for(call.inputs[i].view);
       // The rows run_block queued already are not queued again: a whole tensor queued at its end
       // would count as lag and drop at once the rows of other tensors read moments before.
-      if (drops_ && !shared_views_.count(v.data)) {
-        const int64_t from = plan_.jobs[j].method ? queued_rows(call) : 0;
-        const uint64_t row_bytes = static_cast<uint64_t>(v.row_length()) * dtype_size(v.dtype);
-        const uint64_t offset = std::min(v.nbytes, static_cast<uint64_t>(std::min(from, v.rows())) * row_bytes);
-        drops_->add(v, offset, v.nbytes - offset);
-      }
+      const int64_t from = drops && plan_.jobs[j].method ? queued_rows(call) : 0;
+      call.release_rows(i, 0, from);
+      call.release_rows(i, from, call.inputs[i].view.rows(), drops);
     }
+  }
+
+  // Where input v's pages go once read for the last time: nullptr (they stay cached) without
+  // drop_input_pages, and for inputs of several jobs, dropped only at the end.
+  DeferredDrops* drops_for(const TensorView& v) const {
+    return drops_ && !shared_views_.count(v.data) ? drops_.get() : nullptr;
   }
 
   // The rows of a tensor whose drops run_block queued: [0, (m - kReleaseBlocks) * rows_per_block)

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "io/deferred_drops.h"
 #include "io/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"

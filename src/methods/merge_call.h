@@ -11,10 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "io/deferred_drops.h"
 #include "tensor/tensor_view.h"
 
 namespace alloy {
+
+class DeferredDrops;  // io/deferred_drops.h
 
 // Whole rows [row_begin, row_end) of every input, converted to f32 (cols floats per row).
 struct RowBlock {
