@@ -28,6 +28,21 @@ std::optional<uint64_t> parse_number(std::string_view text) {
   return value;
 }
 
+// fn(field) for each part of `text` between `separator`s (lines, comma lists).
+template <class Fn>
+void for_each_field(std::string_view text, char separator, Fn fn) {
+  for (size_t at = 0; at <= text.size();) {
+    size_t end = text.find(separator, at);
+    if (end == std::string_view::npos) end = text.size();
+    fn(text.substr(at, end - at));
+    at = end + 1;
+  }
+}
+
+void keep_smallest(std::optional<uint64_t>& smallest, std::optional<uint64_t> value) {
+  if (value) smallest = std::min(smallest.value_or(*value), *value);
+}
+
 // A v1 limit file reads a number near 2^63 when no limit is set.
 constexpr uint64_t kNoLimit = uint64_t{1} << 60;
 
@@ -38,7 +53,7 @@ std::optional<uint64_t> smallest_limit_along(const fs::path& top, const fs::path
   auto read = [&] {
     if (const auto text = read_small_file(dir / file))
       if (const auto limit = parse_number(*text); limit && *limit < kNoLimit)  // v2 "max": none
-        smallest = std::min(smallest.value_or(*limit), *limit);
+        keep_smallest(smallest, limit);
   };
   read();
   for (const fs::path& part : relative) {
@@ -53,49 +68,34 @@ std::optional<uint64_t> smallest_limit_along(const fs::path& top, const fs::path
 
 std::optional<uint64_t> mem_available_bytes(std::string_view meminfo) {
   constexpr std::string_view key = "MemAvailable:";
-  for (size_t at = 0; at < meminfo.size();) {
-    size_t end = meminfo.find('\n', at);
-    if (end == std::string_view::npos) end = meminfo.size();
-    const std::string_view line = meminfo.substr(at, end - at);
-    if (line.substr(0, key.size()) == key)
-      if (const auto kib = parse_number(line.substr(key.size()))) return *kib * 1024;  // "... kB"
-    at = end + 1;
-  }
+  std::optional<uint64_t> kib;
+  for_each_field(meminfo, '\n', [&](std::string_view line) {
+    if (!kib && line.substr(0, key.size()) == key) kib = parse_number(line.substr(key.size()));  // "... kB"
+  });
+  if (kib) return *kib * 1024;
   return std::nullopt;
 }
 
 std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, const fs::path& cgroup_root) {
   std::optional<uint64_t> smallest;
-  auto take = [&](std::optional<uint64_t> limit) {
-    if (limit) smallest = std::min(smallest.value_or(*limit), *limit);
-  };
-  for (size_t at = 0; at < proc_self_cgroup.size();) {
-    size_t end = proc_self_cgroup.find('\n', at);
-    if (end == std::string_view::npos) end = proc_self_cgroup.size();
-    const std::string_view line = proc_self_cgroup.substr(at, end - at);
-    at = end + 1;
+  for_each_field(proc_self_cgroup, '\n', [&](std::string_view line) {
     // "hierarchy-id:controllers:path"; v2 has id 0 and no controllers.
     const size_t first = line.find(':'), second = first == std::string_view::npos ? first : line.find(':', first + 1);
-    if (second == std::string_view::npos) continue;
+    if (second == std::string_view::npos) return;
     const std::string_view controllers = line.substr(first + 1, second - first - 1);
     const fs::path relative = fs::path(std::string(line.substr(second + 1))).relative_path();
     if (controllers.empty()) {
       for (const fs::path& top : {cgroup_root, cgroup_root / "unified"})
-        take(smallest_limit_along(top, relative, "memory.max"));
-    } else {
-      bool memory = false;
-      for (size_t c = 0; c <= controllers.size();) {
-        size_t comma = controllers.find(',', c);
-        if (comma == std::string_view::npos) comma = controllers.size();
-        memory = memory || controllers.substr(c, comma - c) == "memory";
-        c = comma + 1;
-      }
-      if (memory) {
-        const fs::path top = cgroup_root / "memory";
-        take(smallest_limit_along(top, relative, "memory.limit_in_bytes"));
-      }
+        keep_smallest(smallest, smallest_limit_along(top, relative, "memory.max"));
+      return;
     }
-  }
+    bool memory = false;
+    for_each_field(controllers, ',', [&](std::string_view c) { memory = memory || c == "memory"; });
+    if (memory) {
+      const fs::path top = cgroup_root / "memory";
+      keep_smallest(smallest, smallest_limit_along(top, relative, "memory.limit_in_bytes"));
+    }
+  });
   return smallest;
 }
 
@@ -105,7 +105,7 @@ std::optional<uint64_t> page_cache_room() {
   std::optional<uint64_t> room = mem_available_bytes(*meminfo);
   if (!room) return std::nullopt;
   if (const auto cgroups = read_small_file("/proc/self/cgroup"))
-    if (const auto limit = cgroup_memory_limit(*cgroups, "/sys/fs/cgroup")) room = std::min(*room, *limit);
+    keep_smallest(room, cgroup_memory_limit(*cgroups, "/sys/fs/cgroup"));
   return room;
 }
 
