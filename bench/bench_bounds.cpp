@@ -12,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include "io/page_hints.h"
 #include "util/error.h"
 
 namespace alloy::bench {
@@ -58,11 +59,13 @@ class Fd {
   int fd_;
 };
 
-// Reads [begin, end) of `path` with pread into `buf`; returns the bytes read.
-uint64_t read_range(const fs::path& path, uint64_t begin, uint64_t end, unsigned char* buf, size_t buf_size) {
+// Reads [begin, end) of `path` with pread into `buf`; returns the bytes read. With a `drop_lag`,
+// the pages read are dropped from the page cache that many bytes behind the reads.
+uint64_t read_range(const fs::path& path, uint64_t begin, uint64_t end, unsigned char* buf, size_t buf_size,
+                    uint64_t drop_lag = 0) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) fail(path.string(), ": cannot open: ", std::strerror(errno));
-  uint64_t done = 0;
+  uint64_t done = 0, dropped_to = begin;
   for (uint64_t off = begin; off < end;) {
     ssize_t n = ::pread(fd.get(), buf, std::min<uint64_t>(buf_size, end - off), static_cast<off_t>(off));
     if (n < 0 && errno == EINTR) continue;
@@ -70,7 +73,12 @@ uint64_t read_range(const fs::path& path, uint64_t begin, uint64_t end, unsigned
     if (n == 0) break;
     off += static_cast<uint64_t>(n);
     done += static_cast<uint64_t>(n);
+    if (drop_lag > 0 && off >= dropped_to + 2 * drop_lag) {
+      drop_from_page_cache(fd.get(), dropped_to, off - drop_lag - dropped_to);
+      dropped_to = off - drop_lag;
+    }
   }
+  if (drop_lag > 0) drop_from_page_cache(fd.get(), dropped_to, end - dropped_to);
   return done;
 }
 
@@ -254,10 +262,10 @@ double evict_from_page_cache(const std::vector<fs::path>& files) {
   return pages ? static_cast<double>(cached) / static_cast<double>(pages) : 0.0;
 }
 
-double sequential_read_seconds(const std::vector<fs::path>& files) {
+double sequential_read_seconds(const std::vector<fs::path>& files, uint64_t drop_lag) {
   MappedBuffer buf(1 << 20);
   auto start = Clock::now();
-  for (const auto& f : files) read_range(f, 0, fs::file_size(f), buf.data(), 1 << 20);
+  for (const auto& f : files) read_range(f, 0, fs::file_size(f), buf.data(), 1 << 20, drop_lag);
   return seconds_since(start);
 }
 

@@ -38,8 +38,10 @@ double buffered_write_bandwidth(const std::filesystem::path& dir, uint64_t bytes
 // fraction of their pages still cached afterwards (mincore), 0 when the eviction worked.
 double evict_from_page_cache(const std::vector<std::filesystem::path>& files);
 // Seconds to read every file once, sequentially in 1 MiB reads, as `cat files > /dev/null` does
-// (call evict_from_page_cache first for a cold read).
-double sequential_read_seconds(const std::vector<std::filesystem::path>& files);
+// (call evict_from_page_cache first for a cold read). With a `drop_lag`, each file's pages leave the
+// page cache that many bytes behind the reads, as `alloy merge --input-cache drop` drops its
+// inputs: the reads then reuse the pages they freed instead of taking new ones from the kernel.
+double sequential_read_seconds(const std::vector<std::filesystem::path>& files, uint64_t drop_lag = 0);
 // Bytes available to unprivileged users on the filesystem holding `dir`.
 uint64_t free_bytes(const std::filesystem::path& dir);
 

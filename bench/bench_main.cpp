@@ -60,6 +60,7 @@ struct Bounds {
   double disk_write_before = 0, disk_write_after = 0;  // the probes' best on each side
   uint64_t disk_bytes = 0;
   double cold_read_s = 0;       // `cat inputs > /dev/null` with the inputs evicted
+  double cold_read_drop_s = 0;  // the same, each file's pages dropped behind the reads
   double cold_residual = 0;     // fraction of input pages still cached after the eviction
 };
 
@@ -73,9 +74,13 @@ struct Row {
   double io_bound_s = 0;  // through the kernel's read and write paths (see bench/README.md)
 };
 
+// The cold regime's rows: "cold" merges with the default --input-cache (auto), "cold-drop" with
+// drop, whose reads reuse the pages they free (bench/README.md says why that matters on a VM).
+bool is_cold(const std::string& regime) { return regime == "cold" || regime == "cold-drop"; }
+
 // The row's bounds from the bytes its merge moved and the machine's bandwidths.
 void set_bounds(Row& row, const Bounds& bounds) {
-  const bool cold = row.regime == "cold", durable = row.regime == "durable" || cold;
+  const bool cold = is_cold(row.regime), durable = row.regime == "durable" || cold;
   const double read = static_cast<double>(row.run.bytes_read), written = static_cast<double>(row.run.bytes_written);
   const double memory_bound = (read + written) / bounds.copy;
   row.bound_s = memory_bound;
@@ -230,28 +235,28 @@ std::vector<fs::path> family_files(const BenchFamily& family) {
 }
 
 void print_table(const std::vector<Row>& rows) {
-  std::printf("\n%-17s %-8s %7s %6s %7s %6s %7s %6s %9s %6s %6s %6s  %s\n", "method", "regime", "wall s", "GB/s",
+  std::printf("\n%-17s %-9s %7s %6s %7s %6s %7s %6s %9s %6s %6s %6s  %s\n", "method", "regime", "wall s", "GB/s",
               "bound s", "of it", "io s", "of it", "peak RSS", "CPU s", "steal", "idle", "bound by");
   for (const Row& r : rows) {
     if (r.run.status != MergeRun::Status::Ok) {
       std::string why = r.recipe.skip_reason.empty() ? r.run.message : r.recipe.skip_reason;
       if (why.size() > 90) why = why.substr(0, 87) + "...";
-      std::printf("%-17s %-8s %s: %s\n", r.method.c_str(), r.regime.c_str(), status_name(r.run.status), why.c_str());
+      std::printf("%-17s %-9s %s: %s\n", r.method.c_str(), r.regime.c_str(), status_name(r.run.status), why.c_str());
       continue;
     }
     const double bytes = static_cast<double>(r.run.bytes_read + r.run.bytes_written);
-    std::printf("%-17s %-8s %7.2f %6.2f %7.2f %5.1f%% %7.2f %5.1f%% %5.2f GiB %6.1f %6.1f %6.1f  %s\n",
+    std::printf("%-17s %-9s %7.2f %6.2f %7.2f %5.1f%% %7.2f %5.1f%% %5.2f GiB %6.1f %6.1f %6.1f  %s\n",
                 r.method.c_str(), r.regime.c_str(), r.run.wall_s, gb(bytes) / r.run.wall_s, r.bound_s,
                 100.0 * r.bound_s / r.run.wall_s, r.io_bound_s, 100.0 * r.io_bound_s / r.run.wall_s,
                 static_cast<double>(r.run.max_rss_bytes) / (1u << 30), r.run.user_s + r.run.sys_s,
                 r.run.machine_steal_s, r.run.machine_idle_s, r.bound_by.c_str());
   }
   std::printf("bound: the issue's (memory: bytes moved / copy bandwidth; durable: max of that and written / durable "
-              "write bandwidth;\ncold: cold read of the inputs + written / durable write bandwidth); io: through the "
-              "kernel (memory: read / page-cache read\n+ written / pwrite to the tmpfs; durable: max(read / page-cache "
-              "read, written / durable write); cold: as bound).\nsteal, idle: the whole machine's CPU seconds over the run "
-              "(/proc/stat; steal: a virtual CPU ready while the hypervisor\nran something else; idle includes "
-              "iowait).\n");
+              "write bandwidth;\ncold, and cold-drop (with --input-cache drop): cold read of the inputs + written / "
+              "durable write bandwidth); io: through the\nkernel (memory: read / page-cache read + written / pwrite to "
+              "the tmpfs; durable: max(read / page-cache read, written /\ndurable write); cold: as bound). steal, idle: "
+              "the whole machine's CPU seconds over the run (/proc/stat; steal: a\nvirtual CPU ready while the "
+              "hypervisor ran something else; idle includes iowait).\n");
 }
 
 json row_json(const Row& r) {
@@ -400,8 +405,9 @@ int bench_main(int argc, char** argv) {
   std::vector<std::string> methods =
       a.methods.empty() ? default_methods() : a.methods == "all" ? known_methods() : split_list(a.methods);
   const std::vector<std::string> regimes =
-      a.regime == "all"    ? std::vector<std::string>{"memory", "durable", "cold"}
+      a.regime == "all"    ? std::vector<std::string>{"memory", "durable", "cold", "cold-drop"}
       : a.regime == "both" ? std::vector<std::string>{"memory", "durable"}
+      : a.regime == "cold" ? std::vector<std::string>{"cold", "cold-drop"}
                            : std::vector<std::string>{a.regime};
   auto has_regime = [&](const char* r) { return std::find(regimes.begin(), regimes.end(), r) != regimes.end(); };
   if (a.scaling) return scaling_main(a, kernels);
@@ -438,11 +444,15 @@ int bench_main(int argc, char** argv) {
   if (has_regime("memory"))
     bounds.tmpfs_write = tmpfs_write_bandwidth(memory_dir, std::min<uint64_t>(family.model_bytes, 512u << 20), a.threads);
   if (has_regime("cold")) {
-    // `cat inputs > /dev/null` from the disk: evicted first, best of two.
+    // `cat inputs > /dev/null` from the disk: evicted first, best of two; and, as a diagnostic,
+    // the same reads dropping the pages 32 MB behind (the executor's lag per input).
     for (int rep = 0; rep < 2; ++rep) {
       bounds.cold_residual = evict_from_page_cache(files);
       const double s = sequential_read_seconds(files);
       bounds.cold_read_s = rep == 0 ? s : std::min(bounds.cold_read_s, s);
+      evict_from_page_cache(files);
+      const double d = sequential_read_seconds(files, uint64_t{32} << 20);
+      bounds.cold_read_drop_s = rep == 0 ? d : std::min(bounds.cold_read_drop_s, d);
     }
   }
   if (has_regime("durable") || has_regime("cold")) {
@@ -466,6 +476,10 @@ int bench_main(int argc, char** argv) {
                 "stayed cached\n",
                 bounds.cold_read_s, gb(static_cast<double>(family.model_bytes) * a.models) / bounds.cold_read_s,
                 100 * bounds.cold_residual);
+  if (bounds.cold_read_drop_s > 0)
+    std::printf("the same, dropping each file's pages 32 MB behind the reads: %.2f s, %.2f GB/s\n",
+                bounds.cold_read_drop_s,
+                gb(static_cast<double>(family.model_bytes) * a.models) / bounds.cold_read_drop_s);
 
   std::vector<ConvertSpeed> convert_speeds;
   if (!a.skip_convert_bench) {
@@ -481,7 +495,7 @@ int bench_main(int argc, char** argv) {
   std::vector<Row> rows;
   const uint64_t parent_rss = current_rss_bytes();
   for (const std::string& regime : regimes) {
-    const bool cold = regime == "cold";
+    const bool cold = is_cold(regime);
     const bool durable = regime == "durable" || cold;
     for (const std::string& method : cold ? split_list(a.cold_methods) : methods) {
       Row row;
@@ -493,7 +507,7 @@ int bench_main(int argc, char** argv) {
         rows.push_back(row);
         continue;
       }
-      std::printf("%-17s %-8s ...", method.c_str(), regime.c_str());
+      std::printf("%-17s %-9s ...", method.c_str(), regime.c_str());
       std::fflush(stdout);
       MergeOptions opt;
       opt.recipe = write_recipe(recipe_dir, method, row.recipe.yaml);
@@ -501,6 +515,7 @@ int bench_main(int argc, char** argv) {
       opt.threads = a.threads;
       opt.fsync = durable;
       opt.force = true;
+      if (regime == "cold-drop") opt.input_cache = InputCache::Drop;
       row.run = fastest_merge(opt, files, a.repeat, cold, kernels);
       if (row.run.status == MergeRun::Status::Ok) {
         set_bounds(row, bounds);
@@ -549,6 +564,7 @@ int bench_main(int argc, char** argv) {
     j["durable_dir"] = durable_dir.string();
     j["parent_rss_bytes_at_fork"] = parent_rss;
     j["bounds"] = {{"cold_read_s", bounds.cold_read_s},
+                   {"cold_read_drop_behind_s", bounds.cold_read_drop_s},
                    {"cold_residual_cached_fraction", bounds.cold_residual},
                    {"copy_gb_per_s", gb(bounds.copy)},
                    {"page_cache_read_gb_per_s", gb(bounds.cache_read)},
