@@ -85,8 +85,11 @@ std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, c
     const std::string_view controllers = line.substr(first + 1, second - first - 1);
     const fs::path relative = fs::path(std::string(line.substr(second + 1))).relative_path();
     if (controllers.empty()) {
+      // memory.high too: above it the kernel reclaims the group's pages (and throttles it), so
+      // pages kept past it are evicted before the next merge could read them.
       for (const fs::path& top : {cgroup_root, cgroup_root / "unified"})
-        keep_smallest(smallest, smallest_limit_along(top, relative, "memory.max"));
+        for (const char* file : {"memory.max", "memory.high"})
+          keep_smallest(smallest, smallest_limit_along(top, relative, file));
       return;
     }
     bool memory = false;

@@ -26,7 +26,7 @@ std::optional<uint64_t> page_cache_room();
 
 // The parts of page_cache_room, for tests: MemAvailable from the text of /proc/meminfo; the
 // smallest memory limit on the path of each hierarchy in the text of /proc/self/cgroup (cgroup v2
-// memory.max, v1 memory.limit_in_bytes), read under `cgroup_root` (normally /sys/fs/cgroup, where
+// memory.max and memory.high, v1 memory.limit_in_bytes), read under `cgroup_root` (normally /sys/fs/cgroup, where
 // a v2 hierarchy may also sit at unified/); nullopt where none is set.
 std::optional<uint64_t> mem_available_bytes(std::string_view meminfo);
 std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, const std::filesystem::path& cgroup_root);

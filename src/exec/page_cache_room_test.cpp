@@ -29,8 +29,8 @@ void write(const fs::path& path, const std::string& text) {
 }
 
 // The smallest limit on the way from the hierarchy's root to the process's cgroup, in v1 (the
-// memory controller's own tree) and v2 (the root itself, or unified/ in the hybrid layout); no
-// limit ("max", or v1's number near 2^63) is none.
+// memory controller's own tree) and v2 (memory.max or memory.high; the root itself, or unified/ in
+// the hybrid layout); no limit ("max", or v1's number near 2^63) is none.
 TEST(PageCacheRoom, CgroupLimitIsTheSmallestOnThePath) {
   testing::TempDir root;
   write(root / "memory/memory.limit_in_bytes", "9223372036854771712\n");  // the root: unlimited
@@ -47,6 +47,11 @@ TEST(PageCacheRoom, CgroupLimitIsTheSmallestOnThePath) {
   EXPECT_EQ(cgroup_memory_limit("0::/pod\n", root.path()), std::nullopt);
   // Both kinds at once (a hybrid layout): the smaller.
   EXPECT_EQ(cgroup_memory_limit("12:memory:/jobs/merge\n0::/pod/merge\n", root.path()), 1073741824u);
+  write(root / "unified/pod/memory.high", "805306368\n");  // the throttle limit, lower than memory.max below
+  EXPECT_EQ(cgroup_memory_limit("0::/pod/merge\n", root.path()), 805306368u);
+  EXPECT_EQ(cgroup_memory_limit("0::/pod\n", root.path()), 805306368u);
+  write(root / "unified/pod/merge/memory.high", "max\n");
+  EXPECT_EQ(cgroup_memory_limit("0::/pod/merge\n", root.path()), 805306368u);
   write(root / "memory.max", "536870912\n");  // a v2 root of its own (a container's view)
   EXPECT_EQ(cgroup_memory_limit("0::/\n", root.path()), 536870912u);
   EXPECT_EQ(cgroup_memory_limit("garbage\n\n", root.path()), std::nullopt);
