@@ -62,7 +62,7 @@ class Run {
     if (opt_.drop_input_pages) {
       size_t inputs = 1;
       for (const auto& job : plan_.jobs) inputs = std::max(inputs, job.call.inputs.size());
-      drops_ = std::make_unique<DeferredDrops>(kDropLagPerInput * inputs);
+      drops_ = std::make_unique<DeferredDrops>(opt_.drop_lag_per_input * inputs);
       // Tensors read by several jobs (a frankenmerge's repeated layers) go only at the end.
       std::set<const std::byte*> seen;
       for (const auto& job : plan_.jobs)
@@ -371,8 +371,7 @@ class Run {
   std::atomic<uint64_t> written_{0};
   static constexpr uint64_t kWriteQueueBytes = uint64_t{8} << 20;  // output queued at most
   // With drop_input_pages: the input ranges read for the last time, dropped from the page cache
-  // kDropLagPerInput bytes per input behind the reads.
-  static constexpr uint64_t kDropLagPerInput = uint64_t{32} << 20;
+  // drop_lag_per_input bytes per input behind the reads.
   std::unique_ptr<DeferredDrops> drops_;
   std::set<const std::byte*> shared_views_;  // with drops_: inputs of more than one job
   std::unique_ptr<WriteQueue> writer_;  // last member: its thread stops before the rest goes

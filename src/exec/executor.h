@@ -35,6 +35,9 @@ struct ExecOptions {
   // Drop the input pages from the page cache once a tensor's merge has read them for the last
   // time (deferred_drops.h), instead of leaving them cached (run_merge.h decides).
   bool drop_input_pages = false;
+  // With drop_input_pages: how far behind the reads the pages go, per input of the widest job
+  // (deferred_drops.h says why they wait).
+  uint64_t drop_lag_per_input = uint64_t{32} << 20;
   // Called from worker threads with (bytes written so far, total bytes); may be empty.
   std::function<void(uint64_t, uint64_t)> progress;
 };

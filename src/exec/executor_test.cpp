@@ -6,10 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "../../tests/cli_runner.h"
+#include "../../tests/page_cache.h"
 #include "fixtures/fixture_family.h"
 #include "recipe/recipe.h"
 
@@ -95,6 +97,60 @@ TEST(Executor, EarlyWriteBackHandsTheOutputOverInRangesOfItsSize) {
   const auto [inline_shards, inline_stats] = execute_into(root, "inline", inline_writes);
   EXPECT_EQ(inline_shards, reference);
   EXPECT_EQ(inline_stats.hand_overs, 0);
+}
+
+// With drop_input_pages the inputs leave the page cache while the merge runs, not only at its end
+// (run_merge's final drop is tested in MergeE2E): once three quarters of the output are written,
+// less than half of the inputs is still cached, where keeping them leaves all of them cached.
+// Inputs warm at the start; the largest tensors (embeddings and lm_head, 8 MB each per model,
+// whole 2 MB page-cache folios) are merged first.
+TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
+  testing::TempDir tmp;
+  const fs::path& root = tmp.path();
+  if (!testing::page_cache_droppable(root)) GTEST_SKIP() << root << " keeps no droppable page cache";
+  FixtureSpec spec;
+  spec.dtype = DType::BF16;
+  spec.dims.layers = 2;
+  spec.dims.hidden = 512;
+  spec.dims.intermediate = 1024;
+  spec.dims.vocab = 8192;
+  spec.fine_tunes = {TaskKind::Dense, TaskKind::Dense};
+  write_fixture_family(spec, root / "family");
+  std::ofstream(root / "recipe.yml") << "merge_method: linear\nmodels:\n"
+                                        "  - model: family/ft1\n    parameters: {weight: 0.5}\n"
+                                        "  - model: family/ft2\n    parameters: {weight: 0.5}\n"
+                                        "dtype: bfloat16\n";
+  std::vector<fs::path> inputs;
+  for (const char* model : {"ft1", "ft2"})
+    for (const auto& entry : fs::directory_iterator(root / "family" / model))
+      if (entry.path().extension() == ".safetensors") inputs.push_back(entry.path());
+  auto cached = [&] {  // the fraction of the inputs' pages in the page cache
+    double sum = 0;
+    for (const fs::path& input : inputs) sum += testing::cached_fraction(input);
+    return sum / static_cast<double>(inputs.size());
+  };
+  // The fraction cached once three quarters of the output were written, in a run with `drop`.
+  auto cached_at_three_quarters = [&](bool drop, const std::string& dir) {
+    for (const fs::path& input : inputs) {  // written back (dirty pages cannot be dropped), then warm
+      testing::evict(input);
+      (void)testing::read_file(input);
+    }
+    ExecOptions opt;
+    opt.threads = 2;
+    opt.drop_input_pages = drop;
+    opt.drop_lag_per_input = 64 << 10;
+    std::mutex mu;
+    double seen = -1;
+    opt.progress = [&](uint64_t done, uint64_t total) {
+      std::lock_guard lock(mu);
+      if (seen < 0 && 4 * done >= 3 * total) seen = cached();
+    };
+    execute_into(root, dir, opt);
+    return seen;
+  };
+  const double kept = cached_at_three_quarters(false, "kept");
+  if (kept < 1.0) GTEST_SKIP() << "reading the inputs left " << kept << " of them cached";
+  EXPECT_LT(cached_at_three_quarters(true, "dropped"), 0.5);
 }
 
 }  // namespace
