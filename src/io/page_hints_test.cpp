@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -71,8 +72,6 @@ TEST(PageHints, ReleaseDropsEveryPageTheRangeTouches) {
   ::munmap(map, bytes.size());
 }
 
-// A file of `pages` pages on a file system whose page cache can drop pages, written back and
-// evicted; skips the test where neither is possible.
 // A file of `bytes` bytes on a file system whose page cache can drop pages, written back and
 // evicted; skips the test where neither is possible.
 #define ALLOY_EVICTED_FILE(path, bytes)                                                      \
@@ -113,6 +112,35 @@ TEST(PageHints, PrefetchReadsTheWholeRange) {
   EXPECT_TRUE(cached_after_first()) << testing::cached_fraction(path);
   ::munmap(map, size);
   ::close(fd);
+}
+
+// Since Linux 5.0 mincore reports every page of a file the caller neither owns nor may write as
+// cached: a process of another user (root's child turned `nobody`, on root's file) must prefetch
+// without trusting it, and so still reads all of the range. Needs root to change users.
+TEST(PageHints, PrefetchOfAnotherUsersFileReadsTheWholeRange) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to prefetch as another user";
+  ALLOY_EVICTED_FILE(path, 8 << 20);
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // no gtest here: the exit status says what failed
+    constexpr uid_t kNobody = 65534;
+    if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) ::_exit(2);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) ::_exit(3);
+    const size_t size = static_cast<size_t>(8) << 20;
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) ::_exit(4);
+    prefetch_pages(map, size, fd);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "2: cannot become nobody, 3: cannot open, 4: cannot map";
+  EXPECT_TRUE(becomes_cached(path)) << testing::cached_fraction(path);
 }
 
 // Ranges in units of 2 MB, the largest page-cache folio: the kernel drops a folio only when the
