@@ -48,6 +48,7 @@ struct Args {
   double disk_gb = 1.0;
   bool skip_convert_bench = false;
   std::string cold_methods = "linear";
+  double memory_limit_gib = 1.0;  // the limited regime's cgroup
   bool scaling = false;
 };
 
@@ -74,9 +75,10 @@ struct Row {
   double io_bound_s = 0;  // through the kernel's read and write paths (see bench/README.md)
 };
 
-// The cold regime's rows: "cold" merges with the default --input-cache (auto), "cold-drop" with
-// drop, whose reads reuse the pages they free (bench/README.md says why that matters on a VM).
-bool is_cold(const std::string& regime) { return regime == "cold" || regime == "cold-drop"; }
+// The regimes of cold inputs: "cold" merges with the default --input-cache (auto), "cold-drop"
+// with drop, whose reads reuse the pages they free (bench/README.md says why that matters on a
+// VM), "limited" with auto in a memory cgroup of --memory-limit GiB.
+bool is_cold(const std::string& regime) { return regime == "cold" || regime == "cold-drop" || regime == "limited"; }
 
 // The row's bounds from the bytes its merge moved and the machine's bandwidths.
 void set_bounds(Row& row, const Bounds& bounds) {
@@ -159,8 +161,10 @@ struct RemoveOnExit {
 
 // The fastest of `repeat` merges, each from a warm (or, `cold`, an evicted) page cache; the output
 // is removed after each. Stops at the first run that is not Ok.
+// With a `memory_limit`, each merge runs in a new memory cgroup of that many bytes (skipped, with
+// the reason, where none can be made).
 MergeRun fastest_merge(const MergeOptions& opt, const std::vector<fs::path>& inputs, int repeat, bool cold,
-                       const ConvertKernels* kernels) {
+                       const ConvertKernels* kernels, uint64_t memory_limit = 0) {
   MergeRun best;
   for (int rep = 0; rep < std::max(1, repeat); ++rep) {
     if (cold)
@@ -168,7 +172,17 @@ MergeRun fastest_merge(const MergeOptions& opt, const std::vector<fs::path>& inp
     else
       warm_page_cache(inputs);
     if (opt.fsync) ::sync();
-    MergeRun run = run_merge_in_child(opt, kernels);
+    std::unique_ptr<MemoryCgroup> cgroup;
+    if (memory_limit > 0) {
+      std::string why;
+      cgroup = MemoryCgroup::create(memory_limit, rep, &why);
+      if (!cgroup) {
+        best.status = MergeRun::Status::Skipped;
+        best.message = why;
+        return best;
+      }
+    }
+    MergeRun run = run_merge_in_child(opt, kernels, cgroup.get());
     std::error_code ec;
     fs::remove_all(opt.out, ec);
     if (rep == 0 || (run.status == MergeRun::Status::Ok && run.wall_s < best.wall_s)) best = run;
@@ -251,12 +265,12 @@ void print_table(const std::vector<Row>& rows) {
                 static_cast<double>(r.run.max_rss_bytes) / (1u << 30), r.run.user_s + r.run.sys_s,
                 r.run.machine_steal_s, r.run.machine_idle_s, r.bound_by.c_str());
   }
-  std::printf("bound: the issue's (memory: bytes moved / copy bandwidth; durable: max of that and written / durable "
-              "write bandwidth;\ncold, and cold-drop (with --input-cache drop): cold read of the inputs + written / "
-              "durable write bandwidth); io: through the\nkernel (memory: read / page-cache read + written / pwrite to "
-              "the tmpfs; durable: max(read / page-cache read, written /\ndurable write); cold: as bound). steal, idle: "
-              "the whole machine's CPU seconds over the run (/proc/stat; steal: a\nvirtual CPU ready while the "
-              "hypervisor ran something else; idle includes iowait).\n");
+  std::printf("bound: the issue's (memory: bytes moved / copy bandwidth; durable: max of that and written / durable\n"
+              "write bandwidth; cold, cold-drop (with --input-cache drop) and limited (in a memory cgroup): cold read of\n"
+              "the inputs + written / durable write bandwidth); io: through the kernel (memory: read / page-cache read +\n"
+              "written / pwrite to the tmpfs; durable: max(read / page-cache read, written / durable write); cold: as\n"
+              "bound). steal, idle: the whole machine's CPU seconds over the run (/proc/stat; steal: a virtual CPU ready\n"
+              "while the hypervisor ran something else; idle includes iowait).\n");
 }
 
 json row_json(const Row& r) {
@@ -279,6 +293,7 @@ json row_json(const Row& r) {
   j["io_bound_s"] = r.io_bound_s;
   j["fraction_of_io_bound"] = r.io_bound_s / r.run.wall_s;
   j["peak_rss_bytes"] = r.run.max_rss_bytes;
+  if (r.regime == "limited") j["cgroup_peak_bytes"] = r.run.cgroup_peak_bytes;
   j["user_s"] = r.run.user_s;
   j["sys_s"] = r.run.sys_s;
   j["machine_steal_s"] = r.run.machine_steal_s;
@@ -374,7 +389,7 @@ int bench_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--models", a.models, "models in the family: the base plus models-1 fine-tunes")->capture_default_str();
   app.add_option("--methods", a.methods, "comma-separated methods, or 'all' (default: the issue's eight + dare_linear)");
-  app.add_option("--regime", a.regime, "memory, durable, cold, both (memory and durable) or all")->capture_default_str();
+  app.add_option("--regime", a.regime, "memory, durable, cold (rows cold and cold-drop), limited, both (memory and durable) or all")->capture_default_str();
   app.add_option("--threads", a.threads, "merge threads (and copy-bandwidth threads); default: all cores");
   app.add_option("--repeat", a.repeat, "runs per method and regime; the fastest is reported")->capture_default_str();
   app.add_option("--dtype", a.dtype, "the recipes' dtype: (load/compute dtype); outputs are bfloat16")
@@ -386,7 +401,9 @@ int bench_main(int argc, char** argv) {
   app.add_option("--json", a.json_path, "result file (default: bench/results/<date>-<host>-<size>-<N>m.json; 'none': no file)");
   app.add_option("--disk-gb", a.disk_gb, "size of the durable-write bandwidth probe, GB")->capture_default_str();
   app.add_flag("--skip-convert-bench", a.skip_convert_bench, "do not time the conversion kernels");
-  app.add_option("--cold-methods", a.cold_methods, "methods of the cold regime (comma-separated)")->capture_default_str();
+  app.add_option("--cold-methods", a.cold_methods, "methods of the cold and limited regimes (comma-separated)")
+      ->capture_default_str();
+  app.add_option("--memory-limit", a.memory_limit_gib, "the limited regime's memory cgroup, GiB")->capture_default_str();
   app.add_flag("--scaling", a.scaling,
                "the scaling table instead: linear and ties against model size (small, medium, xlarge; 3 models) "
                "and model count (medium; 2, 4, 8 models), memory regime");
@@ -397,15 +414,17 @@ int bench_main(int argc, char** argv) {
   if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (a.data_dir.empty()) a.data_dir = (source / "build" / "bench-data").string();
   if (a.durable_dir.empty()) a.durable_dir = (source / "build" / "bench-out").string();
-  if (a.regime != "memory" && a.regime != "durable" && a.regime != "cold" && a.regime != "both" && a.regime != "all")
-    fail("--regime: expected memory, durable, cold, both or all, got '", a.regime, "'");
+  if (a.regime != "memory" && a.regime != "durable" && a.regime != "cold" && a.regime != "limited" &&
+      a.regime != "both" && a.regime != "all")
+    fail("--regime: expected memory, durable, cold, limited, both or all, got '", a.regime, "'");
+  if (!(a.memory_limit_gib > 0)) fail("--memory-limit: expected a positive number of GiB, got ", a.memory_limit_gib);
   const ConvertKernels* kernels = nullptr;
   if (a.convert == "scalar") kernels = &scalar_convert_kernels();
   else if (a.convert != "auto") fail("--convert: expected auto or scalar, got '", a.convert, "'");
   std::vector<std::string> methods =
       a.methods.empty() ? default_methods() : a.methods == "all" ? known_methods() : split_list(a.methods);
   const std::vector<std::string> regimes =
-      a.regime == "all"    ? std::vector<std::string>{"memory", "durable", "cold", "cold-drop"}
+      a.regime == "all"    ? std::vector<std::string>{"memory", "durable", "cold", "cold-drop", "limited"}
       : a.regime == "both" ? std::vector<std::string>{"memory", "durable"}
       : a.regime == "cold" ? std::vector<std::string>{"cold", "cold-drop"}
                            : std::vector<std::string>{a.regime};
@@ -443,7 +462,7 @@ int bench_main(int argc, char** argv) {
   // memory is tight, which the merge then pays too but which is no property of the tmpfs.
   if (has_regime("memory"))
     bounds.tmpfs_write = tmpfs_write_bandwidth(memory_dir, std::min<uint64_t>(family.model_bytes, 512u << 20), a.threads);
-  if (has_regime("cold")) {
+  if (has_regime("cold") || has_regime("limited")) {
     // `cat inputs > /dev/null` from the disk: evicted first, best of two; and, as a diagnostic,
     // the same reads dropping the pages 32 MB behind (the executor's lag per input).
     for (int rep = 0; rep < 2; ++rep) {
@@ -455,7 +474,7 @@ int bench_main(int argc, char** argv) {
       bounds.cold_read_drop_s = rep == 0 ? d : std::min(bounds.cold_read_drop_s, d);
     }
   }
-  if (has_regime("durable") || has_regime("cold")) {
+  if (has_regime("durable") || has_regime("cold") || has_regime("limited")) {
     bounds.disk_bytes = static_cast<uint64_t>(a.disk_gb * 1e9);
     // Best of two: a virtual disk's speed wanders, and a bound should be what the disk can do.
     for (int rep = 0; rep < 2; ++rep)
@@ -516,10 +535,15 @@ int bench_main(int argc, char** argv) {
       opt.fsync = durable;
       opt.force = true;
       if (regime == "cold-drop") opt.input_cache = InputCache::Drop;
-      row.run = fastest_merge(opt, files, a.repeat, cold, kernels);
+      const uint64_t limit = regime == "limited" ? static_cast<uint64_t>(a.memory_limit_gib * (1u << 30)) : 0;
+      row.run = fastest_merge(opt, files, a.repeat, cold, kernels, limit);
       if (row.run.status == MergeRun::Status::Ok) {
         set_bounds(row, bounds);
-        std::printf(" %.2f s (%.0f%% of bound)\n", row.run.wall_s, 100.0 * row.bound_s / row.run.wall_s);
+        std::printf(" %.2f s (%.0f%% of bound)", row.run.wall_s, 100.0 * row.bound_s / row.run.wall_s);
+        if (limit > 0)
+          std::printf(", the cgroup held at most %.0f MiB of %.0f", static_cast<double>(row.run.cgroup_peak_bytes) / (1 << 20),
+                      static_cast<double>(limit) / (1 << 20));
+        std::printf("\n");
       } else {
         std::printf(" %s\n", status_name(row.run.status));
       }
@@ -563,6 +587,7 @@ int bench_main(int argc, char** argv) {
     j["memory_dir"] = a.bench_dir;
     j["durable_dir"] = durable_dir.string();
     j["parent_rss_bytes_at_fork"] = parent_rss;
+    if (has_regime("limited")) j["limited_memory_bytes"] = static_cast<uint64_t>(a.memory_limit_gib * (1u << 30));
     j["bounds"] = {{"cold_read_s", bounds.cold_read_s},
                    {"cold_read_drop_behind_s", bounds.cold_read_drop_s},
                    {"cold_residual_cached_fraction", bounds.cold_residual},

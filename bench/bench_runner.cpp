@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -64,9 +65,11 @@ bool not_implemented(const std::string& message) {
          message.find("unknown merge_method") != std::string::npos;
 }
 
-[[noreturn]] void child(const MergeOptions& options, const ConvertKernels* kernels, int out_fd) {
+[[noreturn]] void child(const MergeOptions& options, const ConvertKernels* kernels, const MemoryCgroup* cgroup,
+                        int out_fd) {
   json result;
   try {
+    if (cgroup && !cgroup->join()) throw std::runtime_error("cannot join the bench's memory cgroup");
     if (kernels) set_active_convert_kernels(kernels);
     MergeSummary s = run_merge(options);
     result = {{"ok", true}, {"seconds", s.seconds}, {"read", s.bytes_read}, {"written", s.bytes_written}};
@@ -87,7 +90,7 @@ uint64_t current_rss_bytes() {
   return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
-MergeRun run_merge_in_child(const MergeOptions& options, const ConvertKernels* kernels) {
+MergeRun run_merge_in_child(const MergeOptions& options, const ConvertKernels* kernels, const MemoryCgroup* cgroup) {
   MergeRun run;
   int fds[2];
   if (::pipe(fds) != 0) fail("pipe failed: ", std::strerror(errno));
@@ -101,7 +104,7 @@ MergeRun run_merge_in_child(const MergeOptions& options, const ConvertKernels* k
   if (pid < 0) fail("fork failed: ", std::strerror(errno));
   if (pid == 0) {
     ::close(fds[0]);
-    child(options, kernels, fds[1]);
+    child(options, kernels, cgroup, fds[1]);
   }
   ::close(fds[1]);
   std::string text = read_all(fds[0]);
@@ -119,6 +122,7 @@ MergeRun run_merge_in_child(const MergeOptions& options, const ConvertKernels* k
   run.user_s = static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6;
   run.sys_s = static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6;
   run.max_rss_bytes = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+  if (cgroup) run.cgroup_peak_bytes = cgroup->peak_bytes();
   json result = json::parse(text, nullptr, false);
   if (!WIFEXITED(status) || result.is_discarded()) {
     run.status = MergeRun::Status::Failed;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "bench_cgroup.h"
 #include "exec/run_merge.h"
 #include "tensor/convert_simd.h"
 
@@ -22,11 +23,14 @@ struct MergeRun {
   // (its own emulation of our disk writes, among others), idle + iowait what nothing wanted.
   double machine_steal_s = -1, machine_idle_s = -1;
   uint64_t max_rss_bytes = 0;
+  uint64_t cgroup_peak_bytes = 0;  // in a memory cgroup: the most it held, page cache included
   uint64_t bytes_read = 0, bytes_written = 0;
 };
 
 // `kernels`: the conversion kernels the child uses (nullptr: the automatic choice).
-MergeRun run_merge_in_child(const MergeOptions& options, const ConvertKernels* kernels);
+// `cgroup`: the memory cgroup the child joins before it merges (nullptr: none).
+MergeRun run_merge_in_child(const MergeOptions& options, const ConvertKernels* kernels,
+                            const MemoryCgroup* cgroup = nullptr);
 
 // This process's resident set size now (from /proc/self/statm), bytes; 0 when unknown.
 uint64_t current_rss_bytes();
