@@ -20,13 +20,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A family of two fine-tunes and a linear recipe over them (about 0.9 MB of bf16 output).
-void write_family_and_recipe(const fs::path& root) {
+// A family of two fine-tunes of these dimensions and a linear recipe over them (by default about
+// 0.9 MB of bf16 output, computed in f32).
+void write_family_and_recipe(const fs::path& root, int64_t hidden = 128, int64_t intermediate = 256,
+                             int64_t vocab = 512, DType dtype = DType::F32) {
   FixtureSpec spec;
+  spec.dtype = dtype;
   spec.dims.layers = 2;
-  spec.dims.hidden = 128;
-  spec.dims.intermediate = 256;
-  spec.dims.vocab = 512;
+  spec.dims.hidden = hidden;
+  spec.dims.intermediate = intermediate;
+  spec.dims.vocab = vocab;
   spec.fine_tunes = {TaskKind::Dense, TaskKind::Sparse};
   write_fixture_family(spec, root / "family");
   std::ofstream(root / "recipe.yml") << "merge_method: linear\nmodels:\n"
@@ -108,18 +111,7 @@ TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
   testing::TempDir tmp;
   const fs::path& root = tmp.path();
   if (!testing::page_cache_droppable(root)) GTEST_SKIP() << root << " keeps no droppable page cache";
-  FixtureSpec spec;
-  spec.dtype = DType::BF16;
-  spec.dims.layers = 2;
-  spec.dims.hidden = 512;
-  spec.dims.intermediate = 1024;
-  spec.dims.vocab = 8192;
-  spec.fine_tunes = {TaskKind::Dense, TaskKind::Dense};
-  write_fixture_family(spec, root / "family");
-  std::ofstream(root / "recipe.yml") << "merge_method: linear\nmodels:\n"
-                                        "  - model: family/ft1\n    parameters: {weight: 0.5}\n"
-                                        "  - model: family/ft2\n    parameters: {weight: 0.5}\n"
-                                        "dtype: bfloat16\n";
+  write_family_and_recipe(root, 512, 1024, 8192, DType::BF16);
   std::vector<fs::path> inputs;
   for (const char* model : {"ft1", "ft2"})
     for (const auto& entry : fs::directory_iterator(root / "family" / model))
