@@ -3,7 +3,8 @@
 // around itself, half of the device's read_ahead_kb behind it (4 MB on the development VM), so
 // pages dropped right behind the reads were read again from disk: 1.5 GB more for the large bench
 // family's 8.8 GB of inputs. A range queued here is dropped once `lag_bytes` more were queued
-// after it, and the rest at drop_all().
+// after it, and the rest at drop_all(); where a later queued range continues it in the same file,
+// its end's partial folio goes with that one.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -25,6 +26,9 @@ class DeferredDrops {
   // Drops every range still queued.
   void drop_all();
   uint64_t queued_bytes() const;
+
+  // The largest page-cache folio: a PMD on x86-64 with 4 KB pages.
+  static constexpr uint64_t kLargestFolio = uint64_t{2} << 20;
 
  private:
   struct Range {

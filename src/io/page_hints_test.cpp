@@ -139,7 +139,11 @@ TEST(PageHints, PrefetchOfAnotherUsersFileReadsTheWholeRange) {
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0) << "2: cannot become nobody, 3: cannot open, 4: cannot map";
+  // Not the behaviour under test: a user namespace without uid 65534, or a TMPDIR that other users
+  // cannot enter.
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "cannot become nobody here";
+  if (WEXITSTATUS(status) == 3) GTEST_SKIP() << "nobody cannot open " << path;
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "4: cannot map";
   EXPECT_TRUE(becomes_cached(path)) << testing::cached_fraction(path);
 }
 
@@ -216,6 +220,30 @@ TEST(PageHints, DeferredDropsDropARangeOnceTheLagWasQueuedAfterIt) {
   drops.drop_all();
   EXPECT_EQ(cached_units(path), "c------c");  // units 0 and 7 were never queued
   EXPECT_EQ(drops.queued_bytes(), 0u);
+  ::close(fd);
+}
+
+// Ranges that continue each other but do not start on a folio boundary (a tensor's rows, half a
+// unit into the file): the folio each one shares with the next goes with the next, instead of
+// staying (each range alone covers only part of it).
+TEST(PageHints, DeferredDropsTakeTheFoliosAdjacentRangesShare) {
+  ALLOY_CACHED_UNITS(path, fd);
+  TensorView view;
+  view.file_mapped = true;
+  view.file_fd = fd;
+  view.file_offset = kUnit / 2;
+  view.nbytes = 6 * kUnit;
+  DeferredDrops drops(2 * kUnit);
+  for (uint64_t k = 0; k < 4; ++k) drops.add(view, k * kUnit, kUnit);  // file [0.5, 4.5) units
+  // [0.5, 1.5) went as [0.5, 1), its [1, 1.5) with [1.5, 2.5) as [1, 2); [2, 4.5) waits.
+  const std::string units = cached_units(path);
+  EXPECT_NE(units[0], '-') << units;  // shared with the bytes before the view
+  EXPECT_EQ(units.substr(1), "-cccccc") << units;
+  EXPECT_EQ(drops.queued_bytes(), 5 * kUnit / 2);
+  drops.add(view, 4 * kUnit, 2 * kUnit);  // [4.5, 6.5): [2, 3) and [3, 4) go
+  EXPECT_EQ(cached_units(path).substr(1), "---cccc") << cached_units(path);
+  drops.drop_all();
+  EXPECT_EQ(cached_units(path).substr(1, 5), "-----") << cached_units(path);
   ::close(fd);
 }
 
