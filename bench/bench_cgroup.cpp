@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <system_error>
@@ -34,24 +35,52 @@ bool contains_word(const fs::path& file, const std::string& word) {
 
 }  // namespace
 
-std::unique_ptr<MemoryCgroup> MemoryCgroup::create(uint64_t limit_bytes, int tag, std::string* why) {
-  const std::string name = "alloy-bench-" + std::to_string(::getpid()) + "-" + std::to_string(tag);
+// This process's cgroup path in the hierarchy whose controllers include `controller` ("" for
+// cgroup v2's unified one), from /proc/self/cgroup; empty when it is not listed.
+fs::path own_cgroup(const std::string& controller) {
+  std::ifstream in("/proc/self/cgroup");
+  for (std::string line; std::getline(in, line);) {
+    const size_t first = line.find(':'), second = first == std::string::npos ? first : line.find(':', first + 1);
+    if (second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    bool match = controller.empty() ? controllers.empty() : false;
+    for (size_t at = 0; !controller.empty() && at <= controllers.size();) {
+      size_t end = controllers.find(',', at);
+      if (end == std::string::npos) end = controllers.size();
+      match = match || controllers.substr(at, end - at) == controller;
+      at = end + 1;
+    }
+    if (match) return fs::path(line.substr(second + 1)).relative_path();
+  }
+  return {};
+}
+
+std::unique_ptr<MemoryCgroup> MemoryCgroup::create(uint64_t limit_bytes, std::string* why) {
+  // Under this process's own cgroup, so that the merge stays within the limits and accounting
+  // of whatever runs the bench (a container's, a sandbox's).
+  static int created = 0;
+  const std::string name = "alloy-bench-" + std::to_string(::getpid()) + "-" + std::to_string(created++);
   const fs::path v1 = "/sys/fs/cgroup/memory", v2 = "/sys/fs/cgroup";
   bool is_v2 = false;
-  fs::path dir;
+  fs::path parent;
   if (fs::exists(v1 / "memory.limit_in_bytes")) {
-    dir = v1 / name;
-  } else if (contains_word(v2 / "cgroup.subtree_control", "memory")) {
-    dir = v2 / name;
+    parent = v1 / own_cgroup("memory");
+  } else if (fs::exists(v2 / "cgroup.controllers")) {
+    parent = v2 / own_cgroup("");
     is_v2 = true;
+    // A v2 child gets the memory controller only where its parent hands it down.
+    if (!contains_word(parent / "cgroup.subtree_control", "memory")) {
+      *why = "the memory controller is not enabled for " + parent.string() + "'s children (cgroup.subtree_control)";
+      return nullptr;
+    }
   } else {
-    *why = "no memory cgroup controller to use (cgroup v1 memory hierarchy, or v2 at /sys/fs/cgroup with memory "
-           "in cgroup.subtree_control)";
+    *why = "no memory cgroup controller (neither cgroup v1's memory hierarchy nor cgroup v2 at /sys/fs/cgroup)";
     return nullptr;
   }
+  const fs::path dir = parent / name;
   std::error_code ec;
   if (!fs::create_directory(dir, ec)) {
-    *why = "cannot create " + dir.string() + ": " + (ec ? ec.message() : "it exists") + " (needs root)";
+    *why = "cannot create " + dir.string() + ": " + (ec ? ec.message() + " (needs root, or a delegated cgroup)" : "it exists");
     return nullptr;
   }
   std::unique_ptr<MemoryCgroup> group(new MemoryCgroup(dir, is_v2, limit_bytes));
@@ -59,13 +88,19 @@ std::unique_ptr<MemoryCgroup> MemoryCgroup::create(uint64_t limit_bytes, int tag
     *why = "cannot set the memory limit of " + dir.string();
     return nullptr;  // the destructor removes the directory
   }
-  if (is_v2) write_text(dir / "memory.swap.max", "0");  // page cache and resident memory, not swap
+  // The limit covers page cache and resident memory, not swap: none is allowed beside it.
+  if (is_v2)
+    write_text(dir / "memory.swap.max", "0");
+  else if (fs::exists(dir / "memory.memsw.limit_in_bytes"))
+    write_text(dir / "memory.memsw.limit_in_bytes", std::to_string(limit_bytes));
   return group;
 }
 
 MemoryCgroup::~MemoryCgroup() {
   std::error_code ec;
-  fs::remove(dir_, ec);  // rmdir: a cgroup's files go with it
+  if (!fs::remove(dir_, ec) || ec)  // rmdir: a cgroup's files go with it
+    std::fprintf(stderr, "alloy_bench: cannot remove the cgroup %s: %s\n", dir_.c_str(),
+                 ec ? ec.message().c_str() : "it is gone");
 }
 
 bool MemoryCgroup::join() const {

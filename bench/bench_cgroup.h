@@ -1,7 +1,8 @@
 // The bench's `limited` regime: a merge run inside a memory cgroup of its own, whose limit the
 // page cache is charged against too, as on a machine (or in a container) with less memory than
-// the models. Needs root (or a delegated cgroup tree) and the memory controller: cgroup v1's
-// memory hierarchy, or cgroup v2 mounted at /sys/fs/cgroup with memory in its subtree_control.
+// the models. Made under the bench's own cgroup. Needs root (or that cgroup delegated to the user)
+// and the memory controller: cgroup v1's memory hierarchy, or cgroup v2 at /sys/fs/cgroup with
+// memory in the own cgroup's subtree_control.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -12,9 +13,9 @@ namespace alloy::bench {
 
 class MemoryCgroup {
  public:
-  // A new cgroup limited to `limit_bytes`, or nullptr with *why set (what is missing). `tag` makes
-  // its name unique within this process.
-  static std::unique_ptr<MemoryCgroup> create(uint64_t limit_bytes, int tag, std::string* why);
+  // A new cgroup limited to `limit_bytes` (named by this process and a count), or nullptr with
+  // *why set (what is missing).
+  static std::unique_ptr<MemoryCgroup> create(uint64_t limit_bytes, std::string* why);
   ~MemoryCgroup();  // removes the cgroup (its processes must have exited)
   MemoryCgroup(const MemoryCgroup&) = delete;
   MemoryCgroup& operator=(const MemoryCgroup&) = delete;
