@@ -4,8 +4,11 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
+
+#include "exec/page_cache_room.h"
 
 namespace alloy::bench {
 
@@ -33,27 +36,16 @@ bool contains_word(const fs::path& file, const std::string& word) {
   return false;
 }
 
-}  // namespace
-
-// This process's cgroup path in the hierarchy whose controllers include `controller` ("" for
-// cgroup v2's unified one), from /proc/self/cgroup; empty when it is not listed.
+// This process's cgroup in the hierarchy of `controller` ("" for cgroup v2's), relative to the
+// hierarchy's root; the root itself where /proc/self/cgroup does not say.
 fs::path own_cgroup(const std::string& controller) {
   std::ifstream in("/proc/self/cgroup");
-  for (std::string line; std::getline(in, line);) {
-    const size_t first = line.find(':'), second = first == std::string::npos ? first : line.find(':', first + 1);
-    if (second == std::string::npos) continue;
-    const std::string controllers = line.substr(first + 1, second - first - 1);
-    bool match = controller.empty() ? controllers.empty() : false;
-    for (size_t at = 0; !controller.empty() && at <= controllers.size();) {
-      size_t end = controllers.find(',', at);
-      if (end == std::string::npos) end = controllers.size();
-      match = match || controllers.substr(at, end - at) == controller;
-      at = end + 1;
-    }
-    if (match) return fs::path(line.substr(second + 1)).relative_path();
-  }
-  return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return cgroup_path(text.str(), controller).value_or(fs::path());
 }
+
+}  // namespace
 
 std::unique_ptr<MemoryCgroup> MemoryCgroup::create(uint64_t limit_bytes, std::string* why) {
   // Under this process's own cgroup, so that the merge stays within the limits and accounting

@@ -431,6 +431,8 @@ int bench_main(int argc, char** argv) {
       : a.regime == "cold" ? std::vector<std::string>{"cold", "cold-drop"}
                            : std::vector<std::string>{a.regime};
   auto has_regime = [&](const char* r) { return std::find(regimes.begin(), regimes.end(), r) != regimes.end(); };
+  const uint64_t memory_limit = static_cast<uint64_t>(a.memory_limit_gib * (1u << 30));  // the limited regime's
+  const uint64_t drop_lag = ExecOptions{}.drop_lag_per_input;  // the executor's, for the drop-behind read
   if (a.scaling) return scaling_main(a, kernels);
 
   const BenchSize& size = bench_size(a.size);
@@ -472,7 +474,7 @@ int bench_main(int argc, char** argv) {
       const double s = sequential_read_seconds(files);
       bounds.cold_read_s = rep == 0 ? s : std::min(bounds.cold_read_s, s);
       evict_from_page_cache(files);
-      const double d = sequential_read_seconds(files, ExecOptions{}.drop_lag_per_input);
+      const double d = sequential_read_seconds(files, drop_lag);
       bounds.cold_read_drop_s = rep == 0 ? d : std::min(bounds.cold_read_drop_s, d);
     }
   }
@@ -499,7 +501,7 @@ int bench_main(int argc, char** argv) {
                 100 * bounds.cold_residual);
   if (bounds.cold_read_drop_s > 0)
     std::printf("the same, dropping each file's pages %.0f MB behind the reads: %.2f s, %.2f GB/s\n",
-                static_cast<double>(ExecOptions{}.drop_lag_per_input) / (1 << 20), bounds.cold_read_drop_s,
+                static_cast<double>(drop_lag) / (1 << 20), bounds.cold_read_drop_s,
                 gb(static_cast<double>(family.model_bytes) * a.models) / bounds.cold_read_drop_s);
 
   std::vector<ConvertSpeed> convert_speeds;
@@ -537,7 +539,7 @@ int bench_main(int argc, char** argv) {
       opt.fsync = durable;
       opt.force = true;
       if (regime == "cold-drop") opt.input_cache = InputCache::Drop;
-      const uint64_t limit = regime == "limited" ? static_cast<uint64_t>(a.memory_limit_gib * (1u << 30)) : 0;
+      const uint64_t limit = regime == "limited" ? memory_limit : 0;
       row.run = fastest_merge(opt, files, a.repeat, cold, kernels, limit);
       if (row.run.status == MergeRun::Status::Ok) {
         set_bounds(row, bounds);
@@ -589,7 +591,7 @@ int bench_main(int argc, char** argv) {
     j["memory_dir"] = a.bench_dir;
     j["durable_dir"] = durable_dir.string();
     j["parent_rss_bytes_at_fork"] = parent_rss;
-    if (has_regime("limited")) j["limited_memory_bytes"] = static_cast<uint64_t>(a.memory_limit_gib * (1u << 30));
+    if (has_regime("limited")) j["limited_memory_bytes"] = memory_limit;
     j["bounds"] = {{"cold_read_s", bounds.cold_read_s},
                    {"cold_read_drop_behind_s", bounds.cold_read_drop_s},
                    {"cold_residual_cached_fraction", bounds.cold_residual},

@@ -32,13 +32,25 @@ inline std::vector<bool> cached_pages(const std::filesystem::path& path) {
   return cached;
 }
 
+// Of the pages overlapping bytes [offset, offset + len) of the file (within its size), how many
+// there are and how many of them are in the page cache.
+struct PageCount {
+  size_t cached = 0, total = 0;
+};
+inline PageCount cached_pages_in(const std::filesystem::path& path, uint64_t offset, uint64_t len) {
+  const std::vector<bool> pages = cached_pages(path);
+  const uint64_t page = static_cast<uint64_t>(::getpagesize());
+  PageCount count;
+  for (uint64_t k = offset / page; k < (offset + len + page - 1) / page && k < pages.size(); ++k, ++count.total)
+    count.cached += pages[k];
+  return count;
+}
+
 // The fraction of the file's pages in the page cache; -1 when the file cannot be mapped.
 inline double cached_fraction(const std::filesystem::path& path) {
-  const std::vector<bool> pages = cached_pages(path);
-  if (pages.empty()) return -1;
-  size_t in = 0;
-  for (bool p : pages) in += p;
-  return static_cast<double>(in) / static_cast<double>(pages.size());
+  const PageCount count = cached_pages_in(path, 0, UINT64_MAX / 2);  // all of it, whatever its size
+  if (count.total == 0) return -1;
+  return static_cast<double>(count.cached) / static_cast<double>(count.total);
 }
 
 // Whether pages of files under `dir` can leave the page cache (not so on tmpfs or ramfs).

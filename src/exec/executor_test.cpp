@@ -129,12 +129,11 @@ TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
     }
   }
   auto cached = [&] {  // the fraction of the largest tensors' pages in the page cache
-    const uint64_t page = static_cast<uint64_t>(::getpagesize());
     size_t in = 0, all = 0;
     for (const Range& r : largest) {
-      const std::vector<bool> pages = testing::cached_pages(r.file);
-      for (uint64_t k = r.offset / page; k < (r.offset + r.bytes + page - 1) / page && k < pages.size(); ++k, ++all)
-        in += pages[k];
+      const testing::PageCount count = testing::cached_pages_in(r.file, r.offset, r.bytes);
+      in += count.cached;
+      all += count.total;
     }
     return all ? static_cast<double>(in) / static_cast<double>(all) : -1.0;
   };

@@ -76,29 +76,32 @@ std::optional<uint64_t> mem_available_bytes(std::string_view meminfo) {
   return std::nullopt;
 }
 
-std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, const fs::path& cgroup_root) {
-  std::optional<uint64_t> smallest;
+std::optional<fs::path> cgroup_path(std::string_view proc_self_cgroup, std::string_view controller) {
+  std::optional<fs::path> path;
   for_each_field(proc_self_cgroup, '\n', [&](std::string_view line) {
     // "hierarchy-id:controllers:path"; v2 has id 0 and no controllers.
     const size_t first = line.find(':'), second = first == std::string_view::npos ? first : line.find(':', first + 1);
-    if (second == std::string_view::npos) return;
+    if (path || second == std::string_view::npos) return;
     const std::string_view controllers = line.substr(first + 1, second - first - 1);
-    const fs::path relative = fs::path(std::string(line.substr(second + 1))).relative_path();
-    if (controllers.empty()) {
-      // memory.high too: above it the kernel reclaims the group's pages (and throttles it), so
-      // pages kept past it are evicted before the next merge could read them.
-      for (const fs::path& top : {cgroup_root, cgroup_root / "unified"})
-        for (const char* file : {"memory.max", "memory.high"})
-          keep_smallest(smallest, smallest_limit_along(top, relative, file));
-      return;
-    }
-    bool memory = false;
-    for_each_field(controllers, ',', [&](std::string_view c) { memory = memory || c == "memory"; });
-    if (memory) {
-      const fs::path top = cgroup_root / "memory";
-      keep_smallest(smallest, smallest_limit_along(top, relative, "memory.limit_in_bytes"));
-    }
+    bool match = controller.empty() && controllers.empty();
+    if (!controller.empty())
+      for_each_field(controllers, ',', [&](std::string_view c) { match = match || c == controller; });
+    if (match) path = fs::path(std::string(line.substr(second + 1))).relative_path();
   });
+  return path;
+}
+
+std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, const fs::path& cgroup_root) {
+  std::optional<uint64_t> smallest;
+  if (const auto v2 = cgroup_path(proc_self_cgroup, "")) {
+    // memory.high too: above it the kernel reclaims the group's pages (and throttles it), so
+    // pages kept past it are evicted before the next merge could read them.
+    for (const fs::path& top : {cgroup_root, cgroup_root / "unified"})
+      for (const char* file : {"memory.max", "memory.high"})
+        keep_smallest(smallest, smallest_limit_along(top, *v2, file));
+  }
+  if (const auto v1 = cgroup_path(proc_self_cgroup, "memory"))
+    keep_smallest(smallest, smallest_limit_along(cgroup_root / "memory", *v1, "memory.limit_in_bytes"));
   return smallest;
 }
 

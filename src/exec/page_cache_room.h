@@ -26,10 +26,15 @@ std::optional<uint64_t> page_cache_room();
 
 // The parts of page_cache_room, for tests: MemAvailable from the text of /proc/meminfo; the
 // smallest memory limit on the path of each hierarchy in the text of /proc/self/cgroup (cgroup v2
-// memory.max and memory.high, v1 memory.limit_in_bytes), read under `cgroup_root` (normally /sys/fs/cgroup, where
-// a v2 hierarchy may also sit at unified/); nullopt where none is set.
+// memory.max and memory.high, v1 memory.limit_in_bytes), read under `cgroup_root` (normally
+// /sys/fs/cgroup, where a v2 hierarchy may also sit at unified/); nullopt where none is set.
 std::optional<uint64_t> mem_available_bytes(std::string_view meminfo);
 std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, const std::filesystem::path& cgroup_root);
+
+// The process's cgroup, relative to its hierarchy's root, from the text of /proc/self/cgroup: in
+// the cgroup v1 hierarchy holding `controller` (alone or with others, "cpu,memory"), or for ""
+// in cgroup v2's; nullopt where the text lists none.
+std::optional<std::filesystem::path> cgroup_path(std::string_view proc_self_cgroup, std::string_view controller);
 
 // Whether a merge reading `input_bytes` drops its input pages (ExecOptions::drop_input_pages); Auto:
 // when they exceed `room` (not when the room is unknown).

@@ -103,10 +103,8 @@ TEST(PageHints, PrefetchReadsTheWholeRange) {
   const size_t page = static_cast<size_t>(::getpagesize());
   prefetch_pages(static_cast<const char*>(map) + page, size - page, fd);  // all but the first page
   auto cached_after_first = [&] {
-    const std::vector<bool> pages = testing::cached_pages(path);
-    size_t cached = 0;
-    for (size_t k = 1; k < pages.size(); ++k) cached += pages[k];
-    return cached == pages.size() - 1;
+    const testing::PageCount count = testing::cached_pages_in(path, page, size - page);
+    return count.cached == count.total;
   };
   for (int i = 0; i < 500 && !cached_after_first(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_TRUE(cached_after_first()) << testing::cached_fraction(path);
