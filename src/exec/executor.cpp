@@ -111,12 +111,11 @@ class Run {
     std::vector<unsigned char> bytes;
   };
 
-  // Each tensor dropped its own pages, but the page cache drops a folio (up to 2 MB) only when
-  // the range covers all of it, and no page that is mapped: a folio shared with the tensor next
-  // to it in the file stays, a small tensor inside one never goes by itself (17% of the large
-  // bench family's inputs), a fault maps up to 64 KB of cached pages around itself, of the
-  // tensors beside it too, and tensors read by several jobs are not dropped before. So at the
-  // end, each input file is unmapped and dropped whole.
+  // Each tensor dropped its own pages (and the folios it shares with tensors dropped too), but
+  // the page cache drops no page that is mapped: a fault maps up to 64 KB of cached pages around
+  // itself, of the tensors beside it too; a folio shared with bytes no job drops (a file's header,
+  // a tensor read by several jobs, which is not dropped before) stays. So at the end, each input
+  // file is unmapped and dropped whole.
   void drop_inputs_left_cached() const {
     std::set<int> read;  // descriptors of the files the jobs read
     for (const auto& job : plan_.jobs)

@@ -106,9 +106,10 @@ TEST(Executor, EarlyWriteBackHandsTheOutputOverInRangesOfItsSize) {
 // With drop_input_pages the inputs leave the page cache while the merge runs, not only at its end
 // (run_merge's final drop is tested in MergeE2E): when the last output byte is written (before the
 // executor's final drops), the embeddings and lm_head, merged first (the largest tensors, 32 MB
-// per model), have left it but for the 2 MB folio the embeddings share with the file's header,
-// their pages dropped in groups of 4 MB as their rows are merged; kept, they all stay. Before the
-// groups' shared folios went with the next group, half of them stayed. Inputs warm at the start.
+// per model), have left it but for what the embeddings share with the file's header (a page, or
+// a folio of up to 2 MB), their pages dropped in groups of 4 MB as their rows are merged; kept,
+// they all stay. While only a group's own drop could take a folio it shared with the next, half
+// of them stayed; while the next group took it only when still queued, 6%. Inputs warm at the start.
 TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
   testing::TempDir tmp;
   const fs::path& root = tmp.path();
@@ -159,7 +160,8 @@ TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
   };
   const double kept = cached_when_written(false, "kept");
   if (kept < 1.0) GTEST_SKIP() << "reading the inputs left " << kept << " of them cached";
-  EXPECT_LT(cached_when_written(true, "dropped"), 0.1);  // 2 MB of each model's 64 MB may stay
+  // The folios the row groups share go too (the largest tensors are 128 MB in all; one folio is 0.016).
+  EXPECT_LT(cached_when_written(true, "dropped"), 0.02);
 }
 
 }  // namespace

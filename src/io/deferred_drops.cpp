@@ -16,37 +16,42 @@ void DeferredDrops::add(const TensorView& v, uint64_t offset, uint64_t len) {
     queued_.push_back({v.file_fd, v.file_offset + offset, len});
     queued_bytes_ += len;
     while (!queued_.empty() && queued_bytes_ - queued_.front().len >= lag_) {
-      Range r = queued_.front();
+      queued_bytes_ -= queued_.front().len;
+      make_due(queued_.front(), due);
       queued_.pop_front();
-      queued_bytes_ -= r.len;
-      // The page cache drops a folio (up to 2 MB) only when the range covers all of it, so a run of
-      // adjacent ranges (a tensor's rows, released group by group) kept every folio that straddles
-      // two of them: about half of an input's pages stayed cached until the end of the run. The
-      // part of the range in the folio it shares with the next range goes with that one instead.
-      const uint64_t end = r.offset + r.len;
-      const auto next = std::find_if(queued_.begin(), queued_.end(),
-                                     [&](const Range& q) { return q.fd == r.fd && q.offset == end; });
-      if (next != queued_.end()) {
-        const uint64_t keep_from = std::max(r.offset, end / kLargestFolio * kLargestFolio);
-        next->offset = keep_from;
-        next->len += end - keep_from;
-        queued_bytes_ += end - keep_from;
-        r.len = keep_from - r.offset;
-      }
-      if (r.len > 0) due.push_back(r);
     }
   }
   for (const Range& r : due) drop_from_page_cache(r.fd, r.offset, r.len);  // outside the lock: a syscall each
 }
 
 void DeferredDrops::drop_all() {
-  std::deque<Range> due;
+  std::vector<Range> due;
   {
     std::lock_guard lock(mu_);
-    due.swap(queued_);
+    for (const Range& r : queued_) make_due(r, due);
+    queued_.clear();
     queued_bytes_ = 0;
+    partly_dropped_.clear();
   }
   for (const Range& r : due) drop_from_page_cache(r.fd, r.offset, r.len);
+}
+
+void DeferredDrops::make_due(const Range& r, std::vector<Range>& due) {
+  if (r.len == 0) return;
+  due.push_back(r);
+  const uint64_t end = r.offset + r.len, first = r.offset / kLargestFolio, last = (end - 1) / kLargestFolio;
+  const uint64_t edges[2] = {first, last};
+  for (int k = 0; k < (first == last ? 1 : 2); ++k) {
+    const uint64_t region = edges[k];
+    const uint64_t from = std::max(r.offset, region * kLargestFolio), to = std::min(end, (region + 1) * kLargestFolio);
+    if (to - from == kLargestFolio) continue;  // r covers the region whole
+    const auto it = partly_dropped_.try_emplace({r.fd, region}, 0).first;
+    it->second += to - from;
+    if (it->second >= kLargestFolio) {
+      due.push_back({r.fd, region * kLargestFolio, kLargestFolio});
+      partly_dropped_.erase(it);
+    }
+  }
 }
 
 uint64_t DeferredDrops::queued_bytes() const {

@@ -3,12 +3,16 @@
 // around itself, half of the device's read_ahead_kb behind it (4 MB on the development VM), so
 // pages dropped right behind the reads were read again from disk: 1.5 GB more for the large bench
 // family's 8.8 GB of inputs. A range queued here is dropped once `lag_bytes` more were queued
-// after it, and the rest at drop_all(); where a later queued range continues it in the same file,
-// its end's partial folio goes with that one.
+// after it, and the rest at drop_all(). The page cache drops a folio only when a drop covers all of
+// it, so the folio two adjacent ranges share (a tensor's rows, released group by group, in any
+// order when several threads compute) is dropped again, whole, once the second of them is.
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "tensor/tensor_view.h"
 
@@ -21,7 +25,8 @@ class DeferredDrops {
   DeferredDrops& operator=(const DeferredDrops&) = delete;
 
   // Queues bytes [offset, offset + len) of view v (a no-op unless it is a file mapping), and drops
-  // the ranges now `lag_bytes` behind. Thread-safe.
+  // the ranges now `lag_bytes` behind. The ranges queued are disjoint, and their descriptors stay
+  // open until drop_all(). Thread-safe.
   void add(const TensorView& v, uint64_t offset, uint64_t len);
   // Drops every range still queued.
   void drop_all();
@@ -35,8 +40,15 @@ class DeferredDrops {
     int fd;
     uint64_t offset, len;
   };
+  // Appends r to `due`, and after it each folio-sized region that r and the ranges dropped before
+  // it now cover whole, where r alone covers only part of it. Under mu_.
+  void make_due(const Range& r, std::vector<Range>& due);
+
   mutable std::mutex mu_;
   std::deque<Range> queued_;
+  // The bytes dropped so far of each region [k, k + 1) · kLargestFolio (by descriptor and k) that
+  // the dropped ranges cover only in part.
+  std::map<std::pair<int, uint64_t>, uint64_t> partly_dropped_;
   uint64_t queued_bytes_ = 0;
   const uint64_t lag_;
 };

@@ -221,27 +221,62 @@ TEST(PageHints, DeferredDropsDropARangeOnceTheLagWasQueuedAfterIt) {
   ::close(fd);
 }
 
-// Ranges that continue each other but do not start on a folio boundary (a tensor's rows, half a
-// unit into the file): the folio each one shares with the next goes with the next, instead of
-// staying (each range alone covers only part of it).
+// A view of six units half a unit into the file, like a tensor's rows in a shard, and a queue with
+// a lag of two units.
+#define ALLOY_HALF_UNIT_VIEW(view, fd)  \
+  TensorView view;                      \
+  view.file_mapped = true;              \
+  view.file_fd = fd;                    \
+  view.file_offset = kUnit / 2;         \
+  view.nbytes = 6 * kUnit;              \
+  DeferredDrops drops(2 * kUnit)
+
+// Ranges that continue each other but do not start on a folio boundary: each covers only part of
+// the folio it shares with the next, which goes once both were dropped instead of staying. (Where
+// the file's folios are 4 KB pages the ranges' own drops take them; where they are 2 MB, only
+// this.)
 TEST(PageHints, DeferredDropsTakeTheFoliosAdjacentRangesShare) {
   ALLOY_CACHED_UNITS(path, fd);
-  TensorView view;
-  view.file_mapped = true;
-  view.file_fd = fd;
-  view.file_offset = kUnit / 2;
-  view.nbytes = 6 * kUnit;
-  DeferredDrops drops(2 * kUnit);
+  ALLOY_HALF_UNIT_VIEW(view, fd);
   for (uint64_t k = 0; k < 4; ++k) drops.add(view, k * kUnit, kUnit);  // file [0.5, 4.5) units
-  // [0.5, 1.5) went as [0.5, 1), its [1, 1.5) with [1.5, 2.5) as [1, 2); [2, 4.5) waits.
-  const std::string units = cached_units(path);
-  EXPECT_NE(units[0], '-') << units;  // shared with the bytes before the view
-  EXPECT_EQ(units.substr(1), "-cccccc") << units;
-  EXPECT_EQ(drops.queued_bytes(), 5 * kUnit / 2);
-  drops.add(view, 4 * kUnit, 2 * kUnit);  // [4.5, 6.5): [2, 3) and [3, 4) go
-  EXPECT_EQ(cached_units(path).substr(1), "---cccc") << cached_units(path);
-  drops.drop_all();
-  EXPECT_EQ(cached_units(path).substr(1, 5), "-----") << cached_units(path);
+  // [0.5, 1.5) and [1.5, 2.5) went: unit 1 whole; units 0 and 2 only in part.
+  std::string units = cached_units(path);
+  EXPECT_NE(units[0], '-') << units;  // shared with the bytes before the view, never queued
+  EXPECT_EQ(units[1], '-') << units;
+  EXPECT_NE(units[2], '-') << units;
+  EXPECT_EQ(units.substr(3), "ccccc") << units;
+  EXPECT_EQ(drops.queued_bytes(), 2 * kUnit);
+  drops.drop_all();  // [2.5, 4.5): units 2 and 3 whole, unit 4 in part
+  units = cached_units(path);
+  EXPECT_EQ(units.substr(1, 3), "---") << units;
+  EXPECT_NE(units[4], '-') << units;
+  EXPECT_EQ(units.substr(5), "ccc") << units;
+  ::close(fd);
+}
+
+// Several compute threads release a tensor's row groups out of order: a range's neighbour before
+// it may be queued after it, or dropped long before it is queued; their shared folio goes all the
+// same, once the second of the two is dropped.
+TEST(PageHints, DeferredDropsTakeTheFoliosOfRangesQueuedOutOfOrder) {
+  ALLOY_CACHED_UNITS(path, fd);
+  ALLOY_HALF_UNIT_VIEW(view, fd);
+  drops.add(view, kUnit, kUnit);      // [1.5, 2.5)
+  drops.add(view, 0, kUnit);          // [0.5, 1.5), the one before it
+  drops.add(view, 3 * kUnit, kUnit);  // [3.5, 4.5): [1.5, 2.5) goes
+  drops.add(view, 5 * kUnit, kUnit);  // [5.5, 6.5): [0.5, 1.5) goes, and unit 1 with it
+  std::string units = cached_units(path);
+  EXPECT_EQ(units[1], '-') << units;
+  EXPECT_EQ(units.substr(3), "ccccc") << units;
+  drops.add(view, 2 * kUnit, kUnit);  // [2.5, 3.5), queued after both neighbours: [3.5, 4.5) goes
+  units = cached_units(path);
+  EXPECT_NE(units[2], '-') << units;  // each holds bytes of [2.5, 3.5), still queued
+  EXPECT_NE(units[3], '-') << units;
+  drops.drop_all();  // [5.5, 6.5) and [2.5, 3.5), and with the last units 2 and 3
+  units = cached_units(path);
+  EXPECT_NE(units[0], '-') << units;
+  EXPECT_EQ(units.substr(1, 3), "---") << units;
+  EXPECT_NE(units[4], '-') << units;  // [4.5, 5.5) was never queued
+  EXPECT_EQ(units[7], 'c') << units;
   ::close(fd);
 }
 
