@@ -46,14 +46,47 @@ void keep_smallest(std::optional<uint64_t>& smallest, std::optional<uint64_t> va
 // A v1 limit file reads a number near 2^63 when no limit is set.
 constexpr uint64_t kNoLimit = uint64_t{1} << 60;
 
-// The smallest limit in `file` of `top` and of each directory on the way down to top/relative.
-std::optional<uint64_t> smallest_limit_along(const fs::path& top, const fs::path& relative, const char* file) {
+// Where a cgroup says how much memory it holds, and how much of that is file pages (page cache,
+// which reclaim can free unless they are shmem).
+struct UsageFiles {
+  const char* usage;                  // bytes charged to the group and its descendants
+  const char* file_key, *shmem_key;  // in memory.stat, for the same subtree
+};
+constexpr UsageFiles kV2Usage{"memory.current", "file", "shmem"};
+constexpr UsageFiles kV1Usage{"memory.usage_in_bytes", "total_cache", "total_shmem"};
+
+// The value of `key` in the text of a memory.stat ("key value" lines).
+std::optional<uint64_t> stat_value(std::string_view stat, std::string_view key) {
+  std::optional<uint64_t> value;
+  for_each_field(stat, '\n', [&](std::string_view line) {
+    if (!value && line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ' ')
+      value = parse_number(line.substr(key.size() + 1));
+  });
+  return value;
+}
+
+// The memory group `dir` holds that reclaim cannot free (anonymous memory, shmem, the kernel's own):
+// its usage less its reclaimable file pages; nullopt where it does not say.
+std::optional<uint64_t> unreclaimable(const fs::path& dir, const UsageFiles& files) {
+  const auto usage_text = read_small_file(dir / files.usage), stat = read_small_file(dir / "memory.stat");
+  if (!usage_text || !stat) return std::nullopt;
+  const auto usage = parse_number(*usage_text), file = stat_value(*stat, files.file_key),
+             shmem = stat_value(*stat, files.shmem_key);
+  if (!usage || !file || !shmem) return std::nullopt;
+  const uint64_t reclaimable = *file - std::min(*file, *shmem);
+  return *usage - std::min(*usage, reclaimable);
+}
+
+// The smallest room under the limit in `limit_file` of `top` and of each directory on the way down
+// to top/relative: the limit less what the group holds that reclaim cannot free, where it says.
+std::optional<uint64_t> smallest_room_along(const fs::path& top, const fs::path& relative, const char* limit_file,
+                                            const UsageFiles& usage) {
   std::optional<uint64_t> smallest;
   fs::path dir = top;
   auto read = [&] {
-    if (const auto text = read_small_file(dir / file))
+    if (const auto text = read_small_file(dir / limit_file))
       if (const auto limit = parse_number(*text); limit && *limit < kNoLimit)  // v2 "max": none
-        keep_smallest(smallest, limit);
+        keep_smallest(smallest, *limit - std::min(*limit, unreclaimable(dir, usage).value_or(0)));
   };
   read();
   for (const fs::path& part : relative) {
@@ -91,17 +124,17 @@ std::optional<fs::path> cgroup_path(std::string_view proc_self_cgroup, std::stri
   return path;
 }
 
-std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, const fs::path& cgroup_root) {
+std::optional<uint64_t> cgroup_memory_room(std::string_view proc_self_cgroup, const fs::path& cgroup_root) {
   std::optional<uint64_t> smallest;
   if (const auto v2 = cgroup_path(proc_self_cgroup, "")) {
     // memory.high too: above it the kernel reclaims the group's pages (and throttles it), so
     // pages kept past it are evicted before the next merge could read them.
     for (const fs::path& top : {cgroup_root, cgroup_root / "unified"})
       for (const char* file : {"memory.max", "memory.high"})
-        keep_smallest(smallest, smallest_limit_along(top, *v2, file));
+        keep_smallest(smallest, smallest_room_along(top, *v2, file, kV2Usage));
   }
   if (const auto v1 = cgroup_path(proc_self_cgroup, "memory"))
-    keep_smallest(smallest, smallest_limit_along(cgroup_root / "memory", *v1, "memory.limit_in_bytes"));
+    keep_smallest(smallest, smallest_room_along(cgroup_root / "memory", *v1, "memory.limit_in_bytes", kV1Usage));
   return smallest;
 }
 
@@ -111,7 +144,7 @@ std::optional<uint64_t> page_cache_room() {
   std::optional<uint64_t> room = mem_available_bytes(*meminfo);
   if (!room) return std::nullopt;
   if (const auto cgroups = read_small_file("/proc/self/cgroup"))
-    keep_smallest(room, cgroup_memory_limit(*cgroups, "/sys/fs/cgroup"));
+    keep_smallest(room, cgroup_memory_room(*cgroups, "/sys/fs/cgroup"));
   return room;
 }
 

@@ -20,16 +20,21 @@ enum class InputCache {
 };
 
 // The bytes of file pages the page cache can hold for this process now: the kernel's MemAvailable
-// (free memory and what it can reclaim), capped by the memory limits of the process's cgroup and
-// its ancestors (page-cache pages are charged to it). nullopt when /proc/meminfo cannot be read.
+// (free memory and what it can reclaim), capped by the room under the memory limits of the
+// process's cgroup and its ancestors (page-cache pages are charged to them): each limit less what
+// its group holds that reclaim cannot free (the other processes' anonymous memory, shmem).
+// nullopt when /proc/meminfo cannot be read.
 std::optional<uint64_t> page_cache_room();
 
 // The parts of page_cache_room, for tests: MemAvailable from the text of /proc/meminfo; the
-// smallest memory limit on the path of each hierarchy in the text of /proc/self/cgroup (cgroup v2
-// memory.max and memory.high, v1 memory.limit_in_bytes), read under `cgroup_root` (normally
-// /sys/fs/cgroup, where a v2 hierarchy may also sit at unified/); nullopt where none is set.
+// smallest room under a memory limit on the path of each hierarchy in the text of
+// /proc/self/cgroup (cgroup v2 memory.max and memory.high, v1 memory.limit_in_bytes; less, where
+// the group's files say, its usage, memory.current or memory.usage_in_bytes, beyond its memory.stat's
+// file pages that are not shmem, file and shmem or total_cache and total_shmem), read under
+// `cgroup_root` (normally /sys/fs/cgroup, where a v2 hierarchy may also sit at unified/); nullopt
+// where no limit is set.
 std::optional<uint64_t> mem_available_bytes(std::string_view meminfo);
-std::optional<uint64_t> cgroup_memory_limit(std::string_view proc_self_cgroup, const std::filesystem::path& cgroup_root);
+std::optional<uint64_t> cgroup_memory_room(std::string_view proc_self_cgroup, const std::filesystem::path& cgroup_root);
 
 // The process's cgroup, relative to its hierarchy's root, from the text of /proc/self/cgroup: in
 // the cgroup v1 hierarchy holding `controller` (alone or with others, "cpu,memory"), or for ""

@@ -36,26 +36,52 @@ TEST(PageCacheRoom, CgroupLimitIsTheSmallestOnThePath) {
   write(root / "memory/memory.limit_in_bytes", "9223372036854771712\n");  // the root: unlimited
   write(root / "memory/jobs/memory.limit_in_bytes", "2147483648\n");
   write(root / "memory/jobs/merge/memory.limit_in_bytes", "9223372036854771712\n");
-  EXPECT_EQ(cgroup_memory_limit("12:memory:/jobs/merge\n", root.path()), 2147483648u);
-  EXPECT_EQ(cgroup_memory_limit("4:cpu,memory:/jobs/merge\n", root.path()), 2147483648u);  // joined controllers
-  EXPECT_EQ(cgroup_memory_limit("12:memory:/\n", root.path()), std::nullopt);
-  EXPECT_EQ(cgroup_memory_limit("3:cpu:/jobs/merge\n", root.path()), std::nullopt);  // not the memory controller
+  EXPECT_EQ(cgroup_memory_room("12:memory:/jobs/merge\n", root.path()), 2147483648u);
+  EXPECT_EQ(cgroup_memory_room("4:cpu,memory:/jobs/merge\n", root.path()), 2147483648u);  // joined controllers
+  EXPECT_EQ(cgroup_memory_room("12:memory:/\n", root.path()), std::nullopt);
+  EXPECT_EQ(cgroup_memory_room("3:cpu:/jobs/merge\n", root.path()), std::nullopt);  // not the memory controller
 
   write(root / "unified/pod/memory.max", "max\n");
   write(root / "unified/pod/merge/memory.max", "1073741824\n");
-  EXPECT_EQ(cgroup_memory_limit("0::/pod/merge\n", root.path()), 1073741824u);
-  EXPECT_EQ(cgroup_memory_limit("0::/pod\n", root.path()), std::nullopt);
+  EXPECT_EQ(cgroup_memory_room("0::/pod/merge\n", root.path()), 1073741824u);
+  EXPECT_EQ(cgroup_memory_room("0::/pod\n", root.path()), std::nullopt);
   // Both kinds at once (a hybrid layout): the smaller.
-  EXPECT_EQ(cgroup_memory_limit("12:memory:/jobs/merge\n0::/pod/merge\n", root.path()), 1073741824u);
+  EXPECT_EQ(cgroup_memory_room("12:memory:/jobs/merge\n0::/pod/merge\n", root.path()), 1073741824u);
   write(root / "unified/pod/memory.high", "805306368\n");  // the throttle limit, lower than memory.max below
-  EXPECT_EQ(cgroup_memory_limit("0::/pod/merge\n", root.path()), 805306368u);
-  EXPECT_EQ(cgroup_memory_limit("0::/pod\n", root.path()), 805306368u);
+  EXPECT_EQ(cgroup_memory_room("0::/pod/merge\n", root.path()), 805306368u);
+  EXPECT_EQ(cgroup_memory_room("0::/pod\n", root.path()), 805306368u);
   write(root / "unified/pod/merge/memory.high", "max\n");
-  EXPECT_EQ(cgroup_memory_limit("0::/pod/merge\n", root.path()), 805306368u);
+  EXPECT_EQ(cgroup_memory_room("0::/pod/merge\n", root.path()), 805306368u);
   write(root / "memory.max", "536870912\n");  // a v2 root of its own (a container's view)
-  EXPECT_EQ(cgroup_memory_limit("0::/\n", root.path()), 536870912u);
-  EXPECT_EQ(cgroup_memory_limit("garbage\n\n", root.path()), std::nullopt);
-  EXPECT_EQ(cgroup_memory_limit("0::/absent/cgroup\n", testing::TempDir().path()), std::nullopt);
+  EXPECT_EQ(cgroup_memory_room("0::/\n", root.path()), 536870912u);
+  EXPECT_EQ(cgroup_memory_room("garbage\n\n", root.path()), std::nullopt);
+  EXPECT_EQ(cgroup_memory_room("0::/absent/cgroup\n", testing::TempDir().path()), std::nullopt);
+}
+
+// A limit leaves room for the page cache only beyond what its group holds that reclaim cannot
+// free: usage less the file pages that are not shmem (the group's other processes' memory stays).
+TEST(PageCacheRoom, CgroupRoomIsTheLimitLessWhatReclaimCannotFree) {
+  testing::TempDir root;
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  write(root / "pod/memory.max", std::to_string(8 * kGiB) + "\n");
+  write(root / "pod/memory.current", std::to_string(6 * kGiB) + "\n");
+  // 3 GiB of file pages, 1 of them shmem: 2 GiB reclaimable, so 4 GiB held for good.
+  write(root / "pod/memory.stat", "anon 2147483648\nfile 3221225472\nkernel 536870912\nshmem 1073741824\n"
+                                  "file_mapped 0\n");
+  EXPECT_EQ(cgroup_memory_room("0::/pod\n", root.path()), 4 * kGiB);
+  write(root / "pod/merge/memory.max", std::to_string(5 * kGiB) + "\n");  // no usage files: the limit
+  EXPECT_EQ(cgroup_memory_room("0::/pod/merge\n", root.path()), 4 * kGiB);
+  write(root / "pod/memory.current", std::to_string(11 * kGiB) + "\n");  // 9 GiB held for good: no room
+  EXPECT_EQ(cgroup_memory_room("0::/pod\n", root.path()), 0u);
+  write(root / "pod/memory.stat", "anon 1\nfile_mapped 0\n");  // no file count: the limit alone
+  EXPECT_EQ(cgroup_memory_room("0::/pod\n", root.path()), 8 * kGiB);
+
+  // v1: usage_in_bytes and the hierarchical total_cache and total_shmem.
+  write(root / "memory/jobs/memory.limit_in_bytes", std::to_string(4 * kGiB) + "\n");
+  write(root / "memory/jobs/memory.usage_in_bytes", std::to_string(3 * kGiB) + "\n");
+  write(root / "memory/jobs/memory.stat", "cache 1\nrss 2\nshmem 0\ntotal_cache 2147483648\ntotal_rss 1073741824\n"
+                                          "total_shmem 0\n");
+  EXPECT_EQ(cgroup_memory_room("12:memory:/jobs\n", root.path()), 3 * kGiB);  // 4 - (3 - 2)
 }
 
 TEST(PageCacheRoom, LiveValuesAreThere) {
