@@ -538,7 +538,7 @@ int bench_main(int argc, char** argv) {
       opt.threads = a.threads;
       opt.fsync = durable;
       opt.force = true;
-      if (regime == "cold-drop") opt.input_cache = InputCache::Drop;
+      if (regime == "cold-drop") opt.input_cache = CachePolicy::Drop;
       const uint64_t limit = regime == "limited" ? memory_limit : 0;
       row.run = fastest_merge(opt, files, a.repeat, cold, kernels, limit);
       if (row.run.status == MergeRun::Status::Ok) {

@@ -291,6 +291,36 @@ TEST(MergeE2E, InputCacheDropLeavesNoInputPagesCachedAndTheSameOutput) {
   EXPECT_NE(bad.output.find("--input-cache"), std::string::npos) << bad.output;
 }
 
+// --output-cache drop: the same bits as keeping the output cached, and none of the output shard's
+// pages left in the page cache once the merge is durable; without fsync (pages never on the disk
+// while the merge runs) nothing leaves.
+TEST(MergeE2E, OutputCacheDropLeavesNoOutputPagesCachedAndTheSameOutput) {
+  TempDir tmp;
+  if (!testing::page_cache_droppable(tmp.path())) GTEST_SKIP() << tmp.path() << " keeps no droppable page cache";
+  FixtureSpec spec = small_llama(3);
+  spec.dtype = DType::BF16;
+  spec.dims.hidden = 256;
+  spec.dims.intermediate = 704;
+  spec.dims.vocab = 2048;
+  write_fixture_family(spec, tmp / "family");
+  fs::copy_file(fs::path(ALLOY_SOURCE_DIR) / "examples" / "linear.yml", tmp / "recipe.yml");
+  auto kept = run_alloy("merge recipe.yml kept -q --output-cache keep", tmp.path());
+  ASSERT_EQ(kept.status, 0) << kept.output;
+  const fs::path kept_shard = tmp / "kept" / "model.safetensors";
+  if (testing::cached_fraction(kept_shard) != 1.0) GTEST_SKIP() << "written pages do not stay cached here";
+  auto dropped = run_alloy("merge recipe.yml dropped -q --output-cache drop", tmp.path());
+  ASSERT_EQ(dropped.status, 0) << dropped.output;
+  const fs::path dropped_shard = tmp / "dropped" / "model.safetensors";
+  EXPECT_EQ(testing::cached_fraction(dropped_shard), 0.0);
+  EXPECT_EQ(read_file(kept_shard), read_file(dropped_shard));
+  auto unsynced = run_alloy("merge recipe.yml unsynced -q --output-cache drop --no-fsync", tmp.path());
+  ASSERT_EQ(unsynced.status, 0) << unsynced.output;
+  EXPECT_EQ(testing::cached_fraction(tmp / "unsynced" / "model.safetensors"), 1.0);
+  auto bad = run_alloy("merge recipe.yml other -q --output-cache never", tmp.path());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("--output-cache"), std::string::npos) << bad.output;
+}
+
 // Every input shard stays open during a merge: a soft limit on open files below the number of
 // shards is raised to the hard limit, not a failure.
 TEST(MergeE2E, InputsOfMoreShardsThanTheSoftOpenFileLimitMerge) {

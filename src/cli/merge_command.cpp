@@ -25,7 +25,7 @@ void add_merge_command(CLI::App& app, int& exit_code) {
   struct Args {
     MergeOptions opt;
     std::string shard_size = "5B";
-    std::string input_cache = "auto";
+    std::string input_cache = "auto", output_cache = "auto";
     bool no_copy_tokenizer = false, no_card = false, quiet = false, no_fsync = false;
     bool ignored_flag = false;
     int ignored_int = 0;
@@ -52,6 +52,12 @@ void add_merge_command(CLI::App& app, int& exit_code) {
                   "when the inputs are larger than the memory that could cache them")
       ->check(CLI::IsMember({"auto", "keep", "drop"}))
       ->capture_default_str();
+  cmd->add_option("--output-cache", args->output_cache,
+                  "the output's pages once durable: keep them in the page cache, drop them, or auto: drop them "
+                  "only when inputs and output together are larger than the memory that could cache them (no "
+                  "effect with --no-fsync)")
+      ->check(CLI::IsMember({"auto", "keep", "drop"}))
+      ->capture_default_str();
   cmd->add_option("--post-weight-t", args->opt.post_weight_t,
                   "gradient position of the final norm and lm_head (1 = last layer's value; mergekit >= 0.1.2 uses 0)")
       ->capture_default_str();
@@ -65,9 +71,11 @@ void add_merge_command(CLI::App& app, int& exit_code) {
   cmd->callback([args, &exit_code] {
     MergeOptions opt = args->opt;
     opt.out_shard_size = parse_size(args->shard_size);
-    opt.input_cache = args->input_cache == "keep"   ? InputCache::Keep
-                      : args->input_cache == "drop" ? InputCache::Drop
-                                                    : InputCache::Auto;
+    auto policy = [](const std::string& name) {
+      return name == "keep" ? CachePolicy::Keep : name == "drop" ? CachePolicy::Drop : CachePolicy::Auto;
+    };
+    opt.input_cache = policy(args->input_cache);
+    opt.output_cache = policy(args->output_cache);
     opt.fsync = !args->no_fsync;
     opt.progress = !args->quiet && ::isatty(STDERR_FILENO);
     if (!args->quiet) opt.notice = [](const std::string& line) { std::fprintf(stderr, "alloy: %s\n", line.c_str()); };

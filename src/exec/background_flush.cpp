@@ -1,5 +1,6 @@
 #include "exec/background_flush.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,8 +25,8 @@ std::string file_of(int fd) {
 
 }  // namespace
 
-BackgroundFlush::BackgroundFlush(std::function<void(std::exception_ptr)> on_error)
-    : on_error_(std::move(on_error)), thread_([this] { loop(); }) {}
+BackgroundFlush::BackgroundFlush(std::function<void(std::exception_ptr)> on_error, bool drop_flushed)
+    : on_error_(std::move(on_error)), drop_flushed_(drop_flushed), thread_([this] { loop(); }) {}
 
 BackgroundFlush::~BackgroundFlush() { finish(); }
 
@@ -64,6 +65,8 @@ void BackgroundFlush::loop() {
     }
     const int rc = ::fdatasync(fd);
     const int err = errno;
+    // (the kernel drops the clean pages no process maps, and starts write-back of the dirty ones)
+    if (rc == 0 && drop_flushed_) ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // 0: to the end
     std::unique_lock lock(mu_);
     ++flushes_;
     if (rc == 0) continue;

@@ -11,6 +11,10 @@
 // every write before it). A failed fdatasync is reported once, naming the file, through `on_error`:
 // the kernel reports a write-back error once per open file (to the first fsync after it), and the
 // final fsync uses the same descriptor, so the merge must fail here.
+//
+// With `drop_flushed`, each successful fdatasync is followed by dropping the file's clean pages
+// from the page cache (what it made durable): the output is on the disk, and the pages freed are
+// the next ones the merge's writes take (run_merge.h: --output-cache).
 #pragma once
 #include <condition_variable>
 #include <exception>
@@ -23,7 +27,7 @@ namespace alloy {
 
 class BackgroundFlush {
  public:
-  explicit BackgroundFlush(std::function<void(std::exception_ptr)> on_error);
+  explicit BackgroundFlush(std::function<void(std::exception_ptr)> on_error, bool drop_flushed = false);
   ~BackgroundFlush();  // finish()
   BackgroundFlush(const BackgroundFlush&) = delete;
   BackgroundFlush& operator=(const BackgroundFlush&) = delete;
@@ -43,6 +47,7 @@ class BackgroundFlush {
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::vector<int> pending_;  // descriptors to flush, in request order
+  const bool drop_flushed_;
   bool closing_ = false, failed_ = false;
   int flushes_ = 0;
   std::thread thread_;  // last: starts after the rest is built

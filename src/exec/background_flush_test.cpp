@@ -8,6 +8,7 @@
 #include <string>
 
 #include "../../tests/async_support.h"
+#include "../../tests/page_cache.h"
 
 namespace alloy {
 namespace {
@@ -34,6 +35,29 @@ TEST(BackgroundFlush, FlushesARequestedFileOnItsThread) {
   }
   EXPECT_EQ(errors, 0);
   ::close(fd);
+  ::unlink(path.c_str());
+}
+
+// With drop_flushed, what a flush made durable leaves the page cache (where the file system has
+// one to leave); without it, it stays.
+TEST(BackgroundFlush, DropsTheFlushedPagesWhenAsked) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  if (!testing::page_cache_droppable(dir)) GTEST_SKIP() << dir << " keeps no droppable page cache";
+  const std::string path = (dir / ("alloy-bf-drop-" + std::to_string(::getpid()))).string();
+  const std::string block(1 << 20, 'x');
+  for (const bool drop : {false, true}) {
+    SCOPED_TRACE(drop);
+    const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    for (int k = 0; k < 4; ++k) ASSERT_EQ(::write(fd, block.data(), block.size()), static_cast<ssize_t>(block.size()));
+    if (testing::cached_fraction(path) != 1.0) GTEST_SKIP() << "writes do not stay in the page cache here";
+    BackgroundFlush flush([](std::exception_ptr) {}, drop);
+    flush.request(fd);
+    ASSERT_TRUE(eventually([&] { return flush.flushes() == 1; }));
+    flush.finish();
+    EXPECT_EQ(testing::cached_fraction(path), drop ? 0.0 : 1.0);
+    ::close(fd);
+  }
   ::unlink(path.c_str());
 }
 

@@ -77,7 +77,7 @@ class Run {
     if (opt_.writer_thread)
       writer_ = std::make_unique<WriteQueue>(kWriteQueueBytes, [this](std::exception_ptr e) { record(e); },
                                              opt_.early_write_back ? opt_.write_back_bytes : 0,
-                                             opt_.flush_every_bytes);
+                                             opt_.flush_every_bytes, opt_.drop_output_pages);
     std::vector<std::thread> threads;
     for (int i = 1; i < n; ++i) threads.emplace_back([this] { work(); });
     work();

@@ -38,6 +38,9 @@ struct ExecOptions {
   // With drop_input_pages: how far behind the reads the pages go, per input of the widest job
   // (deferred_drops.h says why they wait).
   uint64_t drop_lag_per_input = uint64_t{32} << 20;
+  // With early_write_back and the writer thread: drop the output's pages from the page cache once
+  // a background flush has made them durable (run_merge.h decides).
+  bool drop_output_pages = false;
   // Called from worker threads with (bytes written so far, total bytes); may be empty.
   std::function<void(uint64_t, uint64_t)> progress;
 };

@@ -148,13 +148,27 @@ std::optional<uint64_t> page_cache_room() {
   return room;
 }
 
-bool drop_input_pages(InputCache choice, uint64_t input_bytes, std::optional<uint64_t> room) {
+namespace {
+
+// Whether pages go under `choice` when `cached_bytes` would have to stay cached for them to stay.
+bool drop_pages(CachePolicy choice, uint64_t cached_bytes, std::optional<uint64_t> room) {
   switch (choice) {
-    case InputCache::Keep: return false;
-    case InputCache::Drop: return true;
-    case InputCache::Auto: break;
+    case CachePolicy::Keep: return false;
+    case CachePolicy::Drop: return true;
+    case CachePolicy::Auto: break;
   }
-  return room && input_bytes > *room;
+  return room && cached_bytes > *room;
+}
+
+}  // namespace
+
+bool drop_input_pages(CachePolicy choice, uint64_t input_bytes, std::optional<uint64_t> room) {
+  return drop_pages(choice, input_bytes, room);
+}
+
+bool drop_output_pages(CachePolicy choice, uint64_t input_bytes, uint64_t output_bytes,
+                       std::optional<uint64_t> room) {
+  return drop_pages(choice, input_bytes + output_bytes, room);
 }
 
 }  // namespace alloy

@@ -3,7 +3,10 @@
 // reads it before it is released). Inputs that fit stay cached for the next merge of the same
 // models, the usual way of trying recipes; inputs larger than the memory that could cache them
 // cannot stay anyway, so keeping them only makes the kernel reclaim them under pressure and evict
-// the machine's other cached files (or, in a container, fill the cgroup's limit) first.
+// the machine's other cached files (or, in a container, fill the cgroup's limit) first. The
+// output of a durable merge is on the disk once flushed: its pages stay cached where they fit
+// beside the inputs (a conversion or an evaluation reading the merge next reads it from memory),
+// and otherwise leave, before they would push the inputs out.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -12,9 +15,10 @@
 
 namespace alloy {
 
-// What a merge does with its input pages (the --input-cache option).
-enum class InputCache {
-  Auto,  // drop them when the inputs are larger than page_cache_room()
+// What a merge does with its input pages (the --input-cache option) or with its output's pages
+// once they are durable (--output-cache).
+enum class CachePolicy {
+  Auto,  // drop them when they do not fit in page_cache_room() (drop_input_pages, drop_output_pages)
   Keep,
   Drop,
 };
@@ -43,6 +47,10 @@ std::optional<std::filesystem::path> cgroup_path(std::string_view proc_self_cgro
 
 // Whether a merge reading `input_bytes` drops its input pages (ExecOptions::drop_input_pages); Auto:
 // when they exceed `room` (not when the room is unknown).
-bool drop_input_pages(InputCache choice, uint64_t input_bytes, std::optional<uint64_t> room);
+bool drop_input_pages(CachePolicy choice, uint64_t input_bytes, std::optional<uint64_t> room);
+// Whether a durable merge writing `output_bytes` drops its output's pages once flushed
+// (ExecOptions::drop_output_pages); Auto: when inputs and output together exceed `room`.
+bool drop_output_pages(CachePolicy choice, uint64_t input_bytes, uint64_t output_bytes,
+                       std::optional<uint64_t> room);
 
 }  // namespace alloy

@@ -91,11 +91,21 @@ TEST(PageCacheRoom, LiveValuesAreThere) {
 }
 
 TEST(PageCacheRoom, InputsAreDroppedWhenAskedOrWhenTheyDoNotFit) {
-  EXPECT_FALSE(drop_input_pages(InputCache::Keep, 100, 10));
-  EXPECT_TRUE(drop_input_pages(InputCache::Drop, 10, 100));
-  EXPECT_TRUE(drop_input_pages(InputCache::Auto, 101, 100));
-  EXPECT_FALSE(drop_input_pages(InputCache::Auto, 100, 100));
-  EXPECT_FALSE(drop_input_pages(InputCache::Auto, 101, std::nullopt));  // room unknown: kept
+  EXPECT_FALSE(drop_input_pages(CachePolicy::Keep, 100, 10));
+  EXPECT_TRUE(drop_input_pages(CachePolicy::Drop, 10, 100));
+  EXPECT_TRUE(drop_input_pages(CachePolicy::Auto, 101, 100));
+  EXPECT_FALSE(drop_input_pages(CachePolicy::Auto, 100, 100));
+  EXPECT_FALSE(drop_input_pages(CachePolicy::Auto, 101, std::nullopt));  // room unknown: kept
+}
+
+// The output is kept where it fits beside the inputs, which a next merge of the same models reads.
+TEST(PageCacheRoom, OutputIsDroppedWhenAskedOrWhenItDoesNotFitBesideTheInputs) {
+  EXPECT_FALSE(drop_output_pages(CachePolicy::Keep, 100, 100, 10));
+  EXPECT_TRUE(drop_output_pages(CachePolicy::Drop, 1, 1, 100));
+  EXPECT_FALSE(drop_output_pages(CachePolicy::Auto, 60, 40, 100));
+  EXPECT_TRUE(drop_output_pages(CachePolicy::Auto, 60, 41, 100));  // the inputs alone fit
+  EXPECT_TRUE(drop_output_pages(CachePolicy::Auto, 101, 0, 100));
+  EXPECT_FALSE(drop_output_pages(CachePolicy::Auto, 101, 1, std::nullopt));  // room unknown: kept
 }
 
 }  // namespace

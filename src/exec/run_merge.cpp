@@ -18,6 +18,7 @@
 #include "exec/executor.h"
 #include "exec/model_card.h"
 #include "exec/temp_dir.h"
+#include "io/page_hints.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -165,7 +166,8 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   eopt.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   eopt.cancel = cancel;
   eopt.early_write_back = opt.fsync;
-  const std::optional<uint64_t> room = opt.input_cache == InputCache::Auto ? page_cache_room() : std::nullopt;
+  const bool any_auto = opt.input_cache == CachePolicy::Auto || opt.output_cache == CachePolicy::Auto;
+  const std::optional<uint64_t> room = any_auto ? page_cache_room() : std::nullopt;
   // Each input tensor counted once (a frankenmerge reads repeated layers again from the cache).
   std::set<const std::byte*> tensors;
   uint64_t input_bytes = 0;
@@ -173,13 +175,27 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     for (const auto& in : job.call.inputs)
       if (tensors.insert(in.view.data).second) input_bytes += in.view.nbytes;
   eopt.drop_input_pages = drop_input_pages(opt.input_cache, input_bytes, room);
-  if (opt.input_cache == InputCache::Auto && eopt.drop_input_pages && opt.notice) {
-    char text[200];
-    std::snprintf(text, sizeof text,
-                  "the inputs (%.1f GB) are larger than the memory that could cache them (%.1f GB): their pages leave "
-                  "the page cache once merged (--input-cache keep keeps them)",
-                  static_cast<double>(input_bytes) / 1e9, static_cast<double>(*room) / 1e9);
-    opt.notice(text);
+  uint64_t output_bytes = 0;
+  for (const auto& shard : layout.shards) output_bytes += shard.file_size;
+  // Pages leave the page cache only once clean: on the disk, after a flush (background_flush.h).
+  eopt.drop_output_pages = opt.fsync && drop_output_pages(opt.output_cache, input_bytes, output_bytes, room);
+  if (opt.notice && room) {
+    char text[240];
+    const double room_gb = static_cast<double>(*room) / 1e9;
+    if (opt.input_cache == CachePolicy::Auto && eopt.drop_input_pages) {
+      std::snprintf(text, sizeof text,
+                    "the inputs (%.1f GB) are larger than the memory that could cache them (%.1f GB): their pages "
+                    "leave the page cache once merged (--input-cache keep keeps them)",
+                    static_cast<double>(input_bytes) / 1e9, room_gb);
+      opt.notice(text);
+    }
+    if (opt.output_cache == CachePolicy::Auto && eopt.drop_output_pages) {
+      std::snprintf(text, sizeof text,
+                    "inputs and output (%.1f GB) are larger than the memory that could cache them (%.1f GB): the "
+                    "output's pages leave the page cache once on the disk (--output-cache keep keeps them)",
+                    static_cast<double>(input_bytes + output_bytes) / 1e9, room_gb);
+      opt.notice(text);
+    }
   }
   eopt.progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
   ExecStats stats;
@@ -192,8 +208,10 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   bar.finish();
 
   if (opt.fsync)
-    for (size_t s = 0; s < tmp.fds.size(); ++s)
+    for (size_t s = 0; s < tmp.fds.size(); ++s) {
       if (::fsync(tmp.fds[s]) != 0) fail((tmp.path / layout.shards[s].file_name).string(), ": fsync failed");
+      if (eopt.drop_output_pages) drop_from_page_cache(tmp.fds[s], 0, layout.shards[s].file_size);
+    }
   tmp.close_all();
 
   // Finalize: index, config, tokenizer, card, recipe.

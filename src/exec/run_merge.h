@@ -29,7 +29,11 @@ struct MergeOptions {
   double post_weight_t = 1.0;
   // Whether input pages stay in the page cache once merged (page_cache_room.h): by default they
   // are dropped only when the inputs are larger than the memory that could cache them.
-  InputCache input_cache = InputCache::Auto;
+  CachePolicy input_cache = CachePolicy::Auto;
+  // Whether the output's pages stay in the page cache once made durable (with fsync only: pages
+  // not yet written to the disk cannot leave it); by default they are dropped only when inputs
+  // and output together are larger than the memory that could cache them.
+  CachePolicy output_cache = CachePolicy::Auto;
   // Told of things worth a line on stderr that are not errors (stale temporary directories of
   // killed merges removed); may be empty.
   std::function<void(const std::string&)> notice;

@@ -15,13 +15,14 @@ uint64_t size_of(const WriteQueue::Write& w) { return w.borrowed ? w.borrowed_si
 }  // namespace
 
 WriteQueue::WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error, uint64_t write_back,
-                       uint64_t flush_every)
+                       uint64_t flush_every, bool drop_flushed)
     : write_back_(write_back),
       flush_every_(write_back > 0 ? flush_every : 0),
       limit_(limit),
       on_error_(std::move(on_error)),
-      flush_(flush_every_ > 0 ? std::make_unique<BackgroundFlush>([this](std::exception_ptr e) { fail_with(e); })
-                              : nullptr),
+      flush_(flush_every_ > 0
+                 ? std::make_unique<BackgroundFlush>([this](std::exception_ptr e) { fail_with(e); }, drop_flushed)
+                 : nullptr),
       thread_([this] { loop(); }) {}
 
 void WriteQueue::start_write_back(int fd, uint64_t offset, uint64_t size) {

@@ -38,9 +38,10 @@ class WriteQueue {
   // or flush's failure; later writes are dropped. With `write_back` set, runs of adjacent writes
   // are handed to the disk (sync_file_range) every `write_back` bytes, and with `flush_every` also
   // set, a file is flushed in the background (background_flush.h) each time that many more of its
-  // bytes were handed over, so the final fsync has little left to do.
+  // bytes were handed over, so the final fsync has little left to do; with `drop_flushed`, the
+  // pages each flush made durable then leave the page cache.
   WriteQueue(uint64_t limit, std::function<void(std::exception_ptr)> on_error, uint64_t write_back = 0,
-             uint64_t flush_every = 0);
+             uint64_t flush_every = 0, bool drop_flushed = false);
   ~WriteQueue();  // finish() if not called
   WriteQueue(const WriteQueue&) = delete;
   WriteQueue& operator=(const WriteQueue&) = delete;
