@@ -80,10 +80,15 @@ struct Row {
 // with drop, whose reads reuse the pages they free (bench/README.md says why that matters on a
 // VM), "limited" with auto in a memory cgroup of --memory-limit GiB.
 bool is_cold(const std::string& regime) { return regime == "cold" || regime == "cold-drop" || regime == "limited"; }
+// Output fsynced: "durable" with the default --output-cache (auto), "durable-drop" with drop, whose
+// writes reuse the pages its flushes free; and the cold regimes.
+bool is_durable(const std::string& regime) {
+  return regime == "durable" || regime == "durable-drop" || is_cold(regime);
+}
 
 // The row's bounds from the bytes its merge moved and the machine's bandwidths.
 void set_bounds(Row& row, const Bounds& bounds) {
-  const bool cold = is_cold(row.regime), durable = row.regime == "durable" || cold;
+  const bool cold = is_cold(row.regime), durable = is_durable(row.regime);
   const double read = static_cast<double>(row.run.bytes_read), written = static_cast<double>(row.run.bytes_written);
   const double memory_bound = (read + written) / bounds.copy;
   row.bound_s = memory_bound;
@@ -251,28 +256,29 @@ std::vector<fs::path> family_files(const BenchFamily& family) {
 }
 
 void print_table(const std::vector<Row>& rows) {
-  std::printf("\n%-17s %-9s %7s %6s %7s %6s %7s %6s %9s %6s %6s %6s  %s\n", "method", "regime", "wall s", "GB/s",
+  std::printf("\n%-17s %-12s %7s %6s %7s %6s %7s %6s %9s %6s %6s %6s  %s\n", "method", "regime", "wall s", "GB/s",
               "bound s", "of it", "io s", "of it", "peak RSS", "CPU s", "steal", "idle", "bound by");
   for (const Row& r : rows) {
     if (r.run.status != MergeRun::Status::Ok) {
       std::string why = r.recipe.skip_reason.empty() ? r.run.message : r.recipe.skip_reason;
       if (why.size() > 90) why = why.substr(0, 87) + "...";
-      std::printf("%-17s %-9s %s: %s\n", r.method.c_str(), r.regime.c_str(), status_name(r.run.status), why.c_str());
+      std::printf("%-17s %-12s %s: %s\n", r.method.c_str(), r.regime.c_str(), status_name(r.run.status), why.c_str());
       continue;
     }
     const double bytes = static_cast<double>(r.run.bytes_read + r.run.bytes_written);
-    std::printf("%-17s %-9s %7.2f %6.2f %7.2f %5.1f%% %7.2f %5.1f%% %5.2f GiB %6.1f %6.1f %6.1f  %s\n",
+    std::printf("%-17s %-12s %7.2f %6.2f %7.2f %5.1f%% %7.2f %5.1f%% %5.2f GiB %6.1f %6.1f %6.1f  %s\n",
                 r.method.c_str(), r.regime.c_str(), r.run.wall_s, gb(bytes) / r.run.wall_s, r.bound_s,
                 100.0 * r.bound_s / r.run.wall_s, r.io_bound_s, 100.0 * r.io_bound_s / r.run.wall_s,
                 static_cast<double>(r.run.max_rss_bytes) / (1u << 30), r.run.user_s + r.run.sys_s,
                 r.run.machine_steal_s, r.run.machine_idle_s, r.bound_by.c_str());
   }
-  std::printf("bound: the issue's (memory: bytes moved / copy bandwidth; durable: max of that and written / durable\n"
-              "write bandwidth; cold, cold-drop (with --input-cache drop) and limited (in a memory cgroup): cold read of\n"
-              "the inputs + written / durable write bandwidth); io: through the kernel (memory: read / page-cache read +\n"
-              "written / pwrite to the tmpfs; durable: max(read / page-cache read, written / durable write); cold: as\n"
-              "bound). steal, idle: the whole machine's CPU seconds over the run (/proc/stat; steal: a virtual CPU ready\n"
-              "while the hypervisor ran something else; idle includes iowait).\n");
+  std::printf("bound: the issue's (memory: bytes moved / copy bandwidth; durable, durable-drop (with --output-cache\n"
+              "drop): max of that and written / durable write bandwidth; cold, cold-drop (with --input-cache drop) and\n"
+              "limited (in a memory cgroup): cold read of the inputs + written / durable write bandwidth); io: through\n"
+              "the kernel (memory: read / page-cache read + written / pwrite to the tmpfs; durable: max(read /\n"
+              "page-cache read, written / durable write); cold: as bound). steal, idle: the whole machine's CPU seconds\n"
+              "over the run (/proc/stat; steal: a virtual CPU ready while the hypervisor ran something else; idle\n"
+              "includes iowait).\n");
 }
 
 json row_json(const Row& r) {
@@ -391,7 +397,9 @@ int bench_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--models", a.models, "models in the family: the base plus models-1 fine-tunes")->capture_default_str();
   app.add_option("--methods", a.methods, "comma-separated methods, or 'all' (default: the issue's eight + dare_linear)");
-  app.add_option("--regime", a.regime, "memory, durable, cold (rows cold and cold-drop), limited, both (memory and durable) or all")->capture_default_str();
+  app.add_option("--regime", a.regime,
+                 "memory, durable (rows durable and durable-drop), cold (rows cold and cold-drop), limited, both "
+                 "(memory and durable) or all")->capture_default_str();
   app.add_option("--threads", a.threads, "merge threads (and copy-bandwidth threads); default: all cores");
   app.add_option("--repeat", a.repeat, "runs per method and regime; the fastest is reported")->capture_default_str();
   app.add_option("--dtype", a.dtype, "the recipes' dtype: (load/compute dtype); outputs are bfloat16")
@@ -426,9 +434,10 @@ int bench_main(int argc, char** argv) {
   std::vector<std::string> methods =
       a.methods.empty() ? default_methods() : a.methods == "all" ? known_methods() : split_list(a.methods);
   const std::vector<std::string> regimes =
-      a.regime == "all"    ? std::vector<std::string>{"memory", "durable", "cold", "cold-drop", "limited"}
-      : a.regime == "both" ? std::vector<std::string>{"memory", "durable"}
-      : a.regime == "cold" ? std::vector<std::string>{"cold", "cold-drop"}
+      a.regime == "all"       ? std::vector<std::string>{"memory", "durable", "durable-drop", "cold", "cold-drop", "limited"}
+      : a.regime == "both"    ? std::vector<std::string>{"memory", "durable", "durable-drop"}
+      : a.regime == "durable" ? std::vector<std::string>{"durable", "durable-drop"}
+      : a.regime == "cold"    ? std::vector<std::string>{"cold", "cold-drop"}
                            : std::vector<std::string>{a.regime};
   auto has_regime = [&](const char* r) { return std::find(regimes.begin(), regimes.end(), r) != regimes.end(); };
   const uint64_t memory_limit = static_cast<uint64_t>(a.memory_limit_gib * (1u << 30));  // the limited regime's
@@ -519,7 +528,7 @@ int bench_main(int argc, char** argv) {
   const uint64_t parent_rss = current_rss_bytes();
   for (const std::string& regime : regimes) {
     const bool cold = is_cold(regime);
-    const bool durable = regime == "durable" || cold;
+    const bool durable = is_durable(regime);
     for (const std::string& method : cold ? split_list(a.cold_methods) : methods) {
       Row row;
       row.method = method;
@@ -530,7 +539,7 @@ int bench_main(int argc, char** argv) {
         rows.push_back(row);
         continue;
       }
-      std::printf("%-17s %-9s ...", method.c_str(), regime.c_str());
+      std::printf("%-17s %-12s ...", method.c_str(), regime.c_str());
       std::fflush(stdout);
       MergeOptions opt;
       opt.recipe = write_recipe(recipe_dir, method, row.recipe.yaml);
@@ -539,6 +548,7 @@ int bench_main(int argc, char** argv) {
       opt.fsync = durable;
       opt.force = true;
       if (regime == "cold-drop") opt.input_cache = CachePolicy::Drop;
+      if (regime == "durable-drop") opt.output_cache = CachePolicy::Drop;
       const uint64_t limit = regime == "limited" ? memory_limit : 0;
       row.run = fastest_merge(opt, files, a.repeat, cold, kernels, limit);
       if (row.run.status == MergeRun::Status::Ok) {
