@@ -179,24 +179,18 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   for (const auto& shard : layout.shards) output_bytes += shard.file_size;
   // Pages leave the page cache only once clean: on the disk, after a flush (background_flush.h).
   eopt.drop_output_pages = opt.fsync && drop_output_pages(opt.output_cache, input_bytes, output_bytes, room);
-  if (opt.notice && room) {
+  // What auto chose to drop, said once each.
+  auto tell_dropped = [&](CachePolicy choice, bool dropped, const char* what, uint64_t bytes, const char* then) {
+    if (choice != CachePolicy::Auto || !dropped || !opt.notice || !room) return;
     char text[240];
-    const double room_gb = static_cast<double>(*room) / 1e9;
-    if (opt.input_cache == CachePolicy::Auto && eopt.drop_input_pages) {
-      std::snprintf(text, sizeof text,
-                    "the inputs (%.1f GB) are larger than the memory that could cache them (%.1f GB): their pages "
-                    "leave the page cache once merged (--input-cache keep keeps them)",
-                    static_cast<double>(input_bytes) / 1e9, room_gb);
-      opt.notice(text);
-    }
-    if (opt.output_cache == CachePolicy::Auto && eopt.drop_output_pages) {
-      std::snprintf(text, sizeof text,
-                    "inputs and output (%.1f GB) are larger than the memory that could cache them (%.1f GB): the "
-                    "output's pages leave the page cache once on the disk (--output-cache keep keeps them)",
-                    static_cast<double>(input_bytes + output_bytes) / 1e9, room_gb);
-      opt.notice(text);
-    }
-  }
+    std::snprintf(text, sizeof text, "%s (%.1f GB) are larger than the memory that could cache them (%.1f GB): %s",
+                  what, static_cast<double>(bytes) / 1e9, static_cast<double>(*room) / 1e9, then);
+    opt.notice(text);
+  };
+  tell_dropped(opt.input_cache, eopt.drop_input_pages, "the inputs", input_bytes,
+               "their pages leave the page cache once merged (--input-cache keep keeps them)");
+  tell_dropped(opt.output_cache, eopt.drop_output_pages, "inputs and output", input_bytes + output_bytes,
+               "the output's pages leave the page cache once on the disk (--output-cache keep keeps them)");
   eopt.progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
   ExecStats stats;
   try {

@@ -193,15 +193,21 @@ TEST(PageHints, DropFromPageCacheDropsTheWholePagesOfTheRange) {
   ::close(fd);
 }
 
+// A tensor's view of `units` units of the file open as `fd`, starting `offset` bytes into it.
+TensorView file_view(int fd, uint64_t offset, uint64_t units) {
+  TensorView view;
+  view.file_mapped = true;
+  view.file_fd = fd;
+  view.file_offset = offset;
+  view.nbytes = units * kUnit;
+  return view;
+}
+
 // Ranges of one unit queued with a lag of two: each is dropped once two more units were queued
 // after it, the rest by drop_all; views that are not file mappings are ignored.
 TEST(PageHints, DeferredDropsDropARangeOnceTheLagWasQueuedAfterIt) {
   ALLOY_CACHED_UNITS(path, fd);
-  TensorView view;  // bytes one unit into the file: offsets in the view are a unit less
-  view.file_mapped = true;
-  view.file_fd = fd;
-  view.file_offset = kUnit;
-  view.nbytes = 6 * kUnit;
+  const TensorView view = file_view(fd, kUnit, 6);  // offsets in the view are a unit less than in the file
   TensorView owned = view;
   owned.file_mapped = false;  // memory the program owns: never dropped
   DeferredDrops drops(2 * kUnit);
@@ -221,23 +227,14 @@ TEST(PageHints, DeferredDropsDropARangeOnceTheLagWasQueuedAfterIt) {
   ::close(fd);
 }
 
-// A view of six units half a unit into the file, like a tensor's rows in a shard, and a queue with
-// a lag of two units.
-#define ALLOY_HALF_UNIT_VIEW(view, fd)  \
-  TensorView view;                      \
-  view.file_mapped = true;              \
-  view.file_fd = fd;                    \
-  view.file_offset = kUnit / 2;         \
-  view.nbytes = 6 * kUnit;              \
-  DeferredDrops drops(2 * kUnit)
-
 // Ranges that continue each other but do not start on a folio boundary: each covers only part of
 // the folio it shares with the next, which goes once both were dropped instead of staying. (Where
 // the file's folios are 4 KB pages the ranges' own drops take them; where they are 2 MB, only
 // this.)
 TEST(PageHints, DeferredDropsTakeTheFoliosAdjacentRangesShare) {
   ALLOY_CACHED_UNITS(path, fd);
-  ALLOY_HALF_UNIT_VIEW(view, fd);
+  const TensorView view = file_view(fd, kUnit / 2, 6);  // like a tensor's rows in a shard
+  DeferredDrops drops(2 * kUnit);
   for (uint64_t k = 0; k < 4; ++k) drops.add(view, k * kUnit, kUnit);  // file [0.5, 4.5) units
   // [0.5, 1.5) and [1.5, 2.5) went: unit 1 whole; units 0 and 2 only in part.
   std::string units = cached_units(path);
@@ -259,7 +256,8 @@ TEST(PageHints, DeferredDropsTakeTheFoliosAdjacentRangesShare) {
 // same, once the second of the two is dropped.
 TEST(PageHints, DeferredDropsTakeTheFoliosOfRangesQueuedOutOfOrder) {
   ALLOY_CACHED_UNITS(path, fd);
-  ALLOY_HALF_UNIT_VIEW(view, fd);
+  const TensorView view = file_view(fd, kUnit / 2, 6);  // like a tensor's rows in a shard
+  DeferredDrops drops(2 * kUnit);
   drops.add(view, kUnit, kUnit);      // [1.5, 2.5)
   drops.add(view, 0, kUnit);          // [0.5, 1.5), the one before it
   drops.add(view, 3 * kUnit, kUnit);  // [3.5, 4.5): [1.5, 2.5) goes
