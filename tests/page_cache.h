@@ -71,4 +71,24 @@ inline bool evict(const std::filesystem::path& path) {
   return cached_fraction(path) == 0;
 }
 
+// Reads the whole file into the page cache through a mapping that asks for huge pages: the page
+// cache then fills it in folios of up to 2 MB from its first byte (read() starts with small ones
+// and grows them as it goes on), as a long-running merge's inputs come to be held. Where huge
+// pages are not to be had, in whatever folios it gets. False when the file cannot be mapped.
+inline bool read_in_large_folios(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  ::fstat(fd, &st);
+  const size_t size = static_cast<size_t>(st.st_size), page = static_cast<size_t>(::getpagesize());
+  void* map = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (map == MAP_FAILED) return false;
+  (void)::madvise(map, size, MADV_HUGEPAGE);
+  for (size_t offset = 0; offset < size; offset += page)
+    (void)static_cast<const volatile unsigned char*>(map)[offset];  // a read fault a page
+  ::munmap(map, size);
+  return true;
+}
+
 }  // namespace alloy::testing

@@ -63,6 +63,10 @@ class Run {
       size_t inputs = 1;
       for (const auto& job : plan_.jobs) inputs = std::max(inputs, job.call.inputs.size());
       drops_ = std::make_unique<DeferredDrops>(opt_.drop_lag_per_input * inputs);
+      for (const auto& model : plan_.models)
+        if (model.checkpoint)
+          for (const auto& shard : model.checkpoint->shards())
+            drops_->expect_file(shard->mapping().fd(), shard->data_start(), shard->mapping().size());
       // Tensors read by several jobs (a frankenmerge's repeated layers) go only at the end.
       std::set<const std::byte*> seen;
       for (const auto& job : plan_.jobs)

@@ -106,10 +106,11 @@ TEST(Executor, EarlyWriteBackHandsTheOutputOverInRangesOfItsSize) {
 // With drop_input_pages the inputs leave the page cache while the merge runs, not only at its end
 // (run_merge's final drop is tested in MergeE2E): when the last output byte is written (before the
 // executor's final drops), the embeddings and lm_head, merged first (the largest tensors, 32 MB
-// per model), have left it but for what the embeddings share with the file's header (a page, or
-// a folio of up to 2 MB), their pages dropped in groups of 4 MB as their rows are merged; kept,
+// per model), have left it, their pages dropped in groups of 4 MB as their rows are merged; kept,
 // they all stay. While only a group's own drop could take a folio it shared with the next, half
-// of them stayed; while the next group took it only when still queued, 6%. Inputs warm at the start.
+// of them stayed; while the next group took it only when still queued, 6%; while the folio the
+// embeddings share with the file's header waited for the file's drop at the end, 3%. Inputs warm
+// at the start, in folios of 2 MB where the page cache gives them (as a long merge's come to be).
 TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
   testing::TempDir tmp;
   const fs::path& root = tmp.path();
@@ -142,7 +143,7 @@ TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
   auto cached_when_written = [&](bool drop, const std::string& dir) {
     for (const fs::path& input : inputs) {  // written back (dirty pages cannot be dropped), then warm
       testing::evict(input);
-      (void)testing::read_file(input);
+      (void)testing::read_in_large_folios(input);
     }
     ExecOptions opt;
     opt.threads = 1;  // one compute thread (and the writer): blocks released in order
@@ -160,8 +161,9 @@ TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
   };
   const double kept = cached_when_written(false, "kept");
   if (kept < 1.0) GTEST_SKIP() << "reading the inputs left " << kept << " of them cached";
-  // The folios the row groups share go too (the largest tensors are 128 MB in all; one folio is 0.016).
-  EXPECT_LT(cached_when_written(true, "dropped"), 0.02);
+  // The folios the row groups share go too, and the one the embeddings share with the header (the
+  // largest tensors are 128 MB in all; one folio is 0.016).
+  EXPECT_LT(cached_when_written(true, "dropped"), 0.01);
 }
 
 }  // namespace

@@ -70,10 +70,11 @@ std::optional<uint64_t> stat_value(std::string_view stat, std::string_view key) 
 std::optional<uint64_t> unreclaimable(const fs::path& dir, const UsageFiles& files) {
   const auto usage_text = read_small_file(dir / files.usage), stat = read_small_file(dir / "memory.stat");
   if (!usage_text || !stat) return std::nullopt;
-  const auto usage = parse_number(*usage_text), file = stat_value(*stat, files.file_key),
-             shmem = stat_value(*stat, files.shmem_key);
-  if (!usage || !file || !shmem) return std::nullopt;
-  const uint64_t reclaimable = *file - std::min(*file, *shmem);
+  const auto usage = parse_number(*usage_text), file = stat_value(*stat, files.file_key);
+  if (!usage || !file) return std::nullopt;
+  // A kernel without shmem accounting in the group's stat holds none there: all file pages count.
+  const uint64_t shmem = stat_value(*stat, files.shmem_key).value_or(0);
+  const uint64_t reclaimable = *file - std::min(*file, shmem);
   return *usage - std::min(*usage, reclaimable);
 }
 

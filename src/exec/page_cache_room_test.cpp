@@ -73,6 +73,11 @@ TEST(PageCacheRoom, CgroupRoomIsTheLimitLessWhatReclaimCannotFree) {
   EXPECT_EQ(cgroup_memory_room("0::/pod/merge\n", root.path()), 4 * kGiB);
   write(root / "pod/memory.current", std::to_string(11 * kGiB) + "\n");  // 9 GiB held for good: no room
   EXPECT_EQ(cgroup_memory_room("0::/pod\n", root.path()), 0u);
+  // "file_mapped" and "file_dirty" are not "file", wherever they come; no shmem line: none.
+  write(root / "pod/memory.stat", "anon 1\nfile_mapped 4294967296\nfile_dirty 1\nfile 2147483648\n");
+  EXPECT_EQ(cgroup_memory_room("0::/pod\n", root.path()), 0u);  // 11 - 2 = 9 GiB held for good
+  write(root / "pod/memory.current", std::to_string(6 * kGiB) + "\n");
+  EXPECT_EQ(cgroup_memory_room("0::/pod\n", root.path()), 4 * kGiB);  // 8 - (6 - 2)
   write(root / "pod/memory.stat", "anon 1\nfile_mapped 0\n");  // no file count: the limit alone
   EXPECT_EQ(cgroup_memory_room("0::/pod\n", root.path()), 8 * kGiB);
 

@@ -1,6 +1,7 @@
 #include "io/deferred_drops.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "io/page_hints.h"
@@ -24,6 +25,11 @@ void DeferredDrops::add(const TensorView& v, uint64_t offset, uint64_t len) {
   for (const Range& r : due) drop_from_page_cache(r.fd, r.offset, r.len);  // outside the lock: a syscall each
 }
 
+void DeferredDrops::expect_file(int fd, uint64_t data_begin, uint64_t data_end) {
+  std::lock_guard lock(mu_);
+  extents_[fd] = {data_begin, data_end};
+}
+
 void DeferredDrops::drop_all() {
   std::vector<Range> due;
   {
@@ -41,14 +47,20 @@ void DeferredDrops::make_due(const Range& r, std::vector<Range>& due) {
   due.push_back(r);
   const uint64_t end = r.offset + r.len, first = r.offset / kLargestFolio, last = (end - 1) / kLargestFolio;
   const uint64_t edges[2] = {first, last};
+  const auto extent = extents_.find(r.fd);
+  const uint64_t data_begin = extent == extents_.end() ? 0 : extent->second.first;
+  const uint64_t data_end = extent == extents_.end() ? UINT64_MAX : extent->second.second;
   for (int k = 0; k < (first == last ? 1 : 2); ++k) {
-    const uint64_t region = edges[k];
-    const uint64_t from = std::max(r.offset, region * kLargestFolio), to = std::min(end, (region + 1) * kLargestFolio);
+    const uint64_t region = edges[k], region_begin = region * kLargestFolio, region_end = region_begin + kLargestFolio;
+    const uint64_t from = std::max(r.offset, region_begin), to = std::min(end, region_end);
     if (to - from == kLargestFolio) continue;  // r covers the region whole
+    // The region's bytes that ranges come from; all of it where r is not among them (a wrong extent).
+    const uint64_t lo = std::max(region_begin, data_begin), hi = std::min(region_end, data_end);
+    const uint64_t expected = from >= lo && to <= hi ? hi - lo : kLargestFolio;
     const auto it = partly_dropped_.try_emplace({r.fd, region}, 0).first;
     it->second += to - from;
-    if (it->second >= kLargestFolio) {
-      due.push_back({r.fd, region * kLargestFolio, kLargestFolio});
+    if (it->second >= expected) {
+      due.push_back({r.fd, region_begin, kLargestFolio});
       partly_dropped_.erase(it);
     }
   }

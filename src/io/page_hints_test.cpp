@@ -172,6 +172,24 @@ std::string cached_units(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);                                       \
   ASSERT_GE(fd, 0)
 
+// Caches the file (of eight units, open as `fd`) again, each unit one 2 MB folio where the page
+// cache gives them; true when so (a drop of half of each unit took nothing).
+bool cache_in_large_folios(const fs::path& path, int fd) {
+  drop_from_page_cache(fd, 0, 8 * kUnit);
+  if (!testing::read_in_large_folios(path)) return false;
+  for (uint64_t k = 0; k < 8; ++k) drop_from_page_cache(fd, k * kUnit, kUnit / 2);
+  return cached_units(path) == "cccccccc";
+}
+
+// The same, each unit one 2 MB folio: only there does a test tell a folio that ranges share from
+// pages each range's own drop takes. Skips where the page cache does not hold them so.
+#define ALLOY_CACHED_UNITS_IN_LARGE_FOLIOS(path, fd)                          \
+  ALLOY_CACHED_UNITS(path, fd);                                               \
+  if (!cache_in_large_folios(path, fd)) {                                     \
+    ::close(fd);                                                              \
+    GTEST_SKIP() << "the page cache does not hold this file in 2 MB folios"; \
+  }
+
 TEST(PageHints, DropFromPageCacheDropsTheWholePagesOfTheRange) {
   ALLOY_CACHED_UNITS(path, fd);
   drop_from_page_cache(fd, kUnit, kUnit);
@@ -228,11 +246,9 @@ TEST(PageHints, DeferredDropsDropARangeOnceTheLagWasQueuedAfterIt) {
 }
 
 // Ranges that continue each other but do not start on a folio boundary: each covers only part of
-// the folio it shares with the next, which goes once both were dropped instead of staying. (Where
-// the file's folios are 4 KB pages the ranges' own drops take them; where they are 2 MB, only
-// this.)
+// the folio it shares with the next, which goes once both were dropped instead of staying.
 TEST(PageHints, DeferredDropsTakeTheFoliosAdjacentRangesShare) {
-  ALLOY_CACHED_UNITS(path, fd);
+  ALLOY_CACHED_UNITS_IN_LARGE_FOLIOS(path, fd);
   const TensorView view = file_view(fd, kUnit / 2, 6);  // like a tensor's rows in a shard
   DeferredDrops drops(2 * kUnit);
   for (uint64_t k = 0; k < 4; ++k) drops.add(view, k * kUnit, kUnit);  // file [0.5, 4.5) units
@@ -255,7 +271,7 @@ TEST(PageHints, DeferredDropsTakeTheFoliosAdjacentRangesShare) {
 // it may be queued after it, or dropped long before it is queued; their shared folio goes all the
 // same, once the second of the two is dropped.
 TEST(PageHints, DeferredDropsTakeTheFoliosOfRangesQueuedOutOfOrder) {
-  ALLOY_CACHED_UNITS(path, fd);
+  ALLOY_CACHED_UNITS_IN_LARGE_FOLIOS(path, fd);
   const TensorView view = file_view(fd, kUnit / 2, 6);  // like a tensor's rows in a shard
   DeferredDrops drops(2 * kUnit);
   drops.add(view, kUnit, kUnit);      // [1.5, 2.5)
@@ -275,6 +291,28 @@ TEST(PageHints, DeferredDropsTakeTheFoliosOfRangesQueuedOutOfOrder) {
   EXPECT_EQ(units.substr(1, 3), "---") << units;
   EXPECT_NE(units[4], '-') << units;  // [4.5, 5.5) was never queued
   EXPECT_EQ(units[7], 'c') << units;
+  ::close(fd);
+}
+
+// A file's tensor bytes start after its header and end with the file: told where, the folio the
+// first range shares with the header, and the last, short one, go once their tensor bytes are
+// dropped, not only when the file is (without it they stay: the tests above).
+TEST(PageHints, DeferredDropsTakeTheFoliosAtTheEndsOfTheExpectedBytes) {
+  ALLOY_CACHED_UNITS_IN_LARGE_FOLIOS(path, fd);
+  const TensorView view = file_view(fd, kUnit / 2, 7);  // file [0.5, 7.5) units
+  DeferredDrops drops(0);                               // no lag: each range is dropped at once
+  drops.expect_file(fd, kUnit / 2, 15 * kUnit / 2);
+  drops.add(view, kUnit / 2, kUnit);  // [1, 2)
+  EXPECT_EQ(cached_units(path), "c-cccccc");
+  drops.add(view, 0, kUnit / 2);  // [0.5, 1): all of unit 0's expected bytes
+  EXPECT_EQ(cached_units(path), "--cccccc");
+  drops.add(view, 3 * kUnit / 2, 5 * kUnit);  // [2, 7)
+  EXPECT_EQ(cached_units(path), "-------c");
+  drops.add(view, 13 * kUnit / 2, kUnit / 4);  // [7, 7.25): half of unit 7's
+  EXPECT_EQ(cached_units(path), "-------c");
+  drops.add(view, 27 * kUnit / 4, kUnit / 4);  // [7.25, 7.5)
+  EXPECT_EQ(cached_units(path), "--------");
+  EXPECT_EQ(drops.queued_bytes(), 0u);
   ::close(fd);
 }
 
