@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -170,6 +171,25 @@ bool drop_input_pages(CachePolicy choice, uint64_t input_bytes, std::optional<ui
 bool drop_output_pages(CachePolicy choice, uint64_t input_bytes, uint64_t output_bytes,
                        std::optional<uint64_t> room) {
   return drop_pages(choice, input_bytes + output_bytes, room);
+}
+
+PageCacheChoice choose_page_cache(CachePolicy inputs, CachePolicy output, bool durable, uint64_t input_bytes,
+                                  uint64_t output_bytes, std::optional<uint64_t> room) {
+  PageCacheChoice choice;
+  choice.drop_inputs = drop_input_pages(inputs, input_bytes, room);
+  choice.drop_output = durable && drop_output_pages(output, input_bytes, output_bytes, room);
+  auto tell = [&](CachePolicy policy, bool dropped, const char* what, uint64_t bytes, const char* then) {
+    if (policy != CachePolicy::Auto || !dropped || !room) return;
+    char text[240];
+    std::snprintf(text, sizeof text, "%s (%.1f GB) are larger than the memory that could cache them (%.1f GB): %s",
+                  what, static_cast<double>(bytes) / 1e9, static_cast<double>(*room) / 1e9, then);
+    choice.notices.emplace_back(text);
+  };
+  tell(inputs, choice.drop_inputs, "the inputs", input_bytes,
+       "their pages leave the page cache once merged (--input-cache keep keeps them)");
+  tell(output, choice.drop_output, "inputs and output", input_bytes + output_bytes,
+       "the output's pages leave the page cache once on the disk (--output-cache keep keeps them)");
+  return choice;
 }
 
 }  // namespace alloy

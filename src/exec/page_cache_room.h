@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace alloy {
 
@@ -52,5 +54,17 @@ bool drop_input_pages(CachePolicy choice, uint64_t input_bytes, std::optional<ui
 // (ExecOptions::drop_output_pages); Auto: when inputs and output together exceed `room`.
 bool drop_output_pages(CachePolicy choice, uint64_t input_bytes, uint64_t output_bytes,
                        std::optional<uint64_t> room);
+
+// A merge's two choices, and a line for the user for each drop that Auto chose (none for what
+// the user asked for, or where the room is unknown), naming the sizes and the option that keeps
+// the pages.
+struct PageCacheChoice {
+  bool drop_inputs = false, drop_output = false;
+  std::vector<std::string> notices;
+};
+// drop_input_pages and, for a `durable` merge only (pages leave the page cache only once they are
+// on the disk), drop_output_pages.
+PageCacheChoice choose_page_cache(CachePolicy inputs, CachePolicy output, bool durable, uint64_t input_bytes,
+                                  uint64_t output_bytes, std::optional<uint64_t> room);
 
 }  // namespace alloy

@@ -113,5 +113,40 @@ TEST(PageCacheRoom, OutputIsDroppedWhenAskedOrWhenItDoesNotFitBesideTheInputs) {
   EXPECT_FALSE(drop_output_pages(CachePolicy::Auto, 101, 1, std::nullopt));  // room unknown: kept
 }
 
+// Each drop that auto chose is told, with the sizes and the option that keeps the pages; a choice
+// the user made, or one made without knowing the room, is not. Without fsync the output stays.
+TEST(PageCacheRoom, WhatAutoDropsIsToldOnce) {
+  constexpr uint64_t kGB = 1'000'000'000;
+  PageCacheChoice c = choose_page_cache(CachePolicy::Auto, CachePolicy::Auto, true, 9 * kGB, 2 * kGB, 4 * kGB);
+  EXPECT_TRUE(c.drop_inputs);
+  EXPECT_TRUE(c.drop_output);
+  ASSERT_EQ(c.notices.size(), 2u);
+  EXPECT_EQ(c.notices[0], "the inputs (9.0 GB) are larger than the memory that could cache them (4.0 GB): their "
+                          "pages leave the page cache once merged (--input-cache keep keeps them)");
+  EXPECT_EQ(c.notices[1], "inputs and output (11.0 GB) are larger than the memory that could cache them (4.0 GB): "
+                          "the output's pages leave the page cache once on the disk (--output-cache keep keeps them)");
+  c = choose_page_cache(CachePolicy::Drop, CachePolicy::Auto, true, 3 * kGB, 2 * kGB, 4 * kGB);  // inputs fit alone
+  EXPECT_TRUE(c.drop_inputs);
+  EXPECT_TRUE(c.drop_output);
+  ASSERT_EQ(c.notices.size(), 1u);
+  EXPECT_EQ(c.notices[0].rfind("inputs and output (5.0 GB)", 0), 0u) << c.notices[0];
+  c = choose_page_cache(CachePolicy::Auto, CachePolicy::Auto, false, 9 * kGB, 2 * kGB, 4 * kGB);  // no fsync
+  EXPECT_TRUE(c.drop_inputs);
+  EXPECT_FALSE(c.drop_output);
+  ASSERT_EQ(c.notices.size(), 1u);
+  EXPECT_EQ(c.notices[0].rfind("the inputs (9.0 GB)", 0), 0u) << c.notices[0];
+  c = choose_page_cache(CachePolicy::Auto, CachePolicy::Keep, true, 3 * kGB, 1 * kGB, 4 * kGB);  // all fits
+  EXPECT_FALSE(c.drop_inputs);
+  EXPECT_FALSE(c.drop_output);
+  EXPECT_TRUE(c.notices.empty());
+  c = choose_page_cache(CachePolicy::Auto, CachePolicy::Auto, true, 9 * kGB, 2 * kGB, std::nullopt);
+  EXPECT_FALSE(c.drop_inputs);
+  EXPECT_FALSE(c.drop_output);
+  EXPECT_TRUE(c.notices.empty());
+  c = choose_page_cache(CachePolicy::Drop, CachePolicy::Drop, true, 1, 1, 4 * kGB);
+  EXPECT_TRUE(c.drop_inputs && c.drop_output);
+  EXPECT_TRUE(c.notices.empty());
+}
+
 }  // namespace
 }  // namespace alloy

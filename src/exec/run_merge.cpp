@@ -174,23 +174,14 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   for (const auto& job : plan.jobs)
     for (const auto& in : job.call.inputs)
       if (tensors.insert(in.view.data).second) input_bytes += in.view.nbytes;
-  eopt.drop_input_pages = drop_input_pages(opt.input_cache, input_bytes, room);
   uint64_t output_bytes = 0;
   for (const auto& shard : layout.shards) output_bytes += shard.file_size;
-  // Pages leave the page cache only once clean: on the disk, after a flush (background_flush.h).
-  eopt.drop_output_pages = opt.fsync && drop_output_pages(opt.output_cache, input_bytes, output_bytes, room);
-  // What auto chose to drop, said once each.
-  auto tell_dropped = [&](CachePolicy choice, bool dropped, const char* what, uint64_t bytes, const char* then) {
-    if (choice != CachePolicy::Auto || !dropped || !opt.notice || !room) return;
-    char text[240];
-    std::snprintf(text, sizeof text, "%s (%.1f GB) are larger than the memory that could cache them (%.1f GB): %s",
-                  what, static_cast<double>(bytes) / 1e9, static_cast<double>(*room) / 1e9, then);
-    opt.notice(text);
-  };
-  tell_dropped(opt.input_cache, eopt.drop_input_pages, "the inputs", input_bytes,
-               "their pages leave the page cache once merged (--input-cache keep keeps them)");
-  tell_dropped(opt.output_cache, eopt.drop_output_pages, "inputs and output", input_bytes + output_bytes,
-               "the output's pages leave the page cache once on the disk (--output-cache keep keeps them)");
+  const PageCacheChoice cache =
+      choose_page_cache(opt.input_cache, opt.output_cache, opt.fsync, input_bytes, output_bytes, room);
+  eopt.drop_input_pages = cache.drop_inputs;
+  eopt.drop_output_pages = cache.drop_output;
+  if (opt.notice)
+    for (const std::string& line : cache.notices) opt.notice(line);
   eopt.progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
   ExecStats stats;
   try {
