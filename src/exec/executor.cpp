@@ -117,9 +117,9 @@ class Run {
 
   // Each tensor dropped its own pages (and the folios it shares with tensors dropped too), but
   // the page cache drops no page that is mapped: a fault maps up to 64 KB of cached pages around
-  // itself, of the tensors beside it too; a folio shared with bytes no job drops (a file's header,
-  // a tensor read by several jobs, which is not dropped before) stays. So at the end, each input
-  // file is unmapped and dropped whole.
+  // itself, of the tensors beside it too; a folio shared with bytes no job drops (a tensor read by
+  // several jobs, which is not dropped before, or by none) stays. So at the end, each input file
+  // is unmapped and dropped whole.
   void drop_inputs_left_cached() const {
     std::set<int> read;  // descriptors of the files the jobs read
     for (const auto& job : plan_.jobs)

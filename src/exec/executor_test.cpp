@@ -108,9 +108,11 @@ TEST(Executor, EarlyWriteBackHandsTheOutputOverInRangesOfItsSize) {
 // executor's final drops), the embeddings and lm_head, merged first (the largest tensors, 32 MB
 // per model), have left it, their pages dropped in groups of 4 MB as their rows are merged; kept,
 // they all stay. While only a group's own drop could take a folio it shared with the next, half
-// of them stayed; while the next group took it only when still queued, 6%; while the folio the
-// embeddings share with the file's header waited for the file's drop at the end, 3%. Inputs warm
-// at the start, in folios of 2 MB where the page cache gives them (as a long merge's come to be).
+// of them stayed; while the next group took it only when still queued, 6%; while the folio that
+// lm_head (stored first: tensors are stored by name) shares with the file's header waited for the
+// file's drop at the end, 3%. Inputs warm at the start, in folios of 2 MB where the page cache
+// gives them (as a long merge's come to be); where it does not, the test tells dropping from
+// keeping, not the folio handling (the PageHints tests do that, or skip).
 TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
   testing::TempDir tmp;
   const fs::path& root = tmp.path();
@@ -161,7 +163,7 @@ TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
   };
   const double kept = cached_when_written(false, "kept");
   if (kept < 1.0) GTEST_SKIP() << "reading the inputs left " << kept << " of them cached";
-  // The folios the row groups share go too, and the one the embeddings share with the header (the
+  // The folios the row groups share go too, and the one lm_head shares with the header (the
   // largest tensors are 128 MB in all; one folio is 0.016).
   EXPECT_LT(cached_when_written(true, "dropped"), 0.01);
 }

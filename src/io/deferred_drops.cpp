@@ -38,6 +38,7 @@ void DeferredDrops::drop_all() {
     queued_.clear();
     queued_bytes_ = 0;
     partly_dropped_.clear();
+    extents_.clear();  // the descriptors may be closed now, and their numbers reused
   }
   for (const Range& r : due) drop_from_page_cache(r.fd, r.offset, r.len);
 }
@@ -47,16 +48,20 @@ void DeferredDrops::make_due(const Range& r, std::vector<Range>& due) {
   due.push_back(r);
   const uint64_t end = r.offset + r.len, first = r.offset / kLargestFolio, last = (end - 1) / kLargestFolio;
   const uint64_t edges[2] = {first, last};
-  const auto extent = extents_.find(r.fd);
+  auto extent = extents_.find(r.fd);
+  if (extent != extents_.end() && (r.offset < extent->second.first || end > extent->second.second)) {
+    // A range outside the extent said: it was wrong, and the file's regions count whole from now.
+    extents_.erase(extent);
+    extent = extents_.end();
+  }
   const uint64_t data_begin = extent == extents_.end() ? 0 : extent->second.first;
   const uint64_t data_end = extent == extents_.end() ? UINT64_MAX : extent->second.second;
   for (int k = 0; k < (first == last ? 1 : 2); ++k) {
     const uint64_t region = edges[k], region_begin = region * kLargestFolio, region_end = region_begin + kLargestFolio;
     const uint64_t from = std::max(r.offset, region_begin), to = std::min(end, region_end);
     if (to - from == kLargestFolio) continue;  // r covers the region whole
-    // The region's bytes that ranges come from; all of it where r is not among them (a wrong extent).
-    const uint64_t lo = std::max(region_begin, data_begin), hi = std::min(region_end, data_end);
-    const uint64_t expected = from >= lo && to <= hi ? hi - lo : kLargestFolio;
+    // The region's bytes that ranges come from (r's among them).
+    const uint64_t expected = std::min(region_end, data_end) - std::max(region_begin, data_begin);
     const auto it = partly_dropped_.try_emplace({r.fd, region}, 0).first;
     it->second += to - from;
     if (it->second >= expected) {

@@ -34,7 +34,8 @@ class DeferredDrops {
   // safetensors file's data buffer): a folio-sized region is complete once its bytes in there
   // were dropped. Without it a region is complete only when dropped whole, so the region a
   // file's header shares with its first tensor, and its last, stay until drop_all()'s caller
-  // drops the file (executor.cpp). Call before add() for fd.
+  // drops the file (executor.cpp). Call before add() for fd; a range queued outside the extent
+  // makes the file's regions count whole again, and drop_all() forgets every extent.
   void expect_file(int fd, uint64_t data_begin, uint64_t data_end);
   // Drops every range still queued.
   void drop_all();

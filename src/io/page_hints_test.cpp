@@ -254,15 +254,15 @@ TEST(PageHints, DeferredDropsTakeTheFoliosAdjacentRangesShare) {
   for (uint64_t k = 0; k < 4; ++k) drops.add(view, k * kUnit, kUnit);  // file [0.5, 4.5) units
   // [0.5, 1.5) and [1.5, 2.5) went: unit 1 whole; units 0 and 2 only in part.
   std::string units = cached_units(path);
-  EXPECT_NE(units[0], '-') << units;  // shared with the bytes before the view, never queued
+  EXPECT_EQ(units[0], 'c') << units;  // shared with the bytes before the view, never queued
   EXPECT_EQ(units[1], '-') << units;
-  EXPECT_NE(units[2], '-') << units;
+  EXPECT_EQ(units[2], 'c') << units;
   EXPECT_EQ(units.substr(3), "ccccc") << units;
   EXPECT_EQ(drops.queued_bytes(), 2 * kUnit);
   drops.drop_all();  // [2.5, 4.5): units 2 and 3 whole, unit 4 in part
   units = cached_units(path);
   EXPECT_EQ(units.substr(1, 3), "---") << units;
-  EXPECT_NE(units[4], '-') << units;
+  EXPECT_EQ(units[4], 'c') << units;
   EXPECT_EQ(units.substr(5), "ccc") << units;
   ::close(fd);
 }
@@ -283,13 +283,13 @@ TEST(PageHints, DeferredDropsTakeTheFoliosOfRangesQueuedOutOfOrder) {
   EXPECT_EQ(units.substr(3), "ccccc") << units;
   drops.add(view, 2 * kUnit, kUnit);  // [2.5, 3.5), queued after both neighbours: [3.5, 4.5) goes
   units = cached_units(path);
-  EXPECT_NE(units[2], '-') << units;  // each holds bytes of [2.5, 3.5), still queued
-  EXPECT_NE(units[3], '-') << units;
+  EXPECT_EQ(units[2], 'c') << units;  // each holds bytes of [2.5, 3.5), still queued
+  EXPECT_EQ(units[3], 'c') << units;
   drops.drop_all();  // [5.5, 6.5) and [2.5, 3.5), and with the last units 2 and 3
   units = cached_units(path);
-  EXPECT_NE(units[0], '-') << units;
+  EXPECT_EQ(units[0], 'c') << units;
   EXPECT_EQ(units.substr(1, 3), "---") << units;
-  EXPECT_NE(units[4], '-') << units;  // [4.5, 5.5) was never queued
+  EXPECT_EQ(units[4], 'c') << units;  // [4.5, 5.5) was never queued
   EXPECT_EQ(units[7], 'c') << units;
   ::close(fd);
 }
@@ -313,6 +313,21 @@ TEST(PageHints, DeferredDropsTakeTheFoliosAtTheEndsOfTheExpectedBytes) {
   drops.add(view, 27 * kUnit / 4, kUnit / 4);  // [7.25, 7.5)
   EXPECT_EQ(cached_units(path), "--------");
   EXPECT_EQ(drops.queued_bytes(), 0u);
+  ::close(fd);
+}
+
+// An extent that a range falls outside of was wrong: the file's regions then count whole, and none
+// goes before all of it was dropped.
+TEST(PageHints, DeferredDropsForgetAnExtentARangeFallsOutside) {
+  ALLOY_CACHED_UNITS_IN_LARGE_FOLIOS(path, fd);
+  const TensorView view = file_view(fd, 0, 8);
+  DeferredDrops drops(0);
+  drops.expect_file(fd, kUnit / 2, 8 * kUnit);
+  drops.add(view, kUnit / 4, kUnit / 2);      // [0.25, 0.75): outside [0.5, 8)
+  drops.add(view, 3 * kUnit / 4, kUnit / 4);  // [0.75, 1): unit 0's bytes of the extent all dropped
+  EXPECT_EQ(cached_units(path), "cccccccc");  // but [0, 0.25) was not
+  drops.add(view, 0, kUnit / 4);
+  EXPECT_EQ(cached_units(path), "-ccccccc");
   ::close(fd);
 }
 

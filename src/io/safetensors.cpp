@@ -1,5 +1,7 @@
 #include "io/safetensors.h"
 
+#include "io/page_hints.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -222,6 +224,11 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
     rethrow_with(path.string(), e);
   }
   for (size_t i = 0; i < f->header_.entries.size(); ++i) f->by_name_[f->header_.entries[i].name] = i;
+  // Parsed into header_: its pages need not stay mapped. The page cache drops no page a process
+  // maps, so a merge that drops its inputs' pages as it goes (deferred_drops.h) could not drop the
+  // folio the header shares with the first tensor while the header (8-20 KB in a 7B model's
+  // shards, more than the page it shares) stayed mapped.
+  release_pages(f->map_.data(), f->header_.data_start);
   return f;
 }
 

@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "io/page_hints.h"
 #include "tensor/convert.h"
+#include "../../tests/page_cache.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -439,6 +441,25 @@ TEST(SafetensorsRead, ViewsAreZeroCopyIntoTheMapping) {
   // Two views of one tensor share the same bytes.
   const auto& first = file->entries().front();
   EXPECT_EQ(file->view(first).data, file->view(first).data);
+}
+
+// The header is parsed once at open; its pages are then no longer mapped, so they can leave the
+// page cache with the rest of the file (the kernel drops no mapped page): a merge dropping its
+// inputs as it goes drops the folio the header shares with the first tensor too.
+TEST(SafetensorsRead, HeaderPagesAreNotLeftMappedOnceParsed) {
+  TempDir dir;
+  if (!testing::page_cache_droppable(dir.path())) GTEST_SKIP() << "tmpfs: no page cache to drop";
+  OwnedTensor t{"w", DType::F32, {4096}, pattern_bytes(DType::F32, {4096}, 0)};
+  fs::path path = dir.path() / "long_header.safetensors";
+  write_safetensors(path, {{t.name, t.view()}}, {{"notes", std::string(5 * 4096, 'x')}});  // a header of 6 pages
+  if (!testing::evict(path)) GTEST_SKIP() << "the page cache keeps " << path;
+  auto file = SafetensorsFile::open(path);
+  ASSERT_GT(file->data_start(), 5u * 4096);
+  ASSERT_GT(testing::cached_pages_in(path, 0, file->data_start()).cached, 0u) << "parsing read the header";
+  drop_from_page_cache(file->mapping().fd(), 0, file->mapping().size());
+  EXPECT_EQ(testing::cached_pages_in(path, 0, file->data_start()).cached, 0u);
+  EXPECT_EQ(file->metadata().at("notes").size(), 5u * 4096);  // read from the parsed copy
+  EXPECT_EQ(std::memcmp(file->view(file->entries()[0]).data, t.bytes.data(), t.bytes.size()), 0);  // read again
 }
 
 TEST(SafetensorsRead, EntriesSortedByOffset) {
