@@ -13,22 +13,33 @@
 
 namespace alloy::testing {
 
+// Calls fn(map, size) with a fresh read-only shared mapping of the whole file, unmapped after;
+// false (and no call) when the file cannot be opened or mapped, or is empty.
+template <class Fn>
+bool with_file_mapping(const std::filesystem::path& path, Fn fn) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  ::fstat(fd, &st);
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* map = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (map == MAP_FAILED) return false;
+  fn(map, size);
+  ::munmap(map, size);
+  return true;
+}
+
 // Which of the file's pages are in the page cache (mincore over a fresh mapping, which maps
 // nothing itself); empty when the file cannot be mapped.
 inline std::vector<bool> cached_pages(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  struct stat st {};
-  ::fstat(fd, &st);
-  const size_t size = static_cast<size_t>(st.st_size), page = static_cast<size_t>(::getpagesize());
-  void* map = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-  ::close(fd);
-  if (map == MAP_FAILED) return {};
-  std::vector<unsigned char> resident((size + page - 1) / page);
   std::vector<bool> cached;
-  if (::mincore(map, size, resident.data()) == 0)
-    for (unsigned char r : resident) cached.push_back((r & 1) != 0);
-  ::munmap(map, size);
+  with_file_mapping(path, [&](void* map, size_t size) {
+    const size_t page = static_cast<size_t>(::getpagesize());
+    std::vector<unsigned char> resident((size + page - 1) / page);
+    if (::mincore(map, size, resident.data()) == 0)
+      for (unsigned char r : resident) cached.push_back((r & 1) != 0);
+  });
   return cached;
 }
 
@@ -76,19 +87,11 @@ inline bool evict(const std::filesystem::path& path) {
 // and grows them as it goes on), as a long-running merge's inputs come to be held. Where huge
 // pages are not to be had, in whatever folios it gets. False when the file cannot be mapped.
 inline bool read_in_large_folios(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st {};
-  ::fstat(fd, &st);
-  const size_t size = static_cast<size_t>(st.st_size), page = static_cast<size_t>(::getpagesize());
-  void* map = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-  ::close(fd);
-  if (map == MAP_FAILED) return false;
-  (void)::madvise(map, size, MADV_HUGEPAGE);
-  for (size_t offset = 0; offset < size; offset += page)
-    (void)static_cast<const volatile unsigned char*>(map)[offset];  // a read fault a page
-  ::munmap(map, size);
-  return true;
+  return with_file_mapping(path, [](void* map, size_t size) {
+    (void)::madvise(map, size, MADV_HUGEPAGE);
+    for (size_t offset = 0; offset < size; offset += static_cast<size_t>(::getpagesize()))
+      (void)static_cast<const volatile unsigned char*>(map)[offset];  // a read fault a page
+  });
 }
 
 }  // namespace alloy::testing

@@ -63,10 +63,9 @@ class Run {
       size_t inputs = 1;
       for (const auto& job : plan_.jobs) inputs = std::max(inputs, job.call.inputs.size());
       drops_ = std::make_unique<DeferredDrops>(opt_.drop_lag_per_input * inputs);
-      for (const auto& model : plan_.models)
-        if (model.checkpoint)
-          for (const auto& shard : model.checkpoint->shards())
-            drops_->expect_file(shard->mapping().fd(), shard->data_start(), shard->mapping().size());
+      for_each_input_shard([&](const SafetensorsFile& shard) {
+        drops_->expect_file(shard.mapping().fd(), shard.data_start(), shard.mapping().size());
+      });
       // Tensors read by several jobs (a frankenmerge's repeated layers) go only at the end.
       std::set<const std::byte*> seen;
       for (const auto& job : plan_.jobs)
@@ -125,15 +124,20 @@ class Run {
     for (const auto& job : plan_.jobs)
       for (const auto& in : job.call.inputs)
         if (in.view.file_mapped) read.insert(in.view.file_fd);
-    for (const auto& model : plan_.models) {
-      if (!model.checkpoint) continue;
-      for (const auto& shard : model.checkpoint->shards()) {
-        const MappedFile& file = shard->mapping();
-        if (file.fd() < 0 || !read.count(file.fd())) continue;
-        release_pages(file.data(), file.size());
-        drop_from_page_cache(file.fd(), 0, file.size());
-      }
-    }
+    for_each_input_shard([&](const SafetensorsFile& shard) {
+      const MappedFile& file = shard.mapping();
+      if (file.fd() < 0 || !read.count(file.fd())) return;
+      release_pages(file.data(), file.size());
+      drop_from_page_cache(file.fd(), 0, file.size());
+    });
+  }
+
+  // fn(shard) for each shard file of each input model.
+  template <class Fn>
+  void for_each_input_shard(Fn fn) const {
+    for (const auto& model : plan_.models)
+      if (model.checkpoint)
+        for (const auto& shard : model.checkpoint->shards()) fn(*shard);
   }
 
   bool stopping() const { return error_flag_.load() || (opt_.cancel && opt_.cancel->load()); }

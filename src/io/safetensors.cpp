@@ -1,7 +1,5 @@
 #include "io/safetensors.h"
 
-#include "io/page_hints.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/page_hints.h"
 #include "util/error.h"
 
 namespace alloy {

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "../../tests/page_cache.h"
 #include "io/page_hints.h"
 #include "tensor/convert.h"
-#include "../../tests/page_cache.h"
 #include "util/error.h"
 
 namespace alloy {
