@@ -12,7 +12,7 @@
 #include <cstring>
 #include <thread>
 
-#include "io/page_hints.h"
+#include "os/page_hints.h"
 #include "util/error.h"
 
 namespace alloy::bench {

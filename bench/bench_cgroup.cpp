@@ -8,7 +8,7 @@
 #include <string>
 #include <system_error>
 
-#include "exec/page_cache_room.h"
+#include "os/page_cache_room.h"
 
 namespace alloy::bench {
 

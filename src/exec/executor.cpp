@@ -17,8 +17,8 @@
 #include <thread>
 
 #include "exec/write_queue.h"
-#include "io/deferred_drops.h"
-#include "io/page_hints.h"
+#include "os/deferred_drops.h"
+#include "os/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 

@@ -14,11 +14,11 @@
 #include <set>
 #include <thread>
 
-#include "exec/allocator_tuning.h"
+#include "os/allocator_tuning.h"
 #include "exec/executor.h"
 #include "exec/model_card.h"
 #include "exec/temp_dir.h"
-#include "io/page_hints.h"
+#include "os/page_hints.h"
 #include "util/error.h"
 
 namespace alloy {

@@ -10,7 +10,7 @@
 #include <functional>
 #include <string>
 
-#include "exec/page_cache_room.h"
+#include "os/page_cache_room.h"
 
 namespace alloy {
 

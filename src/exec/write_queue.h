@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "exec/background_flush.h"
+#include "os/background_flush.h"
 
 namespace alloy {
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "io/page_hints.h"
+#include "os/page_hints.h"
 #include "util/error.h"
 
 namespace alloy {

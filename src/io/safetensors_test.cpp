@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "../../tests/page_cache.h"
-#include "io/page_hints.h"
+#include "os/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 

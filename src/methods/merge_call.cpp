@@ -4,8 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "io/deferred_drops.h"
-#include "io/page_hints.h"
+#include "os/deferred_drops.h"
+#include "os/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 

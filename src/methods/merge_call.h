@@ -15,7 +15,7 @@
 
 namespace alloy {
 
-class DeferredDrops;  // io/deferred_drops.h
+class DeferredDrops;  // os/deferred_drops.h
 
 // Whole rows [row_begin, row_end) of every input, converted to f32 (cols floats per row).
 struct RowBlock {

@@ -1,10 +1,10 @@
-#include "io/deferred_drops.h"
+#include "os/deferred_drops.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
-#include "io/page_hints.h"
+#include "os/page_hints.h"
 
 namespace alloy {
 

@@ -1,4 +1,4 @@
-#include "exec/allocator_tuning.h"
+#include "os/allocator_tuning.h"
 
 #include <mutex>
 

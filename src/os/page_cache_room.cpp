@@ -1,4 +1,4 @@
-#include "exec/page_cache_room.h"
+#include "os/page_cache_room.h"
 
 #include <algorithm>
 #include <charconv>

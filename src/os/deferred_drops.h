@@ -1,5 +1,5 @@
 // Input pages dropped from the page cache some way behind a merge's reads, not at once
-// (`alloy merge --input-cache drop`, exec/page_cache_room.h). A read fault on a mapping reads
+// (`alloy merge --input-cache drop`, page_cache_room.h). A read fault on a mapping reads
 // around itself, half of the device's read_ahead_kb behind it (4 MB on the development VM), so
 // pages dropped right behind the reads were read again from disk: 1.5 GB more for the large bench
 // family's 8.8 GB of inputs. A range queued here is dropped once `lag_bytes` more were queued

@@ -1,7 +1,7 @@
 // Tests of how a merge decides to drop its input pages: MemAvailable and cgroup limits read from
 // the kernel's files (given as text and as a directory tree shaped like /sys/fs/cgroup), and the
 // choice made from them.
-#include "exec/page_cache_room.h"
+#include "os/page_cache_room.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "exec/background_flush.h"
+#include "os/background_flush.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

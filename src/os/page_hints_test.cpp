@@ -3,7 +3,7 @@
 // covers, and the bytes read back the same afterwards; prefetch_pages reads a whole range into
 // the page cache, drop_from_page_cache drops one (mincore), and DeferredDrops drops its ranges
 // once enough were queued after them.
-#include "io/page_hints.h"
+#include "os/page_hints.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -21,7 +21,7 @@
 
 #include "../../tests/cli_runner.h"
 #include "../../tests/page_cache.h"
-#include "io/deferred_drops.h"
+#include "os/deferred_drops.h"
 
 namespace alloy {
 namespace {

@@ -1,4 +1,4 @@
-#include "io/page_hints.h"
+#include "os/page_hints.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
