@@ -25,9 +25,11 @@ demo: $(BUILD)/Makefile
 	@bash scripts/demo.sh $(BUILD)/alloy
 
 test-release: build
+	@bash scripts/setup-js.sh
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-sanitize: build-asan
+	@bash scripts/setup-js.sh
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The whole suite, in the optimised build and under ASan+UBSan.

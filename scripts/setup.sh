@@ -2,7 +2,7 @@
 # Installs the Debian packages alloy builds with. Idempotent; silent when all are present.
 set -euo pipefail
 packages=(g++ cmake make libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  pkg-config libopenblas-dev libsentencepiece-dev)
+  pkg-config libopenblas-dev libsentencepiece-dev libicu-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
