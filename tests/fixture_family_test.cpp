@@ -19,7 +19,7 @@
 
 #include "fixtures/fixture_family.h"
 #include "fixtures/fixture_random.h"
-#include "fixtures/size_text.h"
+#include "util/size_text.h"
 #include "io/checkpoint.h"
 #include "tensor/convert.h"
 #include "util/error.h"
@@ -574,7 +574,8 @@ TEST(SizeText, ParsesSuffixes) {
   EXPECT_EQ(parse_size_text("1.1B", SizeUnit::Count), 1'100'000'000u);
   EXPECT_EQ(parse_size_text("125M", SizeUnit::Count), 125'000'000u);
   EXPECT_EQ(parse_size_text("3k", SizeUnit::Count), 3000u);
-  EXPECT_EQ(parse_size_text("512B", SizeUnit::Bytes), 512u);
+  EXPECT_EQ(parse_size_text("512", SizeUnit::Bytes), 512u);
+  EXPECT_EQ(parse_size_text("5B", SizeUnit::Bytes), 5'000'000'000u);  // as mergekit's --out-shard-size
   EXPECT_EQ(parse_size_text("1MB", SizeUnit::Bytes), 1'000'000u);
   EXPECT_EQ(parse_size_text("1M", SizeUnit::Bytes), 1'000'000u);
   EXPECT_EQ(parse_size_text("2KiB", SizeUnit::Bytes), 2048u);

@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "fixtures/fixture_family.h"
-#include "fixtures/size_text.h"
+#include "util/size_text.h"
 #include "util/error.h"
 
 namespace alloy {

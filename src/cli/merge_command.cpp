@@ -5,11 +5,12 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "exec/run_merge.h"
-#include "io/output_layout.h"
 #include "util/error.h"
+#include "util/size_text.h"
 
 namespace alloy {
 
@@ -26,9 +27,8 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     MergeOptions opt;
     std::string shard_size = "5B";
     std::string input_cache = "auto", output_cache = "auto";
-    bool no_copy_tokenizer = false, no_card = false, quiet = false, no_fsync = false;
-    bool ignored_flag = false;
-    int ignored_int = 0;
+    bool quiet = false, no_fsync = false, safe_serialization = true;
+    std::vector<CLI::Option*> ignored;  // mergekit options with no meaning here
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("recipe", args->opt.recipe, "YAML recipe (mergekit format)")->required();
@@ -38,13 +38,13 @@ void add_merge_command(CLI::App& app, int& exit_code) {
                   "largest output shard, bytes; suffixes K/M/B (x1e3/1e6/1e9), KB/MB/GB, KiB/MiB/GiB")
       ->capture_default_str();
   cmd->add_option("--random-seed", args->opt.seed, "seed for randomised methods (DARE, DELLA)")->capture_default_str();
-  cmd->add_flag("--allow-crimes", args->opt.allow_crimes, "allow models of different architectures");
+  cmd->add_flag("--allow-crimes,!--no-allow-crimes", args->opt.allow_crimes, "allow models of different architectures");
   cmd->add_flag("--copy-tokenizer,!--no-copy-tokenizer", args->opt.copy_tokenizer,
                 "copy the donor model's tokenizer files (default on)");
   cmd->add_flag("--write-model-card,!--no-write-model-card", args->opt.write_model_card,
                 "write README.md and alloy_config.yml (default on)");
   cmd->add_flag("--force", args->opt.force, "replace an existing output directory");
-  cmd->add_flag("-q,--quiet", args->quiet, "no progress bar and no summary");
+  cmd->add_flag("-q,--quiet,!--no-quiet", args->quiet, "no progress bar and no summary");
   cmd->add_flag("--no-fsync", args->no_fsync,
                 "skip the fsyncs (and the background flushes) that make the output durable before the rename");
   cmd->add_option("--input-cache", args->input_cache,
@@ -59,18 +59,32 @@ void add_merge_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"auto", "keep", "drop"}))
       ->capture_default_str();
   cmd->add_option("--post-weight-t", args->opt.post_weight_t,
-                  "gradient position of the final norm and lm_head (1 = last layer's value; mergekit >= 0.1.2 uses 0)")
+                  "gradient position of the final norm and lm_head (0 as mergekit >= 0.1.2; 1 = the last "
+                  "layer's value, as earlier mergekit)")
       ->capture_default_str();
-  // mergekit options that have no meaning here; accepted so existing command lines keep working.
-  auto* compat = "mergekit compatibility (accepted, no effect)";
-  for (const char* flag : {"--cuda,!--no-cuda", "--lazy-unpickle,!--no-lazy-unpickle", "--low-cpu-memory",
-                           "--clone-tensors", "--trust-remote-code", "--safe-serialization", "--async-write",
-                           "--read-to-gpu", "--multi-gpu", "--gpu-rich", "-v,--verbose"})
-    cmd->add_flag(flag, args->ignored_flag)->group(compat);
-  cmd->add_option("--write-threads", args->ignored_int)->group(compat);
+  cmd->add_flag("--safe-serialization,!--no-safe-serialization", args->safe_serialization,
+                "write safetensors (the only output format; --no-safe-serialization is refused)");
+  // mergekit-yaml options about GPUs, pickles and Python's threads: nothing here to act on them.
+  // Accepted so existing command lines keep working, and named once on stderr.
+  const char* compat = "mergekit compatibility (accepted, no effect)";
+  for (const char* flag : {"--cuda,!--no-cuda", "--lazy-unpickle,!--no-lazy-unpickle",
+                           "--low-cpu-memory,!--no-low-cpu-memory", "--clone-tensors,!--no-clone-tensors",
+                           "--trust-remote-code,!--no-trust-remote-code", "--async-write,!--no-async-write",
+                           "--read-to-gpu,!--no-read-to-gpu", "--multi-gpu,!--no-multi-gpu", "--gpu-rich",
+                           "-v,--verbose"})
+    args->ignored.push_back(cmd->add_flag(flag)->group(compat));
+  for (const char* option : {"--device", "--transformers-cache", "--lora-merge-cache", "--lora-merge-dtype",
+                             "--write-threads"})
+    args->ignored.push_back(cmd->add_option(option)->group(compat));
   cmd->callback([args, &exit_code] {
     MergeOptions opt = args->opt;
-    opt.out_shard_size = parse_size(args->shard_size);
+    if (!args->safe_serialization)
+      fail("--no-safe-serialization: alloy writes safetensors only (no pickled .bin output)");
+    try {
+      opt.out_shard_size = parse_size_text(args->shard_size, SizeUnit::Bytes);
+    } catch (const Error& e) {
+      rethrow_with("--out-shard-size", e);
+    }
     auto policy = [](const std::string& name) {
       return name == "keep" ? CachePolicy::Keep : name == "drop" ? CachePolicy::Drop : CachePolicy::Auto;
     };
@@ -79,6 +93,12 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     opt.fsync = !args->no_fsync;
     opt.progress = !args->quiet && ::isatty(STDERR_FILENO);
     if (!args->quiet) opt.notice = [](const std::string& line) { std::fprintf(stderr, "alloy: %s\n", line.c_str()); };
+    std::string ignored;
+    for (const CLI::Option* o : args->ignored)
+      if (o->count() > 0) ignored += (ignored.empty() ? "" : ", ") + o->get_name();
+    if (!ignored.empty() && opt.notice)
+      opt.notice("ignoring " + ignored + ": mergekit options with no meaning here (alloy merges local "
+                 "checkpoints on the CPU)");
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

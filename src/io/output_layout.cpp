@@ -62,33 +62,4 @@ nlohmann::json OutputLayout::index_json() const {
           {"weight_map", weight_map}};
 }
 
-uint64_t parse_size(const std::string& text) {
-  size_t pos = 0;
-  while (pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) ++pos;
-  std::string number = text.substr(0, pos);
-  std::string suffix = text.substr(pos);
-  auto bad = [&]() -> uint64_t {
-    fail("size '", text, "' is not understood: use a byte count with an optional suffix K, M, B "
-         "(x1000, x1e6, x1e9), KB, MB, GB, TB or KiB, MiB, GiB, TiB");
-  };
-  if (number.empty() || std::count(number.begin(), number.end(), '.') > 1) return bad();
-  double value = std::stod(number);
-  std::string s;
-  for (char c : suffix) s += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  double mult;
-  if (s.empty()) mult = 1;
-  else if (s == "K" || s == "KB") mult = 1e3;
-  else if (s == "M" || s == "MB") mult = 1e6;
-  else if (s == "B" || s == "G" || s == "GB") mult = 1e9;
-  else if (s == "T" || s == "TB") mult = 1e12;
-  else if (s == "KIB") mult = 1024.0;
-  else if (s == "MIB") mult = 1024.0 * 1024;
-  else if (s == "GIB") mult = 1024.0 * 1024 * 1024;
-  else if (s == "TIB") mult = 1024.0 * 1024 * 1024 * 1024;
-  else return bad();
-  double bytes = value * mult;
-  if (!(bytes < 1.8e19)) return bad();
-  return static_cast<uint64_t>(std::llround(bytes));
-}
-
 }  // namespace alloy

@@ -45,8 +45,4 @@ struct OutputLayout {
 // naturally aligned.
 OutputLayout layout_shards(const std::vector<OutputTensor>& tensors, uint64_t max_shard_bytes);
 
-// Parses "5B", "500M", "1.5GB", "2GiB", "1000000": K/M/B are decimal (x1e3/1e6/1e9, as mergekit),
-// KB/MB/GB/TB decimal, KiB/MiB/GiB/TiB binary. Throws Error on anything else.
-uint64_t parse_size(const std::string& text);
-
 }  // namespace alloy

@@ -19,7 +19,7 @@ namespace alloy {
 struct PlanOptions {
   bool allow_crimes = false;       // allow models of different architectures
   uint64_t seed = 0;               // for randomised methods (DARE, DELLA)
-  double post_weight_t = 1.0;      // gradient position of the final norm / lm_head (mergekit HEAD: 0)
+  double post_weight_t = 0.0;      // gradient position of the final norm / lm_head, as mergekit >= 0.1.2
   std::filesystem::path recipe_dir;  // relative model paths are tried here after the working directory
 };
 

@@ -2,6 +2,7 @@
 // referenced-model list. Typed, located YAML access lives in yaml_reader.cpp.
 #include "recipe/recipe.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -12,15 +13,15 @@ namespace alloy {
 namespace {
 
 // `embed_slerp` is a pre-July-2024 tokenizer option that current mergekit ignores; old recipes
-// still carry it, so it is accepted and ignored too.
+// still carry it, so it is accepted, and the output is the one mergekit gives for it.
 constexpr std::string_view kTopKeys[] = {
     "merge_method", "models",    "slices",           "modules",   "base_model",    "dtype",
     "out_dtype",    "parameters", "tokenizer_source", "tokenizer", "chat_template", "embed_slerp"};
 constexpr std::string_view kModelKeys[] = {"model", "parameters"};
 constexpr std::string_view kSliceKeys[] = {"sources", "base_model", "parameters", "residual_weight"};
 constexpr std::string_view kSourceKeys[] = {"model", "layer_range", "parameters"};
-constexpr std::string_view kTokenizerKeys[] = {"source", "pad_to_multiple_of", "tokens"};
-constexpr std::string_view kTokenKeys[] = {"source", "force"};
+// Top-level keys of a mergekit-moe config, which is not a merge recipe.
+constexpr std::string_view kMoeKeys[] = {"gate_mode", "experts", "experts_per_token", "shared_experts"};
 
 // `item` with its key path dropped, for messages that already name the keys involved.
 YamlItem unnamed(const YamlItem& item) { return YamlItem{item.node, "", item.loc}; }
@@ -90,28 +91,28 @@ OutputSlice parse_slice(const YamlReader& r, const YamlItem& item) {
   return slice;
 }
 
-// The legacy `tokenizer_source: model:<path>` spelling names a model; current mergekit reads the
-// whole string as a path, so the prefix is stripped.
+// What alloy builds no tokenizer for is refused at its key, never accepted and dropped: the output
+// would silently differ from the one mergekit writes.
+constexpr std::string_view kNoTokenizerYet =
+    "is not supported yet: alloy copies the donor model's tokenizer files unchanged (the base model, else the "
+    "first model) and builds no tokenizer; remove the key, or merge with mergekit";
+
+// Only `base` is what alloy does anyway (the base model's tokenizer, embeddings in its shape).
 std::string parse_tokenizer_source(const YamlReader& r, const YamlItem& item) {
-  if (item.node.IsMap()) return r.model_ref(item).str();
-  std::string s = r.string(item);
-  if (s.rfind("model:", 0) == 0) s.erase(0, 6);
-  if (s.empty()) r.fail_at(item, "must not be empty");
+  std::string s = item.node.IsMap() ? r.model_ref(item).str() : r.string(item);
+  if (s != "base") r.fail_at(item, cat("'", s, "' ", kNoTokenizerYet, " (tokenizer_source: base is supported)"));
   return s;
 }
 
-// Shape only: building the tokenizer is a later stage's business.
-nlohmann::json parse_tokenizer(const YamlReader& r, const YamlItem& item) {
-  YamlFields f = r.fields(item, kTokenizerKeys);
-  if (const YamlItem* pad = present(f, "pad_to_multiple_of"))
-    if (r.integer(*pad) <= 0) r.fail_at(*pad, "must be a positive integer");
-  if (const YamlItem* tokens = present(f, "tokens"))
-    for (const auto& [token, spec] : r.entries(*tokens)) {
-      YamlFields tf = r.fields(spec, kTokenKeys);
-      required(r, tf, spec, "source");
-      if (const YamlItem* force = present(tf, "force")) r.number(*force);
-    }
-  return r.json(item);
+// A mergekit-moe config (gate_mode, experts, ...) has no merge_method; name what it is.
+void refuse_moe_config(const YamlReader& r, const YamlItem& root) {
+  if (!root.node.IsMap() || root.node["merge_method"]) return;
+  for (auto it = root.node.begin(); it != root.node.end(); ++it) {
+    const std::string key = it->first.as<std::string>("");
+    if (std::find(std::begin(kMoeKeys), std::end(kMoeKeys), key) != std::end(kMoeKeys))
+      r.fail_at(YamlItem{it->second, "", SourceLoc{it->first.Mark().line + 1, it->first.Mark().column + 1}},
+                cat("this is a mergekit-moe config ('", key, "'): MoE assembly is not supported yet"));
+  }
 }
 
 }  // namespace
@@ -119,6 +120,7 @@ nlohmann::json parse_tokenizer(const YamlReader& r, const YamlItem& item) {
 Recipe parse_recipe(const std::string& text, const std::string& file_name) {
   YamlReader r(file_name);
   YamlItem root = r.load(text);
+  refuse_moe_config(r, root);
   YamlFields f = r.fields(root, kTopKeys);
 
   Recipe recipe;
@@ -155,15 +157,14 @@ Recipe parse_recipe(const std::string& text, const std::string& file_name) {
     recipe.parameters_loc = it->second.loc;
   }
 
-  const YamlItem* tok_source = present(f, "tokenizer_source");
-  const YamlItem* tokenizer = present(f, "tokenizer");
-  if (tok_source && tokenizer) {
-    const YamlItem& later = tok_source->loc.line > tokenizer->loc.line ? *tok_source : *tokenizer;
-    r.fail_at(unnamed(later), "tokenizer_source and tokenizer are both given; use one of them");
+  if (auto it = f.find("tokenizer"); it != f.end())
+    r.fail_at(unnamed(it->second), cat("the tokenizer: block ", kNoTokenizerYet));
+  if (auto it = f.find("chat_template"); it != f.end())
+    r.fail_at(unnamed(it->second), cat("chat_template ", kNoTokenizerYet));
+  if (const YamlItem* tok_source = present(f, "tokenizer_source")) {
+    recipe.tokenizer_source = parse_tokenizer_source(r, *tok_source);
+    if (!recipe.base_model) r.fail_at(*tok_source, "'base' needs a top-level base_model");
   }
-  if (tok_source) recipe.tokenizer_source = parse_tokenizer_source(r, *tok_source);
-  if (tokenizer) recipe.tokenizer = parse_tokenizer(r, *tokenizer);
-  if (const YamlItem* ct = present(f, "chat_template")) recipe.chat_template = r.string(*ct);
   return recipe;
 }
 

@@ -109,10 +109,9 @@ struct Recipe {
   std::optional<DType> out_dtype;   // outputs are written in this
   ParamMap parameters;              // top-level ("global") parameters
   SourceLoc parameters_loc;
-  // Kept for a later issue (tokenizer building); parsed and validated for shape only.
+  // "base" or absent: the only tokenizer_source alloy acts on (the base model's tokenizer, its
+  // embeddings' shape). Other sources, the tokenizer: block and chat_template are refused.
   std::optional<std::string> tokenizer_source;
-  nlohmann::json tokenizer;  // null when absent
-  std::optional<std::string> chat_template;
 
   // Every model referenced, without duplicates (ModelRef ==), in this order: the `models:` entries
   // or the slices' sources as they appear (slice by slice, source by source); then the slices'
@@ -127,9 +126,11 @@ struct Recipe {
 // errors, unknown keys (top-level and inside models/slices/sources/conditions, with a suggestion
 // for a likely typo) and duplicate keys, both/neither of models and slices, modules (not supported),
 // empty lists, missing merge_method, bad layer_range, a source without model, wrong value types,
-// unknown or non-float dtype, malformed model references, tokenizer_source together with tokenizer.
-// `residual_weight` (slices) and `embed_slerp` (top level, legacy) are accepted and ignored. The merge
-// method name is checked later, against the method registry.
+// unknown or non-float dtype, malformed model references, several YAML documents (mergekit-multi), a
+// mergekit-moe config, and every key alloy does not act on yet (tokenizer_source other than base,
+// tokenizer:, chat_template), named as not supported yet. `residual_weight` (slices) and
+// `embed_slerp` (legacy) are accepted: mergekit ignores them too. The merge method name is checked
+// later, against the method registry.
 Recipe parse_recipe(const std::string& text, const std::string& file_name);
 Recipe load_recipe(const std::filesystem::path& path);
 

@@ -253,43 +253,19 @@ TEST(RecipeParse, OptionalTopLevelKeys) {
   Recipe r = parse(R"(merge_method: linear
 models:
   - model: a
+base_model: a
 out_dtype: torch.bfloat16
 dtype: float32
-tokenizer_source: model:org/donor
-chat_template: chatml
+tokenizer_source: base
 embed_slerp: true
 )");
   EXPECT_EQ(r.dtype, DType::F32);
   EXPECT_EQ(r.out_dtype, DType::BF16);
-  EXPECT_EQ(r.tokenizer_source, "org/donor");
-  EXPECT_EQ(r.chat_template, "chatml");
-  EXPECT_TRUE(r.tokenizer.is_null());
+  EXPECT_EQ(r.tokenizer_source, "base");
 
-  Recipe u = parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: union\ndtype: float64\n");
-  EXPECT_EQ(u.tokenizer_source, "union");
+  Recipe u = parse("merge_method: linear\nmodels: [{model: a}]\ndtype: float64\n");
+  EXPECT_FALSE(u.tokenizer_source);
   EXPECT_EQ(u.dtype, DType::F64);
-  EXPECT_FALSE(u.chat_template);
-}
-
-TEST(RecipeParse, TokenizerKeptAsJson) {
-  Recipe r = parse(R"(merge_method: linear
-models: [{model: a}]
-tokenizer:
-  source: union
-  pad_to_multiple_of: 64
-  tokens:
-    "<|im_start|>":
-      source: org/chat
-      force: true
-    "<|x|>":
-      source: {kind: zero}
-)");
-  EXPECT_EQ(r.tokenizer["source"], "union");
-  EXPECT_EQ(r.tokenizer["pad_to_multiple_of"], 64);
-  EXPECT_EQ(r.tokenizer["tokens"]["<|im_start|>"]["source"], "org/chat");
-  EXPECT_EQ(r.tokenizer["tokens"]["<|im_start|>"]["force"], true);
-  EXPECT_EQ(r.tokenizer["tokens"]["<|x|>"]["source"]["kind"], "zero");
-  EXPECT_FALSE(r.tokenizer_source);
 }
 
 TEST(RecipeParse, DictFormModelReferences) {
@@ -585,13 +561,30 @@ TEST(RecipeValidation, Dtypes) {
                {"out_dtype", "expected a string"});
 }
 
-TEST(RecipeValidation, TokenizerSourceWithTokenizer) {
-  expect_error("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: union\ntokenizer:\n  source: base\n",
-               4, {"tokenizer_source", "tokenizer", "both"});
-  expect_error("merge_method: linear\nmodels: [{model: a}]\ntokenizer:\n  sorce: base\n", 4,
-               {"tokenizer", "unknown key 'sorce'", "did you mean 'source'?"});
-  expect_error("merge_method: linear\nmodels: [{model: a}]\ntokenizer: {pad_to_multiple_of: 0}\n", 3,
-               {"tokenizer.pad_to_multiple_of", "positive"});
+// Keys alloy parses but does not act on are refused at their line, never accepted and dropped.
+TEST(RecipeValidation, KeysNotActedOnAreRefused) {
+  const std::string head = "merge_method: linear\nmodels: [{model: a}]\nbase_model: a\n";
+  expect_error(head + "tokenizer_source: union\n", 4, {"tokenizer_source", "'union'", "not supported yet"});
+  expect_error(head + "tokenizer_source: model:org/donor\n", 4, {"tokenizer_source", "not supported yet"});
+  expect_error(head + "tokenizer_source: {model: org/donor}\n", 4, {"tokenizer_source", "not supported yet"});
+  expect_error(head + "tokenizer:\n  source: union\n", 4, {"tokenizer: block", "not supported yet"});
+  expect_error(head + "chat_template: chatml\n", 4, {"chat_template", "not supported yet"});
+  expect_error("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: base\n", 3,
+               {"tokenizer_source", "needs a top-level base_model"});
+}
+
+TEST(RecipeValidation, SeveralDocumentsAreRefused) {
+  expect_error("merge_method: linear\nmodels: [{model: a}]\n---\nmerge_method: linear\nmodels: [{model: b}]\n", 4,
+               {"second YAML document", "not supported yet"});
+  // Document markers around a single recipe are fine.
+  Recipe r = parse("---\nmerge_method: linear\nmodels: [{model: a}]\n---\n");
+  EXPECT_EQ(r.models.size(), 1u);
+}
+
+TEST(RecipeValidation, MoeConfigIsNamed) {
+  expect_error("base_model: a\ngate_mode: hidden\nexperts:\n  - source_model: b\n    positive_prompts: [hi]\n", 2,
+               {"mergekit-moe config", "'gate_mode'", "MoE assembly is not supported yet"});
+  expect_error("base_model: a\nexperts:\n  - source_model: b\n", 2, {"MoE assembly is not supported yet"});
 }
 
 TEST(RecipeValidation, ModulesNotSupported) {

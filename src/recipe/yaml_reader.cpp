@@ -108,7 +108,13 @@ std::optional<double> parse_number(std::string_view text) {
 YamlItem YamlReader::load(const std::string& text) const {
   YAML::Node doc;
   try {
-    doc = YAML::Load(text);
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    // A stray "---" around one recipe makes an empty document; a second recipe is a second stage.
+    std::erase_if(docs, [](const YAML::Node& d) { return !d.IsDefined() || d.IsNull(); });
+    if (docs.size() > 1)
+      fail(file_, ":", loc_of(docs[1]).line, ": a second YAML document: recipes of several documents "
+           "(mergekit-multi) are not supported yet; put each merge in a file of its own and run them in turn");
+    if (!docs.empty()) doc = docs.front();
   } catch (const YAML::Exception& e) {
     if (e.mark.line >= 0) fail(file_, ":", e.mark.line + 1, ": YAML syntax error: ", e.msg);
     fail(file_, ": YAML syntax error: ", e.msg);
@@ -285,27 +291,6 @@ ModelRef YamlReader::model_ref(const YamlItem& item) const {
   if (const YamlItem* arch = present(f, "override_architecture"))
     ref.override_architecture = string(*arch);
   return ref;
-}
-
-nlohmann::json YamlReader::json(const YamlItem& item) const {
-  const YAML::Node& n = item.node;
-  if (n.IsNull()) return nullptr;
-  if (n.IsSequence()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (size_t i = 0; i < n.size(); ++i)
-      out.push_back(json(YamlItem{n[i], cat(item.path, "[", i, "]"), item.loc}));
-    return out;
-  }
-  if (n.IsMap()) {
-    nlohmann::json out = nlohmann::json::object();
-    for (const auto& [name, value] : entries(item)) out[name] = json(value);
-    return out;
-  }
-  if (is_quoted(n)) return n.Scalar();
-  if (auto b = plain_bool(n)) return *b;
-  if (auto i = parse_integer(n.Scalar())) return *i;
-  if (auto d = parse_number(n.Scalar())) return *d;
-  return n.Scalar();
 }
 
 }  // namespace alloy

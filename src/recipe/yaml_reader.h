@@ -5,7 +5,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -50,8 +49,6 @@ class YamlReader {
   ParamValue param_value(const YamlItem& item) const;
   ParamMap param_map(const YamlItem& item) const;  // null = empty
   ModelRef model_ref(const YamlItem& item) const;
-  // Plain scalars become null/bool/integer/number/string by their look; quoted ones stay strings.
-  nlohmann::json json(const YamlItem& item) const;
 
  private:
   ParamValue::Condition condition(const YamlItem& item) const;

@@ -30,20 +30,6 @@ TEST(RecipeYamlReader, ClosestMatch) {
   EXPECT_EQ(closest_match("xyz", keys), std::nullopt);
 }
 
-TEST(RecipeYamlReader, JsonConversionTypesPlainScalarsOnly) {
-  YamlReader r("t.yml");
-  YamlItem root = r.load("a: 1\nb: '1'\nc: 2.5\nd: true\ne: \"yes\"\nf: ~\ng: [x, 3]\nh: {k: v}\n");
-  nlohmann::json j = r.json(root);
-  EXPECT_EQ(j["a"], 1);
-  EXPECT_EQ(j["b"], "1");
-  EXPECT_EQ(j["c"], 2.5);
-  EXPECT_EQ(j["d"], true);
-  EXPECT_EQ(j["e"], "yes");
-  EXPECT_TRUE(j["f"].is_null());
-  EXPECT_EQ(j["g"], nlohmann::json::parse(R"(["x", 3])"));
-  EXPECT_EQ(j["h"]["k"], "v");
-}
-
 TEST(RecipeYamlReader, LocationsAndPaths) {
   YamlReader r("t.yml");
   YamlItem root = r.load("top:\n  - a: 1\n  - b:\n      c: [1, 2]\n");
