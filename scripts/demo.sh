@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: generate a small Llama-shaped model family (a base and three
-# fine-tunes), merge it with an example recipe, and inspect the result; then average the three
-# real stories260K fine-tunes shipped in tests/data.
+# fine-tunes), merge it with an example recipe, and inspect the result; then merge the three
+# real stories260K fine-tunes shipped in tests/data four ways and score every model on held-out text.
 set -euo pipefail
 alloy=$(realpath "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,8 +26,19 @@ echo "== 3. a frankenmerge (examples/frankenmerge.yml): 3 + 3 layers"
 "$alloy" inspect franken
 
 echo
-echo "== 4. real weights: the three stories260K fine-tunes averaged (examples/stories260K_soup.yml)"
+echo "== 4. what merging is for: three real fine-tunes of stories260K (Python, C headers, man pages)"
+echo "   merged four ways, then every model scored on held-out text of each domain (perplexity, lower"
+echo "   is better; 'vs specialists' = geometric mean over the three domains of PPL / PPL of that"
+echo "   domain's own fine-tune: 1.00 matches each specialist on its own ground)"
 cd "$root"
-"$alloy" merge examples/stories260K_soup.yml "$work/stories-soup" --force
+data=tests/data/stories260K
+"$alloy" merge examples/stories260K_soup.yml "$work/stories-soup" --force --quiet
+for method in task_arithmetic ties dare_ties; do
+  "$alloy" merge "examples/stories260K/$method.yml" "$work/stories-$method" --force --quiet
+done
+"$alloy" eval $data/base $data/python $data/cheaders $data/man \
+  "$work/stories-soup" "$work/stories-task_arithmetic" "$work/stories-ties" "$work/stories-dare_ties" \
+  --text $data/eval/python.txt --text $data/eval/cheaders.txt --text $data/eval/man.txt --text $data/eval/stories.txt \
+  --specialist python=$data/python --specialist cheaders=$data/cheaders --specialist man=$data/man
 echo
 echo "demo outputs are in $work"
