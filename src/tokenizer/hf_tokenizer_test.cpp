@@ -1,0 +1,254 @@
+// HfTokenizer against Hugging Face tokenizers.js (the tokenizers of transformers.js, a reference no
+// one here wrote): the tests write small tokenizer.json fixtures in GPT-2, Llama 3, Qwen2 and BERT
+// style, run tests/js/reference_ids.mjs on them under node, and compare every text's ids.
+#include "tokenizer/hf_tokenizer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "tokenizer/byte_level.h"
+#include "tokenizer/unicode_text.h"
+#include "util/error.h"
+
+namespace alloy {
+namespace {
+
+using nlohmann::json;
+
+const std::filesystem::path kJsDir = std::filesystem::path(ALLOY_SOURCE_DIR) / "tests/js";
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("alloy_tok_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void write_json(const std::filesystem::path& file, const json& value) { std::ofstream(file) << value.dump(1); }
+
+// Why the node reference cannot run here, or empty when it can.
+std::string reference_missing() {
+  if (std::system("command -v node > /dev/null 2>&1") != 0) return "node is not installed";
+  if (!std::filesystem::exists(kJsDir / "node_modules/@huggingface/tokenizers"))
+    return "the reference package is not installed: run `npm ci --prefix tests/js` (scripts/setup-js.sh)";
+  return "";
+}
+
+std::vector<std::vector<int32_t>> reference_ids(const std::filesystem::path& dir, const std::vector<std::string>& texts) {
+  write_json(dir / "texts.json", texts);
+  const std::string command = "node '" + (kJsDir / "reference_ids.mjs").string() + "' '" + dir.string() + "' '" +
+                              (dir / "texts.json").string() + "' > '" + (dir / "ids.json").string() + "'";
+  if (std::system(command.c_str()) != 0) throw std::runtime_error("the node reference failed: " + command);
+  std::ifstream in(dir / "ids.json");
+  return json::parse(in).get<std::vector<std::vector<int32_t>>>();
+}
+
+// A byte-level BPE vocabulary: the 256 byte symbols (ids 0..255), then each word built left to
+// right, one merge per added character, in the order the words are given (their merge ranks).
+struct BpeVocab {
+  json vocab = json::object();
+  std::vector<std::pair<std::string, std::string>> merges;
+  std::set<std::string> seen;
+  int32_t next_id = 256;
+
+  BpeVocab() {
+    for (int b = 0; b < 256; ++b) {
+      std::string symbol;
+      append_utf8(symbol, byte_to_unicode(static_cast<uint8_t>(b)));
+      vocab[symbol] = b;
+    }
+  }
+  void add_word(const std::string& raw) {
+    const auto chars = utf8_chars(bytes_to_unicode(raw));
+    std::string prefix = chars[0];
+    for (size_t i = 1; i < chars.size(); ++i) {
+      if (seen.insert(prefix + "\xFF" + chars[i]).second) merges.emplace_back(prefix, chars[i]);
+      prefix += chars[i];
+      if (!vocab.contains(prefix)) vocab[prefix] = next_id++;
+    }
+  }
+  // A token with no merges leading to it (reachable only through ignore_merges).
+  void add_token(const std::string& raw) { vocab[bytes_to_unicode(raw)] = next_id++; }
+  json merges_json(bool as_pairs) const {
+    json out = json::array();
+    for (const auto& [l, r] : merges) out.push_back(as_pairs ? json::array({l, r}) : json(l + " " + r));
+    return out;
+  }
+};
+
+// "he" comes before " the" so its merge outranks " t"+"h": the reference must agree on ranks.
+const std::vector<std::string> kWords = {
+    "he", " the", "the", " world", " hello", "Hello", "ing", " is", "er", " 1", "12", "123", "  ", "    ", "\n\n",
+    "'s", "'t", "'m", "'ve", "'ll", "'d", "'S", "'T", " I", " it", " they", " we", " caf", "é", " na", "ï", "ve",
+    "中文", " 😀", "...", " (", "),", " ==", " def", " return", "\t", "DON", "THE", " CAT", "3", ".", "14", "\r\n",
+    " three", " spaces", " line", " one", " two"};
+
+const std::vector<std::string> kTexts = {
+    "Hello world",
+    "Hello  world,   three spaces",
+    "  leading and trailing  ",
+    "line one\nline two\n\n\nafter blank lines\r\nwindows\r\n",
+    "\tindented\n    def f(x):\n        return x == 1\n",
+    "I'm sure it's what they've said; we'll see. I'd DON'T THE CAT'S 'Tis",
+    "numbers 1 12 123 1234 12345 and 3.14159, 2024-06-01",
+    "naïve café résumé Ångström",
+    "中文字符 and 日本語のテキスト",
+    "emoji 😀👍 and symbols ©®™ — “quotes”",
+    "",
+    " ",
+    "x\n \n y  \n",
+    "<|endoftext|>first<|endoftext|> second <|endoftext|>",
+    "<|begin_of_text|>Hi<|eot_id|>\n<|start_header_id|>user<|end_header_id|>",
+    "<|im_start|>system\nYou are<|im_end|>\n",
+    "a <mask> b <mask>c",
+    " hello helloworld  hello",
+};
+
+json byte_level(bool add_prefix_space, bool use_regex) {
+  return {{"type", "ByteLevel"}, {"add_prefix_space", add_prefix_space}, {"trim_offsets", true}, {"use_regex", use_regex}};
+}
+
+json added(int32_t id, const std::string& content, bool special, bool lstrip = false) {
+  return {{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", lstrip},
+          {"rstrip", false}, {"normalized", false}, {"special", special}};
+}
+
+json bpe_model(const BpeVocab& v, bool ignore_merges, bool merges_as_pairs) {
+  return {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
+          {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false},
+          {"ignore_merges", ignore_merges}, {"vocab", v.vocab}, {"merges", v.merges_json(merges_as_pairs)}};
+}
+
+void expect_matches_reference(const std::string& name, const json& tokenizer, const json& config,
+                              const std::vector<std::string>& texts) {
+  const auto dir = fresh_dir(name);
+  json file = {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"post_processor", nullptr}};
+  file.update(tokenizer);
+  write_json(dir / "tokenizer.json", file);
+  write_json(dir / "tokenizer_config.json", config);
+  const HfTokenizer alloy_tokenizer(dir / "tokenizer.json", dir / "tokenizer_config.json");
+  const auto expected = reference_ids(dir, texts);
+  ASSERT_EQ(expected.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i)
+    EXPECT_EQ(alloy_tokenizer.encode(texts[i]), expected[i]) << name << " text " << i << ": '" << texts[i] << "'";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(HfTokenizer, Gpt2StyleByteLevelBpeMatchesReference) {
+  if (auto why = reference_missing(); !why.empty()) GTEST_SKIP() << why;
+  BpeVocab v;
+  for (const auto& w : kWords) v.add_word(w);
+  const int32_t eot = v.next_id++, mask = v.next_id++;
+  // RoBERTa's <mask> swallows the space before it (lstrip).
+  const json tokenizer = {{"added_tokens", {added(eot, "<|endoftext|>", true), added(mask, "<mask>", true, true)}},
+                          {"normalizer", nullptr}, {"pre_tokenizer", byte_level(false, true)}, {"decoder", byte_level(false, true)},
+                          {"model", bpe_model(v, false, false)}};
+  const json config = {{"bos_token", "<|endoftext|>"}, {"eos_token", "<|endoftext|>"}, {"clean_up_tokenization_spaces", false}};
+  expect_matches_reference("gpt2", tokenizer, config, kTexts);
+}
+
+TEST(HfTokenizer, RobertaStylePrefixSpaceMatchesReference) {
+  if (auto why = reference_missing(); !why.empty()) GTEST_SKIP() << why;
+  BpeVocab v;
+  for (const auto& w : kWords) v.add_word(w);
+  const int32_t mask = v.next_id++;
+  const json tokenizer = {{"added_tokens", {added(mask, "<mask>", true, true)}}, {"normalizer", nullptr},
+                          {"pre_tokenizer", byte_level(true, true)}, {"decoder", byte_level(true, true)},
+                          {"model", bpe_model(v, false, false)}};
+  expect_matches_reference("roberta", tokenizer, json::object(), kTexts);
+}
+
+constexpr const char* kLlama3Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kQwen2Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+json split_then_bytes(const char* pattern) {
+  return {{"type", "Sequence"},
+          {"pretokenizers",
+           {{{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+            byte_level(false, false)}}};
+}
+
+TEST(HfTokenizer, Llama3StyleMatchesReference) {
+  if (auto why = reference_missing(); !why.empty()) GTEST_SKIP() << why;
+  BpeVocab v;
+  for (const auto& w : kWords) v.add_word(w);
+  v.add_token(" helloworld");  // no merges reach it: only ignore_merges makes it one token
+  json specials = json::array();
+  for (const char* s : {"<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"})
+    specials.push_back(added(v.next_id++, s, true));
+  const json tokenizer = {{"added_tokens", specials}, {"normalizer", nullptr},
+                          {"pre_tokenizer", split_then_bytes(kLlama3Pattern)},
+                          {"decoder", byte_level(true, true)}, {"model", bpe_model(v, true, true)}};
+  const json config = {{"bos_token", "<|begin_of_text|>"}, {"eos_token", "<|eot_id|>"}};
+  expect_matches_reference("llama3", tokenizer, config, kTexts);
+}
+
+TEST(HfTokenizer, Qwen2StyleMatchesReference) {
+  if (auto why = reference_missing(); !why.empty()) GTEST_SKIP() << why;
+  BpeVocab v;
+  for (const auto& w : kWords) v.add_word(w);
+  v.add_token(" helloworld");
+  json specials = json::array();
+  for (const char* s : {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}) specials.push_back(added(v.next_id++, s, true));
+  const json tokenizer = {{"added_tokens", specials}, {"normalizer", {{"type", "NFC"}}},
+                          {"pre_tokenizer", split_then_bytes(kQwen2Pattern)},
+                          {"decoder", byte_level(false, false)}, {"model", bpe_model(v, false, false)}};
+  const json config = {{"eos_token", "<|im_end|>"}, {"pad_token", "<|endoftext|>"}};
+  expect_matches_reference("qwen2", tokenizer, config, kTexts);
+}
+
+json bert_tokenizer(bool lowercase) {
+  json vocab = json::object();
+  int32_t id = 0;
+  auto add = [&](const std::string& token) {
+    if (!vocab.contains(token)) vocab[token] = id++;
+  };
+  for (const char* s : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) add(s);
+  for (char c = 'a'; c <= 'z'; ++c) add(std::string(1, c)), add("##" + std::string(1, c));
+  for (char c = '0'; c <= '9'; ++c) add(std::string(1, c)), add("##" + std::string(1, c));
+  for (char c : std::string("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")) add(std::string(1, c));
+  for (const char* s : {"the", "un", "##aff", "##able", "hello", "world", "cafe", "naive", "resume", "##s", "中", "文",
+                        "字", "符", "english", "don", "t", "Hello", "World", "##ing", "##ed", "play", "“", "”", "—",
+                        "é", "##é", "caf", "na", "##ï", "##ve", "14", "##15", "3"})
+    add(s);
+  json specials = json::array();
+  for (const char* s : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"})
+    specials.push_back(added(vocab[s].get<int32_t>(), s, true));
+  return {{"added_tokens", specials},
+          {"normalizer", {{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
+                          {"strip_accents", nullptr}, {"lowercase", lowercase}}},
+          {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+          {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}},
+          {"model", {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"continuing_subword_prefix", "##"},
+                     {"max_input_chars_per_word", 20}, {"vocab", vocab}}}};
+}
+
+const std::vector<std::string> kBertTexts = {
+    "Hello, World!", "Héllo naïve CAFÉ résumé", "中文字符混合English text", "unaffable playing played",
+    "supercalifragilisticexpialidocious is long", "a\u0000b\u200Bc\td\u00A0e", "[CLS] hello [SEP] world [MASK]",
+    "don't stop—“quoted”", "Ångström ÅNGSTRÖM", "3.14159 and 1,000", "\n\n  spaced   out \n"};
+
+TEST(HfTokenizer, BertUncasedWordPieceMatchesReference) {
+  if (auto why = reference_missing(); !why.empty()) GTEST_SKIP() << why;
+  std::vector<std::string> texts = kBertTexts;
+  texts.insert(texts.end(), kTexts.begin(), kTexts.end());
+  expect_matches_reference("bert_uncased", bert_tokenizer(true),
+                           {{"pad_token", "[PAD]"}, {"cls_token", "[CLS]"}, {"do_lower_case", true}}, texts);
+}
+
+TEST(HfTokenizer, BertCasedWordPieceMatchesReference) {
+  if (auto why = reference_missing(); !why.empty()) GTEST_SKIP() << why;
+  std::vector<std::string> texts = kBertTexts;
+  texts.insert(texts.end(), kTexts.begin(), kTexts.end());
+  expect_matches_reference("bert_cased", bert_tokenizer(false), {{"pad_token", "[PAD]"}}, texts);
+}
+
+}  // namespace
+}  // namespace alloy
