@@ -62,13 +62,21 @@ HfTokenizer::HfTokenizer(const std::filesystem::path& tokenizer_file, const std:
     decoder_ = decoder_kind(json.value("decoder", nlohmann::json()), decoder_cleanup_);
 
     ids_ = bpe_ ? bpe_->vocab() : wordpiece_->vocab();
-    for (const auto& entry : json.value("added_tokens", nlohmann::json::array())) added_.push_back(added_token_from_json(entry));
-    // Pointers into added_ are taken once it no longer grows.
+    for (const auto& entry : json.value("added_tokens", nlohmann::json::array())) {
+      added_.push_back(added_token_from_json(entry));
+      // A normalized token is looked for in normalized text, so as its normalized form.
+      if (added_.back().normalized) {
+        normalized_forms_.push_back(added_.back());
+        normalized_forms_.back().content = normalizer_(added_.back().content);
+      }
+    }
+    // Pointers into the vectors are taken once they no longer grow.
     for (const auto& token : added_) {
       ids_[token.content] = token.id;
       added_by_id_[token.id] = &token;
-      (token.normalized ? normalized_added_ : raw_added_).push_back(&token);
+      if (!token.normalized) raw_added_.push_back(&token);
     }
+    for (const auto& token : normalized_forms_) normalized_added_.push_back(&token);
     for (const auto& [token, id] : ids_) tokens_[id] = token;
   } catch (const nlohmann::json::exception& e) {
     fail(file_, ": unexpected structure (", e.what(), ")");

@@ -41,6 +41,7 @@ class HfTokenizer final : public Tokenizer {
   std::unique_ptr<BpeModel> bpe_;
   std::unique_ptr<WordPieceModel> wordpiece_;
   std::vector<AddedToken> added_;
+  std::vector<AddedToken> normalized_forms_;  // the normalized added tokens, content normalized
   std::vector<const AddedToken*> raw_added_, normalized_added_;
   std::unordered_map<std::string, int32_t> ids_;    // model vocabulary and added tokens
   std::unordered_map<int32_t, std::string> tokens_;

@@ -221,6 +221,10 @@ json bert_tokenizer(bool lowercase) {
   json specials = json::array();
   for (const char* s : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"})
     specials.push_back(added(vocab[s].get<int32_t>(), s, true));
+  // A user's added word, matched in the normalized (lowercased) text.
+  json word = added(id++, "MyWord", false);
+  word["normalized"] = true;
+  specials.push_back(word);
   return {{"added_tokens", specials},
           {"normalizer", {{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
                           {"strip_accents", nullptr}, {"lowercase", lowercase}}},
@@ -233,7 +237,7 @@ json bert_tokenizer(bool lowercase) {
 const std::vector<std::string> kBertTexts = {
     "Hello, World!", "Héllo naïve CAFÉ résumé", "中文字符混合English text", "unaffable playing played",
     "supercalifragilisticexpialidocious is long", "a\u0000b\u200Bc\td\u00A0e", "[CLS] hello [SEP] world [MASK]",
-    "don't stop—“quoted”", "Ångström ÅNGSTRÖM", "3.14159 and 1,000", "\n\n  spaced   out \n"};
+    "don't stop—“quoted”", "Ångström ÅNGSTRÖM", "3.14159 and 1,000", "\n\n  spaced   out \n", "MyWord myword MYWORD MyWords"};
 
 TEST(HfTokenizer, BertUncasedWordPieceMatchesReference) {
   if (auto why = reference_missing(); !why.empty()) GTEST_SKIP() << why;
@@ -248,6 +252,84 @@ TEST(HfTokenizer, BertCasedWordPieceMatchesReference) {
   std::vector<std::string> texts = kBertTexts;
   texts.insert(texts.end(), kTexts.begin(), kTexts.end());
   expect_matches_reference("bert_cased", bert_tokenizer(false), {{"pad_token", "[PAD]"}}, texts);
+}
+
+
+// A tiny vocabulary worked by hand: merges "h e" (rank 0), "Ġ t" (1), "Ġt h" (2), "Ġth e" (3).
+json tiny_gpt2() {
+  BpeVocab v;
+  v.add_word("he");     // he = 256
+  v.add_word(" the");   // Ġt = 257, Ġth = 258, Ġthe = 259 (merges Ġ t, Ġt h, Ġth e)
+  return {{"added_tokens", {added(260, "<|endoftext|>", true)}}, {"normalizer", nullptr},
+          {"pre_tokenizer", byte_level(false, true)}, {"decoder", byte_level(false, true)},
+          {"model", bpe_model(v, false, false)}};
+}
+
+TEST(HfTokenizer, HandWorkedMergesDecodeAndSpecialIds) {
+  const auto dir = fresh_dir("tiny");
+  write_json(dir / "tokenizer.json", tiny_gpt2());
+  write_json(dir / "tokenizer_config.json", {{"bos_token", {{"content", "<|endoftext|>"}}}, {"eos_token", "<|endoftext|>"}});
+  const HfTokenizer t(dir / "tokenizer.json", dir / "tokenizer_config.json");
+  // " the": Ġ t h e; "h e" ranks first -> Ġ t he; then "Ġ t" -> Ġt he; "Ġt he" is no merge, so
+  // Ġthe, in the vocabulary, is not reached.
+  EXPECT_EQ(t.encode(" the"), (std::vector<int32_t>{257, 256}));
+  // "the": t h e -> t he (t is byte 116).
+  EXPECT_EQ(t.encode("the<|endoftext|>"), (std::vector<int32_t>{116, 256, 260}));
+  EXPECT_EQ(t.bos_id(), 260);
+  EXPECT_EQ(t.eos_id(), 260);
+  EXPECT_EQ(t.pad_id(), std::nullopt);
+  EXPECT_EQ(t.vocab_size(), 261);
+  EXPECT_EQ(t.token_to_id("Ġthe"), 259);
+  EXPECT_EQ(t.token_to_id("nope"), std::nullopt);
+  const std::string text = "the  café\n\t<|endoftext|>中 😀";
+  EXPECT_EQ(t.decode(t.encode(text)), text);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(HfTokenizer, WordPieceDecodeJoinsContinuations) {
+  const auto dir = fresh_dir("wp_decode");
+  write_json(dir / "tokenizer.json", bert_tokenizer(true));
+  const HfTokenizer t(dir / "tokenizer.json");
+  const std::vector<int32_t> ids = {*t.token_to_id("un"), *t.token_to_id("##aff"), *t.token_to_id("##able"),
+                                    *t.token_to_id(","), *t.token_to_id("the")};
+  EXPECT_EQ(t.decode(ids), "unaffable, the");
+  // Lowercased "unaffable", longest entries first: "un" (not "u"), "##aff" (not "##a"), "##able".
+  // A word over max_input_chars_per_word (20) is [UNK] whole.
+  EXPECT_EQ(t.encode("Unaffable"), (std::vector<int32_t>{ids[0], ids[1], ids[2]}));
+  EXPECT_EQ(t.encode("supercalifragilisticexpialidocious"), std::vector<int32_t>{*t.token_to_id("[UNK]")});
+  std::filesystem::remove_all(dir);
+}
+
+// Anything unsupported or malformed is an Error naming the file and the offending entry.
+TEST(HfTokenizer, ErrorsNameTheFileAndTheEntry) {
+  const auto dir = fresh_dir("errors");
+  auto expect_error = [&](const json& tokenizer, const std::string& needle, const json& config = nullptr) {
+    write_json(dir / "tokenizer.json", tokenizer);
+    if (!config.is_null()) write_json(dir / "tokenizer_config.json", config);
+    try {
+      HfTokenizer t(dir / "tokenizer.json", dir / "tokenizer_config.json");
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("tokenizer"), std::string::npos) << message;
+      EXPECT_NE(message.find(needle), std::string::npos) << message;
+    }
+    std::filesystem::remove(dir / "tokenizer_config.json");
+  };
+  auto with = [](json t, const char* key, const json& value) {
+    t[key] = value;
+    return t;
+  };
+  expect_error(with(tiny_gpt2(), "model", {{"type", "Unigram"}, {"vocab", json::array()}}), "'Unigram'");
+  expect_error(with(tiny_gpt2(), "normalizer", {{"type", "Precompiled"}}), "'Precompiled'");
+  expect_error(with(tiny_gpt2(), "pre_tokenizer", {{"type", "Metaspace"}}), "'Metaspace'");
+  json bad_merge = tiny_gpt2();
+  bad_merge["model"]["merges"].push_back("x y");
+  expect_error(bad_merge, "'x' 'y'");
+  expect_error(tiny_gpt2(), "'<s>'", {{"bos_token", "<s>"}});
+  std::ofstream(dir / "tokenizer.json") << "{ not json";
+  EXPECT_THROW(HfTokenizer(dir / "tokenizer.json"), Error);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
