@@ -4,40 +4,22 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
 
+#include "exec/input_pages.h"
 #include "exec/write_queue.h"
-#include "os/deferred_drops.h"
-#include "os/page_hints.h"
+#include "io/write_fully.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 
 namespace alloy {
-
-void write_fully(int fd, const void* data, uint64_t size, uint64_t offset, const std::string& what) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(what, ": write failed: ", std::strerror(errno));
-    }
-    if (n == 0) fail(what, ": write made no progress");
-    p += n;
-    size -= static_cast<uint64_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-}
 
 namespace {
 
@@ -52,26 +34,20 @@ class Run {
  public:
   Run(const MergePlan& plan, const OutputLayout& layout, const std::vector<int>& fds, const ExecOptions& opt)
       : plan_(plan), layout_(layout), fds_(fds), opt_(opt), kernels_(plan.jobs.size()),
-        pending_(plan.jobs.size()), uncomputed_(plan.jobs.size()), order_(plan.jobs.size()) {
+        pending_(plan.jobs.size()), uncomputed_(plan.jobs.size()), order_(plan.jobs.size()),
+        pages_(plan, opt.drop_input_pages, opt.drop_lag_per_input) {
+    // The jobs' calls, each telling this run's pages which rows its passes are done with.
+    calls_.reserve(plan_.jobs.size());
+    for (const auto& job : plan_.jobs) {
+      calls_.push_back(job.call);
+      calls_.back().rows_done = &pages_;
+    }
     // Largest tensors first (embeddings, lm_head, ...), the rest in plan order: a large tensor
     // whose whole-tensor passes run on one thread must not be the last job, with the other
     // threads idle. Output bytes do not depend on the order.
     for (size_t j = 0; j < order_.size(); ++j) order_[j] = j;
     auto cost = [&](size_t j) { return plan_.jobs[j].call.numel() * static_cast<int64_t>(plan_.jobs[j].call.size()); };
     std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return cost(a) > cost(b); });
-    if (opt_.drop_input_pages) {
-      size_t inputs = 1;
-      for (const auto& job : plan_.jobs) inputs = std::max(inputs, job.call.inputs.size());
-      drops_ = std::make_unique<DeferredDrops>(opt_.drop_lag_per_input * inputs);
-      for_each_input_shard([&](const SafetensorsFile& shard) {
-        drops_->expect_file(shard.mapping().fd(), shard.data_start(), shard.mapping().size());
-      });
-      // Tensors read by several jobs (a frankenmerge's repeated layers) go only at the end.
-      std::set<const std::byte*> seen;
-      for (const auto& job : plan_.jobs)
-        for (const auto& in : job.call.inputs)
-          if (in.view.file_mapped && !seen.insert(in.view.data).second) shared_views_.insert(in.view.data);
-    }
   }
 
   ExecStats go() {
@@ -94,10 +70,7 @@ class Run {
       s.hand_overs = writer_->hand_overs();
       s.flushes = writer_->flushes();
     }
-    if (drops_) {  // after the writer, which releases the inputs of byte copies
-      drops_->drop_all();
-      drop_inputs_left_cached();
-    }
+    pages_.finish();  // after the writer, which releases the inputs of byte copies
     if (error_) std::rethrow_exception(error_);
     if (opt_.cancel && opt_.cancel->load()) fail("interrupted");
     s.bytes_written = written_.load();
@@ -113,32 +86,6 @@ class Run {
     std::vector<float> out;
     std::vector<unsigned char> bytes;
   };
-
-  // Each tensor dropped its own pages (and the folios it shares with tensors dropped too), but
-  // the page cache drops no page that is mapped: a fault maps up to 64 KB of cached pages around
-  // itself, of the tensors beside it too; a folio shared with bytes no job drops (a tensor read by
-  // several jobs, which is not dropped before, or by none) stays. So at the end, each input file
-  // is unmapped and dropped whole.
-  void drop_inputs_left_cached() const {
-    std::set<int> read;  // descriptors of the files the jobs read
-    for (const auto& job : plan_.jobs)
-      for (const auto& in : job.call.inputs)
-        if (in.view.file_mapped) read.insert(in.view.file_fd);
-    for_each_input_shard([&](const SafetensorsFile& shard) {
-      const MappedFile& file = shard.mapping();
-      if (file.fd() < 0 || !read.count(file.fd())) return;
-      release_pages(file.data(), file.size());
-      drop_from_page_cache(file.fd(), 0, file.size());
-    });
-  }
-
-  // fn(shard) for each shard file of each input model.
-  template <class Fn>
-  void for_each_input_shard(Fn fn) const {
-    for (const auto& model : plan_.models)
-      if (model.checkpoint)
-        for (const auto& shard : model.checkpoint->shards()) fn(*shard);
-  }
 
   bool stopping() const { return error_flag_.load() || (opt_.cancel && opt_.cancel->load()); }
 
@@ -225,22 +172,23 @@ class Run {
       }
     } done{this};
     const TensorJob& job = plan_.jobs[j];
+    const MergeCall& call = calls_[j];
     const TensorPlacement& place = layout_.placements[j];
     if (!job.method) {  // byte copy
-      const auto& v = job.call.inputs[0].view;
+      const auto& v = call.inputs[0].view;
       pending_[j] = 1;
       write(j, place.file_offset, nullptr, v.data, v.nbytes);
       return;
     }
     try {
-      kernels_[j] = job.method->prepare(job.call);
+      kernels_[j] = job.method->prepare(call);
     } catch (const Error& e) {
       throw;
     } catch (const std::exception& e) {
-      fail(job.call.where(), ": ", e.what());
+      fail(call.where(), ": ", e.what());
     }
-    const int64_t rows = job.call.rows();
-    const int64_t cols = job.call.cols();
+    const int64_t rows = call.rows();
+    const int64_t cols = call.cols();
     if (rows == 0 || cols == 0) {
       finish_job(j);
       return;
@@ -265,7 +213,7 @@ class Run {
   // into one byte buffer, then writes it with one call.
   void run_block(const Block& b, Scratch& s) {
     const TensorJob& job = plan_.jobs[b.job];
-    const MergeCall& call = job.call;
+    const MergeCall& call = calls_[b.job];
     const int64_t cols = call.cols();
     const size_t esize = dtype_size(job.out.dtype);
     const int64_t rows_per_chunk = std::max<int64_t>(1, opt_.chunk_elements / cols);
@@ -292,8 +240,8 @@ class Run {
     const int64_t index = b.row_begin / rows_per_block;
     if (index % kReleaseBlocks == 0 && index >= 2 * kReleaseBlocks)
       for (size_t i = 0; i < call.size(); ++i)
-        call.release_rows(i, (index - 2 * kReleaseBlocks) * rows_per_block, (index - kReleaseBlocks) * rows_per_block,
-                          drops_for(call.inputs[i].view));
+        pages_.release(call.inputs[i].view, (index - 2 * kReleaseBlocks) * rows_per_block,
+                       (index - kReleaseBlocks) * rows_per_block, true);
     if (--uncomputed_[b.job] == 0) release_inputs(b.job);
     const uint64_t size = s.bytes.size();
     write(b.job, layout_.placements[b.job].file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, &s.bytes,
@@ -305,21 +253,14 @@ class Run {
   // threads run ahead of the writer through the small tensors a merge ends with, each mapping a
   // 2 MB folio per input.
   void release_inputs(size_t j) const {
-    const MergeCall& call = plan_.jobs[j].call;
-    for (size_t i = 0; i < call.size(); ++i) {
-      DeferredDrops* drops = drops_for(call.inputs[i].view);
+    const MergeCall& call = calls_[j];
+    for (const MergeInput& in : call.inputs) {
       // The rows run_block queued already are not queued again: a whole tensor queued at its end
       // would count as lag and drop at once the rows of other tensors read moments before.
-      const int64_t from = drops && plan_.jobs[j].method ? queued_rows(call) : 0;
-      call.release_rows(i, 0, from);
-      call.release_rows(i, from, call.inputs[i].view.rows(), drops);
+      const int64_t from = pages_.dropping_after_read(in.view) && plan_.jobs[j].method ? queued_rows(call) : 0;
+      pages_.release(in.view, 0, from, false);
+      pages_.release(in.view, from, in.view.rows(), true);
     }
-  }
-
-  // Where input v's pages go once read for the last time: nullptr (they stay cached) without
-  // drop_input_pages, and for inputs of several jobs, dropped only at the end.
-  DeferredDrops* drops_for(const TensorView& v) const {
-    return drops_ && !shared_views_.count(v.data) ? drops_.get() : nullptr;
   }
 
   // The rows of a tensor whose drops run_block queued: [0, (m - kReleaseBlocks) * rows_per_block)
@@ -347,8 +288,7 @@ class Run {
 
   // Starts reading job j's inputs from disk (a no-op for pages already cached).
   void prefetch(size_t j) const {
-    for (const auto& in : plan_.jobs[j].call.inputs)
-      if (in.view.file_mapped) prefetch_pages(in.view.data, in.view.nbytes, in.view.file_fd);
+    for (const auto& in : calls_[j].inputs) pages_.prefetch(in.view);
   }
 
   std::string where(size_t j) const {
@@ -377,10 +317,8 @@ class Run {
   std::atomic<bool> error_flag_{false};
   std::atomic<uint64_t> written_{0};
   static constexpr uint64_t kWriteQueueBytes = uint64_t{8} << 20;  // output queued at most
-  // With drop_input_pages: the input ranges read for the last time, dropped from the page cache
-  // drop_lag_per_input bytes per input behind the reads.
-  std::unique_ptr<DeferredDrops> drops_;
-  std::set<const std::byte*> shared_views_;  // with drops_: inputs of more than one job
+  InputPages pages_;
+  std::vector<MergeCall> calls_;  // plan_.jobs' calls, telling pages_ the rows their passes are done with
   std::unique_ptr<WriteQueue> writer_;  // last member: its thread stops before the rest goes
 };
 

@@ -25,8 +25,8 @@ struct ExecOptions {
   bool early_write_back = false;
   // With early_write_back and the writer thread: hand written bytes to the disk in ranges of this
   // many, and flush a file in the background each time this many more of it were handed over
-  // (measured on the development VM, 1 GB: a flush per 64 MB took 1.5 s in all, per 256 MB 1.1 s,
-  // but left more for the final fsync; requests coalesce where the disk is slower than the merge).
+  // (fewer flushes cost less but leave more to the final fsync; requests coalesce where the disk
+  // is slower than the merge).
   uint64_t write_back_bytes = uint64_t{8} << 20;
   uint64_t flush_every_bytes = uint64_t{64} << 20;
   // Make every output write on one extra thread (write_queue.h), so that compute threads never
@@ -58,8 +58,5 @@ struct ExecStats {
 // or "interrupted" when cancelled.
 ExecStats execute(const MergePlan& plan, const OutputLayout& layout, const std::vector<int>& shard_fds,
                   const ExecOptions& options);
-
-// Writes all of `data` at `offset`, retrying short writes; throws Error naming `what` on failure.
-void write_fully(int fd, const void* data, uint64_t size, uint64_t offset, const std::string& what);
 
 }  // namespace alloy

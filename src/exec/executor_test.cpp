@@ -129,7 +129,8 @@ TEST(Executor, DroppedInputPagesLeaveThePageCacheDuringTheRun) {
     for (const auto& shard : checkpoint->shards()) inputs.push_back(shard->path());
     for (const char* name : {"model.embed_tokens.weight", "lm_head.weight"}) {
       const TensorView v = checkpoint->tensor(name);
-      largest.push_back({checkpoint->shard_of(name).path(), v.file_offset, v.nbytes});
+      const SafetensorsFile& shard = checkpoint->shard_of(name);
+      largest.push_back({shard.path(), static_cast<uint64_t>(v.data - shard.mapping().data()), v.nbytes});
     }
   }
   auto cached = [&] {  // the fraction of the largest tensors' pages in the page cache

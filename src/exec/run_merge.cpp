@@ -18,6 +18,7 @@
 #include "exec/executor.h"
 #include "exec/model_card.h"
 #include "exec/temp_dir.h"
+#include "io/write_fully.h"
 #include "os/page_hints.h"
 #include "util/error.h"
 

@@ -1,10 +1,10 @@
 #include "exec/write_queue.h"
 
-#include "exec/executor.h"
-
 #include <fcntl.h>
 
 #include <algorithm>
+
+#include "io/write_fully.h"
 
 namespace alloy {
 

@@ -243,8 +243,6 @@ TensorView SafetensorsFile::view(const SafetensorsEntry& e) const {
   v.data = map_.data() + header_.data_start + e.begin;
   v.nbytes = e.end - e.begin;
   v.file_mapped = true;
-  v.file_fd = map_.fd();
-  v.file_offset = header_.data_start + e.begin;
   return v;
 }
 

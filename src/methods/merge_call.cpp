@@ -4,8 +4,6 @@
 #include <cmath>
 #include <vector>
 
-#include "os/deferred_drops.h"
-#include "os/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 
@@ -96,16 +94,6 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
   }
 }
 
-void MergeCall::release_rows(size_t i, int64_t row_begin, int64_t row_end, DeferredDrops* drops) const {
-  const TensorView& v = inputs[i].view;
-  const int64_t rows = std::min(row_end, v.rows()) - row_begin;
-  if (rows <= 0 || !v.file_mapped) return;
-  const uint64_t row_bytes = static_cast<uint64_t>(v.row_length()) * dtype_size(v.dtype);
-  const uint64_t offset = static_cast<uint64_t>(row_begin) * row_bytes, len = static_cast<uint64_t>(rows) * row_bytes;
-  release_pages(v.data + offset, len);
-  if (drops) drops->add(v, offset, len);
-}
-
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
                     int64_t block_elements, const InputFilter& wanted) {
   const int64_t cols = call.cols();
@@ -114,27 +102,21 @@ void for_each_block(const MergeCall& call, const std::function<void(const RowBlo
   const int64_t rows_per_block = std::max<int64_t>(1, block_elements / cols);
   std::vector<std::vector<float>> buffers(call.size());
   std::vector<const float*> pointers(call.size());
-  // Release read pages every 2M elements (a few MB per input): rarely enough that the TLB
-  // shootdowns cost little. A tensor whose inputs map at most kKeepMappedBytes together keeps its
-  // pages for the next pass, usually the merge (the executor releases them as it goes): mapping
-  // them again costs more than the passes' reading (medium ties: 0.25 s of 1.4 s system time).
-  constexpr int64_t kReleaseElements = int64_t{1} << 21;
-  constexpr uint64_t kKeepMappedBytes = uint64_t{128} << 20;
-  uint64_t mapped = 0;
-  for (const MergeInput& in : call.inputs) mapped += in.view.nbytes;
-  const bool release = mapped > kKeepMappedBytes;
-  std::vector<int64_t> released(call.size(), 0);        // rows below this are released, per input
-  auto release_up_to = [&](int64_t row) {
-    if (!release) return;
+  // Rows read are told every 2M elements (a few MB per input), not per block: releasing their
+  // pages costs the executor a TLB shootdown on every core.
+  constexpr int64_t kTellElements = int64_t{1} << 21;
+  std::vector<int64_t> told(call.size(), 0);  // rows below this were told, per input
+  auto tell_up_to = [&](int64_t row) {
+    if (!call.rows_done) return;
     for (size_t i = 0; i < call.size(); ++i)
-      if ((row - released[i]) * cols >= kReleaseElements) {
-        call.release_rows(i, released[i], row);
-        released[i] = row;
+      if ((row - told[i]) * cols >= kTellElements) {
+        call.rows_done->rows_done(call, i, told[i], row);
+        told[i] = row;
       }
   };
   for (int64_t r = 0; r < rows; r += rows_per_block) {
     int64_t end = std::min(rows, r + rows_per_block);
-    release_up_to(r);
+    tell_up_to(r);
     bool any = false;
     for (size_t i = 0; i < call.size(); ++i) {
       pointers[i] = nullptr;

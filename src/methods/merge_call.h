@@ -15,7 +15,7 @@
 
 namespace alloy {
 
-class DeferredDrops;  // os/deferred_drops.h
+struct MergeCall;
 
 // Whole rows [row_begin, row_end) of every input, converted to f32 (cols floats per row).
 struct RowBlock {
@@ -33,6 +33,15 @@ struct MergeInput {
   std::string name;   // the tensor's name inside that model
 };
 
+// What a pass tells its caller about the inputs' rows: rows [row_begin, row_end) of input `input`
+// were read and no pass reads them again soon, so their memory may go (the executor releases their
+// pages). Values are unaffected.
+class RowsDone {
+ public:
+  virtual ~RowsDone() = default;
+  virtual void rows_done(const MergeCall& call, size_t input, int64_t row_begin, int64_t row_end) = 0;
+};
+
 using ParamValues = std::map<std::string, std::optional<double>>;
 
 struct MergeCall {
@@ -45,6 +54,7 @@ struct MergeCall {
   std::vector<ParamValues> per_model;  // resolved per-input parameters, same order as inputs
   uint64_t seed = 0;
   bool is_embed = false;
+  RowsDone* rows_done = nullptr;  // told of the rows for_each_block has read; may be null
 
   // The output as a matrix: rows x cols, cols = last dimension (1 for scalars).
   int64_t cols() const { return shape.empty() ? 1 : shape.back(); }
@@ -66,11 +76,6 @@ struct MergeCall {
   // or zeros without a base. Throws Error naming the tensor, model and element on NaN/Inf.
   void read_rows(size_t i, int64_t row_begin, int64_t row_end, float* dst) const;
 
-  // Releases the resident pages of rows [row_begin, row_end) of input i (page_hints.h): for rows
-  // no pass reads again soon; with `drops`, for rows read for the last time, queues them to leave
-  // the page cache too (deferred_drops.h). Values are unaffected.
-  void release_rows(size_t i, int64_t row_begin, int64_t row_end, DeferredDrops* drops = nullptr) const;
-
   // "tensor 'model.layers.0.mlp.up_proj.weight'"
   std::string where() const;
   [[noreturn]] void fail_here(const std::string& message) const;
@@ -82,9 +87,9 @@ using InputFilter = std::function<bool(size_t input, int64_t first, int64_t last
 // Calls fn(block) for consecutive blocks of whole rows covering the tensor, with every input read
 // to f32; blocks hold about `block_elements` elements (at least one row). Single-threaded and in
 // row order, so reductions accumulated in fn are deterministic. With a filter, only the wanted
-// inputs are read (the others' pointers are null) and blocks wanting none are skipped. Pages read
-// are released every 2M elements (resident memory stays bounded for any tensor size), except for
-// tensors whose inputs map at most 128 MiB: those keep them for the next pass.
+// inputs are read (the others' pointers are null) and blocks wanting none are skipped. The rows
+// read are told to call.rows_done every 2M elements, so that resident memory can stay bounded for
+// any tensor size.
 void for_each_block(const MergeCall& call, const std::function<void(const RowBlock&)>& fn,
                     int64_t block_elements = 1 << 14, const InputFilter& wanted = {});
 

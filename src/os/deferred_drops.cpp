@@ -8,13 +8,12 @@
 
 namespace alloy {
 
-void DeferredDrops::add(const TensorView& v, uint64_t offset, uint64_t len) {
-  if (!v.file_mapped || v.file_fd < 0 || offset >= v.nbytes) return;
-  len = std::min(len, v.nbytes - offset);
+void DeferredDrops::add(int fd, uint64_t offset, uint64_t len) {
+  if (fd < 0 || len == 0) return;
   std::vector<Range> due;
   {
     std::lock_guard lock(mu_);
-    queued_.push_back({v.file_fd, v.file_offset + offset, len});
+    queued_.push_back({fd, offset, len});
     queued_bytes_ += len;
     while (!queued_.empty() && queued_bytes_ - queued_.front().len >= lag_) {
       queued_bytes_ -= queued_.front().len;

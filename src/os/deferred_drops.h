@@ -1,13 +1,7 @@
 // Input pages dropped from the page cache some way behind a merge's reads, not at once
-// (`alloy merge --input-cache drop`, page_cache_room.h). A read fault on a mapping reads
-// around itself, half of the device's read_ahead_kb behind it (4 MB on the development VM), so
-// pages dropped right behind the reads were read again from disk: 1.5 GB more for the large bench
-// family's 8.8 GB of inputs. A range queued here is dropped once `lag_bytes` more were queued
-// after it, and the rest at drop_all(). The page cache drops a folio only when a drop covers all of
-// it, so the folio two adjacent ranges share (a tensor's rows, released group by group, in any
-// order when several threads compute) is dropped again, whole, once the second of them is; so is
-// the folio a file's first tensor shares with its header, and its last, short one, once the
-// executor said where the file's tensor bytes lie (expect_file).
+// (`alloy merge --input-cache drop`): a read fault reads around itself, behind it too, so pages
+// dropped right behind the reads would be read from disk again. A range queued here is dropped
+// once `lag_bytes` more were queued after it, and the rest at drop_all().
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -16,20 +10,22 @@
 #include <utility>
 #include <vector>
 
-#include "tensor/tensor_view.h"
-
 namespace alloy {
 
+// The page cache drops a folio only when a drop covers all of it, so the folio two adjacent ranges
+// share (a tensor's rows, released group by group, in any order when several threads compute) is
+// dropped again, whole, once the second of them is; so is the folio a file's first tensor shares
+// with its header, and its last, short one, once told where the file's tensor bytes lie.
 class DeferredDrops {
  public:
   explicit DeferredDrops(uint64_t lag_bytes) : lag_(lag_bytes) {}
   DeferredDrops(const DeferredDrops&) = delete;
   DeferredDrops& operator=(const DeferredDrops&) = delete;
 
-  // Queues bytes [offset, offset + len) of view v (a no-op unless it is a file mapping), and drops
-  // the ranges now `lag_bytes` behind. The ranges queued are disjoint, and their descriptors stay
-  // open until drop_all(). Thread-safe.
-  void add(const TensorView& v, uint64_t offset, uint64_t len);
+  // Queues bytes [offset, offset + len) of the open file `fd`, and drops the ranges now
+  // `lag_bytes` behind. The ranges queued are disjoint, and their descriptors stay open until
+  // drop_all(). Thread-safe.
+  void add(int fd, uint64_t offset, uint64_t len);
   // Says that the ranges of file `fd` are queued from its bytes [data_begin, data_end) (a
   // safetensors file's data buffer): a folio-sized region is complete once its bytes in there
   // were dropped. Without it a region is complete only when dropped whole, so the region a

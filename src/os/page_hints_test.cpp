@@ -211,32 +211,20 @@ TEST(PageHints, DropFromPageCacheDropsTheWholePagesOfTheRange) {
   ::close(fd);
 }
 
-// A tensor's view of `units` units of the file open as `fd`, starting `offset` bytes into it.
-TensorView file_view(int fd, uint64_t offset, uint64_t units) {
-  TensorView view;
-  view.file_mapped = true;
-  view.file_fd = fd;
-  view.file_offset = offset;
-  view.nbytes = units * kUnit;
-  return view;
-}
-
 // Ranges of one unit queued with a lag of two: each is dropped once two more units were queued
-// after it, the rest by drop_all; views that are not file mappings are ignored.
+// after it, the rest by drop_all; a range of no file (descriptor -1) is ignored.
 TEST(PageHints, DeferredDropsDropARangeOnceTheLagWasQueuedAfterIt) {
   ALLOY_CACHED_UNITS(path, fd);
-  const TensorView view = file_view(fd, kUnit, 6);  // offsets in the view are a unit less than in the file
-  TensorView owned = view;
-  owned.file_mapped = false;  // memory the program owns: never dropped
+  const uint64_t tensor = kUnit;  // where a tensor starts in the file
   DeferredDrops drops(2 * kUnit);
-  drops.add(owned, 0, 6 * kUnit);
-  drops.add(view, 0, kUnit);      // unit 1
-  drops.add(view, kUnit, kUnit);  // unit 2
+  drops.add(-1, 0, 6 * kUnit);  // no open file: nothing to drop
+  drops.add(fd, tensor + 0, kUnit);      // unit 1
+  drops.add(fd, tensor + kUnit, kUnit);  // unit 2
   EXPECT_EQ(cached_units(path), "cccccccc");
   EXPECT_EQ(drops.queued_bytes(), 2 * kUnit);
-  drops.add(view, 2 * kUnit, kUnit);  // unit 3: unit 1 is two units behind now
+  drops.add(fd, tensor + 2 * kUnit, kUnit);  // unit 3: unit 1 is two units behind now
   EXPECT_EQ(cached_units(path), "c-cccccc");
-  drops.add(view, 3 * kUnit, 100 * kUnit);  // units 4-6 (cut at the view's end): units 2 and 3 go
+  drops.add(fd, tensor + 3 * kUnit, 3 * kUnit);  // units 4-6: units 2 and 3 go
   EXPECT_EQ(cached_units(path), "c---cccc");
   EXPECT_EQ(drops.queued_bytes(), 3 * kUnit);
   drops.drop_all();
@@ -249,12 +237,12 @@ TEST(PageHints, DeferredDropsDropARangeOnceTheLagWasQueuedAfterIt) {
 // the folio it shares with the next, which goes once both were dropped instead of staying.
 TEST(PageHints, DeferredDropsTakeTheFoliosAdjacentRangesShare) {
   ALLOY_CACHED_UNITS_IN_LARGE_FOLIOS(path, fd);
-  const TensorView view = file_view(fd, kUnit / 2, 6);  // like a tensor's rows in a shard
+  const uint64_t tensor = kUnit / 2;  // like a tensor's rows in a shard
   DeferredDrops drops(2 * kUnit);
-  for (uint64_t k = 0; k < 4; ++k) drops.add(view, k * kUnit, kUnit);  // file [0.5, 4.5) units
+  for (uint64_t k = 0; k < 4; ++k) drops.add(fd, tensor + k * kUnit, kUnit);  // file [0.5, 4.5) units
   // [0.5, 1.5) and [1.5, 2.5) went: unit 1 whole; units 0 and 2 only in part.
   std::string units = cached_units(path);
-  EXPECT_EQ(units[0], 'c') << units;  // shared with the bytes before the view, never queued
+  EXPECT_EQ(units[0], 'c') << units;  // shared with the bytes before the tensor, never queued
   EXPECT_EQ(units[1], '-') << units;
   EXPECT_EQ(units[2], 'c') << units;
   EXPECT_EQ(units.substr(3), "ccccc") << units;
@@ -272,16 +260,16 @@ TEST(PageHints, DeferredDropsTakeTheFoliosAdjacentRangesShare) {
 // same, once the second of the two is dropped.
 TEST(PageHints, DeferredDropsTakeTheFoliosOfRangesQueuedOutOfOrder) {
   ALLOY_CACHED_UNITS_IN_LARGE_FOLIOS(path, fd);
-  const TensorView view = file_view(fd, kUnit / 2, 6);  // like a tensor's rows in a shard
+  const uint64_t tensor = kUnit / 2;  // like a tensor's rows in a shard
   DeferredDrops drops(2 * kUnit);
-  drops.add(view, kUnit, kUnit);      // [1.5, 2.5)
-  drops.add(view, 0, kUnit);          // [0.5, 1.5), the one before it
-  drops.add(view, 3 * kUnit, kUnit);  // [3.5, 4.5): [1.5, 2.5) goes
-  drops.add(view, 5 * kUnit, kUnit);  // [5.5, 6.5): [0.5, 1.5) goes, and unit 1 with it
+  drops.add(fd, tensor + kUnit, kUnit);      // [1.5, 2.5)
+  drops.add(fd, tensor + 0, kUnit);          // [0.5, 1.5), the one before it
+  drops.add(fd, tensor + 3 * kUnit, kUnit);  // [3.5, 4.5): [1.5, 2.5) goes
+  drops.add(fd, tensor + 5 * kUnit, kUnit);  // [5.5, 6.5): [0.5, 1.5) goes, and unit 1 with it
   std::string units = cached_units(path);
   EXPECT_EQ(units[1], '-') << units;
   EXPECT_EQ(units.substr(3), "ccccc") << units;
-  drops.add(view, 2 * kUnit, kUnit);  // [2.5, 3.5), queued after both neighbours: [3.5, 4.5) goes
+  drops.add(fd, tensor + 2 * kUnit, kUnit);  // [2.5, 3.5), queued after both neighbours: [3.5, 4.5) goes
   units = cached_units(path);
   EXPECT_EQ(units[2], 'c') << units;  // each holds bytes of [2.5, 3.5), still queued
   EXPECT_EQ(units[3], 'c') << units;
@@ -299,18 +287,18 @@ TEST(PageHints, DeferredDropsTakeTheFoliosOfRangesQueuedOutOfOrder) {
 // dropped, not only when the file is (without it they stay: the tests above).
 TEST(PageHints, DeferredDropsTakeTheFoliosAtTheEndsOfTheExpectedBytes) {
   ALLOY_CACHED_UNITS_IN_LARGE_FOLIOS(path, fd);
-  const TensorView view = file_view(fd, kUnit / 2, 7);  // file [0.5, 7.5) units
+  const uint64_t tensor = kUnit / 2;  // file [0.5, 7.5) units
   DeferredDrops drops(0);                               // no lag: each range is dropped at once
   drops.expect_file(fd, kUnit / 2, 15 * kUnit / 2);
-  drops.add(view, kUnit / 2, kUnit);  // [1, 2)
+  drops.add(fd, tensor + kUnit / 2, kUnit);  // [1, 2)
   EXPECT_EQ(cached_units(path), "c-cccccc");
-  drops.add(view, 0, kUnit / 2);  // [0.5, 1): all of unit 0's expected bytes
+  drops.add(fd, tensor + 0, kUnit / 2);  // [0.5, 1): all of unit 0's expected bytes
   EXPECT_EQ(cached_units(path), "--cccccc");
-  drops.add(view, 3 * kUnit / 2, 5 * kUnit);  // [2, 7)
+  drops.add(fd, tensor + 3 * kUnit / 2, 5 * kUnit);  // [2, 7)
   EXPECT_EQ(cached_units(path), "-------c");
-  drops.add(view, 13 * kUnit / 2, kUnit / 4);  // [7, 7.25): half of unit 7's
+  drops.add(fd, tensor + 13 * kUnit / 2, kUnit / 4);  // [7, 7.25): half of unit 7's
   EXPECT_EQ(cached_units(path), "-------c");
-  drops.add(view, 27 * kUnit / 4, kUnit / 4);  // [7.25, 7.5)
+  drops.add(fd, tensor + 27 * kUnit / 4, kUnit / 4);  // [7.25, 7.5)
   EXPECT_EQ(cached_units(path), "--------");
   EXPECT_EQ(drops.queued_bytes(), 0u);
   ::close(fd);
@@ -320,13 +308,13 @@ TEST(PageHints, DeferredDropsTakeTheFoliosAtTheEndsOfTheExpectedBytes) {
 // goes before all of it was dropped.
 TEST(PageHints, DeferredDropsForgetAnExtentARangeFallsOutside) {
   ALLOY_CACHED_UNITS_IN_LARGE_FOLIOS(path, fd);
-  const TensorView view = file_view(fd, 0, 8);
+  const uint64_t tensor = 0;
   DeferredDrops drops(0);
   drops.expect_file(fd, kUnit / 2, 8 * kUnit);
-  drops.add(view, kUnit / 4, kUnit / 2);      // [0.25, 0.75): outside [0.5, 8)
-  drops.add(view, 3 * kUnit / 4, kUnit / 4);  // [0.75, 1): unit 0's bytes of the extent all dropped
+  drops.add(fd, tensor + kUnit / 4, kUnit / 2);      // [0.25, 0.75): outside [0.5, 8)
+  drops.add(fd, tensor + 3 * kUnit / 4, kUnit / 4);  // [0.75, 1): unit 0's bytes of the extent all dropped
   EXPECT_EQ(cached_units(path), "cccccccc");  // but [0, 0.25) was not
-  drops.add(view, 0, kUnit / 4);
+  drops.add(fd, tensor + 0, kUnit / 4);
   EXPECT_EQ(cached_units(path), "-ccccccc");
   ::close(fd);
 }

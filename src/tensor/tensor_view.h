@@ -25,13 +25,10 @@ struct TensorView {
   Shape shape;
   const std::byte* data = nullptr;
   uint64_t nbytes = 0;
-  // The bytes are a read-only file mapping: their pages may be dropped from memory and re-read
-  // (page_hints.h). Never set for memory the program owns (dropping it would lose it).
+  // The bytes are a read-only file mapping: their pages may be dropped from memory and read again
+  // (the executor does, os/page_hints.h). Never set for memory the program owns (dropping it would
+  // lose it). Which file they map is the reader's business, not the view's.
   bool file_mapped = false;
-  // For file-mapped bytes, the open file and their offset in it (for dropping them from the page
-  // cache once read: page_hints.h); -1 where unknown.
-  int file_fd = -1;
-  uint64_t file_offset = 0;
 
   int64_t numel() const { return alloy::numel(shape); }
   // Elements in the last dimension (1 for scalars); a "row" for row-wise methods.
