@@ -48,7 +48,7 @@ std::string tensor_table(const std::vector<TensorSummary>& tensors) {
   const std::vector<std::string> header = {"name", "dtype", "shape", "parameters"};
   std::vector<std::vector<std::string>> rows;
   for (const auto& t : tensors)
-    rows.push_back({t.name, std::string(dtype_name(t.dtype)), shape_str(t.shape), with_thousands(numel(t.shape))});
+    rows.push_back({t.name, t.dtype, shape_str(t.shape), with_thousands(numel(t.shape))});
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) {
     width[c] = header[c].size();
@@ -64,9 +64,21 @@ std::string tensor_table(const std::vector<TensorSummary>& tensors) {
   return out;
 }
 
+std::string metadata_table(const std::vector<MetadataSummary>& metadata) {
+  size_t key_width = 3, type_width = 4;
+  for (const auto& m : metadata) {
+    key_width = std::max(key_width, m.key.size());
+    type_width = std::max(type_width, m.type.size());
+  }
+  std::string out = pad_right("key", key_width + 2) + pad_right("type", type_width + 2) + "value\n";
+  for (const auto& m : metadata) out += pad_right(m.key, key_width + 2) + pad_right(m.type, type_width + 2) + m.text + "\n";
+  return out;
+}
+
 }  // namespace
 
 CheckpointSummary summarize_checkpoint(const fs::path& path) {
+  if (path.extension() == ".gguf") return summarize_gguf(path);
   auto ck = Checkpoint::open(path);
   Architecture arch = architecture_named(*ck, path);
   CheckpointSummary s;
@@ -76,7 +88,7 @@ CheckpointSummary summarize_checkpoint(const fs::path& path) {
   s.num_layers = arch.num_layers;
   for (const auto& name : ck->tensor_names()) {
     TensorView v = ck->tensor(name);
-    s.tensors.push_back({name, v.dtype, v.shape});
+    s.tensors.push_back({name, std::string(dtype_name(v.dtype)), v.shape});
     // Element counts are bounded by the file sizes (at least one byte each): no overflow.
     s.parameter_count += static_cast<uint64_t>(v.numel());
     s.bytes_by_dtype[std::string(dtype_name(v.dtype))] += v.nbytes;
@@ -97,10 +109,16 @@ nlohmann::ordered_json summary_json(const CheckpointSummary& s, bool with_tensor
       {"bytes_by_dtype", s.bytes_by_dtype},
       {"total_bytes", s.total_bytes},
   };
+  if (!s.format.empty()) {
+    out["format"] = s.format;
+    auto metadata = nlohmann::ordered_json::object();
+    for (const auto& m : s.metadata) metadata[m.key] = {{"type", m.type}, {"value", m.json}};
+    out["metadata"] = std::move(metadata);
+  }
   if (with_tensors) {
     auto tensors = nlohmann::ordered_json::array();
     for (const auto& t : s.tensors)
-      tensors.push_back({{"name", t.name}, {"dtype", std::string(dtype_name(t.dtype))}, {"shape", t.shape}});
+      tensors.push_back({{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}});
     out["tensors"] = std::move(tensors);
   }
   return out;
@@ -118,6 +136,16 @@ std::string summary_json_text(const CheckpointSummary& s, bool with_tensors) {
       out += "[";
       for (size_t i = 0; i < value.size(); ++i) out += (i == 0 ? "\n    " : ",\n    ") + value[i].dump();
       out += value.empty() ? "]" : "\n  ]";
+    } else if (key == "metadata") {  // one line per key; GGUF strings need not be valid UTF-8
+      constexpr auto kReplace = nlohmann::ordered_json::error_handler_t::replace;
+      out += "{";
+      const char* item_separator = "\n    ";
+      for (const auto& [k, v] : value.items()) {
+        out += item_separator + nlohmann::ordered_json(k).dump(-1, ' ', false, kReplace) + ": " +
+               v.dump(-1, ' ', false, kReplace);
+        item_separator = ",\n    ";
+      }
+      out += value.empty() ? "}" : "\n  }";
     } else {
       out += value.dump();
     }
@@ -137,10 +165,12 @@ std::string summary_text(const CheckpointSummary& s, bool with_tensors) {
       {"size", bytes_value(s.total_bytes, number_width)},
   };
   for (const auto& [dtype, bytes] : s.bytes_by_dtype) rows.push_back({"  " + dtype, bytes_value(bytes, number_width)});
+  if (!s.format.empty()) rows.insert(rows.begin() + 1, {"format", s.format});
   size_t label_width = 0;
   for (const auto& r : rows) label_width = std::max(label_width, r.first.size());
   std::string out;
   for (const auto& [label, value] : rows) out += pad_right(label, label_width + 2) + value + "\n";
+  if (!s.format.empty()) out += "\n" + metadata_table(s.metadata);
   if (with_tensors) out += "\n" + tensor_table(s.tensors);
   return out;
 }

@@ -15,8 +15,16 @@ namespace alloy {
 
 struct TensorSummary {
   std::string name;
-  DType dtype = DType::F32;
-  Shape shape;  // as stored (row-major, outermost first)
+  std::string dtype;  // as stored: "BF16", or a GGUF tensor's ggml type ("Q4_K")
+  Shape shape;        // row-major, outermost first (a GGUF tensor's ne reversed)
+};
+
+// A GGUF metadata entry as inspect shows it.
+struct MetadataSummary {
+  std::string key;
+  std::string type;  // "u32", "string", "array"
+  std::string text;  // the value, arrays shortened: gguf_value_text
+  nlohmann::ordered_json json;  // the value; arrays past 16 elements as {count, element_type, head}
 };
 
 struct CheckpointSummary {
@@ -29,19 +37,26 @@ struct CheckpointSummary {
   std::map<std::string, uint64_t> bytes_by_dtype;  // "F32" -> bytes
   uint64_t total_bytes = 0;
   std::vector<TensorSummary> tensors;  // storage order
+  // GGUF files only (empty for safetensors): "GGUF v3", and the metadata in file order.
+  std::string format;
+  std::vector<MetadataSummary> metadata;
 };
 
-// Opens and validates the checkpoint; throws Error naming the path and the problem.
+// Opens and validates the checkpoint; throws Error naming the path and the problem. A path ending
+// in .gguf is read as a GGUF model (a split part opens the whole set): summarize_gguf.
 CheckpointSummary summarize_checkpoint(const std::filesystem::path& path);
+CheckpointSummary summarize_gguf(const std::filesystem::path& path);  // inspect_gguf.cpp
 
 // One JSON object with keys path, architecture, model_type, num_layers, tensor_count,
-// parameter_count, bytes_by_dtype, total_bytes and, with_tensors, tensors [{name, dtype, shape}].
+// parameter_count, bytes_by_dtype, total_bytes, (GGUF) format and metadata {key: {type, value}}
+// and, with_tensors, tensors [{name, dtype, shape}].
 nlohmann::ordered_json summary_json(const CheckpointSummary& summary, bool with_tensors);
 
 // summary_json as text: indented, one line per tensor; ends with '\n'.
 std::string summary_json_text(const CheckpointSummary& summary, bool with_tensors);
 
-// Aligned "label  value" lines, then (with_tensors) a name/dtype/shape table; ends with '\n'.
+// Aligned "label  value" lines, (GGUF) a key/type/value metadata table, then (with_tensors) a
+// name/dtype/shape table; ends with '\n'.
 std::string summary_text(const CheckpointSummary& summary, bool with_tensors);
 
 std::string with_thousands(uint64_t n);  // 1234567 -> "1,234,567"

@@ -32,9 +32,9 @@ int run_inspect(const InspectOptions& o) {
 void add_inspect_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<InspectOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "inspect", "Validate a checkpoint (model directory or .safetensors file) and summarize it: "
-                 "architecture, layers, tensors, parameters, bytes by dtype");
-  cmd->add_option("path", o->path, "Model directory or .safetensors file")->required();
+      "inspect", "Validate a checkpoint (model directory, .safetensors or .gguf file) and summarize it: "
+                 "architecture, layers, tensors, parameters, bytes by dtype; for GGUF also its metadata");
+  cmd->add_option("path", o->path, "Model directory, .safetensors file or .gguf file (any part of a split set)")->required();
   cmd->add_flag("--tensors", o->tensors, "Also list every tensor: name, dtype, shape");
   cmd->add_flag("--json", o->json, "Print one JSON object instead of text");
   cmd->callback([o, &exit_code] { exit_code = run_inspect(*o); });
