@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "methods/method.h"
-#include "methods/stream_select.h"
+#include "methods/blocks/stream_select.h"
 #include "util/error.h"
 
 namespace alloy {

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "methods/method.h"
-#include "methods/vector_math.h"
+#include "methods/blocks/vector_math.h"
 
 namespace alloy {
 

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "methods/method.h"
-#include "methods/vector_math.h"
+#include "methods/blocks/vector_math.h"
 #include "util/vectorize.h"
 #include "util/error.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "methods/method.h"
-#include "methods/vector_math.h"
+#include "methods/blocks/vector_math.h"
 #include "util/error.h"
 
 namespace alloy {

@@ -10,7 +10,7 @@
 #include <random>
 
 #include "../../tests/method_harness.h"
-#include "methods/counter_rng.h"
+#include "methods/blocks/counter_rng.h"
 
 namespace alloy {
 namespace {

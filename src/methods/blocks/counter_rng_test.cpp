@@ -1,4 +1,4 @@
-#include "methods/counter_rng.h"
+#include "methods/blocks/counter_rng.h"
 #include "util/lanes.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "methods/stream_select.h"
+#include "methods/blocks/stream_select.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "methods/vector_math.h"
+#include "methods/blocks/vector_math.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
-#include "methods/row_ranks.h"
+#include "methods/blocks/row_ranks.h"
 
-#include "methods/top_k.h"
+#include "methods/blocks/top_k.h"
 #include "tensor/convert.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "methods/top_k.h"
+#include "methods/blocks/top_k.h"
 
 #include "util/error.h"
 

@@ -1,4 +1,4 @@
-#include "methods/sparsify.h"
+#include "methods/blocks/sparsify.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <limits>
 #include <memory>
 
-#include "methods/keep_bits.h"
+#include "methods/blocks/keep_bits.h"
 #include "util/error.h"
 #include "util/lanes.h"
 #include "util/vectorize.h"
@@ -220,16 +220,43 @@ std::string sparsify_params_error(Sparsification kind, const SparsifyParams& p) 
   return "";
 }
 
-std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kind,
-                                       const std::vector<SparsifyParams>& params, bool rescale) {
+namespace {
+
+// plan_masks's state for one tensor: each task vector's mask, the magnitude selectors that find its
+// cuts, and the sums that rescale it.
+struct MaskPlanning {
+  std::vector<TaskVectorMask> masks;
+  std::vector<std::unique_ptr<TopKSelector>> upper, lower;
+  std::vector<char> share_first_pass, share_sample;
+  std::vector<char> sums_pass;  // rescaled random masks: Σ|δ| and Σ|mask·δ| in one pass
+  std::vector<double> before, after;  // Σ|δ| and Σ|kept δ|
+  // The rescale pass's keep decisions, remembered as bits for the merge when they fit the budget:
+  // reading a bit back costs less than ranking a row again (DELLA) or drawing again (DARE).
+  std::vector<std::shared_ptr<std::vector<uint32_t>>> kept;
+};
+
+// Each task vector's rule (and its selectors, or its random stream), from its parameters.
+MaskPlanning choose_rules(const MergeCall& call, Sparsification kind, const std::vector<SparsifyParams>& params,
+                          bool rescale) {
   using Rule = TaskVectorMask::Rule;
   const size_t inputs = call.size();
   const int64_t n = call.numel();
-  if (call.base < 0) call.fail_here("a base model is required for task vectors");
-  std::vector<TaskVectorMask> masks(inputs);
-  std::vector<std::unique_ptr<TopKSelector>> upper(inputs), lower(inputs);
-  std::vector<char> share_first_pass(inputs, 0), share_sample(inputs, 0);
-  std::vector<char> sums_pass(inputs, 0);  // rescaled random masks: Σ|δ| and Σ|mask·δ| in one pass
+  MaskPlanning planning;
+  planning.masks.resize(inputs);
+  planning.upper.resize(inputs);
+  planning.lower.resize(inputs);
+  planning.share_first_pass.assign(inputs, 0);
+  planning.share_sample.assign(inputs, 0);
+  planning.sums_pass.assign(inputs, 0);
+  planning.before.assign(inputs, 0.0);
+  planning.after.assign(inputs, 0.0);
+  planning.kept.resize(inputs);
+  std::vector<TaskVectorMask>& masks = planning.masks;
+  std::vector<std::unique_ptr<TopKSelector>>& upper = planning.upper;
+  std::vector<std::unique_ptr<TopKSelector>>& lower = planning.lower;
+  std::vector<char>& share_first_pass = planning.share_first_pass;
+  std::vector<char>& share_sample = planning.share_sample;
+  std::vector<char>& sums_pass = planning.sums_pass;
   for (size_t i = 0; i < inputs; ++i) {
     if (static_cast<int>(i) == call.base) continue;
     const SparsifyParams& p = params[i];
@@ -289,23 +316,63 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       sums_pass[i] = rescale;
     }
   }
-
-  // The passes: every selector advances in step, and rescaled random masks sum in the first pass.
-  std::vector<double> before(inputs, 0.0), after(inputs, 0.0);
-  std::vector<double> masked;
-  std::vector<uint32_t> magnitude;
-  MaskScratch scratch;
-  // The rescale pass's keep decisions are remembered as bits for the merge, when they fit the
-  // budget: reading a bit back costs less than ranking a row again (DELLA) or drawing again (DARE).
-  std::vector<std::shared_ptr<std::vector<uint32_t>>> kept(inputs);
   {
     size_t random = 0;
     for (size_t i = 0; i < inputs; ++i) random += sums_pass[i];
     const size_t words = keep_words(n);
     if (random > 0 && words * sizeof(uint32_t) * random <= kKeptBitsBudget)
       for (size_t i = 0; i < inputs; ++i)
-        if (sums_pass[i]) kept[i] = std::make_shared<std::vector<uint32_t>>(words, 0);
+        if (sums_pass[i]) planning.kept[i] = std::make_shared<std::vector<uint32_t>>(words, 0);
   }
+  return planning;
+}
+
+// A random mask's rescale sums over block b (its first pass), keeping its decisions' bits.
+void sum_first_pass(MaskPlanning& planning, size_t i, const RowBlock& b, const float* base, MaskScratch& scratch) {
+  using Rule = TaskVectorMask::Rule;
+  const int64_t at = b.first_element(), len = b.size();
+  std::vector<std::shared_ptr<std::vector<uint32_t>>>& kept = planning.kept;
+  std::vector<double>& before = planning.before;
+  std::vector<double>& after = planning.after;
+  std::vector<TaskVectorMask>& masks = planning.masks;
+  if (static_cast<uint32_t>(at) <= UINT32_MAX - static_cast<uint32_t>(len)) {
+    // (a block whose counters do not wrap their low 32 bits: one key, one fused loop)
+    const TaskVectorMask& m = masks[i];
+    const uint32_t key = m.rng.key_for(static_cast<uint32_t>(static_cast<uint64_t>(at) >> 32));
+    uint32_t* bits = kept[i] ? kept[i]->data() : nullptr;
+    double all = 0, kept_sum = 0;
+    if (m.rule == Rule::Bernoulli) {
+      bernoulli_abs_sums(b.inputs[i], base, len, m.rng, key, static_cast<uint32_t>(at),
+                         static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1), all, kept_sum, bits,
+                         static_cast<uint64_t>(at));
+    } else {
+      const uint32_t* last = della_thresholds(m, b.inputs[i], base, len, b.cols, scratch);
+      thresholded_abs_sums(b.inputs[i], base, len, last, m.rng, key, static_cast<uint32_t>(at), all, kept_sum,
+                           bits, static_cast<uint64_t>(at));
+    }
+    before[i] += all;
+    after[i] += kept_sum;
+  } else {
+    std::vector<double> masked(static_cast<size_t>(len));  // (rare: counters that wrap)
+    apply_mask(masks[i], at, len, b.cols, b.inputs[i], base, masked.data(), scratch);
+    before[i] += abs_delta_sum(b.inputs[i], base, len);
+    after[i] += abs_sum(masked.data(), len);
+    // A non-zero masked entry was kept; a zero δ is the same kept or not.
+    if (kept[i]) set_bits_of_nonzero(masked.data(), len, static_cast<uint64_t>(at), kept[i]->data());
+  }
+}
+
+// The passes over the tensor: every selector advances in step, and rescaled random masks sum in
+// the first pass.
+void run_passes(const MergeCall& call, MaskPlanning& planning) {
+  const size_t inputs = call.size();
+  std::vector<std::unique_ptr<TopKSelector>>& upper = planning.upper;
+  std::vector<std::unique_ptr<TopKSelector>>& lower = planning.lower;
+  const std::vector<char>& share_first_pass = planning.share_first_pass;
+  const std::vector<char>& share_sample = planning.share_sample;
+  const std::vector<char>& sums_pass = planning.sums_pass;
+  std::vector<uint32_t> magnitude;
+  MaskScratch scratch;
   auto pending = [&](bool first) {
     for (size_t i = 0; i < inputs; ++i)
       if ((upper[i] && !upper[i]->done()) || (lower[i] && !lower[i]->done()) || (first && sums_pass[i])) return true;
@@ -348,31 +415,7 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
           if (low) lower[i]->add(at, magnitude.data(), b.inputs[i], base, len);
         }
         if (waits && !upper[i]->sampling()) lower[i]->adopt_sample(*upper[i], at + len);
-        if (first && sums_pass[i] && static_cast<uint32_t>(at) <= UINT32_MAX - static_cast<uint32_t>(len)) {
-          // (a block whose counters do not wrap their low 32 bits: one key, one fused loop)
-          const TaskVectorMask& m = masks[i];
-          const uint32_t key = m.rng.key_for(static_cast<uint32_t>(static_cast<uint64_t>(at) >> 32));
-          uint32_t* bits = kept[i] ? kept[i]->data() : nullptr;
-          double all = 0, kept_sum = 0;
-          if (m.rule == Rule::Bernoulli) {
-            bernoulli_abs_sums(b.inputs[i], base, len, m.rng, key, static_cast<uint32_t>(at),
-                               static_cast<uint32_t>(CounterRng::cutoff(m.density) - 1), all, kept_sum, bits,
-                               static_cast<uint64_t>(at));
-          } else {
-            const uint32_t* last = della_thresholds(m, b.inputs[i], base, len, b.cols, scratch);
-            thresholded_abs_sums(b.inputs[i], base, len, last, m.rng, key, static_cast<uint32_t>(at), all, kept_sum,
-                                 bits, static_cast<uint64_t>(at));
-          }
-          before[i] += all;
-          after[i] += kept_sum;
-        } else if (first && sums_pass[i]) {
-          masked.resize(static_cast<size_t>(len));
-          apply_mask(masks[i], at, len, b.cols, b.inputs[i], base, masked.data(), scratch);
-          before[i] += abs_delta_sum(b.inputs[i], base, len);
-          after[i] += abs_sum(masked.data(), len);
-          // A non-zero masked entry was kept; a zero δ is the same kept or not.
-          if (kept[i]) set_bits_of_nonzero(masked.data(), len, static_cast<uint64_t>(at), kept[i]->data());
-        }
+        if (first && sums_pass[i]) sum_first_pass(planning, i, b, base, scratch);
       }
     }, 1 << 14, wanted);
     for (size_t i = 0; i < inputs; ++i) {
@@ -381,7 +424,23 @@ std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kin
       if (lower[i]) lower[i]->end_pass();
     }
   }
+}
 
+}  // namespace
+
+std::vector<TaskVectorMask> plan_masks(const MergeCall& call, Sparsification kind,
+                                       const std::vector<SparsifyParams>& params, bool rescale) {
+  using Rule = TaskVectorMask::Rule;
+  if (call.base < 0) call.fail_here("a base model is required for task vectors");
+  MaskPlanning planning = choose_rules(call, kind, params, rescale);
+  run_passes(call, planning);
+  const size_t inputs = call.size();
+  std::vector<TaskVectorMask>& masks = planning.masks;
+  std::vector<std::unique_ptr<TopKSelector>>& upper = planning.upper;
+  std::vector<std::unique_ptr<TopKSelector>>& lower = planning.lower;
+  std::vector<double>& before = planning.before;
+  std::vector<double>& after = planning.after;
+  std::vector<std::shared_ptr<std::vector<uint32_t>>>& kept = planning.kept;
   for (size_t i = 0; i < inputs; ++i) {
     TaskVectorMask& m = masks[i];
     if (upper[i]) {

@@ -1,4 +1,4 @@
-#include "methods/sign_consensus.h"
+#include "methods/blocks/sign_consensus.h"
 
 #include <gtest/gtest.h>
 

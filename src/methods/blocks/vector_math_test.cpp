@@ -1,10 +1,10 @@
-#include "methods/vector_math.h"
+#include "methods/blocks/vector_math.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "../../tests/method_harness.h"
+#include "../../../tests/method_harness.h"
 
 namespace alloy {
 namespace {

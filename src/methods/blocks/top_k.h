@@ -107,7 +107,7 @@ class TopKSelector {
   // Pending: counting the first eighth. Open: past it, counting only what is above the window and
   // remembering what is in it. Lost: more elements in the window than the limit; the first pass
   // is made again without a window. Counting: the estimated bucket is too crowded to remember (in
-  // bf16 task vectors, mostly one value repeated 100 000s of times); past the first eighth the
+  // bf16 task vectors, mostly one value repeated many times); past the first eighth the
   // elements holding its majority value are counted block by block, and the others remembered.
   // Zero: the first eighth has fewer non-zero elements than its share of k, so the k-th largest is
   // likely an exact zero (sparse task vectors); past it only the zeros are counted, and when the

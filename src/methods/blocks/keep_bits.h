@@ -3,7 +3,6 @@
 //
 // Lane-interleaved in groups of 256 elements, so that the eight lanes of a vector loop set and
 // read them without horizontal steps: element e is bit (e / 8) mod 32 of word 8·(e / 256) + e mod 8.
-// (Packing eight lanes into a byte took a third of DARE's rescale loop.)
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -9,10 +9,10 @@
 #include <tuple>
 #include <vector>
 
-#include "methods/counter_rng.h"
+#include "methods/blocks/counter_rng.h"
 #include "methods/merge_call.h"
-#include "methods/row_ranks.h"
-#include "methods/top_k.h"
+#include "methods/blocks/row_ranks.h"
+#include "methods/blocks/top_k.h"
 
 namespace alloy {
 

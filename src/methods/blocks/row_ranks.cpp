@@ -1,4 +1,4 @@
-#include "methods/row_ranks.h"
+#include "methods/blocks/row_ranks.h"
 
 #include <algorithm>
 #include <bit>
@@ -148,14 +148,13 @@ void doubled_mean_ranks(const uint32_t* key, int64_t n, uint32_t* out, RankScrat
     give_groups(scratch.items.data(), m, zeros, group_value, out);
     return;
   }
-  // bf16 task vectors are small multiples of an ulp: almost every magnitude has a zero low half
-  // (95% in the bench family), and a row's high halves span ~1100 values (of which ~250 occur).
-  // Such a row is ranked without moving its items: a count per high half, then a pass over the
-  // counters that gives each its group's value, then one lookup per entry. The keys with a
-  // non-zero low half order after their high half's other keys, among themselves by low half; the
-  // counters hold them too, and they get their values apart. 2.5–3.5 ns per element on the bench
-  // family's rows, against 3.7–4.7 for ranks that break ties by index (a counter read,
-  // incremented and written back per entry: the loads wait on the stores before them).
+  // bf16 task vectors are small multiples of an ulp: almost every magnitude has a zero low half,
+  // and a row's high halves span a few thousand values at most. Such a row is ranked without
+  // moving its items: a count per high half, then a pass over the counters that gives each its
+  // group's value, then one lookup per entry. The keys with a non-zero low half order after their
+  // high half's other keys, among themselves by low half; the counters hold them too, and they get
+  // their values apart. (Ranks that break ties by index would read, increment and write back a
+  // counter per entry: the loads wait on the stores before them.)
   const size_t slots = size_t{span} + 1, sinks = slots;
   scratch.slots.resize(len);
   uint16_t* slot = scratch.slots.data();

@@ -1,14 +1,7 @@
 // StreamSelect: exact order statistics (the element of a given rank) of a sequence of 64-bit keys
 // too large to keep in memory, found by reading the sequence again: each pass histograms the next
 // 16 bits of the keys that still match the prefix chosen so far, until few enough candidates are
-// left to collect and pick in memory. Methods that threshold a whole tensor on a derived value
-// (sce's top-k over the variance across models, arcee_fusion's quantiles of importance) recompute
-// the keys on every pass, so memory stays bounded by one histogram and one candidate buffer per
-// target, whatever the tensor's size.
-//
-// Order: ascending key, equal keys by DEScending element index. So with n elements, rank n - k
-// is the k-th largest when ties go to the lower index (top-k), and an element is among the top k
-// exactly when (key, index) >= the pick of rank n - k in this order (see `at_or_above`).
+// left to pick in memory. Memory stays one histogram and one candidate buffer per target.
 #pragma once
 #include <algorithm>
 #include <bit>
@@ -29,6 +22,12 @@ inline double key_value(uint64_t key) {
   return std::bit_cast<double>((key >> 63) ? key & ~(uint64_t{1} << 63) : ~key);
 }
 
+// Methods that threshold a whole tensor on a derived value (sce's top-k over the variance across
+// models, arcee_fusion's quantiles of importance) recompute the keys on every pass.
+//
+// Order: ascending key, equal keys by DEScending element index. So with n elements, rank n - k
+// is the k-th largest when ties go to the lower index (top-k), and an element is among the top k
+// exactly when (key, index) >= the pick of rank n - k in this order (see `at_or_above`).
 class StreamSelect {
  public:
   struct Pick {

@@ -1,4 +1,4 @@
-#include "methods/sparsify.h"
+#include "methods/blocks/sparsify.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <numeric>
 #include <random>
 
-#include "../../tests/method_harness.h"
+#include "../../../tests/method_harness.h"
 
 namespace alloy {
 namespace {

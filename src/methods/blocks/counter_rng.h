@@ -1,11 +1,6 @@
 // CounterRng: a counter-based random generator. Each draw is a pure function of a key (seed,
 // stream name, stream index) and a counter (the element index), so random masks are identical for
 // any thread count, chunking or evaluation order. Used by DARE and DELLA masks.
-//
-// A draw is 32 bits: two rounds of a 32-bit integer mixer (Wellons' "lowbias32") keyed in between,
-// so that a mask loop vectorises (eight 32-bit lanes; a 64-bit mixer would need 64-bit multiplies,
-// which AVX2 lacks). For a fixed key and the high half of the counter, a draw is a bijection of the
-// low half: 2^32 consecutive elements never repeat a draw. Keep probabilities resolve to 2^-32.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -49,6 +44,10 @@ __attribute__((always_inline)) inline void mix32_lanes(Lanes& x) {
 // A 64-bit hash of a string (FNV-1a folded through mix64), stable across platforms and versions.
 uint64_t hash_string(std::string_view s);
 
+// A draw is 32 bits: two rounds of a 32-bit integer mixer (Wellons' "lowbias32") keyed in between,
+// so that a mask loop vectorises (eight 32-bit lanes; a 64-bit mixer would need 64-bit multiplies,
+// which AVX2 lacks). For a fixed key and the high half of the counter, a draw is a bijection of the
+// low half: 2^32 consecutive elements never repeat a draw. Keep probabilities resolve to 2^-32.
 class CounterRng {
  public:
   CounterRng() = default;
