@@ -98,6 +98,31 @@ TEST(EvalE2E, ReproducesEveryCellOfLlamaCppsPerplexityTable) {
   EXPECT_EQ(checked, 20);
 }
 
+// `alloy merge --eval` scores the merged model as `alloy eval` does: the soup's row of ppl.md.
+TEST(EvalE2E, MergeWithEvalPrintsTheMergedModelsPerplexity) {
+  TempDir tmp;
+  const std::string out = (tmp / "soup").string();
+  auto r = run_alloy_apart({"merge", (fs::path(ALLOY_SOURCE_DIR) / "examples/stories260K_soup.yml").string(), out,
+                            "-q", "--eval", (kData / "eval/python.txt").string()},
+                           ALLOY_SOURCE_DIR);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string header, row;
+  std::getline(lines, header);
+  std::getline(lines, row);
+  EXPECT_NE(header.find("python.txt"), std::string::npos) << r.out;
+  ASSERT_EQ(row.rfind(out, 0), 0u) << r.out;
+  const double ppl = std::stod(row.substr(out.size()));
+  EXPECT_NEAR(ppl, 19.5, 0.01 * 19.5 + 0.05);  // ppl.md: the linear average on python.txt
+
+  auto missing = run_alloy("merge '" + (fs::path(ALLOY_SOURCE_DIR) / "examples/stories260K_soup.yml").string() +
+                               "' '" + (tmp / "never").string() + "' --eval '" + (tmp / "none.txt").string() + "'",
+                           ALLOY_SOURCE_DIR);
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.output.find("none.txt"), std::string::npos) << missing.output;
+  EXPECT_FALSE(fs::exists(tmp / "never"));  // refused before merging
+}
+
 TEST(EvalE2E, ExplainsWhatIsWrong) {
   auto no_text = run_alloy("eval '" + (kData / "base").string() + "'");
   EXPECT_NE(no_text.status, 0);

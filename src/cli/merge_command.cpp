@@ -3,11 +3,13 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "eval/evaluate.h"
 #include "exec/run_merge.h"
 #include "util/error.h"
 #include "util/size_text.h"
@@ -29,6 +31,7 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     std::string input_cache = "auto", output_cache = "auto";
     bool quiet = false, no_fsync = false, safe_serialization = true;
     std::vector<CLI::Option*> ignored;  // mergekit options with no meaning here
+    std::vector<std::string> eval_texts;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("recipe", args->opt.recipe, "YAML recipe (mergekit format)")->required();
@@ -62,6 +65,8 @@ void add_merge_command(CLI::App& app, int& exit_code) {
                   "gradient position of the final norm and lm_head (0 as mergekit >= 0.1.2; 1 = the last "
                   "layer's value, as earlier mergekit)")
       ->capture_default_str();
+  cmd->add_option("--eval", args->eval_texts,
+                  "after the merge, print the merged model's perplexity on these text files (as alloy eval does)");
   cmd->add_flag("--safe-serialization,!--no-safe-serialization", args->safe_serialization,
                 "write safetensors (the only output format; --no-safe-serialization is refused)");
   // mergekit-yaml options about GPUs, pickles and Python's threads: nothing here to act on them.
@@ -99,6 +104,8 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     if (!ignored.empty() && opt.notice)
       opt.notice("ignoring " + ignored + ": mergekit options with no meaning here (alloy merges local "
                  "checkpoints on the CPU)");
+    for (const std::string& text : args->eval_texts)
+      if (!std::filesystem::is_regular_file(text)) fail("--eval: no text file at ", text);
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -109,6 +116,17 @@ void add_merge_command(CLI::App& app, int& exit_code) {
         std::printf("merged %zu tensors into %zu shard%s at %s: %.3f GB written, %.3f GB read, %.2f s, %.2f GB/s\n",
                     s.tensors, s.shards, s.shards == 1 ? "" : "s", opt.out.c_str(), s.bytes_written / 1e9,
                     s.bytes_read / 1e9, s.seconds, s.seconds > 0 ? (s.bytes_written + s.bytes_read) / 1e9 / s.seconds : 0.0);
+      if (!args->eval_texts.empty()) {
+        EvalRequest request;
+        request.models = {opt.out.string()};
+        request.texts = args->eval_texts;
+        try {
+          std::string table = eval_table(evaluate(request));
+          std::fwrite(table.data(), 1, table.size(), stdout);
+        } catch (const Error& e) {
+          rethrow_with("merged into " + opt.out.string() + ", but --eval failed", e);
+        }
+      }
       exit_code = 0;
     } catch (const Error& e) {
       if (g_cancel.load()) {
