@@ -1,11 +1,7 @@
 // The temporary directory a merge writes into, beside its destination: ".alloy-tmp-<name>-<pid>".
-// A merge removes it on any error or signal it can catch; a process killed outright (SIGKILL, the
-// OOM killer, a power loss) cannot, and leaves up to a whole model's worth of shards behind. So a
-// running merge holds an exclusive flock on a lock file inside it (a regular file: NFS passes
-// locks on files, not on directories, to the server), and the next merge to the same destination
-// removes the directories whose process is gone and whose lock nobody holds. The lock file goes
-// only once the directory is in place (move_into_place), and last when one is removed
-// (remove_temp_dir), so that no moment leaves a directory of shards that no rule removes.
+// A merge removes it on any error or signal it can catch; for a process killed outright, the next
+// merge to the same destination removes the directories whose process is gone and whose lock
+// (an flock held by the running merge) nobody holds.
 #pragma once
 #include <sys/types.h>
 
@@ -16,8 +12,10 @@ namespace alloy {
 
 std::filesystem::path temp_dir_for(const std::filesystem::path& dest, pid_t pid);
 
-// The lock file's name inside a temporary directory (not part of the output: it is not fsynced,
-// and goes once the directory is in place).
+// The lock file's name inside a temporary directory (not part of the output: it is not fsynced).
+// A regular file, since NFS passes locks on files, not on directories, to the server. It goes only
+// once the directory is in place (move_into_place), and last when one is removed (remove_temp_dir),
+// so that no moment leaves a directory of shards that no rule removes.
 inline constexpr const char* kTempDirLockFile = ".alloy-lock";
 
 // Creates the lock file of a new temporary directory and locks it without waiting: the descriptor

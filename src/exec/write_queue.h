@@ -1,9 +1,6 @@
-// WriteQueue: one thread that makes every output write of a merge, in the order blocks finish.
-// Writers to one file take turns on its lock in the kernel, so more than one writing thread gains
-// nothing: the others spin on the lock. With the writes on their own thread, compute threads hand
-// a filled buffer over and go on, and never wait for the file's lock or for the disk (write-back
-// hints and the requests for background flushes run here too). Bounded: push() waits while `limit`
-// bytes are queued.
+// WriteQueue: one thread that makes every output write of a merge, in the order blocks finish, so
+// that compute threads hand a filled buffer over and never wait for the file's lock or the disk.
+// Bounded: push() waits while `limit` bytes are queued.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -22,6 +19,9 @@
 
 namespace alloy {
 
+// Writers to one file take turns on its lock in the kernel, so more than one writing thread gains
+// nothing: the others spin on the lock. Write-back hints and the requests for background flushes
+// run on this thread too.
 class WriteQueue {
  public:
   struct Write {
@@ -69,7 +69,7 @@ class WriteQueue {
 
   // Per descriptor, the bytes written and not yet handed to the disk: the range that bounds them
   // (the blocks of a tensor finish out of order on different threads, so not a run: handing over
-  // each run of adjacent writes made 1 947 calls for a 1 GB output where 118 do), how many, and
+  // each run of adjacent writes would make a call per few blocks), how many, and
   // the bytes handed over since the file's last flush request.
   struct Unhanded {
     int fd = -1;

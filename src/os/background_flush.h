@@ -1,20 +1,7 @@
 // BackgroundFlush: makes written output durable while the merge is still computing, on a thread of
-// its own, so that the final fsync has little left to do.
-//
-// Why: handing pages to the disk early (sync_file_range) is not enough. A disk with a volatile write
-// cache (a virtual disk backed by the host's page cache, most consumer SSDs) acknowledges written
-// pages at once and does the durable work when it is told to flush, which only fsync does. Measured
-// on the development VM: 1 GB fully written back before the fsync still took 1.4 s to fsync. With
-// fdatasync running back to back beside the merge, that work overlaps the computation.
-//
-// A request for a descriptor coalesces with any not yet started for it (each fdatasync covers
-// every write before it). A failed fdatasync is reported once, naming the file, through `on_error`:
-// the kernel reports a write-back error once per open file (to the first fsync after it), and the
-// final fsync uses the same descriptor, so the merge must fail here.
-//
-// With `drop_flushed`, each successful fdatasync is followed by dropping the file's clean pages
-// from the page cache (what it made durable): the output is on the disk, and the pages freed are
-// the next ones the merge's writes take (run_merge.h: --output-cache).
+// its own, so that the final fsync has little left to do. Handing pages to the disk early
+// (sync_file_range) is not enough: a disk with a volatile write cache does the durable work only
+// when told to flush, which only fsync does.
 #pragma once
 #include <condition_variable>
 #include <exception>
@@ -25,6 +12,14 @@
 
 namespace alloy {
 
+// A request for a descriptor coalesces with any not yet started for it (each fdatasync covers
+// every write before it). A failed fdatasync is reported once, naming the file, through `on_error`:
+// the kernel reports a write-back error once per open file (to the first fsync after it), and the
+// final fsync uses the same descriptor, so the merge must fail here.
+//
+// With `drop_flushed`, each successful fdatasync is followed by dropping the file's clean pages
+// from the page cache (what it made durable): the output is on the disk, and the pages freed are
+// the next ones the merge's writes take (run_merge.h: --output-cache).
 class BackgroundFlush {
  public:
   explicit BackgroundFlush(std::function<void(std::exception_ptr)> on_error, bool drop_flushed = false);

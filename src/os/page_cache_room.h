@@ -1,12 +1,7 @@
 // How much of the inputs the page cache can hold, and so whether a merge keeps its input pages
-// cached once it has read them. A merge reads each input byte once (a second pass of a method
-// reads it before it is released). Inputs that fit stay cached for the next merge of the same
-// models, the usual way of trying recipes; inputs larger than the memory that could cache them
-// cannot stay anyway, so keeping them only makes the kernel reclaim them under pressure and evict
-// the machine's other cached files (or, in a container, fill the cgroup's limit) first. The
-// output of a durable merge is on the disk once flushed: its pages stay cached where they fit
-// beside the inputs (a conversion or an evaluation reading the merge next reads it from memory),
-// and otherwise leave, before they would push the inputs out.
+// cached once read: inputs that fit stay cached for the next merge of the same models; inputs
+// larger than that room cannot stay anyway, and keeping them only evicts the machine's other files
+// (or, in a container, fills the cgroup's limit) first.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -16,6 +11,11 @@
 #include <vector>
 
 namespace alloy {
+
+// A merge reads each input byte once (a second pass of a method reads it before it is released).
+// The output of a durable merge is on the disk once flushed: its pages stay cached where they fit
+// beside the inputs (a conversion or an evaluation reading the merge next reads it from memory),
+// and otherwise leave, before they would push the inputs out.
 
 // What a merge does with its input pages (the --input-cache option) or with its output's pages
 // once they are durable (--output-cache).

@@ -32,8 +32,7 @@ namespace {
 // of a file the caller neither owns nor may write as cached (so that one user cannot watch
 // another's reads), and a prefetch that trusted it skipped everything in a model store shared
 // between users. Root and the owner see the truth. (A one-byte RWF_NOWAIT read would tell
-// anyone, but starts a readahead from the probed byte: it read 0.65 GB twice for the large bench
-// family's 8.8 GB, into tensors already dropped.)
+// anyone, but starts a readahead from the probed byte, into tensors perhaps already dropped.)
 bool mincore_truthful(int fd) {
   struct stat st {};
   return fd >= 0 && ::fstat(fd, &st) == 0 && (::geteuid() == 0 || st.st_uid == ::geteuid());
@@ -43,10 +42,9 @@ bool mincore_truthful(int fd) {
 
 void prefetch_pages(const void* p, uint64_t len, int fd) {
   // The kernel reads at most its readahead window per MADV_WILLNEED (max of the device's
-  // read_ahead_kb and its largest request: 128 KB on a default disk, 8 MB on the development VM),
-  // from the start of the range: one call for a whole tensor read its first few MB and left the
-  // rest to the page faults (large bench family, cold: 525 major faults, 7.4-10.3 s for linear;
-  // in chunks: 8 faults, 6.2-6.8 s). So the range goes in kChunk calls, each within any window;
+  // read_ahead_kb and its largest request, 128 KB on a default disk), from the start of the range:
+  // one call for a whole tensor would read its first few MB and leave the rest to the page
+  // faults. So the range goes in kChunk calls, each within any window;
   // and, where mincore can be trusted, a 2 MB region whose middle page is cached already is taken
   // to be cached (a merge from the page cache then costs one mincore per region, not a page-cache
   // walk of every page). The middle: a region's first and last pages may be shared with the

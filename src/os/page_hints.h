@@ -13,8 +13,7 @@ namespace alloy {
 // dropped page of one is mapped again from the page cache by the next read (a minor fault), while
 // dropped pages of private memory would read back as zeros.
 // Why outward: a page-cache folio of 2 MB is mapped whole by one fault, so a small tensor (a norm's
-// weights, a few KB) held its folio mapped when only the pages inside it were dropped, and the
-// small tensors a merge ends with added 2 MB per input each (medium linear: 41 -> 310 MB resident).
+// weights, a few KB) would hold its folio mapped if only the pages inside it were dropped.
 void release_pages(const void* p, uint64_t len);
 // Asks the kernel to read the pages overlapping [p, p + len) of a file mapping ahead
 // (asynchronously), all of them. Given the open file (`fd`), and where the kernel tells this
