@@ -21,6 +21,7 @@
 #include "fixtures/fixture_random.h"
 #include "util/size_text.h"
 #include "io/checkpoint.h"
+#include "test_support.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 
@@ -32,15 +33,8 @@ using nlohmann::json;
 
 class FixtureTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           cat("alloy_fixture_", ::getpid(), "_", info->test_suite_name(), "_", info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  testing::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
 };
 
 FixtureSpec small_spec(Family family) {
@@ -55,13 +49,6 @@ FixtureSpec small_spec(Family family) {
   s.dims.max_positions = 16;
   s.seed = 7;
   return s;
-}
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::vector<float> values_of(const Checkpoint& ck, const std::string& name) {
@@ -352,9 +339,9 @@ TEST_F(FixtureTest, SameSeedIsBitIdenticalOtherSeedDiffers) {
   for (const auto& entry : fs::recursive_directory_iterator(dir_ / "a")) {
     if (!entry.is_regular_file()) continue;
     const fs::path rel = fs::relative(entry.path(), dir_ / "a");
-    EXPECT_EQ(read_bytes(entry.path()), read_bytes(dir_ / "b" / rel)) << rel;
+    EXPECT_EQ(testing::read_file(entry.path()), testing::read_file(dir_ / "b" / rel)) << rel;
     if (rel.extension() == ".safetensors") {
-      EXPECT_NE(read_bytes(entry.path()), read_bytes(dir_ / "c" / rel)) << rel;
+      EXPECT_NE(testing::read_file(entry.path()), testing::read_file(dir_ / "c" / rel)) << rel;
     }
     ++files;
   }
@@ -370,7 +357,7 @@ TEST_F(FixtureTest, OutputDoesNotDependOnThreadsOrChunks) {
   write_fixture_model(spec, fixture_variant(spec, 1), dir_ / "one");
   spec.threads = 3;
   write_fixture_model(spec, fixture_variant(spec, 1), dir_ / "three");
-  EXPECT_EQ(read_bytes(dir_ / "one" / "model.safetensors"), read_bytes(dir_ / "three" / "model.safetensors"));
+  EXPECT_EQ(testing::read_file(dir_ / "one" / "model.safetensors"), testing::read_file(dir_ / "three" / "model.safetensors"));
 
   const FixtureTensor t{"w", {1000}, DType::F32, TensorInit::Normal};
   std::vector<float> whole(1000), parts(1000);
@@ -421,7 +408,7 @@ TEST_F(FixtureTest, TaskVectorStructure) {
   EXPECT_NEAR(nonzero(delta[3]) / n, spec.task.density, 0.015);
   // Zero: the weights file is byte-identical to the base's.
   EXPECT_EQ(nonzero(delta[4]), 0.0);
-  EXPECT_EQ(read_bytes(written[4].dir / "model.safetensors"), read_bytes(written[0].dir / "model.safetensors"));
+  EXPECT_EQ(testing::read_file(written[4].dir / "model.safetensors"), testing::read_file(written[0].dir / "model.safetensors"));
   // Sign conflict: opposite sign to the reference on `conflict_fraction` of the elements where
   // both are non-zero; dense itself.
   auto conflict_rate = [&](int ft, int ref, double* both_out) {
@@ -592,11 +579,10 @@ TEST(SizeText, ParsesSuffixes) {
 
 TEST_F(FixtureTest, CommandLine) {
   const std::string out = (dir_ / "fam").string();
-  const std::string cmd = cat(ALLOY_BINARY, " fixture ", out,
-                              " --family gpt2 --layers 1 --hidden 32 --vocab 64 --heads 2 --kinds dense,sparse "
-                              "--fine-tunes 3 --dtype bfloat16 --shard-size 4KB --extra-vocab 2 --seed 3 > ",
-                              (dir_ / "log.txt").string());
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const auto run = testing::run_alloy("fixture " + out +
+                                      " --family gpt2 --layers 1 --hidden 32 --vocab 64 --heads 2 --kinds dense,sparse "
+                                      "--fine-tunes 3 --dtype bfloat16 --shard-size 4KB --extra-vocab 2 --seed 3");
+  ASSERT_EQ(run.status, 0) << run.output;
   for (const char* m : {"base", "ft1", "ft2", "ft3"}) {
     auto ck = Checkpoint::open(dir_ / "fam" / m);
     EXPECT_TRUE(fs::exists(dir_ / "fam" / m / "model.safetensors.index.json")) << m;
@@ -605,12 +591,11 @@ TEST_F(FixtureTest, CommandLine) {
   }
   EXPECT_EQ(Checkpoint::open(dir_ / "fam" / "ft1")->config()["vocab_size"], 66);
   EXPECT_FALSE(fs::exists(dir_ / "fam" / "ft4"));
-  const std::string log = read_bytes(dir_ / "log.txt");
-  EXPECT_NE(log.find("ft3"), std::string::npos) << log;
+  EXPECT_NE(run.output.find("ft3"), std::string::npos) << run.output;
 
-  const std::string bad = cat(ALLOY_BINARY, " fixture ", out, " --kinds dense,bogus 2> ", (dir_ / "err.txt").string());
-  EXPECT_NE(std::system(bad.c_str()), 0);
-  EXPECT_NE(read_bytes(dir_ / "err.txt").find("bogus"), std::string::npos);
+  const auto bad = testing::run_alloy_apart({"fixture", out, "--kinds", "dense,bogus"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("bogus"), std::string::npos) << bad.err;
 }
 
 }  // namespace

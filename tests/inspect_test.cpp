@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "cli/inspect.h"
-#include "cli_runner.h"
 #include "io/checkpoint.h"
+#include "test_support.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 
@@ -28,46 +28,12 @@ using nlohmann::json;
 
 const fs::path kStoriesBase = fs::path(ALLOY_SHARED_DIR) / "stories260K" / "base";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "alloy_inspect_test_XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
+using testing::TempDir;
+using CliRun = testing::CliOutput;
 
- private:
-  fs::path path_;
-};
-
-struct CliRun {
-  int status = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-// Runs `alloy inspect <args>`; every argument is single-quoted for the shell.
-CliRun run_inspect(const std::vector<std::string>& args) {
-  TempDir scratch;
-  fs::path err_file = scratch.path() / "stderr";
-  std::string cmd = std::string("'") + ALLOY_BINARY + "' inspect";
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " 2>'" + err_file.string() + "'";
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.err = testing::read_file(err_file);
-  return r;
+CliRun run_inspect(std::vector<std::string> args) {
+  args.insert(args.begin(), "inspect");
+  return testing::run_alloy_apart(args);
 }
 
 // "label   value" lines of the text output, up to the first blank line.

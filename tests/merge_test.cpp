@@ -1,7 +1,8 @@
 // End-to-end tests of `alloy merge` on generated fixture families and on the real stories260K
 // fine-tunes: results against float64 computations done here, gradients and filters per layer,
 // frankenmerge renaming, tied embeddings, sharding, determinism across thread counts, atomic
-// output under errors and signals, and recipe error messages.
+// output under errors and signals, and mergekit-yaml's options. Recipe errors are cases of
+// tests/recipes/ (recipe_cases_test.cpp).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -14,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "cli_runner.h"
 #include "page_cache.h"
+#include "test_support.h"
 #include "fixtures/fixture_family.h"
 #include "io/checkpoint.h"
 #include "tensor/convert.h"
@@ -27,33 +28,10 @@ namespace fs = std::filesystem;
 using testing::read_file;
 using testing::run_alloy;
 using testing::TempDir;
-
-std::vector<double> values(const Checkpoint& ck, const std::string& name) {
-  TensorView v = ck.tensor(name);
-  std::vector<float> f(static_cast<size_t>(v.numel()));
-  to_f32(v.dtype, v.data, f.data(), f.size());
-  return {f.begin(), f.end()};
-}
-
-void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream out(p);
-  out << text;
-}
-
-double ulp_of(double x, DType dtype) {
-  int mant = dtype == DType::BF16 ? 7 : dtype == DType::F16 ? 10 : 23;
-  int e;
-  std::frexp(std::max(std::fabs(x), 1e-30), &e);
-  return std::ldexp(1.0, e - 1 - mant);
-}
-
-// Expects every element of `got` within one output ulp of `want`.
-void expect_close(const std::vector<double>& got, const std::vector<double>& want, DType dtype,
-                  const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < got.size(); ++i)
-    ASSERT_LE(std::fabs(got[i] - want[i]), ulp_of(want[i], dtype)) << what << " element " << i;
-}
+using testing::expect_close;
+using testing::write_file;
+using testing::tensor_values;
+using testing::weighted_sum;
 
 FixtureSpec small_llama(int layers = 4) {
   FixtureSpec spec;
@@ -77,11 +55,10 @@ TEST(MergeE2E, RealFineTunesLinearEqualsFloat64Average) {
   auto a = Checkpoint::open(data / "python"), b = Checkpoint::open(data / "cheaders"), c = Checkpoint::open(data / "man");
   ASSERT_EQ(out->tensor_names().size(), a->tensor_names().size());
   for (const auto& name : a->tensor_names()) {
-    auto va = values(*a, name), vb = values(*b, name), vc = values(*c, name);
-    std::vector<double> want(va.size());
-    for (size_t i = 0; i < va.size(); ++i) want[i] = (va[i] + vb[i] + vc[i]) / 3.0;
+    auto va = tensor_values(*a, name), vb = tensor_values(*b, name), vc = tensor_values(*c, name);
+    const std::vector<double> want = weighted_sum({va, vb, vc}, {1 / 3.0, 1 / 3.0, 1 / 3.0});
     ASSERT_EQ(out->tensor(name).dtype, DType::F32);
-    expect_close(values(*out, name), want, DType::F32, name);
+    expect_close(tensor_values(*out, name), want, DType::F32, name);
   }
   EXPECT_EQ(out->config()["num_hidden_layers"], 5);
   EXPECT_TRUE(fs::exists(tmp / "soup" / "tokenizer.model"));
@@ -122,10 +99,9 @@ models:
   auto out = Checkpoint::open(tmp / "out"), out_t1 = Checkpoint::open(tmp / "out_t1");
   auto a = Checkpoint::open(tmp / "family/ft1"), b = Checkpoint::open(tmp / "family/ft2");
   auto check_in = [&](const Checkpoint& merged, const std::string& name, double w1) {
-    auto va = values(*a, name), vb = values(*b, name);
-    std::vector<double> want(va.size());
-    for (size_t i = 0; i < va.size(); ++i) want[i] = w1 * va[i] + (1 - w1) * vb[i];
-    expect_close(values(merged, name), want, DType::F32, name);
+    auto va = tensor_values(*a, name), vb = tensor_values(*b, name);
+    const std::vector<double> want = weighted_sum({va, vb}, {w1, 1 - w1});
+    expect_close(tensor_values(merged, name), want, DType::F32, name);
   };
   auto check = [&](const std::string& name, double w1) { check_in(*out, name, w1); };
   for (int layer = 0; layer < 5; ++layer) {
@@ -164,7 +140,7 @@ TEST(MergeE2E, FrankenmergeRenumbersLayersAndSetsCount) {
     for (const char* t : {"self_attn.k_proj.weight", "mlp.gate_proj.weight", "post_attention_layernorm.weight"}) {
       std::string out_name = "model.layers." + std::to_string(k) + "." + t;
       std::string in_name = "model.layers." + std::to_string(source_layer[k]) + "." + t;
-      auto got = values(*out, out_name), want = values(src, in_name);
+      auto got = tensor_values(*out, out_name), want = tensor_values(src, in_name);
       for (size_t i = 0; i < want.size(); ++i) {
         float rounded = bf16_to_f32(f32_to_bf16(static_cast<float>(want[i])));
         ASSERT_EQ(got[i], rounded) << out_name << " from " << in_name;
@@ -173,10 +149,10 @@ TEST(MergeE2E, FrankenmergeRenumbersLayersAndSetsCount) {
   }
   EXPECT_FALSE(out->has("model.layers.6.mlp.up_proj.weight"));
   // Pre-layer weights come from the first slice's model, post-layer ones from the last's.
-  EXPECT_EQ(values(*out, "model.embed_tokens.weight")[3],
-            bf16_to_f32(f32_to_bf16(static_cast<float>(values(*a, "model.embed_tokens.weight")[3]))));
-  EXPECT_EQ(values(*out, "lm_head.weight")[3],
-            bf16_to_f32(f32_to_bf16(static_cast<float>(values(*b, "lm_head.weight")[3]))));
+  EXPECT_EQ(tensor_values(*out, "model.embed_tokens.weight")[3],
+            bf16_to_f32(f32_to_bf16(static_cast<float>(tensor_values(*a, "model.embed_tokens.weight")[3]))));
+  EXPECT_EQ(tensor_values(*out, "lm_head.weight")[3],
+            bf16_to_f32(f32_to_bf16(static_cast<float>(tensor_values(*b, "lm_head.weight")[3]))));
 }
 
 TEST(MergeE2E, TiedEmbeddingsStayTied) {
@@ -206,10 +182,9 @@ TEST(MergeE2E, UntiedAndTiedMixGivesExplicitLmHead) {
   ASSERT_EQ(r.status, 0) << r.output;
   auto out = Checkpoint::open(tmp / "out");
   auto u = Checkpoint::open(tmp / "u/ft1"), t = Checkpoint::open(tmp / "t/ft1");
-  auto lu = values(*u, "lm_head.weight"), et = values(*t, "model.embed_tokens.weight");
-  std::vector<double> want(lu.size());
-  for (size_t i = 0; i < lu.size(); ++i) want[i] = (lu[i] + et[i]) / 2;
-  expect_close(values(*out, "lm_head.weight"), want, DType::F32, "lm_head");
+  auto lu = tensor_values(*u, "lm_head.weight"), et = tensor_values(*t, "model.embed_tokens.weight");
+  const std::vector<double> want = weighted_sum({lu, et}, {0.5, 0.5});
+  expect_close(tensor_values(*out, "lm_head.weight"), want, DType::F32, "lm_head");
 }
 
 TEST(MergeE2E, ShardedOutputRoundTripsAndIsByteIdenticalAcrossThreadCounts) {
@@ -493,41 +468,6 @@ TEST(MergeE2E, SizeSuffixBIsBillionsOfBytesEverywhere) {
   EXPECT_GT(count_shards(tmp / "small"), 1);
 }
 
-struct RecipeErrorCase {
-  const char* name;
-  const char* recipe;
-  std::vector<const char*> expect;  // substrings of the message
-};
-
-TEST(MergeE2E, RecipeErrorsAreClear) {
-  TempDir tmp;
-  write_fixture_family(small_llama(2), tmp / "family");
-  const std::vector<RecipeErrorCase> cases = {
-      {"unknown_method", "merge_method: averagio\nmodels:\n  - model: family/ft1\n", {"bad.yml:1", "averagio", "linear"}},
-      {"missing_weight", "merge_method: linear\nmodels:\n  - model: family/ft1\n    parameters: {weight: 1}\n  - model: family/ft2\n",
-       {"bad.yml:5", "weight", "family/ft2", "model.embed_tokens.weight"}},
-      {"both", "merge_method: linear\nmodels:\n  - model: family/ft1\nslices:\n  - sources:\n      - model: family/ft1\n        layer_range: [0, 2]\n",
-       {"bad.yml", "models", "slices"}},
-      {"bad_range", "merge_method: passthrough\nslices:\n  - sources:\n      - model: family/ft1\n        layer_range: [2, 1]\n",
-       {"bad.yml:5", "layer_range"}},
-      {"range_past_end", "merge_method: passthrough\nslices:\n  - sources:\n      - model: family/ft1\n        layer_range: [0, 9]\n",
-       {"bad.yml:4", "past its 2 layers"}},
-      {"unknown_key", "merge_method: linear\nmodelz:\n  - model: family/ft1\n", {"bad.yml:2", "modelz"}},
-      {"no_model", "merge_method: linear\nmodels:\n  - model: family/nope\n    parameters: {weight: 1}\n", {"bad.yml:3", "family/nope", "not found"}},
-      {"lora", "merge_method: linear\nmodels:\n  - model: family/ft1+family/lora\n    parameters: {weight: 1}\n", {"bad.yml:3", "LoRA"}},
-      {"needs_base", "merge_method: slerp\nmodels:\n  - model: family/ft1\n  - model: family/ft2\nparameters: {t: 0.5}\n", {"bad.yml:1", "base_model"}},
-      {"wrong_type", "merge_method: linear\nmodels:\n  - model: family/ft1\n    parameters: {weight: heavy}\n", {"bad.yml:4", "weight"}},
-  };
-  for (const auto& c : cases) {
-    write_file(tmp / "bad.yml", c.recipe);
-    auto r = run_alloy("merge bad.yml out -q", tmp.path());
-    EXPECT_EQ(r.status, 1) << c.name << ": " << r.output;
-    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << c.name << ": " << r.output;
-    for (const char* s : c.expect) EXPECT_NE(r.output.find(s), std::string::npos) << c.name << ": wanted '" << s << "' in " << r.output;
-    EXPECT_FALSE(fs::exists(tmp / "out")) << c.name;
-  }
-}
-
 }  // namespace
 }  // namespace alloy
 
@@ -551,7 +491,7 @@ TEST(MergeE2E, EveryExampleRecipeRuns) {
     ASSERT_EQ(r.status, 0) << e.path() << ": " << r.output;
     auto ck = Checkpoint::open(tmp / out);
     for (const auto& name : ck->tensor_names())
-      for (double v : values(*ck, name)) ASSERT_TRUE(std::isfinite(v)) << e.path() << " " << name;
+      for (double v : tensor_values(*ck, name)) ASSERT_TRUE(std::isfinite(v)) << e.path() << " " << name;
     if (e.path().stem() != "frankenmerge") {
       EXPECT_EQ(ck->tensor_names().size(), base->tensor_names().size()) << e.path();
     }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "../../tests/test_support.h"
 #include "io/safetensors.h"
 #include "util/error.h"
 
@@ -21,14 +22,7 @@ using nlohmann::json;
 // an optional config.json.
 class TinyModel {
  public:
-  TinyModel() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           cat("alloy_arch_", info->name(), "_", ::getpid(), "_", counter_++);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~TinyModel() { fs::remove_all(dir_); }
+  TinyModel() = default;
   TinyModel(const TinyModel&) = delete;
   TinyModel& operator=(const TinyModel&) = delete;
 
@@ -56,8 +50,8 @@ class TinyModel {
   Architecture arch() { return architecture_of(*open()); }
 
  private:
-  static inline int counter_ = 0;
-  fs::path dir_;
+  testing::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
   std::deque<std::vector<std::byte>> buffers_;
   std::vector<NamedTensor> tensors_;
   json config_;

@@ -1,8 +1,6 @@
 #include "io/output_layout.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cmath>
 #include <cstdio>
 
 #include "util/error.h"

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../../tests/test_support.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -322,11 +323,9 @@ TEST(RecipeParse, WhereFormatsFileAndLine) {
 }
 
 TEST(RecipeParse, LoadRecipeFromFile) {
-  auto path = std::filesystem::temp_directory_path() / "alloy_recipe_test_load.yml";
-  {
-    std::ofstream out(path);
-    out << kTies;
-  }
+  testing::TempDir tmp;
+  const auto path = tmp / "recipe.yml";
+  testing::write_file(path, kTies);
   Recipe r = load_recipe(path);
   EXPECT_EQ(r.file, path.string());
   EXPECT_EQ(r.models.size(), 3u);
