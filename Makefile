@@ -24,13 +24,16 @@ demo: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) --target alloy
 	@bash scripts/demo.sh $(BUILD)/alloy
 
+# Each test run ends with how many tests were skipped and why (.ci/skipped_tests.py).
 test-release: build
 	@bash scripts/setup-js.sh
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --output-junit ctest-junit.xml; status=$$?; \
+	  python3 $(CURDIR)/.ci/skipped_tests.py ctest-junit.xml "optimised build"; exit $$status
 
 test-sanitize: build-asan
 	@bash scripts/setup-js.sh
-	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --output-junit ctest-junit.xml; status=$$?; \
+	  python3 $(CURDIR)/.ci/skipped_tests.py ctest-junit.xml "ASan+UBSan build"; exit $$status
 
 # The whole suite, in the optimised build and under ASan+UBSan.
 test: test-release test-sanitize
