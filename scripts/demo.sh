@@ -32,12 +32,14 @@ echo "   is better; 'vs specialists' = geometric mean over the three domains of 
 echo "   domain's own fine-tune: 1.00 matches each specialist on its own ground)"
 cd "$root"
 data=tests/data/stories260K
-"$alloy" merge examples/stories260K_soup.yml "$work/stories-soup" --force --quiet
+merged=build/demo/stories260K
+mkdir -p "$merged"
+"$alloy" merge examples/stories260K_soup.yml "$merged/soup" --force --quiet
 for method in task_arithmetic ties dare_ties; do
-  "$alloy" merge "examples/stories260K/$method.yml" "$work/stories-$method" --force --quiet
+  "$alloy" merge "examples/stories260K/$method.yml" "$merged/$method" --force --quiet
 done
 "$alloy" eval $data/base $data/python $data/cheaders $data/man \
-  "$work/stories-soup" "$work/stories-task_arithmetic" "$work/stories-ties" "$work/stories-dare_ties" \
+  "$merged/soup" "$merged/task_arithmetic" "$merged/ties" "$merged/dare_ties" \
   --text $data/eval/python.txt --text $data/eval/cheaders.txt --text $data/eval/man.txt --text $data/eval/stories.txt \
   --specialist python=$data/python --specialist cheaders=$data/cheaders --specialist man=$data/man
 echo
