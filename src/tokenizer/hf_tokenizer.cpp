@@ -1,10 +1,12 @@
 #include "tokenizer/hf_tokenizer.h"
 
 #include <fstream>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/bpe_model.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/unigram_model.h"
 #include "tokenizer/wordpiece_model.h"
 #include "util/error.h"
 
@@ -31,7 +33,7 @@ std::string decoder_kind(const nlohmann::json& decoder, bool& cleanup) {
     return "";
   }
   if (type == "WordPiece") cleanup = decoder.value("cleanup", true);
-  return type == "ByteLevel" || type == "WordPiece" ? type : "";
+  return type == "ByteLevel" || type == "WordPiece" || type == "Metaspace" ? type : "";
 }
 
 // BERT's decoder cleanup: no space before punctuation and English contractions.
@@ -50,18 +52,21 @@ HfTokenizer::HfTokenizer(const std::filesystem::path& tokenizer_file, const std:
   const auto json = read_json(tokenizer_file);
   try {
     const auto& model = json.at("model");
-    const std::string type = model.value("type", json.contains("model") && model.contains("merges") ? "BPE" : "");
+    // Older files name no type; a BPE model is the one with merges.
+    const std::string type = model.value("type", model.contains("merges") ? "BPE" : "");
     if (type == "BPE")
       bpe_ = std::make_unique<BpeModel>(model, file_);
     else if (type == "WordPiece")
       wordpiece_ = std::make_unique<WordPieceModel>(model, file_);
+    else if (type == "Unigram")
+      unigram_ = std::make_unique<UnigramModel>(model, file_);
     else
-      fail(file_, ": model type '", type, "' is not supported (supported: BPE, WordPiece)");
+      fail(file_, ": model type '", type, "' is not supported (supported: BPE, WordPiece, Unigram)");
     normalizer_ = make_normalizer(json.value("normalizer", nlohmann::json()), file_);
     pre_tokenizer_ = make_pre_tokenizer(json.value("pre_tokenizer", nlohmann::json()), file_);
     decoder_ = decoder_kind(json.value("decoder", nlohmann::json()), decoder_cleanup_);
 
-    ids_ = bpe_ ? bpe_->vocab() : wordpiece_->vocab();
+    ids_ = bpe_ ? bpe_->vocab() : wordpiece_ ? wordpiece_->vocab() : unigram_->vocab();
     for (const auto& entry : json.value("added_tokens", nlohmann::json::array())) {
       added_.push_back(added_token_from_json(entry));
       // A normalized token is looked for in normalized text, so as its normalized form.
@@ -104,16 +109,18 @@ HfTokenizer::HfTokenizer(const std::filesystem::path& tokenizer_file, const std:
 
 HfTokenizer::~HfTokenizer() = default;
 
-void HfTokenizer::encode_words(const std::string& text, std::vector<int32_t>& ids) const {
-  for (const auto& word : pre_tokenizer_({text})) {
-    const auto word_ids = bpe_ ? bpe_->encode_word(word) : wordpiece_->encode_word(word);
+void HfTokenizer::encode_words(const std::string& text, bool first_section, std::vector<int32_t>& ids) const {
+  for (const auto& word : pre_tokenizer_({text}, first_section)) {
+    const auto word_ids = bpe_ ? bpe_->encode_word(word) : wordpiece_ ? wordpiece_->encode_word(word) : unigram_->encode_word(word);
     ids.insert(ids.end(), word_ids.begin(), word_ids.end());
   }
 }
 
 std::vector<int32_t> HfTokenizer::encode(std::string_view text) const {
   std::vector<int32_t> ids;
+  bool first_section = true;
   for (const auto& raw : split_on_added_tokens(text, raw_added_)) {
+    const bool first = std::exchange(first_section, false);
     if (raw.token) {
       ids.push_back(raw.token->id);
       continue;
@@ -122,7 +129,7 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view text) const {
       if (normalized.token)
         ids.push_back(normalized.token->id);
       else
-        encode_words(normalized.text, ids);
+        encode_words(normalized.text, first, ids);
     }
   }
   return ids;
@@ -143,6 +150,10 @@ std::string HfTokenizer::decode(std::span<const int32_t> ids) const {
         text += token->second.substr(prefix.size());
       else
         text += (first ? "" : " ") + token->second;
+    } else if (decoder_ == "Metaspace" && !added) {
+      std::string piece = token->second;
+      for (size_t at; (at = piece.find("\u2581")) != std::string::npos;) piece.replace(at, 3, " ");
+      text += first && !piece.empty() && piece[0] == ' ' ? piece.substr(1) : piece;
     } else {
       text += token->second;
     }

@@ -255,6 +255,53 @@ TEST(HfTokenizer, BertCasedWordPieceMatchesReference) {
 }
 
 
+// A T5-style Unigram vocabulary: every ASCII letter, digit and punctuation mark, a few words and
+// word parts with distinct scores (no ties), and ▁-prefixed words from Metaspace.
+json unigram_tokenizer(const std::string& prepend_scheme) {
+  json vocab = json::array();
+  for (const char* s : {"<pad>", "</s>", "<unk>"}) vocab.push_back(json::array({s, 0.0}));
+  double score = -2.0;
+  auto add = [&](const std::string& piece) { vocab.push_back(json::array({piece, score -= 0.013})); };
+  for (const char* s : {"▁the", "▁hello", "▁world", "▁Hello", "he", "llo", "▁h", "el", "lo", "wor", "ld", "▁", "ing",
+                        "▁line", "▁one", "▁two", "er", "▁is", "▁it", "'s", "▁I", "▁they", "▁we", "caf", "é", "ï", "ve"})
+    add(s);
+  for (char c : std::string("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?'\"()-=<>|_"))
+    add(std::string(1, c));
+  json specials = json::array();
+  specials.push_back(added(0, "<pad>", true));
+  specials.push_back(added(1, "</s>", true));
+  specials.push_back(added(2, "<unk>", true));
+  return {{"added_tokens", specials}, {"normalizer", nullptr},
+          {"pre_tokenizer", {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", prepend_scheme}, {"split", true}}},
+          {"decoder", {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", prepend_scheme}, {"split", true}}},
+          {"model", {{"type", "Unigram"}, {"unk_id", 2}, {"byte_fallback", false}, {"vocab", vocab}}}};
+}
+
+// Texts whose unknown characters stand alone: tokenizers.js does not fuse unknown characters in a
+// row, as the Rust tokenizers do (UnigramFusesUnknownCharacters).
+const std::vector<std::string> kUnigramTexts = {
+    "Hello world", "Hello  world,   three spaces", "  leading and trailing  ", "the helloworld hellothe",
+    "line one\nline two", "I'm sure it's what they've said; we'll see.", "numbers 1 12 123 and 3.14159",
+    "naïve café résumé", "中 and 文", "x</s>y </s> z<pad>", "</s>Hello", "", " ", "a_b|c<d>e"};
+
+TEST(HfTokenizer, UnigramWithMetaspaceMatchesReference) {
+  if (auto why = reference_missing(); !why.empty()) GTEST_SKIP() << why;
+  expect_matches_reference("unigram_always", unigram_tokenizer("always"), {{"eos_token", "</s>"}}, kUnigramTexts);
+  expect_matches_reference("unigram_first", unigram_tokenizer("first"), {{"eos_token", "</s>"}}, kUnigramTexts);
+}
+
+// Hand-worked: "▁中文!" has no piece for 中 or 文; each is <unk> (score 10 below the lowest), and
+// the two in a row fuse into one <unk> (id 2); "!" is a piece of its own.
+TEST(HfTokenizer, UnigramFusesUnknownCharacters) {
+  const auto dir = fresh_dir("unigram_unk");
+  write_json(dir / "tokenizer.json", unigram_tokenizer("always"));
+  const HfTokenizer t(dir / "tokenizer.json");
+  EXPECT_EQ(t.encode("中文!"), (std::vector<int32_t>{*t.token_to_id("▁"), 2, *t.token_to_id("!")}));
+  EXPECT_EQ(t.encode("hello"), (std::vector<int32_t>{*t.token_to_id("▁hello")}));
+  EXPECT_EQ(t.decode(t.encode("Hello world")), "Hello world");
+  std::filesystem::remove_all(dir);
+}
+
 // A tiny vocabulary worked by hand: merges "h e" (rank 0), "Ġ t" (1), "Ġt h" (2), "Ġth e" (3).
 json tiny_gpt2() {
   BpeVocab v;
@@ -320,9 +367,10 @@ TEST(HfTokenizer, ErrorsNameTheFileAndTheEntry) {
     t[key] = value;
     return t;
   };
-  expect_error(with(tiny_gpt2(), "model", {{"type", "Unigram"}, {"vocab", json::array()}}), "'Unigram'");
+  expect_error(with(tiny_gpt2(), "model", {{"type", "WordLevel"}, {"vocab", json::object()}}), "'WordLevel'");
   expect_error(with(tiny_gpt2(), "normalizer", {{"type", "Precompiled"}}), "'Precompiled'");
-  expect_error(with(tiny_gpt2(), "pre_tokenizer", {{"type", "Metaspace"}}), "'Metaspace'");
+  expect_error(with(tiny_gpt2(), "pre_tokenizer", {{"type", "CharDelimiterSplit"}}), "'CharDelimiterSplit'");
+  expect_error(with(tiny_gpt2(), "model", {{"type", "Unigram"}, {"vocab", json::array({json::array({"a", -1.0})})}, {"unk_id", 3}}), "unk_id 3");
   json bad_merge = tiny_gpt2();
   bad_merge["model"]["merges"].push_back("x y");
   expect_error(bad_merge, "'x' 'y'");

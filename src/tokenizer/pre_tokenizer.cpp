@@ -15,7 +15,7 @@ using Word = std::vector<std::string>;
 // Applies `step` to each word and concatenates what it gives.
 template <class Step>
 PreTokenizer per_word(Step step) {
-  return [step](Word words) {
+  return [step](Word words, bool) {
     Word out;
     for (const auto& word : words)
       for (auto& piece : step(word)) out.push_back(std::move(piece));
@@ -38,13 +38,13 @@ constexpr const char* kBertPunctuation = R"(\p{P}\x{21}-\x{2F}\x{3A}-\x{40}\x{5B
 }  // namespace
 
 PreTokenizer make_pre_tokenizer(const nlohmann::json& spec, const std::string& file) {
-  if (spec.is_null()) return [](Word words) { return words; };
+  if (spec.is_null()) return [](Word words, bool) { return words; };
   const std::string type = spec.value("type", "");
   if (type == "Sequence") {
     std::vector<PreTokenizer> steps;
     for (const auto& step : spec.at("pretokenizers")) steps.push_back(make_pre_tokenizer(step, file));
-    return [steps](Word words) {
-      for (const auto& step : steps) words = step(std::move(words));
+    return [steps](Word words, bool first_section) {
+      for (const auto& step : steps) words = step(std::move(words), first_section);
       return words;
     };
   }
@@ -83,8 +83,32 @@ PreTokenizer make_pre_tokenizer(const nlohmann::json& spec, const std::string& f
     auto digits = std::make_shared<Regex>(individual ? R"(\p{N})" : R"(\p{N}+)");
     return per_word([=](const std::string& word) { return split(word, *digits, SplitBehavior::isolated); });
   }
+  if (type == "Metaspace") {
+    // Spaces become the replacement (▁), one is prefixed where the word lacks it (prepend_scheme
+    // "always", or "first" at the start of the input; older files say add_prefix_space), and with
+    // split each ▁ starts a new word.
+    const std::string replacement = spec.value("replacement", "\u2581");
+    const std::string scheme =
+        spec.value("prepend_scheme", spec.value("add_prefix_space", true) ? std::string("always") : std::string("never"));
+    if (scheme != "always" && scheme != "first" && scheme != "never")
+      fail(file, ": Metaspace prepend_scheme '", scheme, "' is unknown");
+    const bool split_words = spec.value("split", true);
+    auto marker = std::make_shared<Regex>(replacement, true);
+    return [=](Word words, bool first_section) {
+      Word out;
+      for (const auto& word : words) {
+        std::string text;
+        for (char c : word) c == ' ' ? text += replacement : text += c;
+        if ((scheme == "always" || (scheme == "first" && first_section)) && text.rfind(replacement, 0) != 0)
+          text = replacement + text;
+        for (auto& piece : split_words ? split(text, *marker, SplitBehavior::merged_with_next) : Word{text})
+          out.push_back(std::move(piece));
+      }
+      return out;
+    };
+  }
   fail(file, ": pre-tokenizer type '", type, "' is not supported (supported: ByteLevel, Split, BertPreTokenizer, ",
-       "Whitespace, WhitespaceSplit, Digits, Sequence)");
+       "Whitespace, WhitespaceSplit, Digits, Metaspace, Sequence)");
 }
 
 }  // namespace alloy
