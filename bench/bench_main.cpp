@@ -76,19 +76,53 @@ struct Row {
   double io_bound_s = 0;  // through the kernel's read and write paths (see bench/README.md)
 };
 
-// The regimes of cold inputs: "cold" merges with the default --input-cache (auto), "cold-drop"
-// with drop, whose reads reuse the pages they free (bench/README.md says why that matters on a
-// VM), "limited" with auto in a memory cgroup of --memory-limit GiB.
-bool is_cold(const std::string& regime) { return regime == "cold" || regime == "cold-drop" || regime == "limited"; }
-// Output fsynced: "durable" with the default --output-cache (auto), "durable-drop" with drop, whose
-// writes reuse the pages its flushes free; and the cold regimes.
-bool is_durable(const std::string& regime) {
-  return regime == "durable" || regime == "durable-drop" || is_cold(regime);
+// The regimes a merge is timed in: where its output goes, what its inputs start from, its cache
+// options. "cold-drop" and "durable-drop" reuse the pages they free (bench/README.md says why that
+// matters on a VM); "limited" runs in a memory cgroup of --memory-limit.
+struct Regime {
+  const char* name;
+  bool durable;  // output on the real disk, fsynced (alloy merge's default)
+  bool cold;     // inputs evicted from the page cache before each merge (durable too)
+  CachePolicy input_cache = CachePolicy::Auto;
+  CachePolicy output_cache = CachePolicy::Auto;
+  bool limited = false;
+};
+const Regime kRegimes[] = {
+    {"memory", false, false},
+    {"durable", true, false},
+    {"durable-drop", true, false, CachePolicy::Auto, CachePolicy::Drop},
+    {"cold", true, true},
+    {"cold-drop", true, true, CachePolicy::Drop},
+    {"limited", true, true, CachePolicy::Auto, CachePolicy::Auto, true},
+};
+
+const Regime& regime_named(const std::string& name) {
+  for (const Regime& r : kRegimes)
+    if (name == r.name) return r;
+  fail("no bench regime '", name, "'");
+}
+
+// What each --regime value runs.
+struct RegimeChoice {
+  const char* option;
+  std::vector<std::string> regimes;
+};
+const std::vector<RegimeChoice>& regime_choices() {
+  static const std::vector<RegimeChoice> choices = {
+      {"memory", {"memory"}},
+      {"durable", {"durable", "durable-drop"}},
+      {"cold", {"cold", "cold-drop"}},
+      {"limited", {"limited"}},
+      {"both", {"memory", "durable", "durable-drop"}},
+      {"all", {"memory", "durable", "durable-drop", "cold", "cold-drop", "limited"}},
+  };
+  return choices;
 }
 
 // The row's bounds from the bytes its merge moved and the machine's bandwidths.
 void set_bounds(Row& row, const Bounds& bounds) {
-  const bool cold = is_cold(row.regime), durable = is_durable(row.regime);
+  const Regime& regime = regime_named(row.regime);
+  const bool cold = regime.cold, durable = regime.durable;
   const double read = static_cast<double>(row.run.bytes_read), written = static_cast<double>(row.run.bytes_written);
   const double memory_bound = (read + written) / bounds.copy;
   row.bound_s = memory_bound;
@@ -301,7 +335,7 @@ json row_json(const Row& r) {
   j["io_bound_s"] = r.io_bound_s;
   j["fraction_of_io_bound"] = r.io_bound_s / r.run.wall_s;
   j["peak_rss_bytes"] = r.run.max_rss_bytes;
-  if (r.regime == "limited") j["cgroup_peak_bytes"] = r.run.cgroup_peak_bytes;
+  if (regime_named(r.regime).limited) j["cgroup_peak_bytes"] = r.run.cgroup_peak_bytes;
   j["user_s"] = r.run.user_s;
   j["sys_s"] = r.run.sys_s;
   j["machine_steal_s"] = r.run.machine_steal_s;
@@ -424,22 +458,21 @@ int bench_main(int argc, char** argv) {
   if (a.threads <= 0) a.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (a.data_dir.empty()) a.data_dir = (source / "build" / "bench-data").string();
   if (a.durable_dir.empty()) a.durable_dir = (source / "build" / "bench-out").string();
-  if (a.regime != "memory" && a.regime != "durable" && a.regime != "cold" && a.regime != "limited" &&
-      a.regime != "both" && a.regime != "all")
-    fail("--regime: expected memory, durable, cold, limited, both or all, got '", a.regime, "'");
+  const RegimeChoice* choice = nullptr;
+  for (const RegimeChoice& c : regime_choices())
+    if (a.regime == c.option) choice = &c;
+  if (!choice) fail("--regime: expected memory, durable, cold, limited, both or all, got '", a.regime, "'");
   if (!(a.memory_limit_gib > 0)) fail("--memory-limit: expected a positive number of GiB, got ", a.memory_limit_gib);
   const ConvertKernels* kernels = nullptr;
   if (a.convert == "scalar") kernels = &scalar_convert_kernels();
   else if (a.convert != "auto") fail("--convert: expected auto or scalar, got '", a.convert, "'");
   std::vector<std::string> methods =
       a.methods.empty() ? default_methods() : a.methods == "all" ? known_methods() : split_list(a.methods);
-  const std::vector<std::string> regimes =
-      a.regime == "all"       ? std::vector<std::string>{"memory", "durable", "durable-drop", "cold", "cold-drop", "limited"}
-      : a.regime == "both"    ? std::vector<std::string>{"memory", "durable", "durable-drop"}
-      : a.regime == "durable" ? std::vector<std::string>{"durable", "durable-drop"}
-      : a.regime == "cold"    ? std::vector<std::string>{"cold", "cold-drop"}
-                           : std::vector<std::string>{a.regime};
-  auto has_regime = [&](const char* r) { return std::find(regimes.begin(), regimes.end(), r) != regimes.end(); };
+  const std::vector<std::string>& regimes = choice->regimes;
+  // Whether any regime of this run is one that `is` says.
+  auto any_regime = [&](bool (*is)(const Regime&)) {
+    return std::any_of(regimes.begin(), regimes.end(), [&](const std::string& r) { return is(regime_named(r)); });
+  };
   const uint64_t memory_limit = static_cast<uint64_t>(a.memory_limit_gib * (1u << 30));  // the limited regime's
   const uint64_t drop_lag = ExecOptions{}.drop_lag_per_input;  // the executor's, for the drop-behind read
   if (a.scaling) return scaling_main(a, kernels);
@@ -473,9 +506,9 @@ int bench_main(int argc, char** argv) {
   bounds.mapped_read = mapped_read_bandwidth(files, a.threads, 2);
   // Capped and repeated: a probe as large as the output mostly measures page-cache reclaim when
   // memory is tight, which the merge then pays too but which is no property of the tmpfs.
-  if (has_regime("memory"))
+  if (any_regime([](const Regime& r) { return !r.durable; }))
     bounds.tmpfs_write = tmpfs_write_bandwidth(memory_dir, std::min<uint64_t>(family.model_bytes, 512u << 20), a.threads);
-  if (has_regime("cold") || has_regime("limited")) {
+  if (any_regime([](const Regime& r) { return r.cold; })) {
     // `cat inputs > /dev/null` from the disk: evicted first, best of two; and, as a diagnostic,
     // the same reads dropping the pages behind them by the executor's lag per input.
     for (int rep = 0; rep < 2; ++rep) {
@@ -487,7 +520,7 @@ int bench_main(int argc, char** argv) {
       bounds.cold_read_drop_s = rep == 0 ? d : std::min(bounds.cold_read_drop_s, d);
     }
   }
-  if (has_regime("durable") || has_regime("cold") || has_regime("limited")) {
+  if (any_regime([](const Regime& r) { return r.durable; })) {
     bounds.disk_bytes = static_cast<uint64_t>(a.disk_gb * 1e9);
     // Best of two: a virtual disk's speed wanders, and a bound should be what the disk can do.
     for (int rep = 0; rep < 2; ++rep)
@@ -526,31 +559,30 @@ int bench_main(int argc, char** argv) {
   fs::create_directories(recipe_dir);
   std::vector<Row> rows;
   const uint64_t parent_rss = current_rss_bytes();
-  for (const std::string& regime : regimes) {
-    const bool cold = is_cold(regime);
-    const bool durable = is_durable(regime);
-    for (const std::string& method : cold ? split_list(a.cold_methods) : methods) {
+  for (const std::string& name : regimes) {
+    const Regime& regime = regime_named(name);
+    for (const std::string& method : regime.cold ? split_list(a.cold_methods) : methods) {
       Row row;
       row.method = method;
-      row.regime = regime;
+      row.regime = name;
       row.recipe = bench_recipe(method, family, a.dtype);
       if (!row.recipe.skip_reason.empty()) {
         row.run.status = MergeRun::Status::Skipped;
         rows.push_back(row);
         continue;
       }
-      std::printf("%-17s %-12s ...", method.c_str(), regime.c_str());
+      std::printf("%-17s %-12s ...", method.c_str(), name.c_str());
       std::fflush(stdout);
       MergeOptions opt;
       opt.recipe = write_recipe(recipe_dir, method, row.recipe.yaml);
-      opt.out = (durable ? durable_dir : memory_dir) / ("merged-" + method);
+      opt.out = (regime.durable ? durable_dir : memory_dir) / ("merged-" + method);
       opt.threads = a.threads;
-      opt.fsync = durable;
+      opt.fsync = regime.durable;
       opt.force = true;
-      if (regime == "cold-drop") opt.input_cache = CachePolicy::Drop;
-      if (regime == "durable-drop") opt.output_cache = CachePolicy::Drop;
-      const uint64_t limit = regime == "limited" ? memory_limit : 0;
-      row.run = fastest_merge(opt, files, a.repeat, cold, kernels, limit);
+      opt.input_cache = regime.input_cache;
+      opt.output_cache = regime.output_cache;
+      const uint64_t limit = regime.limited ? memory_limit : 0;
+      row.run = fastest_merge(opt, files, a.repeat, regime.cold, kernels, limit);
       if (row.run.status == MergeRun::Status::Ok) {
         set_bounds(row, bounds);
         std::printf(" %.2f s (%.0f%% of bound)", row.run.wall_s, 100.0 * row.bound_s / row.run.wall_s);
@@ -564,7 +596,7 @@ int bench_main(int argc, char** argv) {
       rows.push_back(row);
     }
   }
-  if (bounds.disk_write > 0 && has_regime("durable")) {
+  if (bounds.disk_write > 0 && any_regime([](const Regime& r) { return r.durable && !r.cold; })) {
     // Probed again after the durable merges: the disk's speed wanders over minutes, and a probe
     // slower than what the merges themselves wrote would give fractions above 100%. The bound is
     // the best the disk did on either side.
@@ -601,7 +633,7 @@ int bench_main(int argc, char** argv) {
     j["memory_dir"] = a.bench_dir;
     j["durable_dir"] = durable_dir.string();
     j["parent_rss_bytes_at_fork"] = parent_rss;
-    if (has_regime("limited")) j["limited_memory_bytes"] = memory_limit;
+    if (any_regime([](const Regime& r) { return r.limited; })) j["limited_memory_bytes"] = memory_limit;
     j["bounds"] = {{"cold_read_s", bounds.cold_read_s},
                    {"cold_read_drop_behind_s", bounds.cold_read_drop_s},
                    {"cold_residual_cached_fraction", bounds.cold_residual},

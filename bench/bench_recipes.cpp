@@ -1,6 +1,7 @@
 #include "bench_recipes.h"
 
 #include <algorithm>
+#include <iterator>
 #include <sstream>
 
 #include "methods/method.h"
@@ -9,105 +10,60 @@ namespace alloy::bench {
 
 namespace {
 
-enum class Inputs {
-  All,             // every model of the family, base included, as plain inputs
-  BaseAndTunes,    // base_model plus every fine-tune
-  BaseAndOne,      // base_model plus ft1 (both listed under models:)
-  BaseAndTwo,      // base_model plus ft1 and ft2
-  TunesOnly,       // the fine-tunes, no base
-};
+// The eight methods plus dare_linear (a single-pass method the targets name), in the order
+// the results tables list them.
+const char* const kDefaultMethods[] = {"linear", "task_arithmetic", "ties", "dare_linear", "dare_ties",
+                                       "della", "slerp", "model_stock", "breadcrumbs"};
 
-struct MethodRow {
-  const char* name;
-  Inputs inputs;
-  int min_tunes;             // fine-tunes needed
-  const char* model_params;  // YAML lines under each model's parameters:, "" for none
-  const char* global_params; // YAML lines under parameters:, "" for none
-  bool single_pass;
-  bool in_default;
-};
-
-// Parameters: typical values from the methods' papers and mergekit examples.
-const MethodRow kRows[] = {
-    {"linear", Inputs::All, 0, "weight: 1.0", "", true, true},
-    {"task_arithmetic", Inputs::BaseAndTunes, 1, "weight: 0.5", "", true, true},
-    {"ties", Inputs::BaseAndTunes, 1, "weight: 1.0\ndensity: 0.5", "normalize: true", false, true},
-    {"dare_linear", Inputs::BaseAndTunes, 1, "weight: 0.5\ndensity: 0.5", "", true, true},
-    {"dare_ties", Inputs::BaseAndTunes, 1, "weight: 0.5\ndensity: 0.5", "rescale: true", false, true},
-    {"della", Inputs::BaseAndTunes, 1, "weight: 1.0\ndensity: 0.5\nepsilon: 0.1", "lambda: 1.0", false, true},
-    {"slerp", Inputs::BaseAndOne, 1, "", "t: 0.5", false, true},
-    {"model_stock", Inputs::BaseAndTunes, 2, "", "", false, true},
-    {"breadcrumbs", Inputs::BaseAndTunes, 1, "weight: 0.5\ndensity: 0.9\ngamma: 0.01", "", false, true},
-    {"breadcrumbs_ties", Inputs::BaseAndTunes, 1, "weight: 0.5\ndensity: 0.9\ngamma: 0.01", "", false, false},
-    {"della_linear", Inputs::BaseAndTunes, 1, "weight: 1.0\ndensity: 0.5\nepsilon: 0.1", "", false, false},
-    {"sce", Inputs::BaseAndTunes, 1, "", "select_topk: 0.6", false, false},
-    {"nuslerp", Inputs::BaseAndTwo, 2, "weight: 0.5", "", false, false},
-    {"multislerp", Inputs::BaseAndTunes, 1, "weight: 1.0", "", false, false},
-    {"karcher", Inputs::TunesOnly, 2, "", "max_iter: 10", false, false},
-    {"ram", Inputs::BaseAndTunes, 1, "", "", false, false},
-    {"ramplus_tl", Inputs::BaseAndTunes, 1, "", "", false, false},
-    {"nearswap", Inputs::BaseAndOne, 1, "", "t: 0.001", true, false},
-    {"arcee_fusion", Inputs::BaseAndOne, 1, "", "", false, false},
-};
-
-const MethodRow* find_row(const std::string& name) {
-  for (const auto& r : kRows)
-    if (name == r.name) return &r;
-  return nullptr;
-}
-
-void indented(std::ostringstream& out, const char* lines, const char* indent) {
+void indented(std::ostringstream& out, const std::string& lines, const char* indent) {
   std::istringstream in(lines);
   for (std::string line; std::getline(in, line);) out << indent << line << "\n";
 }
 
 }  // namespace
 
-std::vector<std::string> default_methods() {
-  std::vector<std::string> v;
-  for (const auto& r : kRows)
-    if (r.in_default) v.push_back(r.name);
-  return v;
-}
+std::vector<std::string> default_methods() { return {std::begin(kDefaultMethods), std::end(kDefaultMethods)}; }
 
 std::vector<std::string> known_methods() {
   std::vector<std::string> v;
-  for (const auto& r : kRows) v.push_back(r.name);
+  for (const MethodSpec& m : method_registry())
+    if (m.example) v.push_back(m.name);
   return v;
 }
 
 BenchRecipe bench_recipe(const std::string& method, const BenchFamily& family, const std::string& dtype) {
   BenchRecipe recipe;
   recipe.method = method;
-  const MethodRow* row = find_row(method);
-  if (!row) {
-    recipe.skip_reason = "the benchmark has no recipe for this method";
+  const MethodSpec* spec = find_method(method);
+  if (!spec) {
+    recipe.skip_reason = "not in alloy's method registry";
     return recipe;
   }
-  recipe.single_pass = row->single_pass;
-  if (!find_method(method)) {
-    recipe.skip_reason = "not in alloy's method registry yet";
+  if (!spec->example) {
+    recipe.skip_reason = "the registry has no example of this method on a model family";
     return recipe;
   }
+  const MethodExample& row = *spec->example;
+  recipe.single_pass = row.single_pass;
   const int tunes = static_cast<int>(family.models.size()) - 1;
-  if (tunes < row->min_tunes) {
-    recipe.skip_reason = "needs " + std::to_string(row->min_tunes) + " fine-tunes; the family has " +
+  if (tunes < row.min_fine_tunes) {
+    recipe.skip_reason = "needs " + std::to_string(row.min_fine_tunes) + " fine-tunes; the family has " +
                          std::to_string(tunes) + " (raise --models)";
     return recipe;
   }
   std::vector<size_t> models;
   bool with_base = true;
-  switch (row->inputs) {
-    case Inputs::All:
+  switch (row.models) {
+    case ExampleModels::All:
       with_base = false;
       for (size_t i = 0; i < family.models.size(); ++i) models.push_back(i);
       break;
-    case Inputs::BaseAndTunes:
+    case ExampleModels::BaseAndTunes:
       for (size_t i = 1; i < family.models.size(); ++i) models.push_back(i);
       break;
-    case Inputs::BaseAndOne: models = {0, 1}; break;
-    case Inputs::BaseAndTwo: models = {1, 2}; break;
-    case Inputs::TunesOnly:
+    case ExampleModels::BaseAndOne: models = {0, 1}; break;
+    case ExampleModels::BaseAndTwo: models = {1, 2}; break;
+    case ExampleModels::TunesOnly:
       with_base = false;
       for (size_t i = 1; i < family.models.size(); ++i) models.push_back(i);
       break;
@@ -119,19 +75,19 @@ BenchRecipe bench_recipe(const std::string& method, const BenchFamily& family, c
   y << "models:\n";
   for (size_t i : models) {
     y << "  - model: " << family.models[i].dir.string() << "\n";
-    if (*row->model_params && !(row->inputs == Inputs::BaseAndOne && i == 0)) {
+    if (!row.model_params.empty() && !(row.models == ExampleModels::BaseAndOne && i == 0)) {
       y << "    parameters:\n";
-      indented(y, row->model_params, "      ");
+      indented(y, row.model_params, "      ");
     }
   }
-  if (*row->global_params) {
+  if (!row.global_params.empty()) {
     y << "parameters:\n";
-    indented(y, row->global_params, "  ");
+    indented(y, row.global_params, "  ");
   }
   y << "dtype: " << dtype << "\n";
   y << "out_dtype: bfloat16\n";
   recipe.yaml = y.str();
-  recipe.inputs = static_cast<int>(models.size()) + (with_base && row->inputs != Inputs::BaseAndOne ? 1 : 0);
+  recipe.inputs = static_cast<int>(models.size()) + (with_base && row.models != ExampleModels::BaseAndOne ? 1 : 0);
   return recipe;
 }
 

@@ -1,6 +1,6 @@
-// The recipes the benchmark merges: one row per method (which models it takes, its parameters),
-// written as mergekit YAML with absolute model paths. Methods not in alloy's registry, or whose
-// input counts the family cannot satisfy, come back with a reason to skip them.
+// The recipes the benchmark merges: each method's example from the registry (which models it takes,
+// its parameters, methods/method.h), written as mergekit YAML with absolute model paths. Methods
+// without an example, or whose input counts the family cannot satisfy, come back with a reason.
 #pragma once
 #include <string>
 #include <vector>
@@ -11,7 +11,7 @@ namespace alloy::bench {
 
 // The eight methods plus dare_linear (a single-pass method the targets name).
 std::vector<std::string> default_methods();
-// Every method the benchmark has a recipe for.
+// Every method the registry gives an example of.
 std::vector<std::string> known_methods();
 
 struct BenchRecipe {

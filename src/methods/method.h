@@ -1,9 +1,8 @@
-// The merge-method interface every method implements. A method is a registry row (name, parameter
-// schema, base-model use) plus a `prepare` function: it checks the inputs of one output tensor,
-// runs any whole-tensor reduction (norms, top-k thresholds, ...) and returns a kernel that maps
-// blocks of whole rows of f32 inputs to f32 outputs. The executor calls the kernel on many blocks,
-// in any order and on any thread, so a kernel must be a pure function of its prepared state and the
-// block (element index = row * cols + column, for counter-based randomness).
+// The merge-method interface every method implements: a registry row (name, parameter schema,
+// base-model use, an example) plus a `prepare` function that checks one output tensor's inputs, runs
+// any whole-tensor reduction and returns a kernel mapping blocks of whole rows of f32 inputs to f32
+// outputs. Kernels run on many blocks, in any order and on any thread: a kernel must be a pure
+// function of its prepared state and the block (element index = row * cols + column).
 #pragma once
 #include <functional>
 #include <map>
@@ -49,6 +48,23 @@ std::unique_ptr<MergeKernel> make_kernel(F f) {
   return std::make_unique<Lambda>(std::move(f));
 }
 
+// A typical use of a method, from its paper or mergekit's examples (the benchmark merges it): which
+// models of a family of a base and fine-tunes it takes, and parameter values as YAML lines.
+enum class ExampleModels {
+  All,           // every model, the base included, as plain inputs
+  BaseAndTunes,  // base_model plus every fine-tune
+  BaseAndOne,    // base_model plus the first fine-tune, both under models:
+  BaseAndTwo,    // base_model plus the first two fine-tunes
+  TunesOnly,     // the fine-tunes, no base
+};
+struct MethodExample {
+  ExampleModels models = ExampleModels::BaseAndTunes;
+  int min_fine_tunes = 1;
+  std::string model_params;   // under each fine-tune's parameters:, "" for none
+  std::string global_params;  // under parameters:, "" for none
+  bool single_pass = false;   // no whole-tensor statistics (the benchmark's single-pass target group)
+};
+
 struct MethodSpec {
   std::string name;
   std::string summary;
@@ -60,6 +76,7 @@ struct MethodSpec {
   std::function<void(const MergeCall&)> check;
   // Reductions over the whole tensor, then the kernel.
   std::function<std::unique_ptr<MergeKernel>(const MergeCall&)> prepare;
+  std::optional<MethodExample> example;  // none for methods a family merge cannot show (passthrough)
 };
 
 // All methods, in the order documented in docs/methods.md.

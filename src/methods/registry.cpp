@@ -1,5 +1,5 @@
 // The method table. Adding a method = one file in src/methods/ defining `MethodSpec x_method()`
-// plus its two lines here.
+// plus its declaration and its row here.
 #include "methods/method.h"
 
 namespace alloy {
@@ -25,27 +25,39 @@ MethodSpec nearswap_method();
 MethodSpec arcee_fusion_method();
 MethodSpec passthrough_method();
 
+namespace {
+
+MethodSpec with_example(MethodSpec spec, MethodExample example) {
+  spec.example = std::move(example);
+  return spec;
+}
+
+using enum ExampleModels;
+
+}  // namespace
+
+// Each row: the method and a typical use of it (parameters from its paper or mergekit's examples).
 const std::vector<MethodSpec>& method_registry() {
   static const std::vector<MethodSpec> methods = {
-      linear_method(),
-      slerp_method(),
-      nuslerp_method(),
-      multislerp_method(),
-      karcher_method(),
-      task_arithmetic_method(),
-      ties_method(),
-      dare_linear_method(),
-      dare_ties_method(),
-      breadcrumbs_method(),
-      breadcrumbs_ties_method(),
-      della_method(),
-      della_linear_method(),
-      sce_method(),
-      ram_method(),
-      ramplus_tl_method(),
-      model_stock_method(),
-      nearswap_method(),
-      arcee_fusion_method(),
+      with_example(linear_method(), {All, 0, "weight: 1.0", "", true}),
+      with_example(slerp_method(), {BaseAndOne, 1, "", "t: 0.5", false}),
+      with_example(nuslerp_method(), {BaseAndTwo, 2, "weight: 0.5", "", false}),
+      with_example(multislerp_method(), {BaseAndTunes, 1, "weight: 1.0", "", false}),
+      with_example(karcher_method(), {TunesOnly, 2, "", "max_iter: 10", false}),
+      with_example(task_arithmetic_method(), {BaseAndTunes, 1, "weight: 0.5", "", true}),
+      with_example(ties_method(), {BaseAndTunes, 1, "weight: 1.0\ndensity: 0.5", "normalize: true", false}),
+      with_example(dare_linear_method(), {BaseAndTunes, 1, "weight: 0.5\ndensity: 0.5", "", true}),
+      with_example(dare_ties_method(), {BaseAndTunes, 1, "weight: 0.5\ndensity: 0.5", "rescale: true", false}),
+      with_example(breadcrumbs_method(), {BaseAndTunes, 1, "weight: 0.5\ndensity: 0.9\ngamma: 0.01", "", false}),
+      with_example(breadcrumbs_ties_method(), {BaseAndTunes, 1, "weight: 0.5\ndensity: 0.9\ngamma: 0.01", "", false}),
+      with_example(della_method(), {BaseAndTunes, 1, "weight: 1.0\ndensity: 0.5\nepsilon: 0.1", "lambda: 1.0", false}),
+      with_example(della_linear_method(), {BaseAndTunes, 1, "weight: 1.0\ndensity: 0.5\nepsilon: 0.1", "", false}),
+      with_example(sce_method(), {BaseAndTunes, 1, "", "select_topk: 0.6", false}),
+      with_example(ram_method(), {BaseAndTunes, 1, "", "", false}),
+      with_example(ramplus_tl_method(), {BaseAndTunes, 1, "", "", false}),
+      with_example(model_stock_method(), {BaseAndTunes, 2, "", "", false}),
+      with_example(nearswap_method(), {BaseAndOne, 1, "", "t: 0.001", true}),
+      with_example(arcee_fusion_method(), {BaseAndOne, 1, "", "", false}),
       passthrough_method(),
   };
   return methods;
