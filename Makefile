@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all setup build build-asan demo test test-release test-sanitize bench clean
+.PHONY: all setup build build-asan demo test test-release test-sanitize bench bench-model clean
 
 all: build
 
@@ -40,6 +40,10 @@ test: test-release test-sanitize
 
 bench: build
 	@$(BUILD)/alloy_bench $(BENCH_ARGS)
+
+# The evaluation engine's forward and backward speed against the machine's sgemm rate.
+bench-model: build
+	@$(BUILD)/alloy_model_bench --alloy $(BUILD)/alloy $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
