@@ -14,6 +14,13 @@ int64_t MergeCall::rows() const {
   return c == 0 ? 0 : numel() / c;
 }
 
+std::vector<size_t> MergeCall::non_base_inputs() const {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (static_cast<int>(i) != base) out.push_back(i);
+  return out;
+}
+
 std::string MergeCall::where() const { return "tensor '" + tensor_name + "'"; }
 
 void MergeCall::fail_here(const std::string& message) const { fail(where(), ": ", message); }

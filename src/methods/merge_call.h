@@ -62,6 +62,8 @@ struct MergeCall {
   int64_t numel() const { return alloy::numel(shape); }
   size_t size() const { return inputs.size(); }
   bool has_base() const { return base >= 0; }
+  // The inputs other than the base (all of them without one), in recipe order.
+  std::vector<size_t> non_base_inputs() const;
 
   // Global parameter; throws Error naming the tensor if it is null.
   double param(const std::string& name) const;

@@ -60,16 +60,9 @@ struct OffsetStats {
   static constexpr double kSingular = 1e-6;
 };
 
-std::vector<size_t> others_of(const MergeCall& call) {
-  std::vector<size_t> others;
-  for (size_t i = 0; i < call.size(); ++i)
-    if (static_cast<int>(i) != call.base) others.push_back(i);
-  return others;
-}
-
 void check_inputs(const MergeCall& call) {
   if (!call.has_base()) call.fail_here("model_stock needs a base_model");
-  auto others = others_of(call);
+  auto others = call.non_base_inputs();
   if (others.size() == 1)
     call.fail_here("model_stock needs the base model and at least 2 other models, but only " +
                    call.inputs[others[0]].label + " besides the base provides this tensor");
@@ -107,7 +100,7 @@ MethodSpec model_stock_method() {
   m.prepare = [](const MergeCall& call) -> std::unique_ptr<MergeKernel> {
     check_inputs(call);
     const int base = call.base;
-    auto others = others_of(call);
+    auto others = call.non_base_inputs();
     if (others.empty())  // only the base provides this tensor
       return make_kernel([base](const RowBlock& b, float* out) {
         std::copy(b.inputs[base], b.inputs[base] + b.size(), out);

@@ -14,13 +14,6 @@ namespace alloy {
 
 namespace {
 
-std::vector<size_t> others_of(const MergeCall& call) {
-  std::vector<size_t> others;
-  for (size_t i = 0; i < call.size(); ++i)
-    if (static_cast<int>(i) != call.base) others.push_back(i);
-  return others;
-}
-
 void need_base(const MergeCall& call) {
   if (!call.has_base()) call.fail_here("this method needs a base_model");
 }
@@ -88,7 +81,7 @@ class RamKernel final : public MergeKernel {
 
 std::unique_ptr<MergeKernel> make_ram(const MergeCall& call, bool plus) {
   need_base(call);
-  auto kernel = std::make_unique<RamKernel>(call.base, others_of(call), call.param("epsilon"));
+  auto kernel = std::make_unique<RamKernel>(call.base, call.non_base_inputs(), call.param("epsilon"));
   if (plus) kernel->boost_unique(call, call.param("r"), call.param("alpha"));
   return kernel;
 }

@@ -15,13 +15,6 @@ namespace alloy {
 
 namespace {
 
-std::vector<size_t> others_of(const MergeCall& call) {
-  std::vector<size_t> others;
-  for (size_t i = 0; i < call.size(); ++i)
-    if (static_cast<int>(i) != call.base) others.push_back(i);
-  return others;
-}
-
 // Population variance across models of the task vectors at elements [begin, end) of a block.
 // Out of line so that prepare (selecting the threshold) and map (applying it) compute the very
 // same bits.
@@ -170,7 +163,7 @@ MethodSpec sce_method() {
   };
   m.prepare = [](const MergeCall& call) -> std::unique_ptr<MergeKernel> {
     if (!call.has_base()) call.fail_here("sce needs a base_model");
-    auto others = others_of(call);
+    auto others = call.non_base_inputs();
     const int base = call.base;
     if (others.empty())
       return make_kernel([base](const RowBlock& b, float* out) {

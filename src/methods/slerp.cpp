@@ -25,14 +25,6 @@ std::string input_list(const MergeCall& call) {
   return s;
 }
 
-// The non-base inputs, in recipe order.
-std::vector<size_t> others(const MergeCall& call) {
-  std::vector<size_t> v;
-  for (size_t i = 0; i < call.size(); ++i)
-    if (static_cast<int>(i) != call.base) v.push_back(i);
-  return v;
-}
-
 // ---------------------------------------------------------------------------------------------
 // slerp (spec §3.2): a = base, b = the other model.
 
@@ -83,7 +75,7 @@ struct Nuslerp {
 Nuslerp nuslerp_setup(const MergeCall& call) {
   Nuslerp s;
   s.base = call.base;
-  std::vector<size_t> models = others(call);
+  std::vector<size_t> models = call.non_base_inputs();
   if (call.has_base() && call.size() != 3)
     call.fail_here(cat("nuslerp with a base_model merges exactly two other models, but this tensor has ",
                        models.size(), " besides the base (", input_list(call),
@@ -234,7 +226,7 @@ std::vector<double> multislerp_weights(const MergeCall& call, const std::vector<
 }
 
 void check_multislerp(const MergeCall& call) {
-  std::vector<size_t> models = others(call);
+  std::vector<size_t> models = call.non_base_inputs();
   if (models.size() >= 2) multislerp_weights(call, models);
 }
 
@@ -244,7 +236,7 @@ void check_multislerp(const MergeCall& call) {
 // Every vector here is a combination of the x_i, so the algebra runs on coefficient vectors with the
 // Gram matrix supplying the dot products; the output is Σ r_i x_i (+ base).
 std::unique_ptr<MergeKernel> prepare_multislerp(const MergeCall& call) {
-  const std::vector<size_t> models = others(call);
+  const std::vector<size_t> models = call.non_base_inputs();
   if (models.size() <= 1) return copy_kernel(models.empty() ? 0 : models[0]);
   const std::vector<double> w = multislerp_weights(call, models);
   const double eps = call.param("eps");

@@ -25,17 +25,9 @@ struct Family {
   bool rescale;    // default
 };
 
-// Inputs other than the base, in recipe order: the models with task vectors.
-std::vector<size_t> task_models(const MergeCall& call) {
-  std::vector<size_t> out;
-  for (size_t i = 0; i < call.size(); ++i)
-    if (static_cast<int>(i) != call.base) out.push_back(i);
-  return out;
-}
-
 std::vector<SparsifyParams> sparsify_params(const MergeCall& call, Sparsification kind) {
   std::vector<SparsifyParams> params(call.size());
-  for (size_t i : task_models(call)) {
+  for (size_t i : call.non_base_inputs()) {
     SparsifyParams& p = params[i];
     if (kind == Sparsification::None) continue;
     p.density = call.model_param(i, "density");
@@ -48,7 +40,7 @@ std::vector<SparsifyParams> sparsify_params(const MergeCall& call, Sparsificatio
 void check_family(const MergeCall& call, Sparsification kind) {
   if (call.base < 0) call.fail_here("a base model is required");
   std::vector<SparsifyParams> params = sparsify_params(call, kind);
-  for (size_t i : task_models(call)) {
+  for (size_t i : call.non_base_inputs()) {
     call.model_param(i, "weight");
     if (std::string why = sparsify_params_error(kind, params[i]); !why.empty())
       call.fail_here(call.inputs[i].label + ": " + why);
@@ -62,7 +54,7 @@ class TaskArithmeticKernel final : public MergeKernel {
 
   TaskArithmeticKernel(const MergeCall& call, const Family& family)
       : base_(static_cast<size_t>(call.base)),
-        models_(task_models(call)),
+        models_(call.non_base_inputs()),
         consensus_(family.consensus),
         sign_rule_(call.flag("ties_paper_sign") ? SignRule::Unweighted : SignRule::Weighted),
         normalize_(call.flag("normalize")),
