@@ -1,5 +1,6 @@
 #include "tokenizer/hf_tokenizer.h"
 
+#include <cstdio>
 #include <fstream>
 #include <utility>
 #include <nlohmann/json.hpp>
@@ -33,6 +34,9 @@ std::string decoder_kind(const nlohmann::json& decoder, bool& cleanup) {
     return "";
   }
   if (type == "WordPiece") cleanup = decoder.value("cleanup", true);
+  // A Sequence with ByteFallback is SentencePiece's decoding written out (Llama 2): ▁ to space,
+  // <0xXX> tokens to bytes, the prefixed space stripped; Metaspace decodes the same.
+  if (type == "ByteFallback") return "Metaspace";
   return type == "ByteLevel" || type == "WordPiece" || type == "Metaspace" ? type : "";
 }
 
@@ -152,6 +156,10 @@ std::string HfTokenizer::decode(std::span<const int32_t> ids) const {
         text += (first ? "" : " ") + token->second;
     } else if (decoder_ == "Metaspace" && !added) {
       std::string piece = token->second;
+      unsigned byte = 0;
+      if (piece.size() == 6 && piece.starts_with("<0x") && piece.back() == '>' &&
+          std::sscanf(piece.c_str(), "<0x%2X>", &byte) == 1)
+        piece = std::string(1, static_cast<char>(byte));
       for (size_t at; (at = piece.find("\u2581")) != std::string::npos;) piece.replace(at, 3, " ");
       text += first && !piece.empty() && piece[0] == ' ' ? piece.substr(1) : piece;
     } else {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -299,6 +300,62 @@ TEST(HfTokenizer, UnigramFusesUnknownCharacters) {
   EXPECT_EQ(t.encode("中文!"), (std::vector<int32_t>{*t.token_to_id("▁"), 2, *t.token_to_id("!")}));
   EXPECT_EQ(t.encode("hello"), (std::vector<int32_t>{*t.token_to_id("▁hello")}));
   EXPECT_EQ(t.decode(t.encode("Hello world")), "Hello world");
+  std::filesystem::remove_all(dir);
+}
+
+// A Llama 2 / Mistral style tokenizer.json: SentencePiece's BPE written out, spaces made ▁ by the
+// normalizer (Prepend, Replace), no pre-tokenizer, byte fallback for characters not in the vocabulary.
+json llama2_tokenizer() {
+  json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
+  int32_t id = 3;
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    vocab[name] = id++;
+  }
+  std::vector<std::pair<std::string, std::string>> merges;
+  std::set<std::string> seen;
+  auto add_word = [&](const std::string& word) {
+    const auto chars = utf8_chars(word);
+    for (const auto& c : chars)
+      if (!vocab.contains(c)) vocab[c] = id++;
+    std::string prefix = chars[0];
+    for (size_t i = 1; i < chars.size(); ++i) {
+      if (seen.insert(prefix + "\xFF" + chars[i]).second) merges.emplace_back(prefix, chars[i]);
+      prefix += chars[i];
+      if (!vocab.contains(prefix)) vocab[prefix] = id++;
+    }
+  };
+  for (char c : std::string("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?'()-=")) add_word(std::string(1, c));
+  for (const char* w : {"he", "▁the", "▁hello", "▁world", "▁Hello", "▁▁", "▁▁▁▁", "in", "ing", "▁is", "▁I", "'s", "é", "▁caf",
+                        "▁line", "▁one", "▁two", "▁def", "▁return", "▁x", "=="})
+    add_word(w);
+  json merge_list = json::array();
+  for (const auto& [l, r] : merges) merge_list.push_back(l + " " + r);
+  json specials = json::array();
+  for (const char* s : {"<unk>", "<s>", "</s>"}) specials.push_back(added(vocab[s].get<int32_t>(), s, true));
+  return {{"added_tokens", specials},
+          {"normalizer", {{"type", "Sequence"}, {"normalizers", {{{"type", "Prepend"}, {"prepend", "▁"}},
+                                                                {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}}}}},
+          {"pre_tokenizer", nullptr},
+          {"decoder", {{"type", "Sequence"}, {"decoders", {{{"type", "Replace"}, {"pattern", {{"String", "▁"}}}, {"content", " "}},
+                                                             {{"type", "ByteFallback"}}, {{"type", "Fuse"}},
+                                                             {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
+          {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"}, {"continuing_subword_prefix", nullptr},
+                     {"end_of_word_suffix", nullptr}, {"fuse_unk", true}, {"byte_fallback", true}, {"ignore_merges", false},
+                     {"vocab", vocab}, {"merges", merge_list}}}};
+}
+
+TEST(HfTokenizer, Llama2StyleByteFallbackMatchesReference) {
+  if (auto why = reference_missing(); !why.empty()) GTEST_SKIP() << why;
+  expect_matches_reference("llama2", llama2_tokenizer(), {{"bos_token", "<s>"}, {"eos_token", "</s>"}}, kTexts);
+}
+
+TEST(HfTokenizer, Llama2StyleDecodesBytesAndSpaces) {
+  const auto dir = fresh_dir("llama2_decode");
+  write_json(dir / "tokenizer.json", llama2_tokenizer());
+  const HfTokenizer t(dir / "tokenizer.json");
+  for (const std::string text : {"Hello  world\n\tdef x == 1", "中文 😀 naïve", " lead"}) EXPECT_EQ(t.decode(t.encode(text)), text);
   std::filesystem::remove_all(dir);
 }
 
