@@ -29,7 +29,8 @@ class Tokenizer {
   virtual std::optional<int32_t> token_to_id(std::string_view token) const = 0;
 };
 
-// The tokenizer of a model directory: tokenizer.json when present, else tokenizer.model.
+// The tokenizer of a model directory: tokenizer.json when present, else tokenizer.model (tokenized
+// as llama.cpp does, every space kept: docs/tokenizers.md).
 // Throws Error naming the directory when it has neither, or the file when it cannot be read.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
