@@ -55,6 +55,10 @@ struct MergeCall {
   uint64_t seed = 0;
   bool is_embed = false;
   RowsDone* rows_done = nullptr;  // told of the rows for_each_block has read; may be null
+  // For methods that learn from data (MethodSpec::statistics): per input, in the same order, its
+  // statistics tensor for this output tensor (a Gram matrix, a Fisher diagonal), read by the method
+  // itself; a view with no data where the model has none for this tensor.
+  std::vector<MergeInput> statistics;
 
   // The output as a matrix: rows x cols, cols = last dimension (1 for scalars).
   int64_t cols() const { return shape.empty() ? 1 : shape.back(); }

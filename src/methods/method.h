@@ -77,6 +77,9 @@ struct MethodSpec {
   // Reductions over the whole tensor, then the kernel.
   std::function<std::unique_ptr<MergeKernel>(const MergeCall&)> prepare;
   std::optional<MethodExample> example;  // none for methods a family merge cannot show (passthrough)
+  // Per-model statistics the method learns from ("gram", "fisher"; "" for none): computed from each
+  // model's probe data before the merge and given to prepare as call.statistics.
+  std::string statistics;
 };
 
 // All methods, in the order documented in docs/methods.md.
