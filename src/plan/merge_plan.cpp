@@ -1,4 +1,5 @@
 #include "plan/merge_plan.h"
+#include "plan/parameter_names.h"
 
 #include <algorithm>
 #include <set>
@@ -38,6 +39,7 @@ class Planner {
       fail(recipe_.where(recipe_.merge_method_loc), ": unknown merge_method '", recipe_.merge_method,
            "' (known: ", known, ")");
     }
+    check_parameter_names(recipe_, *plan_.method);
     open_models();
     normalize_slices();
     check_base_model();
