@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "../../tests/cli_runner.h"
+#include "../../tests/test_support.h"
 #include "../../tests/page_cache.h"
 #include "fixtures/fixture_family.h"
 #include "io/checkpoint.h"

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "../../tests/cli_runner.h"
+#include "../../tests/test_support.h"
 #include "util/error.h"
 
 namespace alloy {

@@ -7,7 +7,7 @@
 
 #include <fstream>
 
-#include "../../tests/cli_runner.h"
+#include "../../tests/test_support.h"
 
 namespace alloy {
 namespace {

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../tests/cli_runner.h"
+#include "../../tests/test_support.h"
 #include "../../tests/page_cache.h"
 #include "os/deferred_drops.h"
 
