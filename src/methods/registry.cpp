@@ -23,6 +23,8 @@ MethodSpec ramplus_tl_method();
 MethodSpec model_stock_method();
 MethodSpec nearswap_method();
 MethodSpec arcee_fusion_method();
+MethodSpec regmean_method();
+MethodSpec fisher_method();
 MethodSpec passthrough_method();
 
 namespace {
@@ -58,6 +60,8 @@ const std::vector<MethodSpec>& method_registry() {
       with_example(model_stock_method(), {BaseAndTunes, 2, "", "", false}),
       with_example(nearswap_method(), {BaseAndOne, 1, "", "t: 0.001", true}),
       with_example(arcee_fusion_method(), {BaseAndOne, 1, "", "", false}),
+      regmean_method(),
+      fisher_method(),
       passthrough_method(),
   };
   return methods;

@@ -2,8 +2,10 @@
 #include "plan/parameter_names.h"
 
 #include <algorithm>
+#include <iostream>
 #include <set>
 
+#include "stats/statistics_file.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -40,7 +42,9 @@ class Planner {
            "' (known: ", known, ")");
     }
     check_parameter_names(recipe_, *plan_.method);
+    check_probe_keys();
     open_models();
+    load_statistics();
     normalize_slices();
     check_base_model();
     const Architecture& arch = plan_.models[plan_.donor].arch;
@@ -110,6 +114,75 @@ class Planner {
     for (size_t i = 0; i < plan_.models.size(); ++i)
       if (i != plan_.donor) archs.emplace_back(plan_.models[i].label, plan_.models[i].arch);
     check_compatible(archs, options_.allow_crimes);
+  }
+
+  // alloy never accepts and ignores a key: probe data on a method that learns from none is refused.
+  void check_probe_keys() const {
+    const MethodSpec& method = *plan_.method;
+    auto refuse = [&](const DataPath& d, const char* key) {
+      if (d.given() && (method.statistics.empty() || (std::string_view(key) == "fisher" && method.statistics != "fisher")))
+        fail(recipe_.where(d.loc), ": ", key, ": not used by ", method.name,
+             method.statistics.empty() ? " (it learns from no data): remove the key" : ": remove the key");
+    };
+    refuse(recipe_.probe, "probe");
+    for (const auto& m : recipe_.models) {
+      refuse(m.probe, "probe");
+      refuse(m.fisher, "fisher");
+    }
+  }
+
+  fs::path locate_file(const DataPath& d, const char* key) const {
+    std::error_code ec;
+    if (fs::exists(d.path, ec)) return d.path;
+    if (!options_.recipe_dir.empty() && fs::exists(options_.recipe_dir / d.path, ec))
+      return options_.recipe_dir / d.path;
+    fail(recipe_.where(d.loc), ": ", key, ": '", d.path, "' not found (looked in the working directory",
+         options_.recipe_dir.empty() ? "" : " and beside the recipe", ")");
+  }
+
+  double stats_setting(const std::string& name, double fallback) const {
+    auto v = resolve_parameter(recipe_, nullptr, nullptr, name, "", 0.0);
+    if (!v)
+      for (const auto& spec : plan_.method->global_params)
+        if (spec.name == name && spec.default_value) v = spec.default_value;
+    return v.value_or(fallback);
+  }
+
+  // Each model's statistics file: a precomputed one the recipe names (fisher:), else computed from
+  // its probe data (its own probe:, else the top-level one) into the cache directory.
+  void load_statistics() {
+    const MethodSpec& method = *plan_.method;
+    if (method.statistics.empty()) return;
+    StatsSettings settings;
+    settings.kind = method.statistics == "gram" ? StatsKind::Gram : StatsKind::Fisher;
+    settings.ctx = static_cast<int>(stats_setting("probe_ctx", 128));
+    settings.samples = static_cast<int64_t>(
+        stats_setting(settings.kind == StatsKind::Fisher ? "fisher_samples" : "probe_samples", 0));
+    fs::path cache = options_.stats_dir;
+    if (cache.empty()) cache = fs::path(recipe_.file + ".alloy-stats");
+    for (const auto& m : plan_.models) {
+      const InputModel* entry = nullptr;
+      for (const auto& im : recipe_.models)
+        if (im.model == m.ref) entry = &im;
+      fs::path file;
+      if (entry && entry->fisher.given()) {
+        file = locate_file(entry->fisher, "fisher");
+      } else {
+        DataPath probe = entry && entry->probe.given() ? entry->probe : recipe_.probe;
+        if (!probe.given())
+          fail(recipe_.where(entry ? entry->loc : m.ref.loc), ": model '", m.label, "' has no probe data, and ",
+               method.name, " learns from each model's own: add probe: <text file> to its entry (or a top-level probe:)",
+               method.statistics == "fisher" ? ", or fisher: <file from alloy stats fisher>" : "");
+        fs::path probe_path = locate_file(probe, "probe");
+        file = cached_statistics(m.checkpoint->dir(), probe_path, settings, cache,
+                                 [](const std::string& line) { std::cerr << "alloy: " << line << "\n"; });
+      }
+      try {
+        plan_.statistics.push_back(SafetensorsFile::open(file));
+      } catch (const Error& e) {
+        rethrow_with(cat("statistics of model '", m.label, "'"), e);
+      }
+    }
   }
 
   size_t model_index(const ModelRef& ref) const {
@@ -234,6 +307,13 @@ class Planner {
       call.inputs.push_back({s.model->checkpoint->tensor(s.tensor), s.model->label, s.tensor});
       if (base_index < 0 && slice.base && s.slice_source->model == *slice.base) base_index = static_cast<int>(i);
     }
+    if (!method.statistics.empty())
+      for (const auto& s : sources) {
+        const SafetensorsFile& file = *plan_.statistics[static_cast<size_t>(s.model - plan_.models.data())];
+        const std::string stat_name = method.statistics + "." + s.tensor;
+        const SafetensorsEntry* e = file.find(stat_name);
+        call.statistics.push_back({e ? file.view(*e) : TensorView{}, s.model->label, stat_name});
+      }
     if (method.base != BaseUse::Ignored) call.base = base_index;
     if (method.base == BaseUse::Required && call.base < 0)
       fail("tensor '", out_name, "': the base model '", slice.base->path, "' does not provide it");

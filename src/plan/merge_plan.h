@@ -11,6 +11,7 @@
 #include "arch/architecture.h"
 #include "io/checkpoint.h"
 #include "io/output_layout.h"
+#include "io/safetensors.h"
 #include "methods/method.h"
 #include "recipe/recipe.h"
 
@@ -21,6 +22,8 @@ struct PlanOptions {
   uint64_t seed = 0;               // for randomised methods (DARE, DELLA)
   double post_weight_t = 0.0;      // gradient position of the final norm / lm_head, as mergekit >= 0.1.2
   std::filesystem::path recipe_dir;  // relative model paths are tried here after the working directory
+  // Cache of statistics files for data-aware methods; empty: <recipe>.alloy-stats beside the recipe.
+  std::filesystem::path stats_dir;
 };
 
 struct LoadedModel {
@@ -43,6 +46,8 @@ struct MergePlan {
   std::vector<TensorJob> jobs;      // output order: pre-layer, layers, post-layer
   nlohmann::json config;            // output config.json
   uint64_t input_bytes = 0;         // bytes of input tensors the merge reads
+  // Per model (data-aware methods only): its statistics file, open while the jobs view it.
+  std::vector<std::shared_ptr<SafetensorsFile>> statistics;
 
   std::vector<OutputTensor> outputs() const;
 };

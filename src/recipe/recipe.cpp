@@ -16,8 +16,9 @@ namespace {
 // still carry it, so it is accepted, and the output is the one mergekit gives for it.
 constexpr std::string_view kTopKeys[] = {
     "merge_method", "models",    "slices",           "modules",   "base_model",    "dtype",
-    "out_dtype",    "parameters", "tokenizer_source", "tokenizer", "chat_template", "embed_slerp"};
-constexpr std::string_view kModelKeys[] = {"model", "parameters"};
+    "out_dtype",    "parameters", "tokenizer_source", "tokenizer", "chat_template", "embed_slerp",
+    "probe"};
+constexpr std::string_view kModelKeys[] = {"model", "parameters", "probe", "fisher"};
 constexpr std::string_view kSliceKeys[] = {"sources", "base_model", "parameters", "residual_weight"};
 constexpr std::string_view kSourceKeys[] = {"model", "layer_range", "parameters"};
 // Top-level keys of a mergekit-moe config, which is not a merge recipe.
@@ -49,12 +50,20 @@ DType parse_dtype(const YamlReader& r, const YamlItem& item) {
   return *d;
 }
 
+DataPath parse_data_path(const YamlReader& r, const YamlItem& item) {
+  DataPath d{r.string(item), item.loc};
+  if (d.path.empty()) r.fail_at(item, "must not be empty: give the path of a file");
+  return d;
+}
+
 InputModel parse_input_model(const YamlReader& r, const YamlItem& item) {
   YamlFields f = r.fields(item, kModelKeys);
   InputModel m;
   m.loc = item.loc;
   m.model = r.model_ref(required(r, f, item, "model"));
   m.parameters = optional_params(r, f);
+  if (const YamlItem* p = present(f, "probe")) m.probe = parse_data_path(r, *p);
+  if (const YamlItem* p = present(f, "fisher")) m.fisher = parse_data_path(r, *p);
   return m;
 }
 
@@ -156,6 +165,8 @@ Recipe parse_recipe(const std::string& text, const std::string& file_name) {
     recipe.parameters = r.param_map(it->second);
     recipe.parameters_loc = it->second.loc;
   }
+
+  if (const YamlItem* p = present(f, "probe")) recipe.probe = parse_data_path(r, *p);
 
   if (auto it = f.find("tokenizer"); it != f.end())
     r.fail_at(unnamed(it->second), cat("the tokenizer: block ", kNoTokenizerYet));

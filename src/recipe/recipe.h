@@ -74,10 +74,20 @@ std::optional<double> evaluate(const ParamValue& value, std::string_view tensor_
 
 using ParamMap = std::map<std::string, ParamValue>;
 
+// A file a recipe names for data-aware methods (probe text, a precomputed statistics file), kept
+// as written; the planner resolves it like a model path.
+struct DataPath {
+  std::string path;  // empty = none
+  SourceLoc loc;
+  bool given() const { return !path.empty(); }
+};
+
 struct InputModel {
   ModelRef model;
   ParamMap parameters;
   SourceLoc loc;
+  DataPath probe;   // `probe:` text this model learns from (data-aware methods only)
+  DataPath fisher;  // `fisher:` a precomputed Fisher statistics file (alloy stats fisher)
 };
 
 struct InputSlice {
@@ -112,6 +122,7 @@ struct Recipe {
   // "base" or absent: the only tokenizer_source alloy acts on (the base model's tokenizer, its
   // embeddings' shape). Other sources, the tokenizer: block and chat_template are refused.
   std::optional<std::string> tokenizer_source;
+  DataPath probe;  // top-level `probe:`, for every model without its own
 
   // Every model referenced, without duplicates (ModelRef ==), in this order: the `models:` entries
   // or the slices' sources as they appear (slice by slice, source by source); then the slices'
@@ -130,7 +141,7 @@ struct Recipe {
 // mergekit-moe config, and every key alloy does not act on yet (tokenizer_source other than base,
 // tokenizer:, chat_template), named as not supported yet. `residual_weight` (slices) and
 // `embed_slerp` (legacy) are accepted: mergekit ignores them too. The merge method name is checked
-// later, against the method registry.
+// later, against the method registry, and so is whether the method uses `probe:` / `fisher:`.
 Recipe parse_recipe(const std::string& text, const std::string& file_name);
 Recipe load_recipe(const std::filesystem::path& path);
 

@@ -1,0 +1,48 @@
+// `alloy stats fisher|gram MODEL --probe FILE -o OUT.safetensors`: a model's statistics on its
+// probe text, computed by the evaluation engine, for a recipe to name (`fisher: OUT`) or to look at.
+#include <string>
+
+#include "cli/commands.h"
+#include "stats/statistics_file.h"
+#include "util/error.h"
+
+namespace alloy {
+
+namespace {
+
+struct StatsArgs {
+  std::string kind;
+  std::string model;
+  std::string probe;
+  std::string out;
+  int ctx = 128;
+  int64_t samples = 0;
+};
+
+}  // namespace
+
+void add_stats_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<StatsArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "stats",
+      "Per-model statistics that data-aware merges learn from, on the model's probe text (BOS + text in chunks "
+      "of --ctx tokens, every next token scored): fisher = the diagonal empirical Fisher (mean over chunks of the "
+      "squared gradient of the chunk's loss), tensors fisher.<weight>; gram = X^T X of every linear layer's "
+      "input, tensors gram.<weight> [in, in]. A recipe names a Fisher file per model with fisher: FILE.");
+  cmd->add_option("kind", a->kind, "fisher or gram")->required()->check(CLI::IsMember({"fisher", "gram"}));
+  cmd->add_option("model", a->model, "The model directory")->required();
+  cmd->add_option("--probe", a->probe, "Probe text file (learning data; never the evaluation text)")->required();
+  cmd->add_option("-o,--out", a->out, "Output .safetensors file")->required();
+  cmd->add_option("--ctx", a->ctx, "Tokens per chunk (probe_ctx)")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--samples", a->samples, "Chunks used (fisher_samples / probe_samples; 0: all)")->capture_default_str();
+  cmd->callback([a, &exit_code] {
+    StatsSettings settings;
+    settings.kind = a->kind == "gram" ? StatsKind::Gram : StatsKind::Fisher;
+    settings.ctx = a->ctx;
+    settings.samples = a->samples;
+    compute_statistics_file(a->model, a->probe, settings, a->out);
+    exit_code = 0;
+  });
+}
+
+}  // namespace alloy
