@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "eval/evaluate.h"
+#include "eval/evaluate_pairs.h"
 #include "model/parallel.h"
 #include "util/error.h"
 
@@ -25,6 +26,9 @@ struct EvalArgs {
   bool json = false;
   bool quiet = false;
   int threads = 0;
+  std::vector<std::string> pairs;  // --pairs: embedding models instead of perplexity
+  std::string pooling;
+  double temperature = 0.05;
 };
 
 // `name` as the user may write it for a path they gave: the path itself, its file name, or its stem.
@@ -62,9 +66,27 @@ void show_progress(const EvalRequest& r, size_t m, size_t t, int64_t done, int64
   std::fflush(stderr);
 }
 
+int run_pairs(const EvalArgs& a) {
+  if (!a.request.texts.empty() || !a.specialists.empty())
+    fail("--pairs evaluates embedding models; --text and --specialist are for perplexity, give one or the other");
+  PairsRequest request;
+  request.models = a.request.models;
+  request.pairs = a.pairs;
+  if (!a.pooling.empty()) request.pooling = pooling_from_name(a.pooling);
+  request.temperature = a.temperature;
+  request.batch = a.request.batch;
+  const PairsReport report = evaluate_pairs(request);
+  const std::string out = a.json ? pairs_json(report).dump(2) + "\n" : pairs_table(report);
+  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0)
+    fail("cannot write to standard output");
+  return 0;
+}
+
 int run_eval(EvalArgs& a) {
-  parse_specialists(a);
   if (a.threads > 0) set_engine_threads(a.threads);
+  if (!a.pairs.empty()) return run_pairs(a);
+  if (a.request.texts.empty()) fail("no text to evaluate on: give --text FILE (perplexity) or --pairs FILE.jsonl");
+  parse_specialists(a);
   const bool progress = !a.quiet && ::isatty(STDERR_FILENO);
   if (progress)
     a.request.progress = [&a](size_t m, size_t t, int64_t done, int64_t total) {
@@ -94,13 +116,22 @@ void add_eval_command(CLI::App& app, int& exit_code) {
       "predicted from the chunk's tokens before it. PPL = exp(mean NLL over the scored tokens).");
   cmd->add_option("models", a->request.models, "Model directories (config.json, safetensors, tokenizer)")
       ->required();
-  cmd->add_option("--text", a->request.texts, "Text files to score on")->required();
+  cmd->add_option("--text", a->request.texts, "Text files to score on");
   cmd->add_option("--ctx", a->request.ctx, "Tokens per chunk")->capture_default_str()->check(CLI::Range(4, 1 << 20));
   cmd->add_option("--batch", a->request.batch, "Chunks per forward pass (default: as many as fit ~256 MiB of activations)")
       ->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--specialist", a->specialists,
                   "TEXT=MODEL: MODEL is the specialist of TEXT's domain; adds the figure of merit, the geometric "
                   "mean over those texts of PPL(model) / PPL(specialist)");
+  cmd->add_option("--pairs", a->pairs,
+                  "JSONL files of {\"query\": ..., \"positive\": ...}: report each embedding model's (BERT, "
+                  "RoBERTa, XLM-R) InfoNCE loss with in-batch negatives and retrieval accuracy instead of "
+                  "perplexity; --batch is then pairs per group of negatives (default 32)");
+  cmd->add_option("--pooling", a->pooling,
+                  "mean | cls (--pairs; default: the model's 1_Pooling/config.json, else mean)");
+  cmd->add_option("--temperature", a->temperature, "InfoNCE temperature tau (--pairs)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("-j,--threads", a->threads, "Threads (default: all cores)");
   cmd->add_flag("--json", a->json,
                 "Print one JSON object: {\"results\": [{\"model\", \"text\", \"ppl\", \"nll\" (mean per scored "
