@@ -65,6 +65,9 @@ void add_merge_command(CLI::App& app, int& exit_code) {
                   "gradient position of the final norm and lm_head (0 as mergekit >= 0.1.2; 1 = the last "
                   "layer's value, as earlier mergekit)")
       ->capture_default_str();
+  cmd->add_option("--stats-dir", args->opt.stats_dir,
+                  "where data-aware methods (regmean, fisher) keep the statistics they compute from probe data, "
+                  "reused by later merges with the same model, probe and settings (default: OUT.alloy-stats)");
   cmd->add_option("--eval", args->eval_texts,
                   "after the merge, print the merged model's perplexity on these text files (as alloy eval does)");
   cmd->add_flag("--safe-serialization,!--no-safe-serialization", args->safe_serialization,

@@ -129,7 +129,7 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   popt.seed = opt.seed;
   popt.post_weight_t = opt.post_weight_t;
   popt.recipe_dir = fs::absolute(opt.recipe).parent_path();
-  popt.stats_dir = dest.string() + ".alloy-stats";
+  popt.stats_dir = opt.stats_dir.empty() ? fs::path(dest.string() + ".alloy-stats") : opt.stats_dir;
   MergePlan plan = make_plan(recipe, popt);
   // --force replaces the destination, so never one that holds an input model (inputs are never
   // modified, let alone removed).

@@ -27,6 +27,7 @@ struct MergeOptions {
   bool progress = false;   // draw a progress bar on stderr
   bool fsync = true;       // make the output durable before the final rename
   double post_weight_t = 0.0;  // gradient position of the final norm and lm_head (mergekit >= 0.1.2)
+  std::filesystem::path stats_dir;  // statistics cache of data-aware methods; empty: <out>.alloy-stats
   // Whether input pages stay in the page cache once merged (page_cache_room.h): by default they
   // are dropped only when the inputs are larger than the memory that could cache them.
   CachePolicy input_cache = CachePolicy::Auto;
