@@ -25,7 +25,7 @@ int32_t token_pair_id(const nlohmann::json& p, const char* key) {
 void append_template(const nlohmann::json& p, SequenceTemplate& out) {
   if (p.is_null()) return;
   if (!p.is_object()) fail("tokenizer.json: post_processor must be an object, got ", p.dump());
-  const std::string type = p.value("type", "");
+  const std::string type = p.contains("type") && p["type"].is_string() ? p["type"].get<std::string>() : "";
   if (type == "BertProcessing" || type == "RobertaProcessing") {
     out.before.push_back(token_pair_id(p, "cls"));
     out.after.insert(out.after.begin(), token_pair_id(p, "sep"));
@@ -35,18 +35,22 @@ void append_template(const nlohmann::json& p, SequenceTemplate& out) {
     const nlohmann::json& specials = p.value("special_tokens", nlohmann::json::object());
     bool seen_sequence = false;
     for (const nlohmann::json& piece : single) {
-      if (piece.contains("Sequence")) {
+      if (piece.is_object() && piece.contains("Sequence")) {
         seen_sequence = true;
         continue;
       }
-      if (!piece.contains("SpecialToken") || !piece["SpecialToken"].contains("id"))
+      if (!piece.is_object() || !piece.contains("SpecialToken") || !piece["SpecialToken"].is_object() ||
+          !piece["SpecialToken"].contains("id") || !piece["SpecialToken"]["id"].is_string())
         fail("tokenizer.json: post_processor.single has an element that is neither Sequence nor SpecialToken: ",
              piece.dump());
       const std::string name = piece["SpecialToken"]["id"].get<std::string>();
       auto it = specials.find(name);
       if (it == specials.end() || !it->contains("ids") || !(*it)["ids"].is_array())
         fail("tokenizer.json: post_processor.special_tokens has no ids for '", name, "'");
-      for (const nlohmann::json& id : (*it)["ids"]) (seen_sequence ? out.after : out.before).push_back(id.get<int32_t>());
+      for (const nlohmann::json& id : (*it)["ids"]) {
+        if (!id.is_number_integer()) fail("tokenizer.json: post_processor.special_tokens['", name, "'].ids holds ", id.dump());
+        (seen_sequence ? out.after : out.before).push_back(id.get<int32_t>());
+      }
     }
   } else if (type == "Sequence") {
     for (const nlohmann::json& inner : p.value("processors", nlohmann::json::array())) append_template(inner, out);
