@@ -5,6 +5,7 @@
 #include <exception>
 #include <thread>
 
+#include "os/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 
@@ -34,6 +35,12 @@ void convert_checked(const TensorInputs& in, size_t input, const TensorView& v, 
          first + static_cast<int64_t>(bad), "; task vectors of NaN or Inf weights mean nothing");
 }
 
+void release_block(const TensorView& v, int64_t first, int64_t end) {
+  if (!v.file_mapped) return;
+  const size_t esize = dtype_size(v.dtype);
+  release_pages(v.data + static_cast<size_t>(first) * esize, static_cast<uint64_t>(end - first) * esize);
+}
+
 GeometrySums block_geometry(const TensorInputs& in, int64_t first, int64_t end, Buffers& buf) {
   GeometrySums sums(static_cast<int>(in.models.size()));
   for (int64_t c = first; c < end; c += kChunk) {
@@ -42,6 +49,10 @@ GeometrySums block_geometry(const TensorInputs& in, int64_t first, int64_t end, 
     for (size_t m = 0; m < in.models.size(); ++m) convert_checked(in, m + 1, in.models[m], c, n, buf.models[m].data());
     accumulate_task_vectors(buf.base.data(), buf.model_ptrs, static_cast<size_t>(n), sums);
   }
+  // Mapped pages read once stay in the resident set; letting them go keeps it at a few blocks per
+  // thread (they stay in the page cache).
+  release_block(in.base, first, end);
+  for (const auto& m : in.models) release_block(m, first, end);
   return sums;
 }
 

@@ -1,7 +1,8 @@
 // The geometry sums of one tensor's task vectors, streamed: the base and each model are read in
 // fixed blocks of elements, converted to f32, differenced and accumulated in f64. Blocks may run
 // on several threads; their sums are added in block order, so the result is the same for any
-// thread count, and memory stays a few blocks per thread whatever the tensor's size.
+// thread count, and memory stays a few blocks per thread whatever the tensor's size (the mapped
+// pages of a block leave the resident set once it is done).
 #pragma once
 #include <cstddef>
 #include <span>

@@ -142,7 +142,7 @@ Reference reference(const std::vector<double>& base, const std::vector<std::vect
 // Over three blocks (the last one partial), with sparse and sign-flipped task vectors, for each
 // of f32, bf16 and f16: equal to the reference (counts exactly, sums within their rounding bound) and
 // bit-identical for 1, 2 and 5 threads.
-TEST(TensorGeometry, ManyBlocksAnyThreadCountEachHalfDtype) {
+TEST(TensorGeometry, ManyBlocksAnyThreadCountF32Bf16F16) {
   const size_t n = (size_t{1} << 21) + 12345;
   std::mt19937_64 rng(42);
   std::normal_distribution<float> g(0.0f, 1.0f);
