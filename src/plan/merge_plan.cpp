@@ -166,6 +166,9 @@ class Planner {
         if (im.model == m.ref) entry = &im;
       fs::path file;
       if (entry && entry->fisher.given()) {
+        if (entry->probe.given())
+          fail(recipe_.where(entry->probe.loc), ": model '", m.label, "' names both probe: and fisher: (a precomputed "
+               "Fisher file, used as it is); keep one");
         file = locate_file(entry->fisher, "fisher");
       } else {
         DataPath probe = entry && entry->probe.given() ? entry->probe : recipe_.probe;

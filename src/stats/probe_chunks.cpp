@@ -26,6 +26,9 @@ std::vector<TokenBatch> probe_chunks(std::span<const int32_t> tokens, int ctx, i
 
 std::vector<TokenBatch> load_probe_chunks(const std::filesystem::path& model_dir, const std::filesystem::path& probe,
                                           int ctx, int64_t max_chunks) {
+  if (probe.extension() == ".jsonl")
+    fail("probe ", probe.string(), ": query/positive pairs (.jsonl) are for embedding models, which the statistics "
+         "step does not run yet; give a plain text file");
   std::ifstream in(probe, std::ios::binary);
   if (!in) fail("probe ", probe.string(), ": cannot read it (no such file or not readable)");
   std::ostringstream text;

@@ -1,0 +1,59 @@
+// fisher against Σ λ_i F_i θ_i / Σ λ_i F_i computed in float64, with the floor where the Fisher
+// values vanish, and its refusals.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "../../tests/method_harness.h"
+
+namespace alloy {
+namespace {
+
+using testing::MethodHarness;
+
+void add_fisher(MethodHarness& h, const std::vector<float>& f, Shape shape) {
+  h.call.statistics.push_back({TensorView{DType::F32, std::move(shape), reinterpret_cast<const std::byte*>(f.data()),
+                                          f.size() * sizeof(float)},
+                               h.call.inputs[h.call.statistics.size()].label, "fisher." + h.call.tensor_name});
+}
+
+TEST(Fisher, EqualsTheFisherWeightedAverageInFloat64) {
+  const std::vector<float> a = {1, 2, 3, -4, 0.5f, 8}, b = {3, -2, 1, 4, 0.25f, 0};
+  const std::vector<float> fa = {0.5f, 2, 0, 1e-3f, 3, 0}, fb = {1.5f, 1, 0, 1e-3f, 1e-12f, 0};
+  const double la = 2.0, lb = 0.5, floor = 1e-6;
+  MethodHarness h("fisher");
+  h.add(a, {2, 3});
+  h.add(b, {2, 3});
+  add_fisher(h, fa, {2, 3});
+  add_fisher(h, fb, {2, 3});
+  h.per_model(0, "weight", la).per_model(1, "weight", lb).global("fisher_floor", floor);
+  const std::vector<float> got = h.run(3);
+  for (size_t k = 0; k < a.size(); ++k) {
+    const double wa = la * std::max<double>(fa[k], floor), wb = lb * std::max<double>(fb[k], floor);
+    const double want = (wa * a[k] + wb * b[k]) / (wa + wb);
+    EXPECT_NEAR(got[k], want, 1e-6 * (1 + std::fabs(want))) << k;
+  }
+  // Where both are at the floor (elements 2 and 5) this is the λ-weighted average.
+  EXPECT_NEAR(got[2], (la * 3 + lb * 1) / (la + lb), 1e-6);
+  EXPECT_NEAR(got[5], (la * 8 + lb * 0) / (la + lb), 1e-6);
+}
+
+TEST(Fisher, MissingFisherValuesNameTheModel) {
+  MethodHarness h("fisher");
+  h.add({1, 2}, {2}, DType::F32, "models/a");
+  h.call.statistics = {MergeInput{{}, "models/a", "fisher.model.layers.0.mlp.up_proj.weight"}};
+  const std::string m = h.run_error();
+  EXPECT_NE(m.find("no Fisher values"), std::string::npos) << m;
+  EXPECT_NE(m.find("models/a"), std::string::npos) << m;
+}
+
+TEST(Fisher, ShapeMismatchIsRefused) {
+  const std::vector<float> f = {1, 1, 1};
+  MethodHarness h("fisher");
+  h.add({1, 2}, {2});
+  add_fisher(h, f, {3});
+  EXPECT_NE(h.run_error().find("fisher needs them equal"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace alloy
