@@ -160,26 +160,36 @@ class Planner {
         stats_setting(settings.kind == StatsKind::Fisher ? "fisher_samples" : "probe_samples", 0));
     fs::path cache = options_.stats_dir;
     if (cache.empty()) cache = fs::path(recipe_.file + ".alloy-stats");
+    // Every model's data is found before any is computed, so a recipe error costs no engine run.
+    struct Source {
+      fs::path file;   // a precomputed file, used as it is
+      fs::path probe;  // else the probe text to compute from
+    };
+    std::vector<Source> sources;
     for (const auto& m : plan_.models) {
       const InputModel* entry = nullptr;
       for (const auto& im : recipe_.models)
         if (im.model == m.ref) entry = &im;
-      fs::path file;
       if (entry && entry->fisher.given()) {
         if (entry->probe.given())
           fail(recipe_.where(entry->probe.loc), ": model '", m.label, "' names both probe: and fisher: (a precomputed "
                "Fisher file, used as it is); keep one");
-        file = locate_file(entry->fisher, "fisher");
-      } else {
-        DataPath probe = entry && entry->probe.given() ? entry->probe : recipe_.probe;
-        if (!probe.given())
-          fail(recipe_.where(entry ? entry->loc : m.ref.loc), ": model '", m.label, "' has no probe data, and ",
-               method.name, " learns from each model's own: add probe: <text file> to its entry (or a top-level probe:)",
-               method.statistics == "fisher" ? ", or fisher: <file from alloy stats fisher>" : "");
-        fs::path probe_path = locate_file(probe, "probe");
-        file = cached_statistics(m.checkpoint->dir(), probe_path, settings, cache,
-                                 [](const std::string& line) { std::cerr << "alloy: " << line << "\n"; });
+        sources.push_back({locate_file(entry->fisher, "fisher"), {}});
+        continue;
       }
+      DataPath probe = entry && entry->probe.given() ? entry->probe : recipe_.probe;
+      if (!probe.given())
+        fail(recipe_.where(entry ? entry->loc : m.ref.loc), ": model '", m.label, "' has no probe data, and ",
+             method.name, " learns from each model's own: add probe: <text file> to its entry (or a top-level probe:)",
+             method.statistics == "fisher" ? ", or fisher: <file from alloy stats fisher>" : "");
+      sources.push_back({{}, locate_file(probe, "probe")});
+    }
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const LoadedModel& m = plan_.models[i];
+      fs::path file = sources[i].file;
+      if (file.empty())
+        file = cached_statistics(m.checkpoint->dir(), sources[i].probe, settings, cache,
+                                 [](const std::string& line) { std::cerr << "alloy: " << line << "\n"; });
       try {
         plan_.statistics.push_back(SafetensorsFile::open(file));
       } catch (const Error& e) {
