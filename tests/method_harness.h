@@ -2,8 +2,13 @@
 // way the executor does (check, prepare, then the kernel over blocks of whole rows), so method
 // tests exercise the real code path without files.
 #pragma once
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <deque>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -116,6 +121,67 @@ inline double ulp_distance(double got, double want, DType dtype) {
   std::frexp(a, &e);
   double ulp = std::ldexp(1.0, e - 1 - mant);
   return std::fabs(got - want) / ulp;
+}
+
+// Deterministic test values sin(seed * 12.9898 + i * 78.233) * scale, i = 0 .. n-1.
+inline std::vector<float> sin_values(size_t n, double seed, double scale) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(seed * 12.9898 + i * 78.233) * scale);
+  return v;
+}
+
+// n values offset + scale * u, u uniform in [-1, 1) from a 64-bit LCG started at seed and salt.
+inline std::vector<float> lcg_values(size_t n, uint64_t seed, uint64_t salt, float scale = 1.0f,
+                                     float offset = 0.0f) {
+  std::vector<float> v(n);
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + salt;
+  for (auto& x : v) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    x = offset + scale * (static_cast<float>(s >> 40) / 16777216.0f * 2.0f - 1.0f);
+  }
+  return v;
+}
+
+// n draws of N(0, scale^2) from std::mt19937(seed).
+inline std::vector<float> normal_values(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+// Runs with blocks of 1, 2, 7, 64 and 65536 elements (rounded to whole rows) and requires the
+// same bits from each; returns the first result.
+inline std::vector<float> run_block_sizes(MethodHarness& h) {
+  auto first = h.run(1);
+  for (int64_t block : {2, 7, 64, 1 << 16}) {
+    auto out = h.run(block);
+    EXPECT_EQ(out.size(), first.size());
+    EXPECT_EQ(std::memcmp(out.data(), first.data(), out.size() * sizeof(float)), 0) << "block " << block;
+  }
+  return first;
+}
+
+// Runs with blocks of 1 row, 3 rows and the whole tensor; all three must agree bit for bit.
+inline std::vector<float> run_row_blocks(MethodHarness& h) {
+  const int64_t cols = std::max<int64_t>(1, h.call.cols());
+  std::vector<float> whole = h.run(std::max<int64_t>(1, h.call.numel()));
+  for (int64_t rows : {1, 3}) {
+    std::vector<float> part = h.run(rows * cols);
+    EXPECT_EQ(0, std::memcmp(part.data(), whole.data(), whole.size() * sizeof(float)))
+        << "blocks of " << rows << " rows differ from one whole-tensor block";
+  }
+  return whole;
+}
+
+// Expects every element of `got` within `max_ulps` units in the last place of `dtype` of `want`.
+inline void expect_ulps(const std::vector<float>& got, const std::vector<double>& want, const std::string& what,
+                        double max_ulps = 1.0, DType dtype = DType::F32) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_LE(ulp_distance(got[i], want[i], dtype), max_ulps)
+        << what << " element " << i << ": got " << got[i] << ", want " << want[i];
 }
 
 }  // namespace alloy::testing

@@ -11,16 +11,11 @@ namespace alloy {
 namespace {
 
 using testing::MethodHarness;
+using testing::expect_ulps;
 using V = std::vector<double>;
 
 std::vector<float> random_values(size_t n, uint64_t seed, float scale = 1.0f, float offset = 0.0f) {
-  std::vector<float> v(n);
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 777;
-  for (auto& x : v) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    x = offset + scale * (static_cast<float>(s >> 40) / 16777216.0f * 2.0f - 1.0f);
-  }
-  return v;
+  return testing::lcg_values(n, seed, 777, scale, offset);
 }
 
 double dot(const V& a, const V& b) {
@@ -74,25 +69,6 @@ V ref_karcher(const std::vector<V>& xs, int max_iter = 10, double tol = 1e-5) {
   return mean;
 }
 
-std::vector<float> run_blocks(MethodHarness& h) {
-  const int64_t cols = std::max<int64_t>(1, h.call.cols());
-  std::vector<float> whole = h.run(std::max<int64_t>(1, h.call.numel()));
-  for (int64_t rows : {1, 3}) {
-    std::vector<float> part = h.run(rows * cols);
-    EXPECT_EQ(0, std::memcmp(part.data(), whole.data(), whole.size() * sizeof(float)))
-        << "blocks of " << rows << " rows differ from one whole-tensor block";
-  }
-  return whole;
-}
-
-void expect_ulps(const std::vector<float>& got, const V& want, const std::string& what, double max_ulps = 1.0,
-                 DType dtype = DType::F32) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < got.size(); ++i)
-    EXPECT_LE(testing::ulp_distance(got[i], want[i], dtype), max_ulps)
-        << what << " element " << i << ": got " << got[i] << ", want " << want[i];
-}
-
 TEST(Karcher, TwoEqualNormVectorsGiveTheScaledMidpoint) {
   // |a| = |b| = 5: the midpoint direction (3, 5, 4)/sqrt(50) times the mean norm 5.
   MethodHarness h("karcher");
@@ -121,7 +97,7 @@ TEST(Karcher, MatchesFloat64ReferenceOverShapes) {
         xs.emplace_back(v.begin(), v.end());
         h.add(v, shape);
       }
-      expect_ulps(run_blocks(h), ref_karcher(xs), cat("numel ", n, " inputs ", k));
+      expect_ulps(run_row_blocks(h), ref_karcher(xs), cat("numel ", n, " inputs ", k));
     }
 }
 
@@ -143,7 +119,7 @@ TEST(Karcher, IterationConvergesToTheKarcherMean) {
   expect_ulps(one, ref_karcher(xs, 1), "max_iter 1");
   EXPECT_NE(euclid, one);
   h.global("max_iter", 100).global("tol", 1e-12);
-  auto converged = run_blocks(h);
+  auto converged = run_row_blocks(h);
   expect_ulps(converged, ref_karcher(xs, 100, 1e-12), "max_iter 100");
 
   // At the Karcher mean the log maps of the inputs balance: Σ θ_i/sin θ_i (u_i - cos θ_i u) = 0.
@@ -168,7 +144,7 @@ TEST(Karcher, ZeroInputsHaveNoDirectionButCountInTheScale) {
   h.add(a, {4, 6});
   h.add(z, {4, 6});
   h.add(b, {4, 6});
-  auto out = run_blocks(h);
+  auto out = run_row_blocks(h);
   expect_ulps(out, ref_karcher({V(a.begin(), a.end()), V(24, 0.0), V(b.begin(), b.end())}), "one zero");
   // Same direction as the karcher mean of a and b alone, scaled by (|a| + 0 + |b|) / 3.
   V pair = ref_karcher({V(a.begin(), a.end()), V(b.begin(), b.end())});
@@ -215,7 +191,7 @@ TEST(Karcher, HalfPrecisionInputsAndOutputs) {
       h.add(v, {4, 6}, dt);
       h32.add(v, {4, 6});
     }
-    expect_ulps(run_blocks(h), ref_karcher(xs), "half in");
+    expect_ulps(run_row_blocks(h), ref_karcher(xs), "half in");
     // Rounded again to half precision by the executor: up to 0.5 ulp plus half an f32 ulp.
     expect_ulps(MethodHarness::rounded(h32.run(), dt), ref_karcher(xs32), "half out", 0.5 + 1.0 / 8192, dt);
   }

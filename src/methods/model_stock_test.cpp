@@ -10,22 +10,7 @@ namespace {
 
 using testing::MethodHarness;
 
-std::vector<float> values(size_t n, double seed) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(seed * 12.9898 + i * 78.233) * 1.7);
-  return v;
-}
-
-// Runs with several block sizes and requires the same bits from each.
-std::vector<float> run_chunked(MethodHarness& h) {
-  auto first = h.run(1);
-  for (int64_t block : {2, 7, 64, 1 << 16}) {
-    auto out = h.run(block);
-    EXPECT_EQ(out.size(), first.size());
-    EXPECT_EQ(std::memcmp(out.data(), first.data(), out.size() * sizeof(float)), 0) << "block " << block;
-  }
-  return first;
-}
+std::vector<float> values(size_t n, double seed) { return testing::sin_values(n, seed, 1.7); }
 
 // Independent f64 reference: groups of `group` consecutive elements share one angle.
 std::vector<double> reference(const std::vector<float>& base, const std::vector<std::vector<float>>& others,
@@ -86,7 +71,7 @@ TEST(ModelStock, MatchesFloat64ReferenceOverShapes) {
           h.add(o, shape);
         }
         h.global("filter_wise", filter_wise);
-        auto got = run_chunked(h);
+        auto got = run_block_sizes(h);
         const size_t cols = static_cast<size_t>(shape.back());
         auto want = reference(base, others, filter_wise ? cols : n);
         for (size_t e = 0; e < n; ++e)
@@ -104,7 +89,7 @@ TEST(ModelStock, ZeroOffsetsGiveBase) {
     h.add(base, {4, 6});
     h.add(base, {4, 6});
     h.global("filter_wise", filter_wise);
-    EXPECT_EQ(run_chunked(h), base);
+    EXPECT_EQ(run_block_sizes(h), base);
   }
 }
 
@@ -114,7 +99,7 @@ TEST(ModelStock, IdenticalFineTunesGiveTheFineTune) {
   h.add_base({0, 0, 0, 0}, {4});
   h.add({1, 2, 3, 4}, {4});
   h.add({1, 2, 3, 4}, {4});
-  EXPECT_EQ(run_chunked(h), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(run_block_sizes(h), (std::vector<float>{1, 2, 3, 4}));
 }
 
 TEST(ModelStock, HandComputedRatio) {
@@ -123,13 +108,13 @@ TEST(ModelStock, HandComputedRatio) {
   orth.add_base({1, 1}, {2});
   orth.add({2, 1}, {2});
   orth.add({1, 2}, {2});
-  EXPECT_EQ(run_chunked(orth), (std::vector<float>{1, 1}));
+  EXPECT_EQ(run_block_sizes(orth), (std::vector<float>{1, 1}));
 
   MethodHarness sixty("model_stock");
   sixty.add_base({0, 0}, {2});
   sixty.add({1, 0}, {2});
   sixty.add({0.5f, static_cast<float>(std::sqrt(3.0) / 2)}, {2});
-  auto out = run_chunked(sixty);
+  auto out = run_block_sizes(sixty);
   const double t = 2.0 / 3.0;
   EXPECT_LE(testing::ulp_distance(out[0], t * 0.75, DType::F32), 1.0);
   EXPECT_LE(testing::ulp_distance(out[1], t * std::sqrt(3.0) / 4, DType::F32), 2.0);
@@ -143,7 +128,7 @@ TEST(ModelStock, OpposedTaskVectorsKeepBase) {
     h.add({2, 3, 5}, {3});
     h.add({0, 1, 1}, {3});
     h.global("filter_wise", filter_wise);
-    EXPECT_EQ(run_chunked(h), (std::vector<float>{1, 2, 3}));
+    EXPECT_EQ(run_block_sizes(h), (std::vector<float>{1, 2, 3}));
   }
 }
 
@@ -154,7 +139,7 @@ TEST(ModelStock, FilterWiseAnglesArePerRow) {
   h.add({1, 1, 1, 0}, {2, 2});
   h.add({3, 3, 0, 1}, {2, 2});
   h.global("filter_wise", 1);
-  EXPECT_EQ(run_chunked(h), (std::vector<float>{2, 2, 0, 0}));
+  EXPECT_EQ(run_block_sizes(h), (std::vector<float>{2, 2, 0, 0}));
 }
 
 TEST(ModelStock, NeedsTwoOtherModels) {
@@ -196,7 +181,7 @@ TEST(ModelStock, HalfPrecisionInputs) {
       others.push_back(MethodHarness::rounded(o, dtype));
       h.add(o, {4, 6}, dtype);
     }
-    auto got = MethodHarness::rounded(run_chunked(h), dtype);
+    auto got = MethodHarness::rounded(run_block_sizes(h), dtype);
     auto want = reference(base, others, 24);
     for (size_t e = 0; e < got.size(); ++e) EXPECT_LE(testing::ulp_distance(got[e], want[e], dtype), 0.5 + 1e-4) << e;
   }

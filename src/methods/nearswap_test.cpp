@@ -11,21 +11,7 @@ namespace {
 
 using testing::MethodHarness;
 
-std::vector<float> values(size_t n, double seed) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(seed * 12.9898 + i * 78.233) * 0.8);
-  return v;
-}
-
-std::vector<float> run_chunked(MethodHarness& h) {
-  auto first = h.run(1);
-  for (int64_t block : {2, 7, 64, 1 << 16}) {
-    auto out = h.run(block);
-    EXPECT_EQ(out.size(), first.size());
-    EXPECT_EQ(std::memcmp(out.data(), first.data(), out.size() * sizeof(float)), 0) << "block " << block;
-  }
-  return first;
-}
+std::vector<float> values(size_t n, double seed) { return testing::sin_values(n, seed, 0.8); }
 
 double reference(float a, float b, double t) {
   double diff = std::fabs(double(a) - double(b));
@@ -43,7 +29,7 @@ TEST(Nearswap, MatchesFloat64ReferenceOverShapes) {
       h.add_base(a, shape);
       h.add(b, shape);
       h.global("t", t);
-      auto got = run_chunked(h);
+      auto got = run_block_sizes(h);
       for (size_t e = 0; e < n; ++e)
         EXPECT_LE(testing::ulp_distance(got[e], reference(a[e], b[e], t), DType::F32), 1.0)
             << shape_str(shape) << " t " << t << " e " << e;
@@ -55,11 +41,11 @@ TEST(Nearswap, SmallAndLargeT) {
   h.add_base({1, 1, 1, 2}, {4});
   h.add({1.001f, 2, 5, 2}, {4});
   h.global("t", 1e-12);  // everything stays at the base (identical elements are either)
-  EXPECT_EQ(run_chunked(h), (std::vector<float>{1, 1, 1, 2}));
+  EXPECT_EQ(run_block_sizes(h), (std::vector<float>{1, 1, 1, 2}));
   h.global("t", 1e6);  // everything moves to the other model
-  EXPECT_EQ(run_chunked(h), (std::vector<float>{1.001f, 2, 5, 2}));
+  EXPECT_EQ(run_block_sizes(h), (std::vector<float>{1.001f, 2, 5, 2}));
   h.global("t", 2);  // |diff| <= 2 swapped; |diff| = 4 gets weight 1/2
-  EXPECT_EQ(run_chunked(h), (std::vector<float>{1.001f, 2, 3, 2}));
+  EXPECT_EQ(run_block_sizes(h), (std::vector<float>{1.001f, 2, 3, 2}));
 }
 
 TEST(Nearswap, BaseOnlyIsKept) {
@@ -99,7 +85,7 @@ TEST(Nearswap, Bf16Inputs) {
   h.add_base(a, {4, 6}, DType::BF16);
   h.add(b, {4, 6}, DType::BF16);
   h.global("t", 0.3);
-  auto got = MethodHarness::rounded(run_chunked(h), DType::BF16);
+  auto got = MethodHarness::rounded(run_block_sizes(h), DType::BF16);
   for (size_t e = 0; e < got.size(); ++e)
     EXPECT_LE(testing::ulp_distance(got[e], reference(a[e], b[e], 0.3), DType::BF16), 0.5 + 1e-4) << e;
 }

@@ -11,21 +11,7 @@ namespace {
 
 using testing::MethodHarness;
 
-std::vector<float> values(size_t n, double seed) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(seed * 12.9898 + i * 78.233) * 0.9);
-  return v;
-}
-
-std::vector<float> run_chunked(MethodHarness& h) {
-  auto first = h.run(1);
-  for (int64_t block : {2, 7, 64, 1 << 16}) {
-    auto out = h.run(block);
-    EXPECT_EQ(out.size(), first.size());
-    EXPECT_EQ(std::memcmp(out.data(), first.data(), out.size() * sizeof(float)), 0) << "block " << block;
-  }
-  return first;
-}
+std::vector<float> values(size_t n, double seed) { return testing::sin_values(n, seed, 0.9); }
 
 // Independent f64 reference of ram (plus = false) and ramplus_tl (plus = true).
 std::vector<double> reference(const std::vector<float>& base, const std::vector<std::vector<float>>& models,
@@ -80,7 +66,7 @@ TEST(Ram, MatchesFloat64ReferenceOverShapes) {
         }
         h.global("epsilon", epsilon);
         if (plus) h.global("r", 0.5).global("alpha", 0.7);
-        auto got = run_chunked(h);
+        auto got = run_block_sizes(h);
         auto want = reference(base, others, epsilon, plus, 0.5, 0.7);
         for (size_t e = 0; e < n; ++e)
           EXPECT_LE(testing::ulp_distance(got[e], want[e], DType::F32), 1.0)
@@ -97,7 +83,7 @@ TEST(Ram, EpsilonIsAStrictThreshold) {
   h.add({0, 0, below, 0.5f}, {4});
   h.global("epsilon", 0.25);
   // Element 3: both contribute, mean 0.75. Element 2: only the first (unique, kept whole).
-  EXPECT_EQ(run_chunked(h), (std::vector<float>{0, above, -above, 0.75f}));
+  EXPECT_EQ(run_block_sizes(h), (std::vector<float>{0, above, -above, 0.75f}));
 }
 
 TEST(Ram, DefaultEpsilon) {
@@ -105,7 +91,7 @@ TEST(Ram, DefaultEpsilon) {
   h.add_base({1, 1, 1}, {3});
   h.add({1 + 4e-5f, 1 + 5e-6f, 1}, {3});
   h.add({1 + 2e-5f, 1, 1 - 3e-5f}, {3});
-  auto got = run_chunked(h);
+  auto got = run_block_sizes(h);
   auto want = reference({1, 1, 1}, {{1 + 4e-5f, 1 + 5e-6f, 1}, {1 + 2e-5f, 1, 1 - 3e-5f}}, 1e-5, false);
   for (size_t e = 0; e < 3; ++e) EXPECT_EQ(got[e], static_cast<float>(want[e])) << e;
   EXPECT_EQ(got[1], 1.0f);  // below epsilon: base
@@ -121,7 +107,7 @@ TEST(RamPlusTl, HandCountedBoost) {
   h.add({0, 0, 6, 4, 0}, {5});
   h.add({0, 0, 9, 0, 0}, {5});
   h.global("r", 1).global("alpha", 0.8);
-  auto got = run_chunked(h);
+  auto got = run_block_sizes(h);
   EXPECT_EQ(got, (std::vector<float>{1.5f, 3, 6, 4 * 1.8f, 0}));
 }
 
@@ -131,7 +117,7 @@ TEST(RamPlusTl, DefaultsCapTheBoost) {
   h.add_base({0, 0, 0}, {3});
   h.add({1, 1, 0}, {3});
   h.add({0, 1, 0}, {3});
-  auto got = run_chunked(h);
+  auto got = run_block_sizes(h);
   EXPECT_EQ(got[0], static_cast<float>(1.02));
   EXPECT_EQ(got[1], 1.0f);
   EXPECT_EQ(got[2], 0.0f);
@@ -144,10 +130,10 @@ TEST(Ram, DegenerateInputsGiveBase) {
     same.add_base(base, {4, 6});
     same.add(base, {4, 6});
     same.add(base, {4, 6});
-    EXPECT_EQ(run_chunked(same), base) << method;
+    EXPECT_EQ(run_block_sizes(same), base) << method;
     MethodHarness alone(method);
     alone.add_base(base, {4, 6});
-    EXPECT_EQ(run_chunked(alone), base) << method;
+    EXPECT_EQ(run_block_sizes(alone), base) << method;
     MethodHarness empty(method);
     empty.add_base({}, {0});
     empty.add({}, {0});
@@ -165,7 +151,7 @@ TEST(Ram, F16Inputs) {
     h.add(others.back(), {5, 6}, DType::F16);
   }
   h.global("epsilon", 0.01);
-  auto got = MethodHarness::rounded(run_chunked(h), DType::F16);
+  auto got = MethodHarness::rounded(run_block_sizes(h), DType::F16);
   auto want = reference(base, others, 0.01, true);
   for (size_t e = 0; e < got.size(); ++e) EXPECT_LE(testing::ulp_distance(got[e], want[e], DType::F16), 0.5 + 1e-4);
 }

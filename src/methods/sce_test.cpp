@@ -12,21 +12,7 @@ namespace {
 
 using testing::MethodHarness;
 
-std::vector<float> values(size_t n, double seed) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(seed * 12.9898 + i * 78.233) * 1.3);
-  return v;
-}
-
-std::vector<float> run_chunked(MethodHarness& h) {
-  auto first = h.run(1);
-  for (int64_t block : {2, 7, 64, 1 << 16}) {
-    auto out = h.run(block);
-    EXPECT_EQ(out.size(), first.size());
-    EXPECT_EQ(std::memcmp(out.data(), first.data(), out.size() * sizeof(float)), 0) << "block " << block;
-  }
-  return first;
-}
+std::vector<float> values(size_t n, double seed) { return testing::sin_values(n, seed, 1.3); }
 
 // Independent f64 reference of sce, written from the formulas.
 std::vector<double> reference(const std::vector<float>& base, const std::vector<std::vector<float>>& models,
@@ -97,7 +83,7 @@ TEST(Sce, MatchesFloat64ReferenceOverShapes) {
           h.add(o, shape);
         }
         h.global("select_topk", topk);
-        auto got = run_chunked(h);
+        auto got = run_block_sizes(h);
         auto want = reference(base, others, topk);
         for (size_t e = 0; e < n; ++e)
           EXPECT_LE(testing::ulp_distance(got[e], want[e], DType::F32), 1.0)
@@ -113,7 +99,7 @@ TEST(Sce, VarianceTiesGoToLowerIndex) {
   h.add({-1, -1, -1, -1, 0}, {5});
   h.global("select_topk", 0.5);
   // Kept elements: sum 0 elects +, so only the first model's +1 survives there.
-  EXPECT_EQ(run_chunked(h), (std::vector<float>{1, 1, 0, 0, 0}));
+  EXPECT_EQ(run_block_sizes(h), (std::vector<float>{1, 1, 0, 0, 0}));
 }
 
 TEST(Sce, ZeroVarianceIsNotCounted) {
@@ -125,7 +111,7 @@ TEST(Sce, ZeroVarianceIsNotCounted) {
   h.add(a, {5});
   h.add(b, {5});
   h.global("select_topk", 0.5);
-  auto got = run_chunked(h);
+  auto got = run_block_sizes(h);
   auto want = reference(base, {a, b}, 0.5);
   for (size_t e = 0; e < 5; ++e) EXPECT_LE(testing::ulp_distance(got[e], want[e], DType::F32), 1.0) << e;
   // Only element 4 (variance 4) keeps its task vectors.
@@ -140,7 +126,7 @@ TEST(Sce, WeightsFollowMeanSquaredTaskVector) {
   h.add_base({1, 1}, {2});
   h.add({2, 3}, {2});    // tv (1, 2), mean sq 2.5
   h.add({1.5f, 1}, {2});  // tv (0.5, 0), mean sq 0.125
-  auto got = run_chunked(h);
+  auto got = run_block_sizes(h);
   const double w1 = 2.5 / 2.625, w2 = 0.125 / 2.625;
   EXPECT_LE(testing::ulp_distance(got[0], 1 + (w1 * 1 + w2 * 0.5) / (w1 + w2), DType::F32), 1.0);
   EXPECT_EQ(got[1], 3);  // the second model's zero is not an agreeing sign
@@ -152,7 +138,7 @@ TEST(Sce, TinyTaskVectorsGetUniformWeights) {
   h.add_base({0, 0}, {2});
   h.add({1e-4f, 1e-4f}, {2});
   h.add({3e-4f, 0}, {2});
-  auto got = run_chunked(h);
+  auto got = run_block_sizes(h);
   EXPECT_LE(testing::ulp_distance(got[0], (1e-4f + 3e-4f) / 2.0, DType::F32), 1.0);
   EXPECT_LE(testing::ulp_distance(got[1], double(1e-4f), DType::F32), 1.0);
 }
@@ -164,9 +150,9 @@ TEST(Sce, DegenerateInputsGiveBase) {
     h.add_base(base, {4, 6});
     h.add(base, {4, 6});
     h.add(base, {4, 6});
-    EXPECT_EQ(run_chunked(h), base);
+    EXPECT_EQ(run_block_sizes(h), base);
     h.global("select_topk", 0.5);
-    EXPECT_EQ(run_chunked(h), base);
+    EXPECT_EQ(run_block_sizes(h), base);
   }
   {  // nothing selected
     MethodHarness h("sce");
@@ -174,12 +160,12 @@ TEST(Sce, DegenerateInputsGiveBase) {
     h.add(values(24, 5), {4, 6});
     h.add(values(24, 6), {4, 6});
     h.global("select_topk", 0);
-    EXPECT_EQ(run_chunked(h), base);
+    EXPECT_EQ(run_block_sizes(h), base);
   }
   {  // no other model
     MethodHarness h("sce");
     h.add_base(base, {4, 6});
-    EXPECT_EQ(run_chunked(h), base);
+    EXPECT_EQ(run_block_sizes(h), base);
   }
   {  // empty tensor
     MethodHarness h("sce");
@@ -223,7 +209,7 @@ TEST(Sce, Bf16Inputs) {
     h.add(o, {5, 8}, DType::BF16);
   }
   h.global("select_topk", 0.6);
-  auto got = MethodHarness::rounded(run_chunked(h), DType::BF16);
+  auto got = MethodHarness::rounded(run_block_sizes(h), DType::BF16);
   auto want = reference(base, others, 0.6);
   for (size_t e = 0; e < got.size(); ++e) EXPECT_LE(testing::ulp_distance(got[e], want[e], DType::BF16), 0.5 + 1e-4);
 }

@@ -12,18 +12,14 @@ namespace alloy {
 namespace {
 
 using testing::MethodHarness;
+using testing::expect_ulps;
 using V = std::vector<double>;
 
 const std::vector<Shape> kShapes = {{1}, {5}, {3, 1}, {4, 6}};
 
+// Positive scales only: lcg_values adds its 0 offset, which would turn a -0 into +0.
 std::vector<float> random_values(size_t n, uint64_t seed, float scale = 1.0f) {
-  std::vector<float> v(n);
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 12345;
-  for (auto& x : v) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    x = scale * (static_cast<float>(s >> 40) / 16777216.0f * 2.0f - 1.0f);
-  }
-  return v;
+  return testing::lcg_values(n, seed, 12345, scale);
 }
 
 V as_double(const std::vector<float>& v) { return V(v.begin(), v.end()); }
@@ -42,26 +38,6 @@ size_t count(const Shape& s) {
   size_t n = 1;
   for (auto d : s) n *= static_cast<size_t>(d);
   return n;
-}
-
-// Runs with blocks of 1 row, 3 rows and the whole tensor; all three must agree bit for bit.
-std::vector<float> run_blocks(MethodHarness& h) {
-  const int64_t cols = std::max<int64_t>(1, h.call.cols());
-  std::vector<float> whole = h.run(std::max<int64_t>(1, h.call.numel()));
-  for (int64_t rows : {1, 3}) {
-    std::vector<float> part = h.run(rows * cols);
-    EXPECT_EQ(0, std::memcmp(part.data(), whole.data(), whole.size() * sizeof(float)))
-        << "blocks of " << rows << " rows differ from one whole-tensor block";
-  }
-  return whole;
-}
-
-void expect_ulps(const std::vector<float>& got, const V& want, const std::string& what, double max_ulps = 1.0,
-                 DType dtype = DType::F32) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < got.size(); ++i)
-    EXPECT_LE(testing::ulp_distance(got[i], want[i], dtype), max_ulps)
-        << what << " element " << i << ": got " << got[i] << ", want " << want[i];
 }
 
 std::string expect_error(MethodHarness& h) {
@@ -92,7 +68,7 @@ std::vector<float> run_slerp(const std::vector<float>& a, const std::vector<floa
   h.add_base(a, shape, dtype);
   h.add(b, shape, dtype);
   h.global("t", t);
-  return run_blocks(h);
+  return run_row_blocks(h);
 }
 
 TEST(Slerp, MatchesFloat64ReferenceOverShapesAndT) {
@@ -272,7 +248,7 @@ TEST(Nuslerp, AllModesWithAndWithoutBase) {
           V bd = as_double(b);
           V want = ref_nuslerp_call(1, 3, as_double(m0), as_double(m1), with_base ? &bd : nullptr, shape, flatten,
                                     row_wise);
-          expect_ulps(run_blocks(h), want,
+          expect_ulps(run_row_blocks(h), want,
                       cat("numel ", n, " flatten ", flatten, " row_wise ", row_wise, " base ", with_base));
         }
 }
@@ -301,7 +277,7 @@ TEST(Nuslerp, WeightsSummingToZeroMeanTHalf) {
   h.add(m0, {4, 6});
   h.add(m1, {4, 6});
   h.per_model(0, "weight", 1.0).per_model(1, "weight", -1.0);
-  expect_ulps(run_blocks(h), ref_nuslerp(0.5, as_double(m0), as_double(m1), {4, 6}, true, false), "t = 0.5");
+  expect_ulps(run_row_blocks(h), ref_nuslerp(0.5, as_double(m0), as_double(m1), {4, 6}, true, false), "t = 0.5");
 }
 
 TEST(Nuslerp, ColinearAndZeroRows) {
@@ -312,7 +288,7 @@ TEST(Nuslerp, ColinearAndZeroRows) {
   h.add(m1, {3, 3});
   h.per_model(0, "weight", 0.75).per_model(1, "weight", 0.25);
   h.global("nuslerp_flatten", 0);
-  auto out = run_blocks(h);
+  auto out = run_row_blocks(h);
   expect_ulps(out, ref_nuslerp(0.25, as_double(m0), as_double(m1), {3, 3}, false, false), "rows");
   for (int k = 0; k < 3; ++k) EXPECT_FLOAT_EQ(out[k], 0.75f * m0[k] + 0.25f * m1[k]);
   for (int k = 3; k < 6; ++k) EXPECT_FLOAT_EQ(out[k], static_cast<float>(std::sin(0.25 * std::numbers::pi / 2) * m1[k]));
@@ -358,7 +334,7 @@ TEST(Nuslerp, HalfPrecisionInputs) {
     V rb = as_double(MethodHarness::rounded(b, dt));
     V want = ref_nuslerp_call(2, 1, as_double(MethodHarness::rounded(m0, dt)), as_double(MethodHarness::rounded(m1, dt)),
                               &rb, {4, 6}, false, true);
-    expect_ulps(run_blocks(h), want, "half in");
+    expect_ulps(run_row_blocks(h), want, "half in");
   }
 }
 
@@ -427,7 +403,7 @@ TEST(Multislerp, TwoAndThreeModelsNormalizeOnAndOff) {
           V bd = as_double(b);
           auto want = ref_multislerp(models, w, normalize, 1e-8, with_base ? &bd : nullptr);
           ASSERT_TRUE(want);
-          expect_ulps(run_blocks(h), *want,
+          expect_ulps(run_row_blocks(h), *want,
                       cat("numel ", n, " k ", k, " normalize ", normalize, " base ", with_base));
         }
 }
@@ -446,7 +422,7 @@ TEST(Multislerp, AllZeroTaskVectorsGiveTheBase) {
     MethodHarness h("multislerp");
     h.add_base(b, {4, 6});
     for (size_t i = 0; i < k; ++i) h.per_model(h.add(b, {4, 6}), "weight", 1.0 + static_cast<double>(i));
-    EXPECT_EQ(run_blocks(h), b) << k << " models";  // mergekit: linear fallback for 2, error for 3
+    EXPECT_EQ(run_row_blocks(h), b) << k << " models";  // mergekit: linear fallback for 2, error for 3
   }
 }
 
@@ -496,7 +472,7 @@ TEST(Multislerp, HalfPrecisionInputs) {
       h.per_model(h.add(m, {4, 6}, dt), "weight", w[i]);
     }
     auto want = ref_multislerp(models, w, true, 1e-8, nullptr);
-    expect_ulps(run_blocks(h), *want, "half in");
+    expect_ulps(run_row_blocks(h), *want, "half in");
   }
 }
 

@@ -16,6 +16,7 @@ namespace alloy {
 namespace {
 
 using testing::MethodHarness;
+using testing::normal_values;
 
 struct Options {
   std::vector<double> weight, density, gamma, epsilon;  // per model (not the base)
@@ -190,14 +191,6 @@ std::vector<float> expect_matches_reference(const Case& c, const std::string& wh
     EXPECT_LE(testing::ulp_distance(got[e], want[e], out), out == DType::F32 ? 1.0 : 0.5 + 1e-9)
         << "element " << e << ": got " << got[e] << ", want " << want[e];
   return whole;
-}
-
-std::vector<float> normal_values(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(gen);
-  return v;
 }
 
 // base ~ N(0, 1); model m = base + small task vector, some entries exactly equal to the base.

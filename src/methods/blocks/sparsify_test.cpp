@@ -13,14 +13,7 @@ namespace alloy {
 namespace {
 
 using testing::MethodHarness;
-
-std::vector<float> normal_values(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
+using testing::normal_values;
 
 // A call with a base (input 0) and one model (input 1); the method name only supplies the harness.
 struct TwoInputs {
