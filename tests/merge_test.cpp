@@ -27,24 +27,12 @@ namespace {
 namespace fs = std::filesystem;
 using testing::read_file;
 using testing::run_alloy;
+using testing::small_llama;
 using testing::TempDir;
 using testing::expect_close;
 using testing::write_file;
 using testing::tensor_values;
 using testing::weighted_sum;
-
-FixtureSpec small_llama(int layers = 4) {
-  FixtureSpec spec;
-  spec.family = Family::Llama;
-  spec.dims.layers = layers;
-  spec.dims.hidden = 32;
-  spec.dims.intermediate = 48;
-  spec.dims.vocab = 64;
-  spec.dims.heads = 4;
-  spec.fine_tunes = {TaskKind::Dense, TaskKind::Dense, TaskKind::Sparse};
-  spec.task.delta_std = 0.01f;
-  return spec;
-}
 
 TEST(MergeE2E, RealFineTunesLinearEqualsFloat64Average) {
   TempDir tmp;

@@ -46,15 +46,7 @@ class RecipeCase : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
     family_ = new testing::TempDir;
-    FixtureSpec spec;
-    spec.dims.layers = 4;
-    spec.dims.hidden = 32;
-    spec.dims.intermediate = 48;
-    spec.dims.vocab = 64;
-    spec.dims.heads = 4;
-    spec.fine_tunes = {TaskKind::Dense, TaskKind::Dense, TaskKind::Sparse};
-    spec.task.delta_std = 0.01f;
-    write_fixture_family(spec, *family_ / "family");
+    write_fixture_family(testing::small_llama(), *family_ / "family");
   }
   static void TearDownTestSuite() {
     delete family_;

@@ -1,6 +1,6 @@
 // What the tests share: temporary directories, running the built `alloy` binary, reading and
-// writing small files, a tensor's values in float64, and the float64 reference of a weighted sum
-// with its one-output-ulp comparison. One copy here instead of one per test file.
+// writing small files, the small generated llama family of the end-to-end tests, a tensor's values
+// in float64, and the float64 reference of a weighted sum with its one-output-ulp comparison. One copy here instead of one per test file.
 #pragma once
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -16,8 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "fixtures/fixture_family.h"
 #include "io/checkpoint.h"
 #include "tensor/convert.h"
+#include "util/error.h"
 
 namespace alloy::testing {
 
@@ -51,6 +53,22 @@ inline std::string read_file(const std::filesystem::path& p) {
 inline void write_file(const std::filesystem::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary);
   out << text;
+}
+
+// The message of the alloy::Error that `action` throws; a test failure when it throws anything
+// else or nothing (`what` names the action in that failure, as in "<path> opened").
+template <class Action>
+std::string error_message(Action&& action, const std::string& what) {
+  try {
+    action();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not an alloy::Error: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << what << " without an error";
+  return "";
 }
 
 struct CliResult {
@@ -97,6 +115,21 @@ inline CliOutput run_alloy_apart(const std::vector<std::string>& args, const std
   r.status = detail::run_shell(cmd, r.out);
   r.err = read_file(err_file);
   return r;
+}
+
+// The small generated llama family of the end-to-end tests: hidden 32, intermediate 48, vocab 64,
+// 4 heads, two dense fine-tunes and one sparse, task deltas of std 0.01.
+inline FixtureSpec small_llama(int layers = 4) {
+  FixtureSpec spec;
+  spec.family = Family::Llama;
+  spec.dims.layers = layers;
+  spec.dims.hidden = 32;
+  spec.dims.intermediate = 48;
+  spec.dims.vocab = 64;
+  spec.dims.heads = 4;
+  spec.fine_tunes = {TaskKind::Dense, TaskKind::Dense, TaskKind::Sparse};
+  spec.task.delta_std = 0.01f;
+  return spec;
 }
 
 // A tensor's values, widened to float64.

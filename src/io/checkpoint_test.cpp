@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../tests/test_support.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -19,38 +20,14 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "alloy_checkpoint_test_XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
 std::string open_error(const fs::path& path) {
-  try {
-    Checkpoint::open(path);
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not an alloy::Error: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << path << " opened without an error";
-  return "";
+  return testing::error_message([&] { Checkpoint::open(path); }, path.string() + " opened");
 }
 
 // A small float tensor whose values say which tensor it is (value = seed + index).

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "../../tests/test_support.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -17,26 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "alloy_mapped_file_test_XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+using testing::TempDir;
+using testing::write_file;
 
 std::string map_error(const fs::path& path) {
   try {
@@ -51,7 +34,7 @@ std::string map_error(const fs::path& path) {
 TEST(MappedFile, MapsTheWholeFile) {
   TempDir dir;
   fs::path path = dir.path() / "data.bin";
-  write_text(path, "hello, mapping");
+  write_file(path, "hello, mapping");
   MappedFile map(path);
   ASSERT_EQ(map.size(), 14u);
   EXPECT_EQ(std::memcmp(map.data(), "hello, mapping", 14), 0);
@@ -65,7 +48,7 @@ TEST(MappedFile, MapsTheWholeFile) {
 TEST(MappedFile, EmptyFileHasNoData) {
   TempDir dir;
   fs::path path = dir.path() / "empty.bin";
-  write_text(path, "");
+  write_file(path, "");
   MappedFile map(path);
   EXPECT_EQ(map.size(), 0u);
   EXPECT_EQ(map.data(), nullptr);
@@ -96,7 +79,7 @@ TEST(MappedFile, FifoIsRefusedWithoutBlocking) {
 TEST(MappedFile, MoveTransfersTheMapping) {
   TempDir dir;
   fs::path path = dir.path() / "data.bin";
-  write_text(path, "abc");
+  write_file(path, "abc");
   MappedFile a(path);
   const std::byte* data = a.data();
   MappedFile b(std::move(a));

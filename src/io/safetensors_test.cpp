@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../../tests/page_cache.h"
+#include "../../tests/test_support.h"
 #include "os/page_hints.h"
 #include "tensor/convert.h"
 #include "util/error.h"
@@ -23,28 +24,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "alloy_safetensors_test_XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using testing::TempDir;
+using testing::write_file;
 
 std::string u64_le(uint64_t n) {
   std::string s(8, '\0');
@@ -63,16 +44,7 @@ std::string raw_file(const std::string& header, uint64_t data_bytes,
 
 // The message of the Error that opening `path` throws; a test failure when nothing is thrown.
 std::string open_error(const fs::path& path) {
-  try {
-    SafetensorsFile::open(path);
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not an alloy::Error: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << path << " opened without an error";
-  return "";
+  return testing::error_message([&] { SafetensorsFile::open(path); }, path.string() + " opened");
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -188,7 +160,7 @@ TEST_P(CorruptFileTest, OpenThrowsErrorNamingFileAndProblem) {
   const CorruptCase& c = GetParam();
   TempDir dir;
   fs::path path = dir.path() / (c.name + ".safetensors");
-  write_bytes(path, c.bytes);
+  write_file(path, c.bytes);
   std::string message = open_error(path);
   EXPECT_TRUE(contains(message, path.string())) << message;
   EXPECT_TRUE(contains(message, c.expected)) << "expected '" << c.expected << "' in: " << message;
@@ -230,7 +202,7 @@ TEST(SafetensorsOpen, EveryTruncationOfAValidFileFails) {
   }
   for (size_t len : {size_t{0}, size_t{7}, size_t{8}, size_t{20}, bytes.size() - 1}) {
     fs::path cut = dir.path() / ("cut" + std::to_string(len) + ".safetensors");
-    write_bytes(cut, bytes.substr(0, len));
+    write_file(cut, bytes.substr(0, len));
     std::string message = open_error(cut);
     EXPECT_TRUE(contains(message, cut.string())) << "length " << len << ": " << message;
   }
@@ -495,7 +467,7 @@ TEST(SafetensorsRead, UnalignedTensorsReadCorrectly) {
   data.append(reinterpret_cast<const char*>(floats), sizeof(floats));
   data.append(reinterpret_cast<const char*>(halves), sizeof(halves));
   fs::path path = dir.path() / "unaligned.safetensors";
-  write_bytes(path, u64_le(header.size()) + header + data);
+  write_file(path, u64_le(header.size()) + header + data);
 
   auto file = SafetensorsFile::open(path);
   ASSERT_EQ(file->entries().size(), 5u);
@@ -521,7 +493,7 @@ TEST(SafetensorsRead, HeaderMayBePaddedWithSpaces) {
   TempDir dir;
   std::string header = R"({"u":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})" + std::string(13, ' ');
   fs::path path = dir.path() / "padded.safetensors";
-  write_bytes(path, raw_file(header, 2));
+  write_file(path, raw_file(header, 2));
   auto file = SafetensorsFile::open(path);
   EXPECT_EQ(file->entries().size(), 1u);
   EXPECT_EQ(file->data_start(), 8 + header.size());
