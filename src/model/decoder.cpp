@@ -20,14 +20,7 @@ TokenBatch next_token_batch(std::vector<int32_t> tokens, int64_t batch, int64_t 
 template <class S>
 DecoderLM<S>::DecoderLM(ModelConfig config, const WeightSource& weights)
     : config_(std::move(config)), weights_(weights) {
-  for (const ExpectedTensor& t : decoder_tensors(config_)) {
-    if (!weights_.has(t.name))
-      fail("model weights: tensor ", t.name, " is missing (", config_.architecture, " with this config.json needs it)");
-    const Shape shape = weights_.shape(t.name);
-    if (shape != t.shape)
-      fail("model weights: tensor ", t.name, " has shape ", shape_str(shape), ", config.json implies ",
-           shape_str(t.shape));
-  }
+  require_tensors(weights_, decoder_tensors(config_), config_.architecture);
 }
 
 namespace {

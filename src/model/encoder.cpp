@@ -42,14 +42,7 @@ std::vector<int32_t> encoder_positions(const EncoderConfig& c, const EncoderBatc
 
 template <class S>
 Encoder<S>::Encoder(EncoderConfig config, const WeightSource& weights) : config_(std::move(config)), weights_(weights) {
-  for (const ExpectedTensor& t : encoder_tensors(config_)) {
-    if (!weights_.has(t.name))
-      fail("model weights: tensor ", t.name, " is missing (this ", config_.architecture, " config.json needs it)");
-    const Shape shape = weights_.shape(t.name);
-    if (shape != t.shape)
-      fail("model weights: tensor ", t.name, " has shape ", shape_str(shape), ", config.json implies ",
-           shape_str(t.shape));
-  }
+  require_tensors(weights_, encoder_tensors(config_), config_.architecture);
 }
 
 namespace {

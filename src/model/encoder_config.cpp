@@ -1,37 +1,16 @@
 #include "model/encoder_config.h"
 
+#include "model/config_json.h"
 #include "util/error.h"
 
 namespace alloy {
 namespace {
 
-const nlohmann::json* find(const nlohmann::json& config, const char* key) {
-  auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-int64_t positive_int(const nlohmann::json& config, const char* key) {
-  const nlohmann::json* value = find(config, key);
-  if (!value) fail("config.json: '", key, "' is missing; the engine needs it to run the model");
-  if (!value->is_number_integer() || value->get<int64_t>() <= 0)
-    fail("config.json: '", key, "' must be a positive integer, got ", value->dump());
-  return value->get<int64_t>();
-}
-
-std::string string_or(const nlohmann::json& config, const char* key, const std::string& fallback) {
-  const nlohmann::json* value = find(config, key);
-  if (!value) return fallback;
-  if (!value->is_string()) fail("config.json: '", key, "' must be a string, got ", value->dump());
-  return value->get<std::string>();
-}
-
-bool bool_or(const nlohmann::json& config, const char* key, bool fallback) {
-  const nlohmann::json* value = find(config, key);
-  if (!value) return fallback;
-  if (!value->is_boolean()) fail("config.json: '", key, "' must be true or false, got ", value->dump());
-  return value->get<bool>();
-}
+using config_json::bool_or;
+using config_json::find;
+using config_json::number_or;
+using config_json::positive_int;
+using config_json::string_or;
 
 Activation read_activation(const nlohmann::json& config) {
   const std::string act = string_or(config, "hidden_act", "gelu");

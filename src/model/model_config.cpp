@@ -2,39 +2,17 @@
 
 #include <cmath>
 
+#include "model/config_json.h"
 #include "util/error.h"
 
 namespace alloy {
 namespace {
 
-const nlohmann::json* find(const nlohmann::json& config, const char* key) {
-  auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-int64_t positive_int(const nlohmann::json& config, const char* key) {
-  const nlohmann::json* value = find(config, key);
-  if (!value) fail("config.json: '", key, "' is missing; the engine needs it to run the model");
-  if (!value->is_number_integer() || value->get<int64_t>() <= 0)
-    fail("config.json: '", key, "' must be a positive integer, got ", value->dump());
-  return value->get<int64_t>();
-}
-
-double number_or(const nlohmann::json& config, const char* key, double fallback,
-                 const std::string& where = "") {
-  const nlohmann::json* value = find(config, key);
-  if (!value) return fallback;
-  if (!value->is_number()) fail("config.json: '", where, key, "' must be a number, got ", value->dump());
-  return value->get<double>();
-}
-
-bool bool_or(const nlohmann::json& config, const char* key, bool fallback) {
-  const nlohmann::json* value = find(config, key);
-  if (!value) return fallback;
-  if (!value->is_boolean()) fail("config.json: '", key, "' must be true or false, got ", value->dump());
-  return value->get<bool>();
-}
+using config_json::bool_or;
+using config_json::find;
+using config_json::number_or;
+using config_json::positive_int;
+using config_json::string_or;
 
 RopeConfig read_rope(const nlohmann::json& config) {
   RopeConfig rope;

@@ -1,6 +1,7 @@
 #include "model/weight_source.h"
 
 #include "io/checkpoint.h"
+#include "model/model_config.h"
 #include "tensor/convert.h"
 #include "util/error.h"
 
@@ -53,6 +54,18 @@ Weight MemoryWeights::get(const std::string& name) const {
   w.shape = t.shape;
   w.values = t.values;
   return w;
+}
+
+void require_tensors(const WeightSource& weights, const std::vector<ExpectedTensor>& expected,
+                     const std::string& model) {
+  for (const ExpectedTensor& t : expected) {
+    if (!weights.has(t.name))
+      fail("model weights: tensor ", t.name, " is missing (", model, " with this config.json needs it)");
+    const Shape shape = weights.shape(t.name);
+    if (shape != t.shape)
+      fail("model weights: tensor ", t.name, " has shape ", shape_str(shape), ", config.json implies ",
+           shape_str(t.shape));
+  }
 }
 
 }  // namespace alloy

@@ -15,6 +15,7 @@
 namespace alloy {
 
 class Checkpoint;
+struct ExpectedTensor;
 
 // The f32 values of one tensor: borrowed from the source or owned by this handle.
 struct Weight {
@@ -67,5 +68,10 @@ class MemoryWeights : public WeightSource {
   const MemoryTensor& find(const std::string& name) const;
   std::map<std::string, MemoryTensor> tensors_;
 };
+
+// Checks that `weights` has every expected tensor in its expected shape; throws Error naming the
+// first that is missing or differs, and what needs it (`model`: "LlamaForCausalLM", ...).
+void require_tensors(const WeightSource& weights, const std::vector<ExpectedTensor>& expected,
+                     const std::string& model);
 
 }  // namespace alloy
