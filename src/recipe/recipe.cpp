@@ -3,17 +3,17 @@
 #include "recipe/recipe.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "recipe/yaml_reader.h"
 #include "util/error.h"
+#include "util/read_whole_file.h"
 
 namespace alloy {
 namespace {
 
-// `embed_slerp` is a pre-July-2024 tokenizer option that current mergekit ignores; old recipes
-// still carry it, so it is accepted, and the output is the one mergekit gives for it.
+// `embed_slerp` (top level) and `residual_weight` (slices) are known so that they are refused as
+// keys with no effect, not as typos: mergekit accepts them and changes nothing.
+constexpr std::string_view kNoEffect = "has no effect on a merge; remove the key";
 constexpr std::string_view kTopKeys[] = {
     "merge_method", "models",    "slices",           "modules",   "base_model",    "dtype",
     "out_dtype",    "parameters", "tokenizer_source", "tokenizer", "chat_template", "embed_slerp",
@@ -95,8 +95,8 @@ OutputSlice parse_slice(const YamlReader& r, const YamlItem& item) {
   for (const YamlItem& e : r.list(sources->second)) slice.sources.push_back(parse_source(r, e));
   if (const YamlItem* base = present(f, "base_model")) slice.base_model = r.model_ref(*base);
   slice.parameters = optional_params(r, f);
-  // residual_weight is parsed by mergekit and used nowhere; checked for type, then dropped.
-  if (const YamlItem* rw = present(f, "residual_weight")) r.number(*rw);
+  if (auto it = f.find("residual_weight"); it != f.end())
+    r.fail_at(unnamed(it->second), cat("residual_weight ", kNoEffect, " (mergekit reads it and uses it nowhere)"));
   return slice;
 }
 
@@ -172,6 +172,8 @@ Recipe parse_recipe(const std::string& text, const std::string& file_name) {
     r.fail_at(unnamed(it->second), cat("the tokenizer: block ", kNoTokenizerYet));
   if (auto it = f.find("chat_template"); it != f.end())
     r.fail_at(unnamed(it->second), cat("chat_template ", kNoTokenizerYet));
+  if (auto it = f.find("embed_slerp"); it != f.end())
+    r.fail_at(unnamed(it->second), cat("embed_slerp ", kNoEffect, " (a legacy tokenizer option current mergekit ignores)"));
   if (const YamlItem* tok_source = present(f, "tokenizer_source")) {
     recipe.tokenizer_source = parse_tokenizer_source(r, *tok_source);
     if (!recipe.base_model) r.fail_at(*tok_source, "'base' needs a top-level base_model");
@@ -180,12 +182,7 @@ Recipe parse_recipe(const std::string& text, const std::string& file_name) {
 }
 
 Recipe load_recipe(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read recipe ", path.string(), ": no such file or not readable");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) fail("cannot read recipe ", path.string(), ": read error");
-  return parse_recipe(text.str(), path.string());
+  return parse_recipe(read_whole_file(path, "recipe"), path.string());
 }
 
 std::vector<ModelRef> Recipe::referenced_models() const {
