@@ -8,6 +8,7 @@
 #include <random>
 
 #include "model/decoder.h"
+#include "model/gradient_check.h"
 #include "model/test_models.h"
 
 namespace alloy {
@@ -84,29 +85,8 @@ TEST(DecoderGradient, AgreesWithCentralFiniteDifferencesInFloat64) {
 
     std::mt19937_64 rng(3);
     for (auto& [name, tensor] : weights.tensors()) {
-      const std::vector<double>& g = grads.at(name);
-      ASSERT_EQ(g.size(), tensor.values.size()) << name;
-      double largest = 0;
-      size_t argmax = 0;
-      for (size_t i = 0; i < g.size(); ++i)
-        if (std::abs(g[i]) > largest) largest = std::abs(g[i]), argmax = i;
-      ASSERT_GT(largest, 0.0) << name << " has an all-zero gradient";
-      std::vector<size_t> sample{argmax};
-      for (int s = 0; s < 4; ++s) sample.push_back(rng() % g.size());
-      for (size_t i : sample) {
-        float& w = tensor.values[i];
-        const float original = w;
-        const float plus = original + 1e-3f, minus = original - 1e-3f;
-        w = plus;
-        const double loss_plus = model.loss(batch).mean();
-        w = minus;
-        const double loss_minus = model.loss(batch).mean();
-        w = original;
-        const double fd = (loss_plus - loss_minus) / (double(plus) - double(minus));
-        const double scale = std::max({std::abs(fd), std::abs(g[i]), 1e-3 * largest});
-        EXPECT_LT(std::abs(fd - g[i]) / scale, 1e-4) << name << "[" << i << "]: finite difference " << fd
-                                                      << ", gradient " << g[i];
-      }
+      gradient_check::expect_matches_finite_differences(name, tensor.values, grads.at(name), 1e-3f,
+                                                        [&] { return model.loss(batch).mean(); }, rng);
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "model/encoder_test_models.h"
+#include "model/gradient_check.h"
 #include "model/pair_loss.h"
 
 namespace alloy {
@@ -88,27 +89,7 @@ TEST(EncoderGradient, AgreesWithCentralFiniteDifferencesInFloat64) {
         for (double v : g) EXPECT_LT(std::abs(v), 1e-15) << name;
         continue;
       }
-      double largest = 0;
-      size_t argmax = 0;
-      for (size_t i = 0; i < g.size(); ++i)
-        if (std::abs(g[i]) > largest) largest = std::abs(g[i]), argmax = i;
-      ASSERT_GT(largest, 0.0) << name << " has an all-zero gradient";
-      std::vector<size_t> sample{argmax};
-      for (int s = 0; s < 4; ++s) sample.push_back(rng() % g.size());
-      for (size_t i : sample) {
-        float& w = tensor.values[i];
-        const float original = w;
-        const float plus = original + 1e-4f, minus = original - 1e-4f;
-        w = plus;
-        const double loss_plus = loss();
-        w = minus;
-        const double loss_minus = loss();
-        w = original;
-        const double fd = (loss_plus - loss_minus) / (double(plus) - double(minus));
-        const double scale = std::max({std::abs(fd), std::abs(g[i]), 1e-3 * largest});
-        EXPECT_LT(std::abs(fd - g[i]) / scale, 1e-4) << name << "[" << i << "]: finite difference " << fd
-                                                      << ", gradient " << g[i];
-      }
+      gradient_check::expect_matches_finite_differences(name, tensor.values, g, 1e-4f, loss, rng);
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "model/decoder.h"
+#include "model/gradient_check.h"
 #include "model/test_models.h"
 #include "stats/model_statistics.h"
 #include "stats/probe_chunks.h"
@@ -76,14 +77,8 @@ TEST(ModelStatistics, FisherIsTheMeanOfSquaredPerChunkGradients) {
       const std::vector<double>& g = grad.at(name);
       for (int s = 0; s < 2; ++s) {
         const size_t i = rng() % g.size();
-        float& w = tensor.values[i];
-        const float original = w, plus = original + 1e-3f, minus = original - 1e-3f;
-        w = plus;
-        const double lp = model.loss(chunk).mean();
-        w = minus;
-        const double lm = model.loss(chunk).mean();
-        w = original;
-        const double fd = (lp - lm) / (double(plus) - double(minus));
+        const double fd = gradient_check::central_difference(tensor.values[i], 1e-3f,
+                                                             [&] { return model.loss(chunk).mean(); });
         EXPECT_NEAR(fd, g[i], 1e-4 * std::max(1e-2, std::fabs(fd))) << name << "[" << i << "]";
       }
     }
