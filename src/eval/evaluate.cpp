@@ -2,8 +2,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
@@ -12,21 +10,13 @@
 #include "model/weight_source.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/read_whole_file.h"
 
 namespace alloy {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_whole_file(const fs::path& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read ", what, " ", path.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) fail("cannot read ", what, " ", path.string());
-  return s.str();
-}
 
 // The bytes that decide how a model tokenizes, so that fine-tunes sharing a tokenizer share the
 // texts' token ids.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 
 #include "eval/pairs.h"
 #include "eval/sequence_template.h"
@@ -25,13 +24,7 @@ Pooling pooling_from_name(const std::string& name) {
 std::optional<Pooling> sentence_transformers_pooling(const fs::path& model_dir) {
   const fs::path file = model_dir / "1_Pooling" / "config.json";
   if (!fs::exists(file)) return std::nullopt;
-  std::ifstream in(file, std::ios::binary);
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(file.string(), ": not valid JSON (", e.what(), ")");
-  }
+  const nlohmann::json json = read_json_file(file);
   if (!json.is_object()) fail(file.string(), ": expected an object");
   std::optional<Pooling> found;
   for (const auto& [key, value] : json.items()) {

@@ -1,7 +1,7 @@
 #include "eval/sequence_template.h"
 
-#include <fstream>
 
+#include "io/checkpoint.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -70,13 +70,7 @@ SequenceTemplate sequence_template(const std::filesystem::path& model_dir, const
                                    EncoderFamily family) {
   const auto file = model_dir / "tokenizer.json";
   if (std::filesystem::exists(file)) {
-    std::ifstream in(file, std::ios::binary);
-    nlohmann::json json;
-    try {
-      json = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      fail(file.string(), ": not valid JSON (", e.what(), ")");
-    }
+    const nlohmann::json json = read_json_file(file);
     SequenceTemplate t;
     try {
       t = template_from_post_processor(json.value("post_processor", nlohmann::json()));

@@ -1,10 +1,9 @@
 #include "stats/probe_chunks.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/read_whole_file.h"
 
 namespace alloy {
 
@@ -29,16 +28,13 @@ std::vector<TokenBatch> load_probe_chunks(const std::filesystem::path& model_dir
   if (probe.extension() == ".jsonl")
     fail("probe ", probe.string(), ": query/positive pairs (.jsonl) are for embedding models, which the statistics "
          "step does not run yet; give a plain text file");
-  std::ifstream in(probe, std::ios::binary);
-  if (!in) fail("probe ", probe.string(), ": cannot read it (no such file or not readable)");
-  std::ostringstream text;
-  text << in.rdbuf();
+  const std::string text = read_whole_file(probe, "probe");
   try {
     std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(model_dir);
     const std::optional<int32_t> bos = tokenizer->bos_id();
     if (!bos) fail("the model's tokenizer has no BOS token, which probe chunks start with");
     std::vector<int32_t> ids{*bos};
-    std::vector<int32_t> body = tokenizer->encode(text.str());
+    std::vector<int32_t> body = tokenizer->encode(text);
     ids.insert(ids.end(), body.begin(), body.end());
     return probe_chunks(ids, ctx, *bos, max_chunks);
   } catch (const Error& e) {

@@ -1,8 +1,6 @@
 #include "stats/statistics_file.h"
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "io/checkpoint.h"
 #include "model/decoder.h"
@@ -11,6 +9,7 @@
 #include "stats/model_statistics.h"
 #include "stats/probe_chunks.h"
 #include "util/error.h"
+#include "util/read_whole_file.h"
 
 namespace alloy {
 
@@ -53,14 +52,11 @@ uint64_t fnv1a(uint64_t h, std::string_view bytes) {
 
 fs::path cached_statistics(const fs::path& model_dir, const fs::path& probe, const StatsSettings& settings,
                            const fs::path& cache_dir, const std::function<void(const std::string&)>& log) {
-  std::ifstream in(probe, std::ios::binary);
-  if (!in) fail("probe ", probe.string(), ": cannot read it (no such file or not readable)");
-  std::ostringstream text;
-  text << in.rdbuf();
+  const std::string text = read_whole_file(probe, "probe");
   std::error_code ec;
   uint64_t h = 0xcbf29ce484222325ull;
   h = fnv1a(h, fs::weakly_canonical(model_dir, ec).string());
-  h = fnv1a(h, text.str());
+  h = fnv1a(h, text);
   h = fnv1a(h, cat(stats_kind_name(settings.kind), " ctx=", settings.ctx, " samples=", settings.samples));
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));

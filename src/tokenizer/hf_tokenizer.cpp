@@ -1,10 +1,10 @@
 #include "tokenizer/hf_tokenizer.h"
 
 #include <cstdio>
-#include <fstream>
 #include <utility>
 #include <nlohmann/json.hpp>
 
+#include "io/checkpoint.h"
 #include "tokenizer/bpe_model.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/unigram_model.h"
@@ -13,16 +13,6 @@
 
 namespace alloy {
 namespace {
-
-nlohmann::json read_json(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) fail(file.string(), ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(file.string(), ": not valid JSON (", e.what(), ")");
-  }
-}
 
 // The decoder's kind, looking through a Sequence for the step that shapes the text.
 std::string decoder_kind(const nlohmann::json& decoder, bool& cleanup) {
@@ -53,7 +43,7 @@ std::string clean_up_spaces(std::string text) {
 
 HfTokenizer::HfTokenizer(const std::filesystem::path& tokenizer_file, const std::filesystem::path& config_file)
     : file_(tokenizer_file.string()) {
-  const auto json = read_json(tokenizer_file);
+  const auto json = read_json_file(tokenizer_file);
   try {
     const auto& model = json.at("model");
     // Older files name no type; a BPE model is the one with merges.
@@ -92,7 +82,7 @@ HfTokenizer::HfTokenizer(const std::filesystem::path& tokenizer_file, const std:
   }
 
   if (config_file.empty() || !std::filesystem::exists(config_file)) return;
-  const auto config = read_json(config_file);
+  const auto config = read_json_file(config_file);
   auto special = [&](const char* key) -> std::optional<int32_t> {
     if (!config.contains(key) || config[key].is_null()) return std::nullopt;
     const auto& value = config[key];

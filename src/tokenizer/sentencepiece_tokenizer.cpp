@@ -2,22 +2,13 @@
 
 #include <sentencepiece_processor.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "tokenizer/sentencepiece_proto.h"
 #include "util/error.h"
+#include "util/read_whole_file.h"
 
 namespace alloy {
 namespace {
-
-std::string read_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file.string(), ": cannot open the SentencePiece model");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
 
 std::optional<int32_t> id_if_set(int id) {
   return id >= 0 ? std::optional<int32_t>(id) : std::nullopt;
@@ -28,7 +19,7 @@ std::optional<int32_t> id_if_set(int id) {
 SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& model_file,
                                                Normalizer normalizer)
     : file_(model_file), processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
-  std::string proto = read_file(model_file);
+  std::string proto = read_whole_file(model_file, "SentencePiece model");
   if (normalizer == Normalizer::like_llama_cpp) proto = with_llama_cpp_normalizer(proto);
   const auto status = processor_->LoadFromSerializedProto(proto);
   if (!status.ok())
