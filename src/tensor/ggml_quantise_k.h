@@ -1,0 +1,28 @@
+// The k-quant quantisers (Q4_K, Q5_K, Q6_K: 256-element super-blocks whose sub-block scales are
+// themselves quantised), apart from the 32-element types because each needs a scale search; and
+// the two helpers both files share. Used through quantise() in ggml_quantise.h.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/convert.h"
+
+namespace alloy::quant_detail {
+
+// Round to nearest, ties to even: what ggml's nearest_int computes for the values it is given.
+inline int nearest_int(float v) { return static_cast<int>(std::lrintf(v)); }
+
+// Stores v as little-endian f16 at p and returns the value the stored f16 holds.
+inline float store_f16(std::byte* p, float v) {
+  const uint16_t h = f32_to_f16(v);
+  p[0] = std::byte(h & 0xFF);
+  p[1] = std::byte(h >> 8);
+  return f16_to_f32(h);
+}
+
+void quantise_q4_k(const float* src, std::byte* dst, uint64_t blocks);
+void quantise_q5_k(const float* src, std::byte* dst, uint64_t blocks);
+void quantise_q6_k(const float* src, std::byte* dst, uint64_t blocks);
+
+}  // namespace alloy::quant_detail
