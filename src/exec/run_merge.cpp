@@ -20,6 +20,7 @@
 #include "exec/temp_dir.h"
 #include "io/write_fully.h"
 #include "os/page_hints.h"
+#include "tokenizer/chat_template.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -131,6 +132,15 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   popt.recipe_dir = fs::absolute(opt.recipe).parent_path();
   popt.stats_dir = opt.stats_dir.empty() ? fs::path(dest.string() + ".alloy-stats") : opt.stats_dir;
   MergePlan plan = make_plan(recipe, popt);
+  std::optional<std::string> chat_template;
+  if (recipe.chat_template) {
+    if (!opt.copy_tokenizer)
+      fail(recipe.where(recipe.chat_template_loc), ": chat_template is written into the tokenizer files, which "
+           "--no-copy-tokenizer leaves out; drop one of the two");
+    std::vector<fs::path> model_dirs;
+    for (const auto& m : plan.models) model_dirs.push_back(m.checkpoint->dir());
+    chat_template = resolve_chat_template(*recipe.chat_template, model_dirs);
+  }
   // --force replaces the destination, so never one that holds an input model (inputs are never
   // modified, let alone removed).
   if (dest_exists) {
@@ -208,6 +218,7 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   if (opt.copy_tokenizer)
     for (const char* name : kTokenizerFiles)
       if (fs::exists(donor_dir / name, ec)) fs::copy_file(donor_dir / name, tmp.path / name);
+  if (chat_template) write_chat_template(tmp.path, *chat_template);
   if (opt.write_model_card) {
     write_text(tmp.path / "README.md", model_card(recipe, plan, dest.filename().string()));
     write_text(tmp.path / "alloy_config.yml", recipe.source_text);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "recipe/yaml_reader.h"
+#include "tokenizer/chat_template.h"
 #include "util/error.h"
 #include "util/read_whole_file.h"
 
@@ -170,8 +171,11 @@ Recipe parse_recipe(const std::string& text, const std::string& file_name) {
 
   if (auto it = f.find("tokenizer"); it != f.end())
     r.fail_at(unnamed(it->second), cat("the tokenizer: block ", kNoTokenizerYet));
-  if (auto it = f.find("chat_template"); it != f.end())
-    r.fail_at(unnamed(it->second), cat("chat_template ", kNoTokenizerYet));
+  if (const YamlItem* t = present(f, "chat_template")) {
+    recipe.chat_template = r.string(*t);
+    recipe.chat_template_loc = t->loc;
+    if (const std::string why = chat_template_problem(*recipe.chat_template); !why.empty()) r.fail_at(*t, why);
+  }
   if (auto it = f.find("embed_slerp"); it != f.end())
     r.fail_at(unnamed(it->second), cat("embed_slerp ", kNoEffect, " (a legacy tokenizer option current mergekit ignores)"));
   if (const YamlItem* tok_source = present(f, "tokenizer_source")) {

@@ -120,8 +120,11 @@ struct Recipe {
   ParamMap parameters;              // top-level ("global") parameters
   SourceLoc parameters_loc;
   // "base" or absent: the only tokenizer_source alloy acts on (the base model's tokenizer, its
-  // embeddings' shape). Other sources, the tokenizer: block and chat_template are refused.
+  // embeddings' shape). Other sources and the tokenizer: block are refused.
   std::optional<std::string> tokenizer_source;
+  // auto, a built-in template's name or a literal Jinja template (tokenizer/chat_template.h).
+  std::optional<std::string> chat_template;
+  SourceLoc chat_template_loc;
   DataPath probe;  // top-level `probe:`, for every model without its own
 
   // Every model referenced, without duplicates (ModelRef ==), in this order: the `models:` entries
@@ -139,8 +142,9 @@ struct Recipe {
 // empty lists, missing merge_method, bad layer_range, a source without model, wrong value types,
 // unknown or non-float dtype, malformed model references, several YAML documents (mergekit-multi), a
 // mergekit-moe config, and every key alloy does not act on yet (tokenizer_source other than base,
-// tokenizer:, chat_template), named as not supported yet. `residual_weight` (slices) and
-// `embed_slerp` (legacy) are accepted: mergekit ignores them too. The merge method name is checked
+// tokenizer:), named as not supported yet; a chat_template that is no built-in name and too short to be
+// a template; `residual_weight` (slices) and `embed_slerp` (legacy), which mergekit accepts and
+// ignores. The merge method name is checked
 // later, against the method registry, and so is whether the method uses `probe:` / `fisher:`.
 Recipe parse_recipe(const std::string& text, const std::string& file_name);
 Recipe load_recipe(const std::filesystem::path& path);

@@ -565,7 +565,10 @@ TEST(RecipeValidation, KeysNotActedOnAreRefused) {
   expect_error(head + "tokenizer_source: model:org/donor\n", 4, {"tokenizer_source", "not supported yet"});
   expect_error(head + "tokenizer_source: {model: org/donor}\n", 4, {"tokenizer_source", "not supported yet"});
   expect_error(head + "tokenizer:\n  source: union\n", 4, {"tokenizer: block", "not supported yet"});
-  expect_error(head + "chat_template: chatml\n", 4, {"chat_template", "not supported yet"});
+  expect_error(head + "chat_template: chatlm\n", 4,
+               {"chat_template", "'chatlm' is neither auto, a built-in template (alpaca, chatml, llama3, mistral)"});
+  expect_error(head + "chat_template: '{{ messages }}'\n", 4, {"chat_template", "at least 20 characters"});
+  EXPECT_EQ(parse(head + "chat_template: chatml\n").chat_template, "chatml");
   expect_error("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: base\n", 3,
                {"tokenizer_source", "needs a top-level base_model"});
 }
