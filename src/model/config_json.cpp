@@ -10,11 +10,13 @@ const nlohmann::json* find(const nlohmann::json& config, const char* key) {
   return &*it;
 }
 
-int64_t positive_int(const nlohmann::json& config, const char* key) {
+int64_t positive_int(const nlohmann::json& config, const char* key, int64_t max) {
   const nlohmann::json* value = find(config, key);
   if (!value) fail("config.json: '", key, "' is missing; the engine needs it to run the model");
   if (!value->is_number_integer() || value->get<int64_t>() <= 0)
     fail("config.json: '", key, "' must be a positive integer, got ", value->dump());
+  if (value->get<int64_t>() > max)
+    fail("config.json: '", key, "' is ", value->dump(), ", more than the ", max, " alloy accepts (no real model is near it)");
   return value->get<int64_t>();
 }
 

@@ -48,7 +48,7 @@ EncoderConfig encoder_config_from_json(const nlohmann::json& config,
   c.vocab_size = positive_int(config, "vocab_size");
   c.hidden_size = positive_int(config, "hidden_size");
   c.intermediate_size = positive_int(config, "intermediate_size");
-  c.num_layers = positive_int(config, "num_hidden_layers");
+  c.num_layers = positive_int(config, "num_hidden_layers", config_json::kMaxConfigLayers);
   c.num_heads = positive_int(config, "num_attention_heads");
   if (c.hidden_size % c.num_heads != 0)
     fail("config.json: 'hidden_size' ", c.hidden_size, " is not a multiple of 'num_attention_heads' ", c.num_heads);

@@ -75,7 +75,7 @@ ModelConfig decoder_config_from_json(const nlohmann::json& config, bool has_lm_h
   c.vocab_size = positive_int(config, "vocab_size");
   c.hidden_size = positive_int(config, "hidden_size");
   c.intermediate_size = positive_int(config, "intermediate_size");
-  c.num_layers = positive_int(config, "num_hidden_layers");
+  c.num_layers = positive_int(config, "num_hidden_layers", config_json::kMaxConfigLayers);
   c.num_heads = positive_int(config, "num_attention_heads");
   c.num_kv_heads = find(config, "num_key_value_heads") ? positive_int(config, "num_key_value_heads") : c.num_heads;
   if (c.num_heads % c.num_kv_heads != 0)

@@ -19,7 +19,7 @@ std::optional<int32_t> id_if_set(int id) {
 SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& model_file,
                                                Normalizer normalizer)
     : file_(model_file), processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
-  std::string proto = read_whole_file(model_file, "SentencePiece model");
+  std::string proto = read_whole_file(model_file, "SentencePiece model", kMaxSentencePieceModelBytes);
   if (normalizer == Normalizer::like_llama_cpp) proto = with_llama_cpp_normalizer(proto);
   const auto status = processor_->LoadFromSerializedProto(proto);
   if (!status.ok())

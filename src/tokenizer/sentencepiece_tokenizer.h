@@ -14,6 +14,9 @@ class SentencePieceProcessor;
 
 namespace alloy {
 
+// The largest SentencePiece model of a released LLM (a 256k-piece vocabulary) is a few MiB.
+inline constexpr uint64_t kMaxSentencePieceModelBytes = 64ull << 20;
+
 class SentencePieceTokenizer final : public Tokenizer {
  public:
   enum class Normalizer { like_llama_cpp, as_model };
