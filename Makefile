@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all setup build build-asan demo test test-release test-sanitize bench bench-model clean
+.PHONY: all setup build build-asan demo test test-release test-sanitize bench bench-model llama-check clean
 
 all: build
 
@@ -44,6 +44,12 @@ bench: build
 # The evaluation engine's forward and backward speed against the machine's sgemm rate.
 bench-model: build
 	@$(BUILD)/alloy_model_bench --alloy $(BUILD)/alloy $(BENCH_ARGS)
+
+# alloy's GGUF outputs of stories260K merges against llama.cpp's converter, quantiser and
+# llama-perplexity (docs/gguf.md). Builds llama.cpp once into build-llama-check (~10 min); needs
+# python3-torch, python3-numpy and python3-sentencepiece. Not part of `make test`.
+llama-check: build
+	@bash tools/llama_check/run.sh $(BUILD)/alloy build-llama-check
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

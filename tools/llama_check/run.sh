@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Optional (`make llama-check`, not part of `make test`): alloy's GGUF outputs of stories260K merges
+# against llama.cpp itself. Each merge is written by alloy as GGUF (f32, f16, q8_0, q4_0) and as
+# safetensors; the safetensors output goes through llama.cpp's own converter (convert_hf_to_gguf.py,
+# f32 and f16) and its own quantiser (llama-quantize, Q8_0 and Q4_0 from the converter's f32 file);
+# llama-perplexity scores every file on the held-out eval texts. Passes when alloy's perplexity is
+# within 0.1% of llama.cpp's for f32/f16 and within 1% for q8_0/q4_0.
+# llama.cpp's source comes from the npm package node-llama-cpp (a git bundle inside it); it is built
+# once into WORK_DIR (about 10 minutes on 2 cores). The converter needs Debian's python3-torch,
+# python3-numpy and python3-sentencepiece.
+# Usage: tools/llama_check/run.sh ALLOY_BINARY [WORK_DIR (default build-llama-check)]
+set -euo pipefail
+alloy=$(realpath "${1:?usage: run.sh ALLOY_BINARY [WORK_DIR]}")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(realpath -m "${2:-$root/build-llama-check}")
+data=$root/tests/data/stories260K
+mkdir -p "$work"
+cd "$work"
+
+if [ ! -x llama-build/bin/llama-perplexity ] || [ ! -x llama-build/bin/llama-quantize ]; then
+  if [ ! -d llama ]; then
+    npm pack --silent node-llama-cpp > /dev/null
+    tar xzf node-llama-cpp-*.tgz package/llama/gitRelease.bundle
+    git -c advice.detachedHead=false clone -q package/llama/gitRelease.bundle llama
+  fi
+  echo "building llama-perplexity and llama-quantize into $work/llama-build (once)"
+  cmake -S llama -B llama-build -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_SERVER=OFF > llama-cmake.log
+  cmake --build llama-build -j"$(nproc)" --target llama-perplexity llama-quantize > llama-build.log
+fi
+bin=$work/llama-build/bin
+
+python=/usr/bin/python3
+if ! $python -c 'import torch, numpy, sentencepiece' 2> /dev/null; then
+  echo "llama.cpp's converter needs: apt-get install python3-torch python3-numpy python3-sentencepiece" >&2
+  exit 1
+fi
+# Debian packages no transformers; the converter reads config.json itself when AutoConfig fails,
+# which is all it asks of transformers for a Llama checkpoint with tokenizer.model.
+mkdir -p shim/transformers
+cat > shim/transformers/__init__.py << 'PY'
+class AutoConfig:
+    @staticmethod
+    def from_pretrained(*args, **kwargs):
+        raise RuntimeError("transformers is not installed")
+PY
+convert() {  # SAFETENSORS_DIR TYPE OUT
+  PYTHONPATH="$work/shim:$work/llama/gguf-py" $python llama/convert_hf_to_gguf.py "$1" --outtype "$2" --outfile "$3" \
+    > "$3.log" 2>&1 || { cat "$3.log" >&2; exit 1; }
+}
+cat "$data"/eval/python.txt "$data"/eval/cheaders.txt "$data"/eval/man.txt > eval.txt
+ppl() {  # GGUF -> perplexity over eval.txt in windows of 128 tokens (the fine-tunes' context)
+  "$bin"/llama-perplexity -m "$1" -f eval.txt -c 128 -b 128 -t "$(nproc)" > "$1.ppl.log" 2>&1 ||
+    { tail -20 "$1.ppl.log" >&2; exit 1; }
+  sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$1.ppl.log"
+}
+
+write_recipes() {
+  cat > linear.yml << YML
+merge_method: linear
+models:
+  - model: $data/python
+    parameters: {weight: 1.0}
+  - model: $data/cheaders
+    parameters: {weight: 1.0}
+  - model: $data/man
+    parameters: {weight: 1.0}
+dtype: float32
+YML
+  cat > task_arithmetic.yml << YML
+merge_method: task_arithmetic
+base_model: $data/base
+models:
+  - model: $data/python
+    parameters: {weight: 0.6}
+  - model: $data/cheaders
+    parameters: {weight: 0.6}
+  - model: $data/man
+    parameters: {weight: 0.6}
+dtype: float32
+YML
+}
+write_recipes
+
+failed=0
+printf '\n%-16s %-5s %12s %12s %9s %s\n' merge type "alloy PPL" "llama.cpp" "diff" "bound"
+for merge in linear task_arithmetic; do
+  rm -rf "$merge-st" "$merge"-*.gguf
+  "$alloy" merge "$merge.yml" "$merge-st" > /dev/null
+  convert "$merge-st" f32 "$merge-ref-f32.gguf"
+  convert "$merge-st" f16 "$merge-ref-f16.gguf"
+  for type in q8_0 q4_0; do
+    "$bin"/llama-quantize "$merge-ref-f32.gguf" "$merge-ref-$type.gguf" "${type^^}" > "$merge-ref-$type.log" 2>&1
+  done
+  for type in f32 f16 q8_0 q4_0; do
+    "$alloy" merge "$merge.yml" "$merge-alloy-$type.gguf" --out-type "$type" > /dev/null
+    mine=$(ppl "$merge-alloy-$type.gguf")
+    ref=$(ppl "$merge-ref-$type.gguf")
+    bound=$([ "${type:0:1}" = f ] && echo 0.001 || echo 0.01)
+    verdict=$(awk -v a="$mine" -v r="$ref" -v b="$bound" \
+      'BEGIN { d = a / r - 1; printf "%+.5f%% %s", 100 * d, (d <= b && d >= -b) ? "ok" : "FAIL" }')
+    printf '%-16s %-5s %12s %12s %s (%s%%)\n' "$merge" "$type" "$mine" "$ref" "$verdict" \
+      "$(awk -v b="$bound" 'BEGIN { print 100 * b }')"
+    [[ $verdict == *FAIL ]] && failed=1
+  done
+done
+exit $failed
