@@ -15,7 +15,7 @@ constexpr std::array kPostWeightPatterns = {
     "model.norm.*", "norm.*", "transformer.ln_f.*", "ln_f.*", "gpt_neox.final_layer_norm.*",
     "model.final_layernorm.*", "model.decoder.final_layer_norm.*", "model.decoder.layer_norm.*",
     "transformer.norm_f.*", "backbone.norm_f.*", "model.norm_f.*", "transformer.final_layernorm.*",
-    "language_model.model.norm.*", "model.language_model.norm.*",
+    "language_model.model.norm.*", "model.language_model.norm.*", "output_norm.*",  // llama.cpp's
     // heads
     "lm_head.*", "*.lm_head.*", "embed_out.*", "output.*", "score.*", "classifier.*", "cls.*",
     "qa_outputs.*", "pooler.*", "*.pooler.*", "lm_head", "v_head.*",
@@ -26,10 +26,10 @@ constexpr std::array kEmbeddingPatterns = {
     "*embed_tokens.weight", "wte.weight",       "*.wte.weight",     "*word_embeddings.weight",
     "*embed_in.weight",     "*tok_embeddings.weight", "shared.weight", "lm_head.weight",
     "*.lm_head.weight",     "embed_out.weight", "output.weight",    "cls.predictions.decoder.weight",
-    "backbone.embeddings.weight",
+    "backbone.embeddings.weight", "token_embd.weight",
 };
 
-constexpr std::array<TieRule, 10> kTieRules = {{
+constexpr std::array<TieRule, 11> kTieRules = {{
     {"lm_head.weight", "model.embed_tokens.weight"},
     {"lm_head.weight", "transformer.wte.weight"},
     {"lm_head.weight", "wte.weight"},
@@ -39,6 +39,7 @@ constexpr std::array<TieRule, 10> kTieRules = {{
     {"lm_head.weight", "backbone.embeddings.weight"},
     {"embed_out.weight", "gpt_neox.embed_in.weight"},
     {"output.weight", "tok_embeddings.weight"},
+    {"output.weight", "token_embd.weight"},  // llama.cpp's names
     {"cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"},
 }};
 

@@ -40,6 +40,15 @@ void read_class(const Checkpoint& ck, Architecture& a) {
     a.name = (*v)[0].get<std::string>();
   }
   if (const json* v = json_get_dotted(cfg, "model_type"); v && v->is_string()) a.model_type = v->get<std::string>();
+  // A GGUF model under llama.cpp's names: its metadata is the config (io/gguf_checkpoint.h).
+  if (const json* v = json_get_dotted(cfg, "general.architecture"); v && v->is_string() && a.name == "unknown")
+    a.name = "gguf:" + v->get<std::string>();
+}
+
+// The GGUF metadata key of the layer count ("llama.block_count"), or "" for other configs.
+std::string gguf_block_count_key(const json& cfg) {
+  const json* v = json_get_dotted(cfg, "general.architecture");
+  return v && v->is_string() ? v->get<std::string>() + ".block_count" : std::string();
 }
 
 // The description claiming the class whose layer prefix the checkpoint uses; among several, the
@@ -279,6 +288,8 @@ class Builder {
     const json& cfg = ck_.config();
     std::vector<std::string_view> keys;
     if (desc_ && !desc_->num_layers_key.empty()) keys.push_back(desc_->num_layers_key);
+    const std::string gguf_key = gguf_block_count_key(cfg);
+    if (!gguf_key.empty()) keys.push_back(gguf_key);
     keys.insert(keys.end(), kNumLayersKeys.begin(), kNumLayersKeys.end());
     for (std::string_view key : keys) {
       const json* v = json_get_dotted(cfg, key);

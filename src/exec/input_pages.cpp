@@ -8,19 +8,19 @@ namespace alloy {
 
 namespace {
 
-// fn(shard) for each shard file of each input model.
+// fn(file) for each mapped file of each input model.
 template <class Fn>
 void for_each_input_shard(const MergePlan& plan, Fn fn) {
   for (const auto& model : plan.models)
     if (model.checkpoint)
-      for (const auto& shard : model.checkpoint->shards()) fn(*shard);
+      for (const InputFile& file : model.checkpoint->files()) fn(file);
 }
 
 }  // namespace
 
 InputPages::InputPages(const MergePlan& plan, bool drop, uint64_t drop_lag_per_input) : plan_(plan) {
-  for_each_input_shard(plan_, [&](const SafetensorsFile& shard) {
-    const MappedFile& file = shard.mapping();
+  for_each_input_shard(plan_, [&](const InputFile& input) {
+    const MappedFile& file = *input.mapping;
     if (file.data()) files_.push_back({file.data(), file.size(), file.fd()});
   });
   std::sort(files_.begin(), files_.end(), [](const MappedInput& a, const MappedInput& b) { return a.begin < b.begin; });
@@ -28,8 +28,8 @@ InputPages::InputPages(const MergePlan& plan, bool drop, uint64_t drop_lag_per_i
   size_t inputs = 1;
   for (const auto& job : plan_.jobs) inputs = std::max(inputs, job.call.inputs.size());
   drops_ = std::make_unique<DeferredDrops>(drop_lag_per_input * inputs);
-  for_each_input_shard(plan_, [&](const SafetensorsFile& shard) {
-    drops_->expect_file(shard.mapping().fd(), shard.data_start(), shard.mapping().size());
+  for_each_input_shard(plan_, [&](const InputFile& input) {
+    drops_->expect_file(input.mapping->fd(), input.data_start, input.mapping->size());
   });
   std::set<const std::byte*> seen;
   for (const auto& job : plan_.jobs)
@@ -52,7 +52,7 @@ bool InputPages::dropping_after_read(const TensorView& v) const {
 void InputPages::release(const TensorView& v, int64_t row_begin, int64_t row_end, bool last_read) const {
   const int64_t rows = std::min(row_end, v.rows()) - row_begin;
   if (rows <= 0 || !v.file_mapped) return;
-  const uint64_t row_bytes = static_cast<uint64_t>(v.row_length()) * dtype_size(v.dtype);
+  const uint64_t row_bytes = v.row_bytes();
   const uint64_t offset = static_cast<uint64_t>(row_begin) * row_bytes, len = static_cast<uint64_t>(rows) * row_bytes;
   release_pages(v.data + offset, len);
   if (last_read && dropping_after_read(v))

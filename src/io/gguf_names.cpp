@@ -112,17 +112,4 @@ std::optional<GgufName> hf_name_from_gguf(std::string_view gguf, const LlamaHead
   return std::nullopt;
 }
 
-// Within a head of d = rows/heads rows, HF row j·(d/2) + i (j < 2, i < d/2) is stored at 2·i + j.
-int64_t hf_row_to_llama(int64_t hf_row, int64_t rows, int64_t heads) {
-  const int64_t d = rows / heads, half = d / 2;
-  const int64_t head = hf_row / d, in_head = hf_row % d;
-  return head * d + 2 * (in_head % half) + in_head / half;
-}
-
-int64_t llama_row_to_hf(int64_t llama_row, int64_t rows, int64_t heads) {
-  const int64_t d = rows / heads, half = d / 2;
-  const int64_t head = llama_row / d, in_head = llama_row % d;
-  return head * d + (in_head % 2) * half + in_head / 2;
-}
-
 }  // namespace alloy

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "tensor/rotary_rows.h"  // hf_row_to_llama, llama_row_to_hf: the permutation on row indices
+
 namespace alloy {
 
 // One family both formats name: the GGUF general.architecture, the HF class and model_type
@@ -42,11 +44,5 @@ std::optional<GgufName> gguf_name_from_hf(std::string_view hf_name, const LlamaH
 // The inverse: "blk.3.attn_q.weight" -> {"model.layers.3.self_attn.q_proj.weight", heads};
 // rotary_heads says the GGUF rows are in llama.cpp's order. nullopt for names the map lacks.
 std::optional<GgufName> hf_name_from_gguf(std::string_view gguf_name, const LlamaHeads& heads);
-
-// LlamaModel.permute on row indices: a [rows, cols] weight reshaped to (heads, 2, rows/heads/2,
-// cols) with axes 1 and 2 swapped. Row `hf_row` of the HF weight is stored at the returned row of
-// the GGUF one; llama_row_to_hf is the inverse. rows must be a multiple of 2·heads.
-int64_t hf_row_to_llama(int64_t hf_row, int64_t rows, int64_t heads);
-int64_t llama_row_to_hf(int64_t llama_row, int64_t rows, int64_t heads);
 
 }  // namespace alloy

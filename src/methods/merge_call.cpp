@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tensor/convert.h"
+#include "tensor/view_rows.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -58,7 +59,10 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
   const int64_t n_rows = row_end - row_begin;
   const size_t n = static_cast<size_t>(n_rows * out_cols);
   size_t bad = n;
-  if (in_cols == out_cols && row_end <= in_rows) {
+  if (in_cols == out_cols && row_end <= in_rows && v.is_encoded()) {
+    read_view_rows(v, row_begin, row_end, dst);
+    bad = find_non_finite(dst, n);
+  } else if (in_cols == out_cols && row_end <= in_rows) {
     // The common case: a contiguous run of the input, converted and checked in one pass.
     bad = to_f32_checked(v.dtype, v.data + static_cast<size_t>(row_begin * in_cols) * esize, dst, n);
   } else {
@@ -68,7 +72,13 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
     for (int64_t r = row_begin; r < row_end; ++r) {
       float* row = dst + (r - row_begin) * out_cols;
       int64_t have = (r < in_rows) ? copy_cols : 0;
-      if (have > 0) to_f32(v.dtype, v.data + static_cast<size_t>(r * in_cols) * esize, row, static_cast<size_t>(have));
+      if (have > 0 && v.is_encoded()) {
+        fill.resize(static_cast<size_t>(std::max(in_cols, out_cols)));
+        read_view_rows(v, r, r + 1, fill.data());
+        std::copy(fill.begin(), fill.begin() + have, row);
+      } else if (have > 0) {
+        to_f32(v.dtype, v.data + static_cast<size_t>(r * in_cols) * esize, row, static_cast<size_t>(have));
+      }
       if (have < out_cols) {
         if (base >= 0 && static_cast<size_t>(base) != i) {
           fill.resize(static_cast<size_t>(out_cols));

@@ -3,6 +3,7 @@
 #include "io/checkpoint.h"
 #include "model/model_config.h"
 #include "tensor/convert.h"
+#include "tensor/view_rows.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -22,7 +23,7 @@ Weight CheckpointWeights::get(const std::string& name) const {
   Weight w;
   w.shape = view.shape;
   w.owned.resize(static_cast<size_t>(view.numel()));
-  to_f32(view.dtype, view.data, w.owned.data(), w.owned.size());
+  read_view_rows(view, 0, view.rows(), w.owned.data());
   w.values = w.owned;
   return w;
 }

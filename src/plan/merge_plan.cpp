@@ -92,13 +92,22 @@ class Planner {
   }
 
   void open_models() {
+    std::vector<fs::path> paths;
+    for (const auto& ref : recipe_.referenced_models()) paths.push_back(locate(ref));
+    // GGUF inputs keep llama.cpp's names only when every input is GGUF and so is the output.
+    CheckpointOptions open_options;
+    open_options.gguf_llama_cpp_names =
+        options_.gguf_output && std::all_of(paths.begin(), paths.end(), [](const fs::path& p) {
+          return p.extension() == ".gguf";
+        });
+    size_t next = 0;
     for (const auto& ref : recipe_.referenced_models()) {
       LoadedModel m;
       m.ref = ref;
       m.label = ref.path;
-      fs::path path = locate(ref);
+      const fs::path& path = paths[next++];
       try {
-        m.checkpoint = Checkpoint::open(path);
+        m.checkpoint = Checkpoint::open(path, open_options);
         m.arch = architecture_of(*m.checkpoint);
       } catch (const Error& e) {
         rethrow_with(recipe_.where(ref.loc), e);
@@ -371,7 +380,7 @@ class Planner {
     job.method = &method;
     // A plain passthrough of an unconverted tensor is a byte copy.
     if (method.name == "passthrough" && !call.per_model[0]["scale"] && job.out.dtype == call.inputs[0].view.dtype &&
-        (!recipe_.dtype || dtype_size(*recipe_.dtype) >= dtype_size(job.out.dtype)))
+        !call.inputs[0].view.is_encoded() && (!recipe_.dtype || dtype_size(*recipe_.dtype) >= dtype_size(job.out.dtype)))
       job.method = nullptr;
     if (job.method && method.check) method.check(call);
     push(std::move(job));

@@ -24,6 +24,9 @@ struct PlanOptions {
   std::filesystem::path recipe_dir;  // relative model paths are tried here after the working directory
   // Cache of statistics files for data-aware methods; empty: <recipe>.alloy-stats beside the recipe.
   std::filesystem::path stats_dir;
+  // The output is GGUF: when every input is GGUF too, they keep llama.cpp's tensor names and
+  // metadata; otherwise GGUF inputs are read under Hugging Face names (io/checkpoint.h).
+  bool gguf_output = false;
 };
 
 struct LoadedModel {

@@ -11,4 +11,11 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
+uint64_t TensorView::row_bytes() const {
+  const auto cols = static_cast<uint64_t>(row_length());
+  if (!quantised) return cols * dtype_size(dtype);
+  const GgmlTypeTraits& t = traits(*quantised);
+  return cols / t.block_elements * t.block_bytes;
+}
+
 }  // namespace alloy

@@ -3,10 +3,12 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tensor/dtype.h"
+#include "tensor/ggml_quants.h"
 
 namespace alloy {
 
@@ -29,11 +31,22 @@ struct TensorView {
   // (the executor does, os/page_hints.h). Never set for memory the program owns (dropping it would
   // lose it). Which file they map is the reader's business, not the view's.
   bool file_mapped = false;
+  // A GGUF tensor in a quantised ggml type (no DType holds it): `data`/`nbytes` are its blocks as
+  // stored and `dtype` is F32, the type it reads as. Such a view, or one with rotary_heads, is read
+  // through read_view_rows (tensor/view_rows.h), never as plain `dtype` elements.
+  std::optional<GgmlType> quantised;
+  // Rows stored in llama.cpp's rotary order within this many heads (tensor/rotary_rows.h: a GGUF
+  // q/k weight presented under its Hugging Face name), read back in HF order; 0: stored in order.
+  int64_t rotary_heads = 0;
 
   int64_t numel() const { return alloy::numel(shape); }
   // Elements in the last dimension (1 for scalars); a "row" for row-wise methods.
   int64_t row_length() const { return shape.empty() ? 1 : shape.back(); }
   int64_t rows() const { return row_length() == 0 ? 0 : numel() / row_length(); }
+  // True when the bytes are not `dtype` elements in row-major order, so a byte copy of them is not
+  // a copy of the values.
+  bool is_encoded() const { return quantised.has_value() || rotary_heads > 0; }
+  uint64_t row_bytes() const;  // stored bytes of one row (whole quantisation blocks)
 };
 
 }  // namespace alloy
