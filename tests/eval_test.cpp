@@ -75,10 +75,15 @@ TEST(EvalE2E, ReproducesEveryCellOfLlamaCppsPerplexityTable) {
   ASSERT_EQ(model_dirs.size(), 5u);
   std::vector<std::string> args;
   for (const auto& [_, dir] : model_dirs) args.push_back(dir);
-  for (const char* text : {"python.txt", "cheaders.txt", "man.txt", "stories.txt"})
-    args.insert(args.end(), {"--text", (kData / "eval" / text).string()});
+  // Under the sanitizers one column of the four: the same code paths in a quarter of the time.
+#if defined(__SANITIZE_ADDRESS__)
+  const std::vector<std::string> texts = {"python.txt"};
+#else
+  const std::vector<std::string> texts = {"python.txt", "cheaders.txt", "man.txt", "stories.txt"};
+#endif
+  for (const std::string& text : texts) args.insert(args.end(), {"--text", (kData / "eval" / text).string()});
   nlohmann::json j = eval_json(args);
-  ASSERT_EQ(j["results"].size(), 20u);
+  ASSERT_EQ(j["results"].size(), 5 * texts.size());
   int checked = 0;
   for (const auto& [row, dir] : model_dirs)
     for (const auto& result : j["results"]) {
@@ -95,7 +100,7 @@ TEST(EvalE2E, ReproducesEveryCellOfLlamaCppsPerplexityTable) {
       EXPECT_GT(result["tokens"].get<int64_t>(), 0);
       ++checked;
     }
-  EXPECT_EQ(checked, 20);
+  EXPECT_EQ(checked, static_cast<int>(5 * texts.size()));
 }
 
 // `alloy merge --eval` scores the merged model as `alloy eval` does: the soup's row of ppl.md.
