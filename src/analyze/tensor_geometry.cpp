@@ -28,6 +28,11 @@ struct Buffers {
 
 void convert_checked(const TensorInputs& in, size_t input, const TensorView& v, int64_t first, int64_t n,
                      float* out) {
+  // Chunks here are element runs, not whole rows: quantised blocks and llama.cpp's q/k row order
+  // (GGUF inputs, tensor/view_rows.h) cannot be read by element.
+  if (v.is_encoded())
+    fail("tensor '", in.name, "' of ", in.labels[input], ": alloy analyze reads plain float tensors, not quantised "
+         "or llama.cpp-ordered GGUF ones; merge the GGUF into safetensors first (alloy merge) and analyze that");
   const size_t esize = dtype_size(v.dtype);
   size_t bad = to_f32_checked(v.dtype, v.data + static_cast<size_t>(first) * esize, out, static_cast<size_t>(n));
   if (bad < static_cast<size_t>(n))
