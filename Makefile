@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all setup build build-asan demo test test-release test-sanitize bench bench-model llama-check clean
+.PHONY: all setup build build-asan demo test test-release test-sanitize bench bench-model fuzz llama-check clean
 
 all: build
 
@@ -44,6 +44,16 @@ bench: build
 # The evaluation engine's forward and backward speed against the machine's sgemm rate.
 bench-model: build
 	@$(BUILD)/alloy_model_bench --alloy $(BUILD)/alloy $(BENCH_ARGS)
+
+# Each parser's libFuzzer target for FUZZ_S seconds, one after another (docs/reliability.md);
+# FUZZ_TARGETS picks some. Needs clang (Debian's clang package); not part of `make test`.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_S ?= 60
+fuzz:
+	@command -v clang++ > /dev/null || { echo "make fuzz needs clang++ (apt-get install clang)"; exit 1; }
+	@cmake -S fuzz -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ > /dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@bash fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_S) $(FUZZ_TARGETS)
 
 # alloy's GGUF outputs of stories260K merges against llama.cpp's converter, quantiser and
 # llama-perplexity (docs/gguf.md). Builds llama.cpp once into build-llama-check (~10 min); needs
