@@ -57,7 +57,7 @@ fuzz:
 
 # alloy's GGUF outputs of stories260K merges against llama.cpp's converter, quantiser and
 # llama-perplexity (docs/gguf.md). Builds llama.cpp once into build-llama-check (~10 min); needs
-# python3-torch, python3-numpy and python3-sentencepiece. Not part of `make test`.
+# python3-torch, python3-numpy, python3-sentencepiece and python3-tqdm. Not part of `make test`.
 llama-check: build
 	@bash tools/llama_check/run.sh $(BUILD)/alloy build-llama-check
 

@@ -7,7 +7,7 @@
 # within 0.1% of llama.cpp's for f32/f16 and within 1% for q8_0/q4_0.
 # llama.cpp's source comes from the npm package node-llama-cpp (a git bundle inside it); it is built
 # once into WORK_DIR (about 10 minutes on 2 cores). The converter needs Debian's python3-torch,
-# python3-numpy and python3-sentencepiece.
+# python3-numpy, python3-sentencepiece and python3-tqdm.
 # Usage: tools/llama_check/run.sh ALLOY_BINARY [WORK_DIR (default build-llama-check)]
 set -euo pipefail
 alloy=$(realpath "${1:?usage: run.sh ALLOY_BINARY [WORK_DIR]}")
@@ -31,12 +31,14 @@ fi
 bin=$work/llama-build/bin
 
 python=/usr/bin/python3
-if ! $python -c 'import torch, numpy, sentencepiece' 2> /dev/null; then
-  echo "llama.cpp's converter needs: apt-get install python3-torch python3-numpy python3-sentencepiece" >&2
+if ! $python -c 'import torch, numpy, sentencepiece, tqdm' 2> /dev/null; then
+  echo "llama.cpp's converter needs: apt-get install python3-torch python3-numpy python3-sentencepiece python3-tqdm" >&2
   exit 1
 fi
 # Debian packages no transformers; the converter reads config.json itself when AutoConfig fails,
-# which is all it asks of transformers for a Llama checkpoint with tokenizer.model.
+# which is all it asks of transformers for a Llama checkpoint with tokenizer.model. Debian's torch
+# (1.13) predates dtypes the converter names in a lookup table; the checkpoints here hold none of
+# them, so placeholders let the table be built.
 mkdir -p shim/transformers
 cat > shim/transformers/__init__.py << 'PY'
 class AutoConfig:
@@ -44,9 +46,17 @@ class AutoConfig:
     def from_pretrained(*args, **kwargs):
         raise RuntimeError("transformers is not installed")
 PY
+cat > shim/run_converter.py << 'PY'
+import runpy, sys, torch
+for name in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "uint16", "uint32", "uint64"):
+    if not hasattr(torch, name):
+        setattr(torch, name, type(name, (), {})())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+PY
 convert() {  # SAFETENSORS_DIR TYPE OUT
-  PYTHONPATH="$work/shim:$work/llama/gguf-py" $python llama/convert_hf_to_gguf.py "$1" --outtype "$2" --outfile "$3" \
-    > "$3.log" 2>&1 || { cat "$3.log" >&2; exit 1; }
+  PYTHONPATH="$work/shim:$work/llama/gguf-py:$work/llama" $python shim/run_converter.py llama/convert_hf_to_gguf.py \
+    "$1" --outtype "$2" --outfile "$3" > "$3.log" 2>&1 || { cat "$3.log" >&2; exit 1; }
 }
 cat "$data"/eval/python.txt "$data"/eval/cheaders.txt "$data"/eval/man.txt > eval.txt
 ppl() {  # GGUF -> perplexity over eval.txt in windows of 128 tokens (the fine-tunes' context)
