@@ -4,10 +4,12 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/safetensors.h"
+#include "tensor/ggml_quants.h"
 
 namespace alloy {
 
@@ -28,6 +30,12 @@ struct TensorPlacement {
   size_t shard = 0;
   uint64_t file_offset = 0;  // absolute offset of the tensor's first byte in its shard file
   uint64_t nbytes = 0;
+  // GGUF outputs (gguf_writer.h): the ggml type the rows are encoded in, instead of the job's dtype.
+  std::optional<GgmlType> ggml_type;
+  // Rows stored in llama.cpp's rotary order (its converter permutes q/k projections): 0 = rows as
+  // merged; else, within each group of this many rows (one attention head), stored row 2i+k is
+  // merged row k*group/2 + i.
+  int64_t rotary_group_rows = 0;
 };
 
 struct OutputLayout {
