@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "exec/input_pages.h"
+#include "exec/output_rows.h"
 #include "exec/write_queue.h"
 #include "io/write_fully.h"
-#include "tensor/convert.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -85,6 +85,7 @@ class Run {
     std::vector<const float*> pointers;
     std::vector<float> out;
     std::vector<unsigned char> bytes;
+    std::vector<unsigned char> reorder;  // to_rotary_order's
   };
 
   bool stopping() const { return error_flag_.load() || (opt_.cancel && opt_.cancel->load()); }
@@ -193,7 +194,7 @@ class Run {
       finish_job(j);
       return;
     }
-    const int64_t rows_per_block = std::max<int64_t>(1, opt_.block_elements / cols);
+    const int64_t rows_per_block = block_rows(j);
     const int64_t n_blocks = (rows + rows_per_block - 1) / rows_per_block;
     pending_[j] = n_blocks;
     uncomputed_[j] = n_blocks;
@@ -215,11 +216,12 @@ class Run {
     const TensorJob& job = plan_.jobs[b.job];
     const MergeCall& call = calls_[b.job];
     const int64_t cols = call.cols();
-    const size_t esize = dtype_size(job.out.dtype);
+    const RowEncoding encoding(job.out.dtype, layout_.placements[b.job], cols);
+    const uint64_t row_bytes = encoding.row_bytes();
     const int64_t rows_per_chunk = std::max<int64_t>(1, opt_.chunk_elements / cols);
     s.inputs.resize(call.size());
     s.pointers.resize(call.size());
-    s.bytes.resize(static_cast<size_t>((b.row_end - b.row_begin) * cols) * esize);
+    s.bytes.resize(static_cast<size_t>(b.row_end - b.row_begin) * row_bytes);
     for (int64_t r = b.row_begin; r < b.row_end; r += rows_per_chunk) {
       const int64_t r_end = std::min(b.row_end, r + rows_per_chunk);
       const size_t n = static_cast<size_t>((r_end - r) * cols);
@@ -231,12 +233,14 @@ class Run {
       s.out.resize(n);
       RowBlock block{r, r_end, cols, s.pointers};
       kernels_[b.job]->map(block, s.out.data());
-      from_f32(s.out.data(), job.out.dtype, s.bytes.data() + static_cast<size_t>((r - b.row_begin) * cols) * esize, n);
+      encoding.encode(s.out.data(), r_end - r, s.bytes.data() + static_cast<size_t>(r - b.row_begin) * row_bytes);
     }
+    if (encoding.rotary_group_rows > 0)
+      to_rotary_order(s.bytes.data(), b.row_end - b.row_begin, row_bytes, encoding.rotary_group_rows, s.reorder);
     // Every kReleaseBlocks blocks, release the input pages of the kReleaseBlocks blocks before the
     // previous ones (done by now, or nearly: releasing pages still read only costs a minor fault).
     // Releasing costs a TLB shootdown on every core, so not per block.
-    const int64_t rows_per_block = std::max<int64_t>(1, opt_.block_elements / cols);
+    const int64_t rows_per_block = block_rows(b.job);
     const int64_t index = b.row_begin / rows_per_block;
     if (index % kReleaseBlocks == 0 && index >= 2 * kReleaseBlocks)
       for (size_t i = 0; i < call.size(); ++i)
@@ -244,7 +248,7 @@ class Run {
                        (index - kReleaseBlocks) * rows_per_block, true);
     if (--uncomputed_[b.job] == 0) release_inputs(b.job);
     const uint64_t size = s.bytes.size();
-    write(b.job, layout_.placements[b.job].file_offset + static_cast<uint64_t>(b.row_begin * cols) * esize, &s.bytes,
+    write(b.job, layout_.placements[b.job].file_offset + static_cast<uint64_t>(b.row_begin) * row_bytes, &s.bytes,
           nullptr, size);
   }
 
@@ -257,7 +261,7 @@ class Run {
     for (const MergeInput& in : call.inputs) {
       // The rows run_block queued already are not queued again: a whole tensor queued at its end
       // would count as lag and drop at once the rows of other tensors read moments before.
-      const int64_t from = pages_.dropping_after_read(in.view) && plan_.jobs[j].method ? queued_rows(call) : 0;
+      const int64_t from = pages_.dropping_after_read(in.view) && plan_.jobs[j].method ? queued_rows(j) : 0;
       pages_.release(in.view, 0, from, false);
       pages_.release(in.view, from, in.view.rows(), true);
     }
@@ -265,13 +269,20 @@ class Run {
 
   // The rows of a tensor whose drops run_block queued: [0, (m - kReleaseBlocks) * rows_per_block)
   // for the last multiple m of kReleaseBlocks among its block indices, when m >= 2 * kReleaseBlocks.
-  int64_t queued_rows(const MergeCall& call) const {
+  int64_t queued_rows(size_t j) const {
+    const MergeCall& call = calls_[j];
     const int64_t cols = call.cols(), rows = call.rows();
     if (cols == 0 || rows == 0) return 0;
-    const int64_t rows_per_block = std::max<int64_t>(1, opt_.block_elements / cols);
+    const int64_t rows_per_block = block_rows(j);
     const int64_t last = (rows + rows_per_block - 1) / rows_per_block - 1;
     const int64_t m = last / kReleaseBlocks * kReleaseBlocks;
     return m >= 2 * kReleaseBlocks ? (m - kReleaseBlocks) * rows_per_block : 0;
+  }
+
+  // Rows per work block of job j (cols > 0): about block_elements, whole rotary groups.
+  int64_t block_rows(size_t j) const {
+    const RowEncoding encoding(plan_.jobs[j].out.dtype, layout_.placements[j], calls_[j].cols());
+    return encoding.rows_per_block(opt_.block_elements / calls_[j].cols());
   }
 
   // A tensor is written: free its prepared state, release the input pages of a byte copy (read
