@@ -203,6 +203,12 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     throw;
   }
   bar.finish();
+  // An input written while it was read may have given the output a mix of old and new bytes.
+  for (const auto& m : plan.models)
+    for (const auto& shard : m.checkpoint->shards())
+      if (!shard->mapping().unchanged())
+        fail(shard->path().string(), ": changed while the merge read it (another program wrote it); "
+             "the output could mix old and new bytes and is not kept: run again once the file is complete");
 
   if (opt.fsync)
     for (size_t s = 0; s < tmp.fds.size(); ++s) {

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "os/mapping_guard.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -33,6 +34,7 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
     fail(path.string(), ": not a regular file");
   }
   size_ = static_cast<uint64_t>(st.st_size);
+  modified_ = st.st_mtim;
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
@@ -41,14 +43,21 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
       fail(path.string(), ": cannot map: ", std::strerror(err));
     }
     data_ = static_cast<const std::byte*>(p);
+    guard_mapping(data_, size_, path_);
   }
   fd_ = fd;
 }
 
 MappedFile::~MappedFile() { reset(); }
 
+bool MappedFile::unchanged() const {
+  struct stat st {};
+  return fd_ < 0 || (::fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) == size_ &&
+                     st.st_mtim.tv_sec == modified_.tv_sec && st.st_mtim.tv_nsec == modified_.tv_nsec);
+}
+
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : path_(std::move(other.path_)), data_(other.data_), size_(other.size_), fd_(other.fd_) {
+    : path_(std::move(other.path_)), data_(other.data_), size_(other.size_), modified_(other.modified_), fd_(other.fd_) {
   other.data_ = nullptr;
   other.size_ = 0;
   other.fd_ = -1;
@@ -60,6 +69,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     path_ = std::move(other.path_);
     data_ = other.data_;
     size_ = other.size_;
+    modified_ = other.modified_;
     fd_ = other.fd_;
     other.data_ = nullptr;
     other.size_ = 0;
@@ -69,7 +79,10 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 }
 
 void MappedFile::reset() {
-  if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+  if (data_) {
+    unguard_mapping(data_);
+    ::munmap(const_cast<std::byte*>(data_), size_);
+  }
   if (fd_ >= 0) ::close(fd_);
   data_ = nullptr;
   size_ = 0;

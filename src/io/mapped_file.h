@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 
 namespace alloy {
@@ -22,12 +23,17 @@ class MappedFile {
   // The open file (read-only), kept for page-cache hints on its bytes (page_hints.h); -1 when
   // there is none.
   int fd() const { return fd_; }
+  // False when the file's size or modification time differs from when it was opened: another
+  // program wrote it, and what was read through the mapping may mix old and new bytes (a part cut
+  // off raises SIGBUS when read: os/mapping_guard.h).
+  bool unchanged() const;
 
  private:
   void reset();
   std::filesystem::path path_;
   const std::byte* data_ = nullptr;
   uint64_t size_ = 0;
+  timespec modified_{};
   int fd_ = -1;
 };
 
