@@ -50,6 +50,7 @@ struct SearchStep {
 };
 
 struct SearchContext {
+  explicit SearchContext(const Recipe& r) : recipe(r) {}
   const Recipe& recipe;                 // as parsed, probe keys included
   std::filesystem::path recipe_dir;     // relative paths are tried here after the working directory
   PlanOptions plan_options;             // for planning tuned recipes (recipe_dir, seed, stats_dir)

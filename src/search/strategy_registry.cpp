@@ -1,0 +1,27 @@
+// The table of search strategies: one row per strategy (strategy.h says how one plugs in).
+#include "search/derivative_free.h"
+#include "search/greedy_soup.h"
+#include "search/strategy.h"
+
+namespace alloy {
+
+const std::vector<StrategySpec>& strategy_registry() {
+  static const std::vector<StrategySpec> strategies = {
+      {"greedy-soup",
+       "rank the models by their own probe loss; add each, best first, to a uniform soup only if the soup's probe "
+       "loss improves",
+       run_greedy_soup},
+      {"derivative-free",
+       "Nelder-Mead over the method's numeric parameters (--tune), everything else as the recipe says",
+       run_derivative_free},
+  };
+  return strategies;
+}
+
+const StrategySpec* find_strategy(const std::string& name) {
+  for (const StrategySpec& s : strategy_registry())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+}  // namespace alloy
