@@ -5,13 +5,20 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "tensor/convert.h"
 
 namespace alloy::quant_detail {
 
-// Round to nearest, ties to even: what ggml's nearest_int computes for the values it is given.
-inline int nearest_int(float v) { return static_cast<int>(std::lrintf(v)); }
+// Round to nearest, ties to even, for |v| < 2^22 (all the quantisers ask): adding 1.5·2^23 leaves
+// the rounded integer in the low mantissa bits, as ggml's nearest_int does; inline, unlike lrintf.
+inline int nearest_int(float v) {
+  const float shifted = v + 12582912.f;
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  return (bits & 0x007fffff) - 0x00400000;
+}
 
 // Stores v as little-endian f16 at p and returns the value the stored f16 holds.
 inline float store_f16(std::byte* p, float v) {
