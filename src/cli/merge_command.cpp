@@ -29,6 +29,8 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     MergeOptions opt;
     std::string shard_size = "5B";
     std::string input_cache = "auto", output_cache = "auto";
+    std::string out_format = "auto";
+    CLI::Option* shard_size_option = nullptr;
     bool quiet = false, no_fsync = false, safe_serialization = true;
     std::vector<CLI::Option*> ignored;  // mergekit options with no meaning here
     std::vector<std::string> eval_texts;
@@ -37,8 +39,15 @@ void add_merge_command(CLI::App& app, int& exit_code) {
   cmd->add_option("recipe", args->opt.recipe, "YAML recipe (mergekit format)")->required();
   cmd->add_option("out", args->opt.out, "output directory")->required();
   cmd->add_option("-j,--threads,--num-threads", args->opt.threads, "worker threads (default: all cores)");
-  cmd->add_option("--out-shard-size", args->shard_size,
-                  "largest output shard, bytes; suffixes K/M/B (x1e3/1e6/1e9), KB/MB/GB, KiB/MiB/GiB")
+  args->shard_size_option =
+      cmd->add_option("--out-shard-size", args->shard_size,
+                      "largest output shard, bytes; suffixes K/M/B (x1e3/1e6/1e9), KB/MB/GB, KiB/MiB/GiB (GGUF: "
+                      "split parts as gguf-split cuts them, none unless given)")
+          ->capture_default_str();
+  cmd->add_option("--out-format", args->out_format,
+                  "safetensors, or gguf (llama.cpp: OUT/model.gguf, split parts with --out-shard-size, or the one "
+                  "file OUT when it ends in .gguf); auto: gguf when OUT ends in .gguf")
+      ->check(CLI::IsMember({"auto", "safetensors", "gguf"}))
       ->capture_default_str();
   cmd->add_option("--random-seed", args->opt.seed, "seed for randomised methods (DARE, DELLA)")->capture_default_str();
   cmd->add_flag("--allow-crimes,!--no-allow-crimes", args->opt.allow_crimes, "allow models of different architectures");
@@ -92,6 +101,16 @@ void add_merge_command(CLI::App& app, int& exit_code) {
       opt.out_shard_size = parse_size_text(args->shard_size, SizeUnit::Bytes);
     } catch (const Error& e) {
       rethrow_with("--out-shard-size", e);
+    }
+    const bool gguf_name = opt.out.extension() == ".gguf";
+    if (args->out_format == "safetensors" && gguf_name)
+      fail("--out-format safetensors: OUT ", opt.out.string(), " ends in .gguf; name a directory");
+    if (args->out_format == "gguf" || (args->out_format == "auto" && gguf_name)) {
+      opt.out_format = OutFormat::Gguf;
+      // llama.cpp's tools write one file unless asked to split.
+      if (args->shard_size_option->count() == 0) opt.out_shard_size = 0;
+      if (!args->eval_texts.empty())
+        fail("--eval reads safetensors outputs; run alloy eval on a safetensors merge, or llama-perplexity on the GGUF");
     }
     auto policy = [](const std::string& name) {
       return name == "keep" ? CachePolicy::Keep : name == "drop" ? CachePolicy::Drop : CachePolicy::Auto;

@@ -16,6 +16,7 @@
 
 #include "os/allocator_tuning.h"
 #include "exec/executor.h"
+#include "exec/gguf_output.h"
 #include "exec/model_card.h"
 #include "exec/temp_dir.h"
 #include "io/write_fully.h"
@@ -117,8 +118,14 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   raise_open_file_limit();
   fs::path dest = fs::absolute(opt.out).lexically_normal();
   if (dest.filename().empty()) dest = dest.parent_path();  // "out/": the directory "out"
+  const bool gguf = opt.out_format == OutFormat::Gguf;
+  // A GGUF destination named "*.gguf" is one file, put in place by renaming it out of the
+  // temporary directory; any other destination is a directory, the temporary one renamed.
+  const bool single_file = gguf && dest.extension() == ".gguf";
   std::error_code ec;
   bool dest_exists = fs::exists(dest, ec);
+  if (single_file && fs::is_directory(dest, ec))
+    fail(dest.string(), ": is a directory; a GGUF output named *.gguf is one file: name another");
   if (dest_exists && !opt.force && !(fs::is_directory(dest, ec) && fs::is_empty(dest, ec)))
     fail(dest.string(), ": already exists; pass --force to replace it");
   if (!fs::is_directory(dest.parent_path(), ec))
@@ -129,12 +136,13 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   popt.allow_crimes = opt.allow_crimes;
   popt.seed = opt.seed;
   popt.post_weight_t = opt.post_weight_t;
+  popt.gguf_output = gguf;
   popt.recipe_dir = fs::absolute(opt.recipe).parent_path();
   popt.stats_dir = opt.stats_dir.empty() ? fs::path(dest.string() + ".alloy-stats") : opt.stats_dir;
   MergePlan plan = make_plan(recipe, popt);
   std::optional<std::string> chat_template;
   if (recipe.chat_template) {
-    if (!opt.copy_tokenizer)
+    if (!opt.copy_tokenizer && !gguf)
       fail(recipe.where(recipe.chat_template_loc), ": chat_template is written into the tokenizer files, which "
            "--no-copy-tokenizer leaves out; drop one of the two");
     std::vector<fs::path> model_dirs;
@@ -147,12 +155,29 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     const fs::path real_dest = fs::weakly_canonical(dest, ec);
     for (const auto& m : plan.models) {
       const fs::path input = fs::weakly_canonical(m.checkpoint->dir(), ec);
-      if (std::mismatch(real_dest.begin(), real_dest.end(), input.begin(), input.end()).first == real_dest.end())
+      const fs::path input_file = fs::weakly_canonical(m.checkpoint->path(), ec);
+      if (std::mismatch(real_dest.begin(), real_dest.end(), input.begin(), input.end()).first == real_dest.end() ||
+          real_dest == input_file)
         fail(dest.string(), ": holds the input model '", m.label, "' (", input.string(),
              "); replacing it would delete that model: merge into another directory");
     }
   }
-  OutputLayout layout = layout_shards(plan.outputs(), opt.out_shard_size);
+  OutputLayout layout;
+  if (gguf) {
+    GgufOutputOptions g;
+    g.file_name = single_file ? dest.filename().string() : "model.gguf";
+    g.model_name = single_file ? dest.stem().string() : dest.filename().string();
+    g.max_split_bytes = opt.out_shard_size;
+    g.out_type = opt.out_type;
+    g.tokenizer = opt.copy_tokenizer;
+    g.chat_template = chat_template;
+    layout = layout_gguf_output(plan, g);
+    if (single_file && layout.shards.size() > 1)
+      fail(dest.string(), ": names one file, but --out-shard-size splits this model into ", layout.shards.size(),
+           " parts: give a directory as OUT for a split set, or a larger --out-shard-size");
+  } else {
+    layout = layout_shards(plan.outputs(), opt.out_shard_size);
+  }
 
   for (const fs::path& stale : remove_stale_temp_dirs(dest))
     if (opt.notice) opt.notice("removed " + stale.string() + ", left by a merge that was killed");
@@ -217,32 +242,43 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     }
   tmp.close_all();
 
-  // Finalize: index, config, tokenizer, card, recipe.
-  if (layout.shards.size() > 1) write_json_file(tmp.path / "model.safetensors.index.json", layout.index_json());
-  write_json_file(tmp.path / "config.json", plan.config);
-  const fs::path donor_dir = plan.models[plan.donor].checkpoint->dir();
-  if (opt.copy_tokenizer)
-    for (const char* name : kTokenizerFiles)
-      if (fs::exists(donor_dir / name, ec)) fs::copy_file(donor_dir / name, tmp.path / name);
-  if (chat_template) write_chat_template(tmp.path, *chat_template);
-  if (opt.write_model_card) {
+  // Finalize: index, config, tokenizer, card, recipe (a GGUF file holds its own config and
+  // tokenizer; a single-file destination holds nothing else).
+  if (!gguf) {
+    if (layout.shards.size() > 1) write_json_file(tmp.path / "model.safetensors.index.json", layout.index_json());
+    write_json_file(tmp.path / "config.json", plan.config);
+    const fs::path donor_dir = plan.models[plan.donor].checkpoint->dir();
+    if (opt.copy_tokenizer)
+      for (const char* name : kTokenizerFiles)
+        if (fs::exists(donor_dir / name, ec)) fs::copy_file(donor_dir / name, tmp.path / name);
+    if (chat_template) write_chat_template(tmp.path, *chat_template);
+  }
+  if (opt.write_model_card && !single_file) {
     write_text(tmp.path / "README.md", model_card(recipe, plan, dest.filename().string()));
     write_text(tmp.path / "alloy_config.yml", recipe.source_text);
   }
   if (cancel && cancel->load()) fail("interrupted");
   if (opt.fsync) {
+    std::set<fs::path> shards;  // fsynced above
+    for (const auto& shard : layout.shards) shards.insert(shard.file_name);
     for (const auto& entry : fs::directory_iterator(tmp.path))
-      if (entry.path().extension() != ".safetensors" && entry.path().filename() != kTempDirLockFile)
+      if (!shards.count(entry.path().filename()) && entry.path().filename() != kTempDirLockFile)
         fsync_path(entry.path(), false);
     fsync_path(tmp.path, true);
   }
 
-  move_into_place(tmp.path, dest, dest_exists);  // the lock file, not part of the output, goes after
-  tmp.keep = true;
+  if (single_file) {
+    // rename(2) replaces an existing file atomically: dest is the old file or the new one.
+    if (::rename((tmp.path / layout.shards[0].file_name).c_str(), dest.c_str()) != 0)
+      fail(dest.string(), ": cannot rename the finished file into place: ", std::strerror(errno));
+  } else {
+    move_into_place(tmp.path, dest, dest_exists);  // the lock file, not part of the output, goes after
+    tmp.keep = true;
+  }
   for (const fs::path& old : remove_outputs_moved_aside(dest))
     if (opt.notice) opt.notice("removed " + old.string() + ", a previous output left by a merge that was killed");
   if (opt.fsync) {
-    fsync_path(dest, true);
+    if (!single_file) fsync_path(dest, true);
     fsync_path(dest.parent_path(), true);
   }
 

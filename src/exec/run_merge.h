@@ -8,17 +8,26 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "os/page_cache_room.h"
+#include "tensor/ggml_quants.h"
 
 namespace alloy {
+
+// What `out` becomes: safetensors shards in a directory, or GGUF (exec/gguf_output.h): the
+// directory's model.gguf or split parts, or, for an `out` ending in ".gguf", that one file.
+enum class OutFormat { Safetensors, Gguf };
 
 struct MergeOptions {
   std::filesystem::path recipe;
   std::filesystem::path out;
+  OutFormat out_format = OutFormat::Safetensors;
+  // --out-type: GGUF's file type (gguf_output.h); none: each tensor's merge dtype.
+  std::optional<GgmlType> out_type;
   int threads = 0;                        // 0: all cores
-  uint64_t out_shard_size = 5'000'000'000;  // bytes
+  uint64_t out_shard_size = 5'000'000'000;  // bytes; GGUF split parts (0: one file)
   bool copy_tokenizer = true;
   bool write_model_card = true;
   bool allow_crimes = false;

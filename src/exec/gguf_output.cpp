@@ -1,0 +1,146 @@
+#include "exec/gguf_output.h"
+
+#include <algorithm>
+#include <map>
+
+#include "io/gguf_metadata.h"
+#include "io/gguf_model.h"
+#include "io/gguf_names.h"
+#include "io/gguf_vocab.h"
+#include "io/gguf_writer.h"
+#include "tensor/ggml_type_rules.h"
+#include "util/error.h"
+
+namespace alloy {
+
+namespace {
+
+bool is_gguf(const LoadedModel& m) { return m.checkpoint->format() == "gguf"; }
+
+// The ggml type a merge dtype is stored in when no --out-type is given.
+GgmlType ggml_type_of(DType dtype, const std::string& tensor) {
+  switch (dtype) {
+    case DType::F32: return GgmlType::F32;
+    case DType::F16: return GgmlType::F16;
+    case DType::BF16: return GgmlType::BF16;
+    default:
+      fail("tensor '", tensor, "': ", dtype_name(dtype), " has no GGUF type alloy writes; give --out-type (f32, f16, "
+           "bf16 or a quantised type)");
+  }
+}
+
+// The block count of llama.cpp names: one more than the largest N of "blk.N.".
+uint32_t block_count(const std::vector<GgufOutputTensor>& tensors) {
+  uint32_t n = 0;
+  for (const auto& t : tensors)
+    if (t.name.starts_with("blk.")) {
+      const size_t dot = t.name.find('.', 4);
+      n = std::max<uint32_t>(n, static_cast<uint32_t>(std::stoul(t.name.substr(4, dot - 4))) + 1);
+    }
+  return n;
+}
+
+// Whether a byte copy of `view` already is the GGUF tensor's bytes.
+bool copy_is_exact(const TensorView& view, GgmlType type) {
+  if (view.rotary_heads > 0) return false;
+  if (view.quantised) return *view.quantised == type;
+  return (view.dtype == DType::F32 && type == GgmlType::F32) || (view.dtype == DType::F16 && type == GgmlType::F16) ||
+         (view.dtype == DType::BF16 && type == GgmlType::BF16);
+}
+
+// A GGUF donor's tokenizer keys (tokenizer.*), in its order.
+void append_donor_tokenizer(std::vector<GgufKeyValue>& metadata, const GgufModel& donor) {
+  for (const auto& kv : donor.metadata())
+    if (kv.key.starts_with("tokenizer.")) gguf_set(metadata, kv.key, kv.value);
+}
+
+}  // namespace
+
+OutputLayout layout_gguf_output(MergePlan& plan, const GgufOutputOptions& opt) {
+  const LoadedModel& donor = plan.models[plan.donor];
+  // GGUF inputs keep llama.cpp's names when all inputs are GGUF (PlanOptions::gguf_output); else
+  // every input is under Hugging Face names.
+  const bool from_gguf = std::all_of(plan.models.begin(), plan.models.end(), is_gguf);
+
+  // Names, dimensions, row order.
+  std::vector<GgufOutputTensor> tensors;
+  std::vector<int64_t> rotary_rows;
+  std::optional<LlamaHeads> heads;
+  if (!from_gguf) heads = llama_heads(plan.config);
+  for (const TensorJob& job : plan.jobs) {
+    GgufOutputTensor t;
+    int64_t group = 0;
+    if (from_gguf) {
+      t.name = job.out.name;
+    } else {
+      const std::optional<GgufName> mapped = gguf_name_from_hf(job.out.name, *heads);
+      if (!mapped)
+        fail("tensor '", job.out.name, "': no llama.cpp name for it (GGUF output from safetensors knows the Llama "
+             "family's tensors); write safetensors instead");
+      t.name = mapped->name;
+      if (mapped->rotary_heads > 0) {
+        if (job.out.shape.size() != 2)
+          fail("tensor '", job.out.name, "': llama.cpp's q/k row order is written for 2-D weights only");
+        group = job.out.shape[0] / mapped->rotary_heads;
+      }
+    }
+    for (auto it = job.out.shape.rbegin(); it != job.out.shape.rend(); ++it) t.ne.push_back(static_cast<uint64_t>(*it));
+    tensors.push_back(std::move(t));
+    rotary_rows.push_back(group);
+  }
+  const bool has_output = std::any_of(tensors.begin(), tensors.end(), [](const GgufOutputTensor& t) {
+    return t.name == "output.weight";
+  });
+  uint64_t parameters = 0;
+  for (size_t j = 0; j < tensors.size(); ++j) {
+    const GgmlType base = opt.out_type ? *opt.out_type : ggml_type_of(plan.jobs[j].out.dtype, plan.jobs[j].out.name);
+    tensors[j].type = gguf_tensor_type(base, tensors[j].name, tensors[j].ne, has_output);
+    parameters += static_cast<uint64_t>(numel(plan.jobs[j].out.shape));
+  }
+
+  GgufGeneral general;
+  general.name = opt.model_name;
+  general.parameters = parameters;
+  for (const auto& m : plan.models) general.base_models.push_back(m.label);
+  // The file type: --out-type, else the type most of the weights' bytes are in.
+  if (opt.out_type) {
+    general.file_type = gguf_file_type(*opt.out_type);
+  } else {
+    std::map<GgmlType, uint64_t> bytes;
+    for (const auto& t : tensors) bytes[t.type] += gguf_tensor_bytes(t);
+    GgmlType bulk = GgmlType::F32;
+    uint64_t most = 0;
+    for (const auto& [type, n] : bytes)
+      if (n > most) {
+        most = n;
+        bulk = type;
+      }
+    general.file_type = gguf_file_type(bulk);
+  }
+  std::vector<GgufKeyValue> metadata;
+  if (from_gguf) {
+    GgufModel model = GgufModel::open(donor.checkpoint->path());
+    metadata = gguf_donor_metadata(model.metadata(), general, block_count(tensors));
+    if (opt.chat_template) gguf_set(metadata, "tokenizer.chat_template", gguf_string_value(*opt.chat_template));
+  } else {
+    metadata = gguf_llama_metadata(plan.config, general);
+    if (opt.tokenizer && is_gguf(donor)) {
+      append_donor_tokenizer(metadata, GgufModel::open(donor.checkpoint->path()));
+      if (opt.chat_template) gguf_set(metadata, "tokenizer.chat_template", gguf_string_value(*opt.chat_template));
+    } else if (opt.tokenizer) {
+      append_gguf_vocab(metadata, donor.checkpoint->dir(), plan.config, opt.chat_template);
+    }
+  }
+
+  OutputLayout layout = layout_gguf(metadata, tensors, opt.max_split_bytes, opt.file_name);
+  static const MethodSpec* passthrough = find_method("passthrough");
+  for (size_t j = 0; j < plan.jobs.size(); ++j) {
+    layout.placements[j].rotary_group_rows = rotary_rows[j];
+    TensorJob& job = plan.jobs[j];
+    if (!job.method && (rotary_rows[j] > 0 || !copy_is_exact(job.call.inputs[0].view, tensors[j].type)))
+      job.method = passthrough;
+  }
+  return layout;
+}
+
+}  // namespace alloy
