@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 #include <cmath>
+#include "ggml_link_stubs.h"
 #include "tensor/ggml_quants.h"
 extern "C" {
 void dequantize_row_q4_0(const void*, float*, int64_t);
@@ -17,10 +18,6 @@ void dequantize_row_q3_K(const void*, float*, int64_t);
 void dequantize_row_q4_K(const void*, float*, int64_t);
 void dequantize_row_q5_K(const void*, float*, int64_t);
 void dequantize_row_q6_K(const void*, float*, int64_t);
-void ggml_abort(const char*, int, const char*, ...) { abort(); }
-size_t ggml_row_size(int, int64_t) { abort(); }
-const char* ggml_type_name(int) { abort(); }
-size_t ggml_type_size(int) { abort(); }
 }
 using namespace alloy;
 struct T { GgmlType t; void (*ref)(const void*, float*, int64_t); std::vector<int> f16_at; };

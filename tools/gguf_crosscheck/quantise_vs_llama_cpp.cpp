@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "ggml_link_stubs.h"
 #include "tensor/ggml_quantise.h"
 extern "C" {
 void quantize_row_q4_0_ref(const float*, void*, int64_t);
@@ -17,11 +18,6 @@ void quantize_row_q8_0_ref(const float*, void*, int64_t);
 void quantize_row_q4_K_ref(const float*, void*, int64_t);
 void quantize_row_q5_K_ref(const float*, void*, int64_t);
 void quantize_row_q6_K_ref(const float*, void*, int64_t);
-// ggml-quants.c calls these from code this check never runs; it is linked without the rest of ggml.
-void ggml_abort(const char*, int, const char*, ...) { abort(); }
-size_t ggml_row_size(int, int64_t) { abort(); }
-const char* ggml_type_name(int) { abort(); }
-size_t ggml_type_size(int) { abort(); }
 }
 using namespace alloy;
 struct T { GgmlType t; void (*ref)(const float*, void*, int64_t); };
