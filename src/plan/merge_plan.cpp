@@ -5,6 +5,7 @@
 #include <iostream>
 #include <set>
 
+#include "recipe/hf_cache.h"
 #include "stats/statistics_file.h"
 #include "util/error.h"
 
@@ -79,16 +80,23 @@ class Planner {
     if (!ref.lora_path.empty())
       fail(recipe_.where(ref.loc), ": model '", ref.str(), "': LoRA adapters (+lora) are not supported yet; "
            "merge the adapter into its base model first");
-    if (!ref.revision.empty())
-      fail(recipe_.where(ref.loc), ": model '", ref.str(), "': revisions (@", ref.revision,
-           ") need a download, and alloy reads local checkpoints only; download that revision and give its path");
     std::error_code ec;
-    if (fs::exists(ref.path, ec)) return ref.path;
-    if (!options_.recipe_dir.empty() && fs::exists(options_.recipe_dir / ref.path, ec))
-      return options_.recipe_dir / ref.path;
-    fail(recipe_.where(ref.loc), ": model '", ref.path, "' not found (looked in the working directory",
-         options_.recipe_dir.empty() ? "" : " and beside the recipe",
-         "); alloy reads local checkpoints only: download it first and give its path");
+    // A local directory has no revisions: `name@rev` is always a Hub id.
+    if (ref.revision.empty()) {
+      if (fs::exists(ref.path, ec)) return ref.path;
+      if (!options_.recipe_dir.empty() && fs::exists(options_.recipe_dir / ref.path, ec))
+        return options_.recipe_dir / ref.path;
+    }
+    const std::string local = cat(ref.revision.empty() ? "not found in the working directory" : "",
+                                  ref.revision.empty() && !options_.recipe_dir.empty() ? " or beside the recipe" : "");
+    if (!is_hub_repo_id(ref.path))
+      fail(recipe_.where(ref.loc), ": model '", ref.str(), "' ", local.empty() ? "has a revision but is no Hub id" : local,
+           "; give the path of a local checkpoint");
+    try {
+      return find_hf_snapshot(hf_hub_cache_dir(), ref.path, ref.revision);
+    } catch (const Error& e) {
+      fail(recipe_.where(ref.loc), ": model '", ref.str(), "' ", local, local.empty() ? "" : ", and ", e.what());
+    }
   }
 
   void open_models() {
