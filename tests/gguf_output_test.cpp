@@ -202,6 +202,41 @@ TEST(GgufOutput, SameBytesForAnyThreadCount) {
   EXPECT_TRUE(a == read_file(tmp / "b/m.gguf"));
 }
 
+// GGUF inputs into GGUF: a frankenmerge of base.gguf's layers 0-3 then 2-4 has 4 + 3 = 7 blocks,
+// output block 4 is input block 2 byte for byte, and the metadata is base.gguf's in its order with
+// the keys the merge changes set: name, block_count, provenance, file type.
+TEST(GgufOutput, GgufFrankenmergeKeepsTheDonorsMetadataAndFixesBlockCount) {
+  TempDir tmp;
+  const std::string base = (kData / "gguf/base.gguf").string();
+  write_file(tmp / "r.yml", "merge_method: passthrough\nslices:\n  - sources:\n      - model: " + base +
+                                "\n        layer_range: [0, 4]\n  - sources:\n      - model: " + base +
+                                "\n        layer_range: [2, 5]\n");
+  auto r = run_alloy("merge '" + (tmp / "r.yml").string() + "' '" + (tmp / "tall.gguf").string() + "' --no-fsync -q");
+  ASSERT_EQ(r.status, 0) << r.output;
+  GgufModel out = GgufModel::open(tmp / "tall.gguf");
+  GgufModel in = GgufModel::open(kData / "gguf/base.gguf");
+  EXPECT_EQ(out.tensors().size(), 3u + 7u * 9u);
+  for (const char* part : {"attn_q", "attn_k", "ffn_down", "ffn_norm"}) {
+    const GgufTensor* a = out.find_tensor(std::string("blk.4.") + part + ".weight");
+    const GgufTensor* b = in.find_tensor(std::string("blk.2.") + part + ".weight");
+    ASSERT_NE(a, nullptr);
+    ASSERT_EQ(a->info->nbytes, b->info->nbytes);
+    EXPECT_EQ(std::memcmp(a->data(), b->data(), b->info->nbytes), 0) << part;
+  }
+  EXPECT_EQ(out.find_value("llama.block_count")->as_int(), 7);
+  EXPECT_EQ(gguf_value_text(*out.find_value("general.name")), "\"tall\"");
+  EXPECT_EQ(out.find_value("general.base_model.count")->as_int(), 1);
+  EXPECT_EQ(gguf_value_text(*out.find_value("general.base_model.0.name")), "\"base\"");
+  EXPECT_EQ(out.find_value("general.file_type")->as_int(), 0);
+  // The donor's keys first, in its order, with its values where the merge leaves them.
+  for (size_t i = 0; i < in.metadata().size(); ++i) {
+    const std::string& key = in.metadata()[i].key;
+    ASSERT_EQ(out.metadata()[i].key, key);
+    if (key != "general.name" && key != "llama.block_count")
+      EXPECT_EQ(gguf_value_text(out.metadata()[i].value, 1000), gguf_value_text(in.metadata()[i].value, 1000)) << key;
+  }
+}
+
 TEST(GgufOutput, RefusalsAndTheAtomicWrite) {
   TempDir tmp;
   write_file(tmp / "r.yml", recipe_of({"base"}));
