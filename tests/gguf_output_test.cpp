@@ -188,6 +188,26 @@ TEST(GgufOutput, MergeEqualsTheSafetensorsMergeAndSplits) {
   expect_same_model(*st, split);
 }
 
+// alloy eval reads the GGUF (through the GGUF reader, under HF names, with the tokenizer.model
+// copied beside it) and scores the perplexity it scores on the safetensors merge.
+TEST(GgufOutput, EvalGivesTheSafetensorsPerplexity) {
+  TempDir tmp;
+  write_file(tmp / "r.yml", recipe_of({"python", "man"}));
+  const std::string recipe = "'" + (tmp / "r.yml").string() + "' ";
+  ASSERT_EQ(run_alloy("merge " + recipe + "'" + (tmp / "st").string() + "' --no-fsync -q").status, 0);
+  fs::create_directory(tmp / "g");
+  ASSERT_EQ(run_alloy("merge " + recipe + "'" + (tmp / "g/soup.gguf").string() + "' --no-fsync -q").status, 0);
+  fs::copy_file(kData / "python/tokenizer.model", tmp / "g/tokenizer.model");
+  write_file(tmp / "text.txt", read_file(kData / "eval/stories.txt").substr(0, 1200));
+  auto r = testing::run_alloy_apart({"eval", (tmp / "st").string(), (tmp / "g/soup.gguf").string(), "--text",
+                                     (tmp / "text.txt").string(), "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto results = nlohmann::json::parse(r.out)["results"];
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_GT(results[0]["tokens"].get<int>(), 100);
+  EXPECT_EQ(results[0]["ppl"].get<double>(), results[1]["ppl"].get<double>());
+}
+
 // The file does not depend on the thread count (with two, tensors finish in another order).
 TEST(GgufOutput, SameBytesForAnyThreadCount) {
   TempDir tmp;

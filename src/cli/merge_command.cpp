@@ -110,7 +110,8 @@ void add_merge_command(CLI::App& app, int& exit_code) {
       // llama.cpp's tools write one file unless asked to split.
       if (args->shard_size_option->count() == 0) opt.out_shard_size = 0;
       if (!args->eval_texts.empty())
-        fail("--eval reads safetensors outputs; run alloy eval on a safetensors merge, or llama-perplexity on the GGUF");
+        fail("--eval needs the tokenizer files beside the merged model, which a GGUF output does not have: run alloy "
+             "eval on the GGUF with the donor's tokenizer.model copied beside it, or llama-perplexity");
     }
     auto policy = [](const std::string& name) {
       return name == "keep" ? CachePolicy::Keep : name == "drop" ? CachePolicy::Drop : CachePolicy::Auto;
