@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -86,6 +87,9 @@ struct Regime {
   CachePolicy input_cache = CachePolicy::Auto;
   CachePolicy output_cache = CachePolicy::Auto;
   bool limited = false;
+  // GGUF output quantised on the way out (memory regime's placement; linear only): what writing
+  // straight into q8_0 or q4_k costs against the bf16 safetensors of the "memory" row.
+  std::optional<GgmlType> gguf_type = std::nullopt;
 };
 const Regime kRegimes[] = {
     {"memory", false, false},
@@ -94,6 +98,8 @@ const Regime kRegimes[] = {
     {"cold", true, true},
     {"cold-drop", true, true, CachePolicy::Drop},
     {"limited", true, true, CachePolicy::Auto, CachePolicy::Auto, true},
+    {"gguf-q8_0", false, false, CachePolicy::Auto, CachePolicy::Auto, false, GgmlType::Q8_0},
+    {"gguf-q4_k", false, false, CachePolicy::Auto, CachePolicy::Auto, false, GgmlType::Q4_K},
 };
 
 const Regime& regime_named(const std::string& name) {
@@ -113,8 +119,9 @@ const std::vector<RegimeChoice>& regime_choices() {
       {"durable", {"durable", "durable-drop"}},
       {"cold", {"cold", "cold-drop"}},
       {"limited", {"limited"}},
+      {"gguf", {"memory", "gguf-q8_0", "gguf-q4_k"}},
       {"both", {"memory", "durable", "durable-drop"}},
-      {"all", {"memory", "durable", "durable-drop", "cold", "cold-drop", "limited"}},
+      {"all", {"memory", "durable", "durable-drop", "cold", "cold-drop", "limited", "gguf-q8_0", "gguf-q4_k"}},
   };
   return choices;
 }
@@ -432,8 +439,8 @@ int bench_main(int argc, char** argv) {
   app.add_option("--models", a.models, "models in the family: the base plus models-1 fine-tunes")->capture_default_str();
   app.add_option("--methods", a.methods, "comma-separated methods, or 'all' (default: the issue's eight + dare_linear)");
   app.add_option("--regime", a.regime,
-                 "memory, durable (rows durable and durable-drop), cold (rows cold and cold-drop), limited, both "
-                 "(memory and durable) or all")->capture_default_str();
+                 "memory, durable (rows durable and durable-drop), cold (rows cold and cold-drop), limited, gguf "
+                 "(memory, then linear written as q8_0 and q4_k GGUF), both (memory and durable) or all")->capture_default_str();
   app.add_option("--threads", a.threads, "merge threads (and copy-bandwidth threads); default: all cores");
   app.add_option("--repeat", a.repeat, "runs per method and regime; the fastest is reported")->capture_default_str();
   app.add_option("--dtype", a.dtype, "the recipes' dtype: (load/compute dtype); outputs are bfloat16")
@@ -461,7 +468,7 @@ int bench_main(int argc, char** argv) {
   const RegimeChoice* choice = nullptr;
   for (const RegimeChoice& c : regime_choices())
     if (a.regime == c.option) choice = &c;
-  if (!choice) fail("--regime: expected memory, durable, cold, limited, both or all, got '", a.regime, "'");
+  if (!choice) fail("--regime: expected memory, durable, cold, limited, gguf, both or all, got '", a.regime, "'");
   if (!(a.memory_limit_gib > 0)) fail("--memory-limit: expected a positive number of GiB, got ", a.memory_limit_gib);
   const ConvertKernels* kernels = nullptr;
   if (a.convert == "scalar") kernels = &scalar_convert_kernels();
@@ -561,7 +568,9 @@ int bench_main(int argc, char** argv) {
   const uint64_t parent_rss = current_rss_bytes();
   for (const std::string& name : regimes) {
     const Regime& regime = regime_named(name);
-    for (const std::string& method : regime.cold ? split_list(a.cold_methods) : methods) {
+    const std::vector<std::string> regime_methods =
+        regime.cold ? split_list(a.cold_methods) : regime.gguf_type ? std::vector<std::string>{"linear"} : methods;
+    for (const std::string& method : regime_methods) {
       Row row;
       row.method = method;
       row.regime = name;
@@ -581,6 +590,11 @@ int bench_main(int argc, char** argv) {
       opt.force = true;
       opt.input_cache = regime.input_cache;
       opt.output_cache = regime.output_cache;
+      if (regime.gguf_type) {
+        opt.out_format = OutFormat::Gguf;
+        opt.out_type = regime.gguf_type;
+        opt.out_shard_size = 0;  // one file, as llama.cpp's tools write it
+      }
       const uint64_t limit = regime.limited ? memory_limit : 0;
       row.run = fastest_merge(opt, files, a.repeat, regime.cold, kernels, limit);
       if (row.run.status == MergeRun::Status::Ok) {

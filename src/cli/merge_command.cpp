@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "eval/evaluate.h"
 #include "exec/run_merge.h"
+#include "tensor/ggml_type_rules.h"
 #include "util/error.h"
 #include "util/size_text.h"
 
@@ -30,6 +31,7 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     std::string shard_size = "5B";
     std::string input_cache = "auto", output_cache = "auto";
     std::string out_format = "auto";
+    std::string out_type;  // empty: each tensor's merge dtype
     CLI::Option* shard_size_option = nullptr;
     bool quiet = false, no_fsync = false, safe_serialization = true;
     std::vector<CLI::Option*> ignored;  // mergekit options with no meaning here
@@ -49,6 +51,9 @@ void add_merge_command(CLI::App& app, int& exit_code) {
                   "file OUT when it ends in .gguf); auto: gguf when OUT ends in .gguf")
       ->check(CLI::IsMember({"auto", "safetensors", "gguf"}))
       ->capture_default_str();
+  cmd->add_option("--out-type", args->out_type,
+                  std::string(out_type_names()) + ": GGUF output quantised on the way out, each tensor in the type "
+                  "llama.cpp's tools give it (docs/gguf.md); safetensors output takes f32, f16 and bf16");
   cmd->add_option("--random-seed", args->opt.seed, "seed for randomised methods (DARE, DELLA)")->capture_default_str();
   cmd->add_flag("--allow-crimes,!--no-allow-crimes", args->opt.allow_crimes, "allow models of different architectures");
   cmd->add_flag("--copy-tokenizer,!--no-copy-tokenizer", args->opt.copy_tokenizer,
@@ -101,6 +106,10 @@ void add_merge_command(CLI::App& app, int& exit_code) {
       opt.out_shard_size = parse_size_text(args->shard_size, SizeUnit::Bytes);
     } catch (const Error& e) {
       rethrow_with("--out-shard-size", e);
+    }
+    if (!args->out_type.empty()) {
+      opt.out_type = parse_out_type(args->out_type);
+      if (!opt.out_type) fail("--out-type: unknown type '", args->out_type, "' (", out_type_names(), ")");
     }
     const bool gguf_name = opt.out.extension() == ".gguf";
     if (args->out_format == "safetensors" && gguf_name)

@@ -122,6 +122,14 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   // A GGUF destination named "*.gguf" is one file, put in place by renaming it out of the
   // temporary directory; any other destination is a directory, the temporary one renamed.
   const bool single_file = gguf && dest.extension() == ".gguf";
+  // safetensors holds the float types; the quantised ones are GGUF's.
+  std::optional<DType> float_out;
+  if (opt.out_type == GgmlType::F32) float_out = DType::F32;
+  if (opt.out_type == GgmlType::F16) float_out = DType::F16;
+  if (opt.out_type == GgmlType::BF16) float_out = DType::BF16;
+  if (opt.out_type && !gguf && !float_out)
+    fail("--out-type ", ggml_type_name(*opt.out_type), ": safetensors holds no quantised types; write GGUF "
+         "(--out-format gguf, or name OUT *.gguf) or take f32, f16 or bf16");
   std::error_code ec;
   bool dest_exists = fs::exists(dest, ec);
   if (single_file && fs::is_directory(dest, ec))
@@ -132,6 +140,7 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     fail(dest.parent_path().string(), ": output's parent directory does not exist");
 
   Recipe recipe = load_recipe(opt.recipe);
+  if (float_out && !gguf) recipe.out_dtype = float_out;  // as the recipe's out_dtype would
   PlanOptions popt;
   popt.allow_crimes = opt.allow_crimes;
   popt.seed = opt.seed;
