@@ -1,8 +1,8 @@
 // End-to-end tests of `alloy merge --out-format gguf` on the real stories260K models, against
 // what llama.cpp wrote: tests/data/stories260K/gguf/base.gguf (converted by llama.cpp from the
 // llama2.c original; its safetensors twin base/ holds the same weights with q/k rows in the Hugging
-// Face order), llama.cpp's names and q/k row order (written out here from convert_hf_to_gguf.py
-// and gguf-py's tensor map, not taken from alloy), and the metadata keys of convert_hf_to_gguf.py
+// Face order), llama.cpp's names and q/k row order (tests/llama_cpp_names.h, written out from
+// convert_hf_to_gguf.py and gguf-py's tensor map, not taken from alloy), and the metadata keys of convert_hf_to_gguf.py
 // in the order its source writes them. Split sets, single files and the atomic write.
 #include <gtest/gtest.h>
 
@@ -12,6 +12,7 @@
 #include "io/checkpoint.h"
 #include "io/gguf_dequantise.h"
 #include "io/gguf_model.h"
+#include "llama_cpp_names.h"
 #include "test_support.h"
 
 namespace alloy {
@@ -22,32 +23,10 @@ using testing::read_file;
 using testing::run_alloy;
 using testing::TempDir;
 using testing::write_file;
+using testing::hf_row_of_gguf_row;
+using testing::llama_cpp_name;
 
 const fs::path kData = fs::path(ALLOY_SOURCE_DIR) / "tests/data/stories260K";
-
-// gguf-py's tensor map for MODEL_ARCH.LLAMA, the names of a LlamaForCausalLM checkpoint.
-std::string llama_cpp_name(const std::string& hf) {
-  static const std::map<std::string, std::string> whole = {{"model.embed_tokens.weight", "token_embd.weight"},
-                                                           {"model.norm.weight", "output_norm.weight"},
-                                                           {"lm_head.weight", "output.weight"}};
-  static const std::map<std::string, std::string> per_layer = {
-      {"self_attn.q_proj", "attn_q"},       {"self_attn.k_proj", "attn_k"},   {"self_attn.v_proj", "attn_v"},
-      {"self_attn.o_proj", "attn_output"},  {"input_layernorm", "attn_norm"}, {"mlp.gate_proj", "ffn_gate"},
-      {"mlp.down_proj", "ffn_down"},        {"mlp.up_proj", "ffn_up"},        {"post_attention_layernorm", "ffn_norm"}};
-  if (auto it = whole.find(hf); it != whole.end()) return it->second;
-  const std::string prefix = "model.layers.";
-  const size_t dot = hf.find('.', prefix.size());
-  const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
-  const std::string rest = hf.substr(dot + 1, hf.size() - dot - 1 - std::string(".weight").size());
-  return "blk." + layer + "." + per_layer.at(rest) + ".weight";
-}
-
-// convert_hf_to_gguf.py's LlamaModel.permute: within each head, GGUF row 2i + k is HF row
-// k·(head_dim / 2) + i.
-int64_t hf_row(int64_t gguf_row, int64_t head_dim) {
-  const int64_t head = gguf_row / head_dim, r = gguf_row % head_dim;
-  return head * head_dim + (r % 2) * (head_dim / 2) + r / 2;
-}
 
 std::vector<float> values_of(const GgufTensor& t) { return dequantise_tensor(t); }
 
@@ -74,7 +53,7 @@ void expect_same_model(const Checkpoint& hf, const GgufModel& gguf) {
     int64_t mismatches = 0;
     for (int64_t row = 0; row < v.rows(); ++row)
       for (int64_t c = 0; c < cols; ++c)
-        mismatches += std::memcmp(&got[row * cols + c], &want[(permuted ? hf_row(row, 8) : row) * cols + c], 4) != 0;
+        mismatches += std::memcmp(&got[row * cols + c], &want[(permuted ? hf_row_of_gguf_row(row, 8) : row) * cols + c], 4) != 0;
     EXPECT_EQ(mismatches, 0);
   }
 }
