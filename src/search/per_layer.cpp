@@ -1,0 +1,54 @@
+#include "search/per_layer.h"
+
+#include "search/task_vector_search.h"
+#include "util/error.h"
+
+namespace alloy {
+
+PerLayerResult per_layer_search(const MergeInputs& inputs, const std::vector<ProbeSet>& sets,
+                                const PerLayerSettings& settings) {
+  const int64_t n = static_cast<int64_t>(inputs.models.size());
+  const int64_t layers = inputs.config.num_layers;
+  std::vector<double> start = settings.start_weights;
+  if (start.empty()) start.assign(static_cast<size_t>(n), 1.0 / static_cast<double>(n));
+  if (static_cast<int64_t>(start.size()) != n) fail("per-layer search: ", start.size(), " start weights for ", n, " models");
+  Coefficients c(layer_group_count(layers), n, 0.0);
+  for (int64_t g = 0; g < c.groups; ++g)
+    for (int64_t i = 0; i < n; ++i) c.at(g, i) = start[static_cast<size_t>(i)];
+  const TensorGroups groups = [layers](const std::string& t) { return layer_group(t, layers); };
+  const SearchTrace trace = adam_search(
+      c.c,
+      [&](const std::vector<double>& p, const std::vector<ProbeSet>& batch, std::vector<double>& grad) {
+        Coefficients at = c;
+        at.c = p;
+        ObjectiveAndGradient og = merge_objective_and_gradient(inputs, at, groups, batch);
+        grad = std::move(og.gradient.c);
+        return og.objective;
+      },
+      [](std::vector<double>&) {}, sets, settings.search);
+  PerLayerResult out;
+  out.weights = c;
+  out.weights.c = trace.params;
+  out.loss = trace.loss;
+  out.losses = trace.losses;
+  return out;
+}
+
+SearchResult run_per_layer(const SearchContext& context) {
+  constexpr int kDefaultSteps = 30;
+  TaskVectorSearch search = prepare_task_vector_search(context, "per-layer", kDefaultSteps);
+  PerLayerSettings settings;
+  settings.search = search.settings;
+  report_progress_to(context, settings.search);
+  settings.start_weights = search.start;
+  const PerLayerResult r = per_layer_search(search.inputs, context.probes, settings);
+  nlohmann::json coefficients = nlohmann::json::object();
+  const int64_t layers = context.config.num_layers;
+  for (size_t i = 0; i < search.inputs.labels.size(); ++i)
+    for (int64_t g = 0; g < r.weights.groups; ++g)
+      coefficients[search.inputs.labels[i]][layer_group_name(static_cast<int>(g), layers)] =
+          r.weights.at(g, static_cast<int64_t>(i));
+  return tuned_task_arithmetic_result(context, search, r.weights, r.losses, std::move(coefficients));
+}
+
+}  // namespace alloy

@@ -1,0 +1,66 @@
+#include "search/probe_gradient.h"
+
+#include "util/error.h"
+
+namespace alloy {
+
+namespace {
+
+constexpr size_t kChunksPerPass = 16;  // bounds the activations a backward pass keeps
+
+int64_t scored_tokens(const TokenBatch& batch) {
+  int64_t n = 0;
+  for (int32_t t : batch.targets) n += t >= 0;
+  return n;
+}
+
+// Consecutive chunks of one length as batches of at most kChunksPerPass.
+std::vector<TokenBatch> passes(const std::vector<TokenBatch>& chunks) {
+  std::vector<TokenBatch> out;
+  for (size_t i = 0; i < chunks.size();) {
+    TokenBatch batch;
+    batch.seq_len = chunks[i].seq_len;
+    size_t j = i;
+    for (; j < chunks.size() && j - i < kChunksPerPass && chunks[j].seq_len == batch.seq_len; ++j) {
+      batch.tokens.insert(batch.tokens.end(), chunks[j].tokens.begin(), chunks[j].tokens.end());
+      batch.targets.insert(batch.targets.end(), chunks[j].targets.begin(), chunks[j].targets.end());
+      batch.batch += chunks[j].batch;
+    }
+    out.push_back(std::move(batch));
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
+template <class S>
+double probe_objective_and_gradient(const DecoderLM<S>& model, const std::vector<ProbeSet>& probes,
+                                    const ScaledGradSink<S>& sink) {
+  if (probes.empty()) fail("no probe data: a search learns from probe: texts in the recipe");
+  double objective = 0;
+  for (const ProbeSet& set : probes) {
+    const std::vector<TokenBatch> batches = passes(set.chunks);
+    int64_t total = 0;
+    for (const TokenBatch& b : batches) total += scored_tokens(b);
+    if (total == 0) fail("probe ", set.written, ": no scored token");
+    double nll = 0;
+    for (const TokenBatch& b : batches) {
+      const int64_t n = scored_tokens(b);
+      if (n == 0) continue;
+      // The engine's gradient is of the batch's own mean NLL; its share of the objective is
+      // n / total of this set's mean, which counts 1 / (number of sets).
+      const double scale = static_cast<double>(n) / static_cast<double>(total) / static_cast<double>(probes.size());
+      nll += model.loss_and_gradient(b, [&](const std::string& name, std::span<const S> g) { sink(name, g, scale); }).nll;
+    }
+    objective += nll / static_cast<double>(total);
+  }
+  return objective / static_cast<double>(probes.size());
+}
+
+template double probe_objective_and_gradient(const DecoderLM<float>&, const std::vector<ProbeSet>&,
+                                             const ScaledGradSink<float>&);
+template double probe_objective_and_gradient(const DecoderLM<double>&, const std::vector<ProbeSet>&,
+                                             const ScaledGradSink<double>&);
+
+}  // namespace alloy

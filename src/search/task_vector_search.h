@@ -1,0 +1,42 @@
+// What the two gradient strategies (self-positioning, per-layer) share around their searches:
+// reading a task_arithmetic recipe's base, fine-tunes and starting weights out of the search
+// context, and writing the tuned weights back as a task_arithmetic recipe that `alloy merge`
+// reproduces, whose probe objective is the result's final loss.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "search/gradient_search.h"
+#include "search/merge_gradient.h"
+#include "search/strategy.h"
+
+namespace alloy {
+
+struct TaskVectorSearch {
+  MergeInputs inputs;
+  std::vector<size_t> entries;  // per fine-tune: its index in recipe.models
+  std::vector<double> start;    // per fine-tune: lambda · weight (÷ Σ weight with normalize)
+  GradientSearchSettings settings;
+};
+
+// Throws Error naming the recipe key when the recipe is not a task_arithmetic merge with a
+// base_model and a numeric weight per model, or when --tune is given (these strategies tune the
+// weights themselves). `default_steps` applies when --steps is not given.
+TaskVectorSearch prepare_task_vector_search(const SearchContext& context, const std::string& strategy,
+                                            int default_steps);
+
+// The recipe with merge_method task_arithmetic, lambda 1, normalize false and each fine-tune's
+// weight `weights` (1 group: a number; layer groups: a {filter, value} list, one per group).
+std::string tuned_task_arithmetic_yaml(const SearchContext& context, const TaskVectorSearch& search,
+                                       const Coefficients& weights);
+
+// The result: the tuned recipe, its steps, and as final loss the probe objective of the model that
+// recipe merges (merged in memory by the ordinary method kernels, not from `weights` directly).
+SearchResult tuned_task_arithmetic_result(const SearchContext& context, const TaskVectorSearch& search,
+                                          const Coefficients& weights, const std::vector<double>& losses,
+                                          nlohmann::json coefficients);
+
+// Sends each step's loss to the context's progress callback.
+void report_progress_to(const SearchContext& context, GradientSearchSettings& settings);
+
+}  // namespace alloy
