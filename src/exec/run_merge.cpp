@@ -139,7 +139,7 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   if (!fs::is_directory(dest.parent_path(), ec))
     fail(dest.parent_path().string(), ": output's parent directory does not exist");
 
-  Recipe recipe = load_recipe(opt.recipe);
+  Recipe recipe = opt.parsed_recipe ? *opt.parsed_recipe : load_recipe(opt.recipe);
   if (float_out && !gguf) recipe.out_dtype = float_out;  // as the recipe's out_dtype would
   PlanOptions popt;
   popt.allow_crimes = opt.allow_crimes;

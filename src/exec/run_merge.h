@@ -20,8 +20,13 @@ namespace alloy {
 // directory's model.gguf or split parts, or, for an `out` ending in ".gguf", that one file.
 enum class OutFormat { Safetensors, Gguf };
 
+struct Recipe;
+
 struct MergeOptions {
   std::filesystem::path recipe;
+  // The recipe to merge when it is already parsed (a stage of a multi-stage recipe, run_stages.h);
+  // `recipe` then only names its file, beside which relative model and data paths are tried.
+  const Recipe* parsed_recipe = nullptr;
   std::filesystem::path out;
   OutFormat out_format = OutFormat::Safetensors;
   // --out-type: GGUF's file type (gguf_output.h); none: each tensor's merge dtype.

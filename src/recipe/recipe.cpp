@@ -18,7 +18,7 @@ constexpr std::string_view kNoEffect = "has no effect on a merge; remove the key
 constexpr std::string_view kTopKeys[] = {
     "merge_method", "models",    "slices",           "modules",   "base_model",    "dtype",
     "out_dtype",    "parameters", "tokenizer_source", "tokenizer", "chat_template", "embed_slerp",
-    "probe"};
+    "probe",        "name"};
 constexpr std::string_view kModelKeys[] = {"model", "parameters", "probe", "fisher"};
 constexpr std::string_view kSliceKeys[] = {"sources", "base_model", "parameters", "residual_weight"};
 constexpr std::string_view kSourceKeys[] = {"model", "layer_range", "parameters"};
@@ -127,15 +127,21 @@ void refuse_moe_config(const YamlReader& r, const YamlItem& root) {
 
 }  // namespace
 
-Recipe parse_recipe(const std::string& text, const std::string& file_name) {
-  YamlReader r(file_name);
-  YamlItem root = r.load(text);
+namespace {
+
+Recipe parse_document(const YamlReader& r, const YamlItem& root, const std::string& text,
+                      const std::string& file_name) {
   refuse_moe_config(r, root);
   YamlFields f = r.fields(root, kTopKeys);
 
   Recipe recipe;
   recipe.file = file_name;
   recipe.source_text = text;
+  if (const YamlItem* name = present(f, "name")) {
+    recipe.name = r.string(*name);
+    recipe.name_loc = name->loc;
+    if (recipe.name.empty()) r.fail_at(*name, "must not be empty");
+  }
 
   if (auto it = f.find("modules"); it != f.end())
     r.fail_at(unnamed(it->second), "modules: is not supported yet (use models: or slices:)");
@@ -185,8 +191,34 @@ Recipe parse_recipe(const std::string& text, const std::string& file_name) {
   return recipe;
 }
 
+}  // namespace
+
+std::vector<Recipe> parse_recipe_documents(const std::string& text, const std::string& file_name) {
+  YamlReader r(file_name);
+  const std::vector<YamlItem> roots = r.load_all(text);
+  std::vector<Recipe> out;
+  for (const YamlItem& root : roots) {
+    // One document keeps its text as written; of several, each is written back on its own.
+    const std::string own_text = roots.size() == 1 ? text : YAML::Dump(root.node) + "\n";
+    out.push_back(parse_document(r, root, own_text, file_name));
+  }
+  return out;
+}
+
+Recipe parse_recipe(const std::string& text, const std::string& file_name) {
+  std::vector<Recipe> docs = parse_recipe_documents(text, file_name);
+  if (docs.size() > 1)
+    fail(docs[1].where(docs[1].merge_method_loc), ": a second YAML document: a multi-stage recipe (mergekit-multi), "
+         "which alloy merge runs; here one recipe is expected");
+  return std::move(docs.front());
+}
+
 Recipe load_recipe(const std::filesystem::path& path) {
   return parse_recipe(read_whole_file(path, "recipe"), path.string());
+}
+
+std::vector<Recipe> load_recipe_documents(const std::filesystem::path& path) {
+  return parse_recipe_documents(read_whole_file(path, "recipe"), path.string());
 }
 
 std::vector<ModelRef> Recipe::referenced_models() const {

@@ -110,6 +110,9 @@ struct OutputSlice {
 struct Recipe {
   std::string file;         // for error messages ("recipe.yml")
   std::string source_text;  // verbatim YAML, written to the output as alloy_config.yml
+  // `name:` of a stage of a multi-stage recipe (several YAML documents); empty when not given.
+  std::string name;
+  SourceLoc name_loc;
   std::string merge_method;
   SourceLoc merge_method_loc;
   std::vector<InputModel> models;   // exactly one of models / slices is non-empty
@@ -140,7 +143,7 @@ struct Recipe {
 // errors, unknown keys (top-level and inside models/slices/sources/conditions, with a suggestion
 // for a likely typo) and duplicate keys, both/neither of models and slices, modules (not supported),
 // empty lists, missing merge_method, bad layer_range, a source without model, wrong value types,
-// unknown or non-float dtype, malformed model references, several YAML documents (mergekit-multi), a
+// unknown or non-float dtype, malformed model references, several YAML documents (see below), a
 // mergekit-moe config, and every key alloy does not act on yet (tokenizer_source other than base,
 // tokenizer:), named as not supported yet; a chat_template that is no built-in name and too short to be
 // a template; `residual_weight` (slices) and `embed_slerp` (legacy), which mergekit accepts and
@@ -148,6 +151,10 @@ struct Recipe {
 // later, against the method registry, and so is whether the method uses `probe:` / `fisher:`.
 Recipe parse_recipe(const std::string& text, const std::string& file_name);
 Recipe load_recipe(const std::filesystem::path& path);
+// Every YAML document of a multi-stage recipe (mergekit-multi), each validated as above and with
+// its own source_text; one document gives one recipe. recipe/stages.h orders and checks them.
+std::vector<Recipe> parse_recipe_documents(const std::string& text, const std::string& file_name);
+std::vector<Recipe> load_recipe_documents(const std::filesystem::path& path);
 
 // Resolves a parameter with mergekit's precedence; the first level whose value evaluates to a
 // number wins:

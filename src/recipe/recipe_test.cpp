@@ -573,12 +573,28 @@ TEST(RecipeValidation, KeysNotActedOnAreRefused) {
                {"tokenizer_source", "needs a top-level base_model"});
 }
 
-TEST(RecipeValidation, SeveralDocumentsAreRefused) {
+TEST(RecipeValidation, SeveralDocumentsAreStagesOfAMultiStageRecipe) {
+  // parse_recipe reads one recipe; alloy merge reads the documents of a multi-stage one.
   expect_error("merge_method: linear\nmodels: [{model: a}]\n---\nmerge_method: linear\nmodels: [{model: b}]\n", 4,
-               {"second YAML document", "not supported yet"});
+               {"second YAML document", "a multi-stage recipe (mergekit-multi), which alloy merge runs"});
   // Document markers around a single recipe are fine.
   Recipe r = parse("---\nmerge_method: linear\nmodels: [{model: a}]\n---\n");
   EXPECT_EQ(r.models.size(), 1u);
+
+  const auto docs = parse_recipe_documents(
+      "name: first\nmerge_method: linear\nmodels: [{model: x}, {model: y}]\n---\n"
+      "merge_method: slerp\nbase_model: first\nmodels: [{model: first}, {model: z}]\nparameters: {t: 0.5}\n",
+      "m.yml");
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0].name, "first");
+  EXPECT_EQ(docs[0].name_loc.line, 1);
+  EXPECT_EQ(docs[1].name, "");
+  EXPECT_EQ(docs[1].merge_method_loc.line, 5);
+  // Each document's own text (written into its output) is that document alone.
+  const Recipe again = parse(docs[1].source_text);
+  EXPECT_EQ(again.merge_method, "slerp");
+  EXPECT_EQ(again.models[1].model.path, "z");
+  expect_error("name: ''\nmerge_method: linear\nmodels: [{model: a}]\n", 1, {"name", "must not be empty"});
 }
 
 TEST(RecipeValidation, MoeConfigIsNamed) {

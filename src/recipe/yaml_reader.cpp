@@ -105,25 +105,25 @@ std::optional<double> parse_number(std::string_view text) {
   return v;
 }
 
-YamlItem YamlReader::load(const std::string& text) const {
-  YAML::Node doc;
+std::vector<YamlItem> YamlReader::load_all(const std::string& text) const {
+  std::vector<YAML::Node> docs;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    // A stray "---" around one recipe makes an empty document; a second recipe is a second stage.
-    std::erase_if(docs, [](const YAML::Node& d) { return !d.IsDefined() || d.IsNull(); });
-    if (docs.size() > 1)
-      fail(file_, ":", loc_of(docs[1]).line, ": a second YAML document: recipes of several documents "
-           "(mergekit-multi) are not supported yet; put each merge in a file of its own and run them in turn");
-    if (!docs.empty()) doc = docs.front();
+    docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     if (e.mark.line >= 0) fail(file_, ":", e.mark.line + 1, ": YAML syntax error: ", e.msg);
     fail(file_, ": YAML syntax error: ", e.msg);
   }
-  if (!doc.IsDefined() || doc.IsNull()) fail(file_, ": recipe is empty");
-  YamlItem root{doc, "", loc_of(doc)};
-  if (root.loc.line == 0) root.loc.line = 1;
-  if (!doc.IsMap()) fail_at(root, cat("expected a map of recipe keys, got ", describe(doc)));
-  return root;
+  // A stray "---" around a recipe makes an empty document; the others are recipes (stages).
+  std::erase_if(docs, [](const YAML::Node& d) { return !d.IsDefined() || d.IsNull(); });
+  if (docs.empty()) fail(file_, ": recipe is empty");
+  std::vector<YamlItem> out;
+  for (const YAML::Node& doc : docs) {
+    YamlItem root{doc, "", loc_of(doc)};
+    if (root.loc.line == 0) root.loc.line = 1;
+    if (!doc.IsMap()) fail_at(root, cat("expected a map of recipe keys, got ", describe(doc)));
+    out.push_back(std::move(root));
+  }
+  return out;
 }
 
 void YamlReader::fail_at(const YamlItem& item, const std::string& problem) const {

@@ -30,8 +30,9 @@ class YamlReader {
  public:
   explicit YamlReader(std::string file) : file_(std::move(file)) {}
 
-  // Parses `text`; throws "<file>:<line>: YAML syntax error: ..." or "<file>: recipe is empty".
-  YamlItem load(const std::string& text) const;
+  // Parses `text`, one item per non-empty YAML document (each a map); throws "<file>:<line>: YAML
+  // syntax error: ..." or "<file>: recipe is empty".
+  std::vector<YamlItem> load_all(const std::string& text) const;
 
   [[noreturn]] void fail_at(const YamlItem& item, const std::string& problem) const;
 
