@@ -594,6 +594,7 @@ int bench_main(int argc, char** argv) {
         opt.out_format = OutFormat::Gguf;
         opt.out_type = regime.gguf_type;
         opt.out_shard_size = 0;  // one file, as llama.cpp's tools write it
+        opt.copy_tokenizer = false;  // the generated family has none
       }
       const uint64_t limit = regime.limited ? memory_limit : 0;
       row.run = fastest_merge(opt, files, a.repeat, regime.cold, kernels, limit);
