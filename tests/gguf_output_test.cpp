@@ -234,6 +234,13 @@ TEST(GgufOutput, GgufFrankenmergeKeepsTheDonorsMetadataAndFixesBlockCount) {
     if (key != "general.name" && key != "llama.block_count")
       EXPECT_EQ(gguf_value_text(out.metadata()[i].value, 1000), gguf_value_text(in.metadata()[i].value, 1000)) << key;
   }
+  // --no-copy-tokenizer leaves the tokenizer keys out.
+  r = run_alloy("merge '" + (tmp / "r.yml").string() + "' '" + (tmp / "bare.gguf").string() +
+                "' --no-copy-tokenizer --no-fsync -q");
+  ASSERT_EQ(r.status, 0) << r.output;
+  GgufModel bare = GgufModel::open(tmp / "bare.gguf");
+  for (const auto& kv : bare.metadata()) EXPECT_FALSE(kv.key.starts_with("tokenizer.")) << kv.key;
+  EXPECT_EQ(bare.metadata().size(), out.metadata().size() - 9);  // base.gguf's 9 tokenizer keys
 }
 
 TEST(GgufOutput, RefusalsAndTheAtomicWrite) {

@@ -1,6 +1,7 @@
 #include "exec/gguf_output.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 
 #include "io/gguf_metadata.h"
@@ -32,11 +33,13 @@ GgmlType ggml_type_of(DType dtype, const std::string& tensor) {
 // The block count of llama.cpp names: one more than the largest N of "blk.N.".
 uint32_t block_count(const std::vector<GgufOutputTensor>& tensors) {
   uint32_t n = 0;
-  for (const auto& t : tensors)
-    if (t.name.starts_with("blk.")) {
-      const size_t dot = t.name.find('.', 4);
-      n = std::max<uint32_t>(n, static_cast<uint32_t>(std::stoul(t.name.substr(4, dot - 4))) + 1);
-    }
+  for (const auto& t : tensors) {
+    if (!t.name.starts_with("blk.")) continue;
+    uint32_t layer = 0;
+    const char* digits = t.name.data() + 4;
+    const auto [end, ec] = std::from_chars(digits, t.name.data() + t.name.size(), layer);
+    if (ec == std::errc() && end != digits && *end == '.') n = std::max(n, layer + 1);
+  }
   return n;
 }
 
@@ -117,20 +120,21 @@ OutputLayout layout_gguf_output(MergePlan& plan, const GgufOutputOptions& opt) {
       }
     general.file_type = gguf_file_type(bulk);
   }
+  // The tokenizer: a GGUF donor's keys as they are, else built from the donor's tokenizer files.
   std::vector<GgufKeyValue> metadata;
   if (from_gguf) {
-    GgufModel model = GgufModel::open(donor.checkpoint->path());
-    metadata = gguf_donor_metadata(model.metadata(), general, block_count(tensors));
-    if (opt.chat_template) gguf_set(metadata, "tokenizer.chat_template", gguf_string_value(*opt.chat_template));
+    metadata = gguf_donor_metadata(GgufModel::open(donor.checkpoint->path()).metadata(), general, block_count(tensors));
   } else {
     metadata = gguf_llama_metadata(plan.config, general);
-    if (opt.tokenizer && is_gguf(donor)) {
+    if (opt.tokenizer && is_gguf(donor))
       append_donor_tokenizer(metadata, GgufModel::open(donor.checkpoint->path()));
-      if (opt.chat_template) gguf_set(metadata, "tokenizer.chat_template", gguf_string_value(*opt.chat_template));
-    } else if (opt.tokenizer) {
+    else if (opt.tokenizer)
       append_gguf_vocab(metadata, donor.checkpoint->dir(), plan.config, opt.chat_template);
-    }
   }
+  if (!opt.tokenizer)
+    std::erase_if(metadata, [](const GgufKeyValue& kv) { return kv.key.starts_with("tokenizer."); });
+  else if (opt.chat_template && is_gguf(donor))
+    gguf_set(metadata, "tokenizer.chat_template", gguf_string_value(*opt.chat_template));
 
   OutputLayout layout = layout_gguf(metadata, tensors, opt.max_split_bytes, opt.file_name);
   static const MethodSpec* passthrough = find_method("passthrough");

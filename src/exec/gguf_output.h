@@ -20,7 +20,7 @@ struct GgufOutputOptions {
   // The file type (--out-type); none: each tensor's merge dtype (f32, f16 or bf16). Either way
   // the type rules of llama.cpp's tools (tensor/ggml_type_rules.h) pick each tensor's type.
   std::optional<GgmlType> out_type;
-  bool tokenizer = true;                     // write the donor's tokenizer (from safetensors inputs)
+  bool tokenizer = true;                     // write the donor's tokenizer keys (--copy-tokenizer)
   std::optional<std::string> chat_template;  // the recipe's, over the donor's
 };
 
