@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "methods/method.h"
 #include "stats/statistics_file.h"
 #include "util/error.h"
 
@@ -15,7 +16,7 @@ struct StatsArgs {
   std::string model;
   std::string probe;
   std::string out;
-  int ctx = 128;
+  int ctx = 0;  // 0: the probe_ctx default of the method that reads these statistics
   int64_t samples = 0;
 };
 
@@ -33,12 +34,16 @@ void add_stats_command(CLI::App& app, int& exit_code) {
   cmd->add_option("model", a->model, "The model directory")->required();
   cmd->add_option("--probe", a->probe, "Probe text file (learning data; never the evaluation text)")->required();
   cmd->add_option("-o,--out", a->out, "Output .safetensors file")->required();
-  cmd->add_option("--ctx", a->ctx, "Tokens per chunk (probe_ctx)")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--ctx", a->ctx, "Tokens per chunk (probe_ctx; default: that of the method, fisher 4, regmean 128)")
+      ->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--samples", a->samples, "Chunks used (fisher_samples / probe_samples; 0: all)")->capture_default_str();
   cmd->callback([a, &exit_code] {
     StatsSettings settings;
     settings.kind = a->kind == "gram" ? StatsKind::Gram : StatsKind::Fisher;
     settings.ctx = a->ctx;
+    if (settings.ctx == 0)
+      for (const ParamSpec& p : find_method(a->kind == "gram" ? "regmean" : "fisher")->global_params)
+        if (p.name == "probe_ctx") settings.ctx = static_cast<int>(*p.default_value);
     settings.samples = a->samples;
     compute_statistics_file(a->model, a->probe, settings, a->out);
     exit_code = 0;
