@@ -1,6 +1,7 @@
 // Data-aware merges end to end on the stories260K fine-tunes: probe keys in recipes and their
 // errors, a Fisher merge from precomputed `alloy stats fisher` files against the formula in
-// float64 over the files' values, and the statistics cache reused by a second merge.
+// float64 over the files' values, the statistics cache reused by a second merge, regmean's
+// fallback: method for the tensors it cannot fit, and RegMean++ (sequential: true) end to end.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -84,9 +85,12 @@ TEST(DataAwareMerge, FisherFromPrecomputedFilesEqualsTheFormula) {
     const auto xa = testing::tensor_values(*a, name), xb = testing::tensor_values(*b, name);
     const auto ga = values(*fa, "fisher." + name), gb = values(*fb, "fisher." + name);
     ASSERT_EQ(got.size(), ga.size());
+    double ma = 0, mb = 0;  // fisher_normalize (default): each model's values over their mean
+    for (size_t k = 0; k < ga.size(); ++k) ma += ga[k] / static_cast<double>(ga.size());
+    for (size_t k = 0; k < gb.size(); ++k) mb += gb[k] / static_cast<double>(gb.size());
     for (size_t k = 0; k < got.size(); ++k) {
-      const double wa = 2.0 * std::max<double>(ga[k], 1e-6), wb = std::max<double>(gb[k], 1e-6);
-      floored += (ga[k] < 1e-6 && gb[k] < 1e-6);
+      const double wa = 2.0 * std::max<double>(ga[k] / ma, 1e-6), wb = std::max<double>(gb[k] / mb, 1e-6);
+      floored += (ga[k] / ma < 1e-6 && gb[k] / mb < 1e-6);
       const double want = (wa * xa[k] + wb * xb[k]) / (wa + wb);
       ASSERT_NEAR(got[k], want, 1e-6 * (1 + std::fabs(want))) << name << "[" << k << "]";
     }
@@ -107,6 +111,72 @@ TEST(DataAwareMerge, SecondMergeReusesTheStatistics) {
   ASSERT_EQ(second.status, 0) << second.output;
   EXPECT_EQ(second.output.find("computing"), std::string::npos) << second.output;
   EXPECT_EQ(testing::read_file(tmp / "out" / "model.safetensors"), testing::read_file(tmp / "out2" / "model.safetensors"));
+}
+
+std::string probe_entries(std::initializer_list<const char*> names) {
+  std::string models;
+  for (const char* m : names)
+    models += model_entry(m, "    probe: " + (kData / "probe" / (std::string(m) + ".txt")).string() + "\n");
+  return models;
+}
+
+TEST(DataAwareMerge, FallbackNamesAMethodOrIsRefusedAtItsLine) {
+  TempDir tmp;
+  testing::write_file(tmp / "r.yml", "merge_method: regmean\nfallback: tiess\nmodels:\n" + probe_entries({"python"}));
+  auto r = testing::run_alloy("merge r.yml out -q", tmp.path());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("r.yml:2: fallback: 'tiess' is no merge method (use one of: "), std::string::npos) << r.output;
+  testing::write_file(tmp / "r.yml", "merge_method: regmean\nfallback: fisher\nmodels:\n" + probe_entries({"python"}));
+  r = testing::run_alloy("merge r.yml out -q", tmp.path());
+  EXPECT_NE(r.output.find("r.yml:2: fallback: 'fisher' cannot merge"), std::string::npos) << r.output;
+  testing::write_file(tmp / "r.yml", "merge_method: linear\nfallback: ties\nmodels:\n" +
+                                         model_entry("python", "    parameters: {weight: 1}\n"));
+  r = testing::run_alloy("merge r.yml out -q", tmp.path());
+  EXPECT_NE(r.output.find("r.yml:2: fallback: not used by linear"), std::string::npos) << r.output;
+}
+
+TEST(DataAwareMerge, FallbackMergesEveryTensorRegMeanCannotFit) {
+  // task_arithmetic as the fallback: norms and embeddings are base + Σ w_i (x_i − base); the
+  // linear layers are RegMean's, the same as with the default fallback.
+  TempDir tmp;
+  const std::string body = "models:\n" + probe_entries({"base", "python", "man"}) + "base_model: " +
+                           (kData / "base").string() + "\nparameters: {probe_samples: 1, weight: 0.5}\n";
+  testing::write_file(tmp / "ta.yml", "merge_method: regmean\nfallback: task_arithmetic\n" + body);
+  testing::write_file(tmp / "lin.yml", "merge_method: regmean\n" + body);
+  auto r = testing::run_alloy("merge ta.yml ta -q --stats-dir stats", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = testing::run_alloy("merge lin.yml lin -q --stats-dir stats", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto ta = Checkpoint::open(tmp / "ta"), lin = Checkpoint::open(tmp / "lin");
+  auto base = Checkpoint::open(kData / "base"), a = Checkpoint::open(kData / "python"), b = Checkpoint::open(kData / "man");
+  for (const std::string name : {"model.norm.weight", "model.layers.1.input_layernorm.weight", "model.embed_tokens.weight"}) {
+    const auto got = testing::tensor_values(*ta, name), x0 = testing::tensor_values(*base, name);
+    const auto xa = testing::tensor_values(*a, name), xb = testing::tensor_values(*b, name);
+    for (size_t k = 0; k < got.size(); ++k) {
+      const double want = x0[k] + 0.5 * (xa[k] - x0[k]) + 0.5 * (xb[k] - x0[k]);
+      ASSERT_NEAR(got[k], want, 1e-6 * (1 + std::fabs(want))) << name << "[" << k << "]";
+    }
+  }
+  const std::string q = "model.layers.2.self_attn.q_proj.weight";
+  EXPECT_EQ(testing::tensor_values(*ta, q), testing::tensor_values(*lin, q));
+  EXPECT_NE(testing::tensor_values(*ta, "model.norm.weight"), testing::tensor_values(*lin, "model.norm.weight"));
+}
+
+TEST(DataAwareMerge, SequentialRegMeanChangesTheBlocksAboveTheFirst) {
+  TempDir tmp;
+  const std::string body = "models:\n" + probe_entries({"python", "man"}) + "dtype: float32\n";
+  testing::write_file(tmp / "seq.yml", "merge_method: regmean\n" + body + "parameters: {probe_samples: 1, sequential: true}\n");
+  testing::write_file(tmp / "plain.yml", "merge_method: regmean\n" + body + "parameters: {probe_samples: 1}\n");
+  auto r = testing::run_alloy("merge seq.yml seq -q --stats-dir stats", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "stats")) << "RegMean++ statistics depend on every model: nothing is cached";
+  r = testing::run_alloy("merge plain.yml plain -q --stats-dir stats", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto seq = Checkpoint::open(tmp / "seq"), plain = Checkpoint::open(tmp / "plain");
+  // The fallback tensors are the same average; the fitted ones see other inputs.
+  EXPECT_EQ(testing::tensor_values(*seq, "model.norm.weight"), testing::tensor_values(*plain, "model.norm.weight"));
+  EXPECT_NE(testing::tensor_values(*seq, "model.layers.3.mlp.down_proj.weight"),
+            testing::tensor_values(*plain, "model.layers.3.mlp.down_proj.weight"));
 }
 
 }  // namespace

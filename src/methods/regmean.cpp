@@ -2,8 +2,10 @@
 // linear layer, the weight whose outputs best match every model's outputs on that model's own
 // probe inputs in least squares: W = (Σ G̃_i)⁻¹ Σ G̃_i W_i over the rows of W [out, in], with
 // G_i = X_iᵀX_i [in, in] and G̃ = α·G + (1−α)·diag(G) (off-diagonal shrinkage). Solved once per
-// tensor in f64 by Cholesky, with a growing ridge when Σ G̃_i is not positive definite. Tensors
-// without Gram matrices (embeddings, norms, biases) are the `weight`-weighted average.
+// tensor in f64 by Cholesky, with a growing ridge when Σ G̃_i is not positive definite. The planner
+// gives tensors without Gram matrices (embeddings, norms, biases) to the recipe's fallback method;
+// called without them, this method itself gives the `weight`-weighted average. With sequential
+// (RegMean++) only the Gram matrices change: the planner gathers them through the merge so far.
 #include <cmath>
 #include <iostream>
 
@@ -115,12 +117,10 @@ MethodSpec regmean_method() {
       {"alpha", 0.9, false, "off-diagonal shrinkage of the Gram matrices (1: none)"},
       {"probe_ctx", 128.0, false, "tokens per probe chunk"},
       {"probe_samples", 0.0, false, "probe chunks used per model (0: all)"},
-      {"sequential", 0.0, false, "RegMean++ (inputs from the model merged so far): not supported yet"},
+      {"sequential", 0.0, false, "RegMean++: each block's inputs from the blocks below already merged"},
   };
   m.model_params = {{"weight", 1.0, false, "weight in the average of tensors without a Gram matrix"}};
   m.check = [](const MergeCall& call) {
-    if (call.flag("sequential"))
-      call.fail_here("regmean: sequential: true (RegMean++) is not supported yet; remove it for plain RegMean");
     const double alpha = call.param("alpha");
     if (!(alpha >= 0 && alpha <= 1)) call.fail_here("regmean: alpha must be in [0, 1]");
     if (!has_grams(call)) fallback_weights(call);

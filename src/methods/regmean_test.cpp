@@ -135,12 +135,5 @@ TEST(RegMean, SingularSumIsSolvedWithARidge) {
   EXPECT_NEAR(got[1], 0.0, 1e-6);
 }
 
-TEST(RegMean, SequentialIsRefusedClearly) {
-  MethodHarness h("regmean");
-  h.add({1}, {1});
-  h.global("sequential", 1.0);
-  EXPECT_NE(h.run_error().find("sequential: true (RegMean++) is not supported yet"), std::string::npos);
-}
-
 }  // namespace
 }  // namespace alloy

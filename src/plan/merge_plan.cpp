@@ -5,6 +5,8 @@
 #include <iostream>
 #include <set>
 
+#include "model/model_config.h"
+#include "plan/sequential_statistics.h"
 #include "recipe/hf_cache.h"
 #include "stats/statistics_file.h"
 #include "util/error.h"
@@ -42,7 +44,7 @@ class Planner {
       fail(recipe_.where(recipe_.merge_method_loc), ": unknown merge_method '", recipe_.merge_method,
            "' (known: ", known, ")");
     }
-    check_parameter_names(recipe_, *plan_.method);
+    choose_fallback();
     check_probe_keys();
     open_models();
     load_statistics();
@@ -61,6 +63,9 @@ class Planner {
       }
     }
     for (const auto& w : arch.post_weights) add_job(w, w.name, slices_.back(), -1, options_.post_weight_t);
+    if (!sequential_probes_.empty())
+      compute_sequential_grams(plan_, sequential_probes_, static_cast<int>(stats_setting("probe_ctx", 128)),
+                               static_cast<int64_t>(stats_setting("probe_samples", 0)));
 
     plan_.config = plan_.models[plan_.donor].checkpoint->config();
     if (!recipe_.slices.empty() && !arch.num_layers_key.empty())
@@ -133,6 +138,61 @@ class Planner {
     check_compatible(archs, options_.allow_crimes);
   }
 
+  // regmean fits linear-layer weights only; every other tensor is merged by the recipe's fallback:
+  // (default linear). Parameters are checked against both methods' names.
+  void choose_fallback() {
+    const MethodSpec& method = *plan_.method;
+    if (method.statistics != "gram") {
+      if (recipe_.fallback)
+        fail(recipe_.where(recipe_.fallback_loc), ": fallback: not used by ", method.name,
+             " (only regmean has tensors it cannot fit): remove the key");
+      check_parameter_names(recipe_, method);
+      return;
+    }
+    const std::string name = recipe_.fallback.value_or("linear");
+    fallback_ = find_method(name);
+    if (!fallback_ || !fallback_->statistics.empty() || name == "passthrough") {
+      std::string known;
+      for (const auto& m : method_registry())
+        if (m.statistics.empty() && m.name != "passthrough") known += (known.empty() ? "" : ", ") + m.name;
+      fail(recipe_.where(recipe_.fallback_loc), ": fallback: '", name, "' ",
+           fallback_ ? "cannot merge the tensors regmean cannot fit" : "is no merge method", " (use one of: ", known,
+           ")");
+    }
+    // The fallback's parameters that regmean also has take regmean's default (weight: 1).
+    fallback_schema_ = *fallback_;
+    const auto adopt = [](std::vector<ParamSpec>& params, const std::vector<ParamSpec>& from) {
+      for (ParamSpec& p : params)
+        for (const ParamSpec& q : from)
+          if (q.name == p.name) p = q;
+    };
+    adopt(fallback_schema_.global_params, method.global_params);
+    adopt(fallback_schema_.model_params, method.model_params);
+    MethodSpec both = method;
+    both.name = cat(method.name, " (with fallback ", name, ")");
+    for (const auto& p : fallback_->global_params)
+      if (std::none_of(both.global_params.begin(), both.global_params.end(), [&](const auto& q) { return q.name == p.name; }))
+        both.global_params.push_back(p);
+    for (const auto& p : fallback_->model_params)
+      if (std::none_of(both.model_params.begin(), both.model_params.end(), [&](const auto& q) { return q.name == p.name; }))
+        both.model_params.push_back(p);
+    check_parameter_names(recipe_, both);
+  }
+
+  // Whether the recipe's method merges this tensor (its shape and name in the source models, given
+  // by their plan index), else the fallback. regmean needs every model's Gram matrix for it.
+  bool fits(const Shape& shape, const std::string& tensor, const std::vector<size_t>& models) const {
+    if (!fallback_) return true;
+    if (shape.size() != 2) return false;
+    if (!sequential_probes_.empty()) return sequential_linear_.count(tensor) > 0;
+    for (size_t m : models) {
+      const SafetensorsFile& file = *plan_.statistics[m];
+      const SafetensorsEntry* e = file.find(cat(plan_.method->statistics, ".", tensor));
+      if (!e || file.view(*e).shape != Shape{shape[1], shape[1]}) return false;
+    }
+    return true;
+  }
+
   // alloy never accepts and ignores a key: probe data on a method that learns from none is refused.
   void check_probe_keys() const {
     const MethodSpec& method = *plan_.method;
@@ -200,6 +260,18 @@ class Planner {
              method.name, " learns from each model's own: add probe: <text file> to its entry (or a top-level probe:)",
              method.statistics == "fisher" ? ", or fisher: <file from alloy stats fisher>" : "");
       sources.push_back({{}, locate_file(probe, "probe")});
+    }
+    // RegMean++: each block's statistics depend on the merge below it, so they are computed once
+    // the jobs exist (compute_sequential_grams), not per model.
+    if (settings.kind == StatsKind::Gram && stats_setting("sequential", 0) != 0) {
+      if (!recipe_.slices.empty())
+        fail(recipe_.where(recipe_.merge_method_loc), ": regmean with sequential: true merges each block from the "
+             "same block of every model; use a models: recipe, not slices:");
+      for (const Source& s : sources) sequential_probes_.push_back(s.probe);
+      const Checkpoint& first = *plan_.models.front().checkpoint;
+      for (const ExpectedTensor& t : decoder_tensors(decoder_config_from_json(first.config(), first.has("lm_head.weight"))))
+        if (t.shape.size() == 2 && t.name != "model.embed_tokens.weight") sequential_linear_.insert(t.name);
+      return;
     }
     for (size_t i = 0; i < sources.size(); ++i) {
       const LoadedModel& m = plan_.models[i];
@@ -304,7 +376,6 @@ class Planner {
 
   void add_job(const WeightInfo& w, const std::string& out_name, const PlannedSlice& slice, int layer_idx,
                double t) {
-    const MethodSpec& method = *plan_.method;
     struct Source {
       const InputSlice* slice_source;
       const LoadedModel* model;
@@ -324,6 +395,11 @@ class Planner {
       sources.push_back({&src, &m, found});
     }
     if (sources.empty() || (w.optional && !any_own_name)) return;  // e.g. a tied lm_head stays tied
+    std::vector<size_t> source_models;
+    for (const auto& s : sources) source_models.push_back(static_cast<size_t>(s.model - plan_.models.data()));
+    const Shape& shape = sources.front().model->checkpoint->tensor(sources.front().tensor).shape;
+    const MethodSpec& method = fits(shape, sources.front().tensor, source_models) ? *plan_.method : *fallback_;
+    const MethodSpec& schema = &method == plan_.method ? method : fallback_schema_;
 
     TensorJob job;
     MergeCall& call = job.call;
@@ -339,8 +415,12 @@ class Planner {
     }
     if (!method.statistics.empty())
       for (const auto& s : sources) {
-        const SafetensorsFile& file = *plan_.statistics[static_cast<size_t>(s.model - plan_.models.data())];
         const std::string stat_name = method.statistics + "." + s.tensor;
+        if (plan_.statistics.empty()) {  // computed after planning (sequential)
+          call.statistics.push_back({TensorView{}, s.model->label, stat_name});
+          continue;
+        }
+        const SafetensorsFile& file = *plan_.statistics[static_cast<size_t>(s.model - plan_.models.data())];
         const SafetensorsEntry* e = file.find(stat_name);
         call.statistics.push_back({e ? file.view(*e) : TensorView{}, s.model->label, stat_name});
       }
@@ -361,7 +441,7 @@ class Planner {
     }
 
     call.shape = plan_shape(call, method, w);
-    for (const auto& spec : method.global_params) {
+    for (const auto& spec : schema.global_params) {
       auto v = resolve(slice, nullptr, spec.name, out_name, t);
       if (!v) v = spec.default_value;
       if (!v && spec.required)
@@ -371,7 +451,7 @@ class Planner {
     }
     call.per_model.resize(sources.size());
     for (size_t i = 0; i < sources.size(); ++i) {
-      for (const auto& spec : method.model_params) {
+      for (const auto& spec : schema.model_params) {
         auto v = resolve(slice, &sources[i].slice_source->model, spec.name, sources[i].tensor, t);
         if (!v) v = spec.default_value;
         bool waived = static_cast<int>(i) == call.base;  // the base model has no task vector
@@ -430,6 +510,10 @@ class Planner {
   MergePlan plan_;
   std::vector<PlannedSlice> slices_;
   std::set<std::string> output_names_;
+  std::vector<fs::path> sequential_probes_;  // per model, when regmean is sequential
+  std::set<std::string> sequential_linear_;  // the engine's linear-layer weights, which it fits then
+  const MethodSpec* fallback_ = nullptr;     // regmean's method for the tensors it cannot fit
+  MethodSpec fallback_schema_;               // its parameters, with regmean's defaults for shared ones
 };
 
 }  // namespace

@@ -51,6 +51,8 @@ struct MergePlan {
   uint64_t input_bytes = 0;         // bytes of input tensors the merge reads
   // Per model (data-aware methods only): its statistics file, open while the jobs view it.
   std::vector<std::shared_ptr<SafetensorsFile>> statistics;
+  // Statistics computed in memory while planning (regmean sequential), which the jobs view.
+  std::shared_ptr<const void> computed_statistics;
 
   std::vector<OutputTensor> outputs() const;
 };

@@ -18,7 +18,7 @@ constexpr std::string_view kNoEffect = "has no effect on a merge; remove the key
 constexpr std::string_view kTopKeys[] = {
     "merge_method", "models",    "slices",           "modules",   "base_model",    "dtype",
     "out_dtype",    "parameters", "tokenizer_source", "tokenizer", "chat_template", "embed_slerp",
-    "probe",        "name"};
+    "probe",        "fallback",   "name"};
 constexpr std::string_view kModelKeys[] = {"model", "parameters", "probe", "fisher"};
 constexpr std::string_view kSliceKeys[] = {"sources", "base_model", "parameters", "residual_weight"};
 constexpr std::string_view kSourceKeys[] = {"model", "layer_range", "parameters"};
@@ -174,6 +174,10 @@ Recipe parse_document(const YamlReader& r, const YamlItem& root, const std::stri
   }
 
   if (const YamlItem* p = present(f, "probe")) recipe.probe = parse_data_path(r, *p);
+  if (const YamlItem* fb = present(f, "fallback")) {
+    recipe.fallback = r.string(*fb);
+    recipe.fallback_loc = fb->loc;
+  }
 
   if (auto it = f.find("tokenizer"); it != f.end())
     r.fail_at(unnamed(it->second), cat("the tokenizer: block ", kNoTokenizerYet));

@@ -129,6 +129,10 @@ struct Recipe {
   std::optional<std::string> chat_template;
   SourceLoc chat_template_loc;
   DataPath probe;  // top-level `probe:`, for every model without its own
+  // `fallback:` the method for the tensors regmean cannot fit (not linear-layer weights); checked
+  // against the registry by the planner.
+  std::optional<std::string> fallback;
+  SourceLoc fallback_loc;
 
   // Every model referenced, without duplicates (ModelRef ==), in this order: the `models:` entries
   // or the slices' sources as they appear (slice by slice, source by source); then the slices'

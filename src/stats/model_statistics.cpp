@@ -8,12 +8,13 @@
 
 namespace alloy {
 
-Statistics gram_statistics(const DecoderLM<float>& model, const std::vector<TokenBatch>& chunks) {
+Statistics gram_statistics(const DecoderLM<float>& model, const std::vector<TokenBatch>& chunks,
+                           const std::function<bool(const std::string&)>& keep) {
   std::map<std::string, std::pair<int64_t, std::vector<double>>> sums;  // name -> (in, upper triangle of Σ XᵀX)
   std::vector<double> x64;
   Taps<float> taps;
   taps.linear_input = [&](const std::string& weight, std::span<const float> x, int64_t rows, int64_t cols) {
-    if (weight.find("embed") != std::string::npos) return;
+    if (weight.find("embed") != std::string::npos || (keep && !keep(weight))) return;
     auto& [in, g] = sums[weight];
     if (g.empty()) {
       in = cols;

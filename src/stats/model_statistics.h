@@ -7,6 +7,7 @@
 // the model beside the engine's one block). Both are written as f32 safetensors.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,7 +27,9 @@ inline const char* kFisherPrefix = "fisher.";
 
 // The embedding's tap (a tied lm_head reads model.embed_tokens.weight) gets no Gram matrix: that
 // tensor is also the embedding lookup, which a least-squares fit of the head's outputs ignores.
-Statistics gram_statistics(const DecoderLM<float>& model, const std::vector<TokenBatch>& chunks);
+// `keep`, when given, names the linear weights whose Gram matrices are wanted (others are skipped).
+Statistics gram_statistics(const DecoderLM<float>& model, const std::vector<TokenBatch>& chunks,
+                           const std::function<bool(const std::string&)>& keep = {});
 Statistics fisher_statistics(const DecoderLM<float>& model, const std::vector<TokenBatch>& chunks);
 
 void write_statistics(const std::filesystem::path& path, const Statistics& stats,
