@@ -106,6 +106,15 @@ std::optional<double> parse_number(std::string_view text) {
 }
 
 std::vector<YamlItem> YamlReader::load_all(const std::string& text) const {
+  // YAML allows no control characters but tab and line breaks; yaml-cpp 0.7 can loop without end,
+  // allocating, on some of them (found by fuzz/), so they are refused before it sees the text.
+  int line = 1;
+  for (unsigned char c : text) {
+    if (c == '\n') ++line;
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+      fail(file_, ":", line, ": control character 0x", std::hex, static_cast<int>(c), std::dec,
+           " in the recipe; YAML allows only tab and line breaks");
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);
