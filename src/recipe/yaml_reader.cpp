@@ -106,8 +106,8 @@ std::optional<double> parse_number(std::string_view text) {
 }
 
 std::vector<YamlItem> YamlReader::load_all(const std::string& text) const {
-  // YAML allows no control characters but tab and line breaks; yaml-cpp 0.7 can loop without end,
-  // allocating, on some of them (found by fuzz/), so they are refused before it sees the text.
+  // YAML allows no control characters but tab and line breaks: refused here at their line, before
+  // yaml-cpp sees them (docs/reliability.md: yaml-cpp 0.7 has inputs it never returns from).
   int line = 1;
   for (unsigned char c : text) {
     if (c == '\n') ++line;
