@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/gguf_checkpoint.h"
 #include "util/error.h"
 #include "util/read_whole_file.h"
 
@@ -79,10 +80,36 @@ bool is_dir(const fs::path& p) {
 }
 }  // namespace
 
-std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path) {
+std::shared_ptr<Checkpoint> Checkpoint::assemble(const fs::path& path, const fs::path& dir, std::string format,
+                                                 bool single_file) {
   auto ck = std::shared_ptr<Checkpoint>(new Checkpoint());
   ck->path_ = path;
+  ck->dir_ = dir;
+  ck->format_ = std::move(format);
+  ck->single_file_ = single_file;
+  return ck;
+}
+
+size_t Checkpoint::add_file(InputFile file) {
+  files_.push_back(std::move(file));
+  return files_.size() - 1;
+}
+
+void Checkpoint::add_tensor(const std::string& name, const TensorView& view, size_t file) {
+  if (!index_.emplace(name, Stored{view, file}).second) fail(path_.string(), ": holds tensor '", name, "' twice");
+  names_.push_back(name);
+}
+
+void Checkpoint::set_config(json config) {
+  config_ = std::move(config);
+  has_config_ = true;
+}
+
+std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOptions& options) {
   if (!path_exists(path)) fail(path.string(), ": no such file or directory");
+  if (!is_dir(path) && path.extension() == ".gguf") return open_gguf_checkpoint(path, options);
+  auto ck = std::shared_ptr<Checkpoint>(new Checkpoint());
+  ck->path_ = path;
 
   std::vector<fs::path> shard_files;
   json weight_map;
@@ -129,14 +156,15 @@ std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path) {
     shard_files.push_back(path);
   }
 
-  for (const auto& f : shard_files) ck->shards_.push_back(SafetensorsFile::open(f));
+  for (const auto& f : shard_files) {
+    ck->shards_.push_back(SafetensorsFile::open(f));
+    const auto& shard = ck->shards_.back();
+    ck->files_.push_back({shard, &shard->mapping(), shard->data_start()});
+  }
 
   if (weight_map.is_null()) {
     const auto& shard = *ck->shards_[0];
-    for (const auto& e : shard.entries()) {
-      ck->index_[e.name] = {0, &e};
-      ck->names_.push_back(e.name);
-    }
+    for (const auto& e : shard.entries()) ck->add_tensor(e.name, shard.view(e), 0);
   } else {
     std::unordered_map<std::string, size_t> shard_by_file;
     for (size_t i = 0; i < shard_files.size(); ++i) shard_by_file[shard_files[i].filename().string()] = i;
@@ -146,13 +174,13 @@ std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path) {
       if (!e)
         fail(path.string(), ": index lists tensor '", it.key(), "' in shard '", it->get<std::string>(),
              "', but that shard does not contain it");
-      ck->index_[it.key()] = {s, e};
+      ck->index_[it.key()] = {ck->shards_[s]->view(*e), s};
     }
     // Storage order: shard by shard, by offset.
     for (size_t s = 0; s < ck->shards_.size(); ++s)
       for (const auto& e : ck->shards_[s]->entries()) {
         auto it = ck->index_.find(e.name);
-        if (it != ck->index_.end() && it->second.shard == s) ck->names_.push_back(e.name);
+        if (it != ck->index_.end() && it->second.file == s) ck->names_.push_back(e.name);
       }
   }
   return ck;
@@ -161,18 +189,19 @@ std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path) {
 TensorView Checkpoint::tensor(std::string_view name) const {
   auto it = index_.find(std::string(name));
   if (it == index_.end()) fail("tensor '", name, "' not found in ", path_.string());
-  return shards_[it->second.shard]->view(*it->second.entry);
+  return it->second.view;
 }
 
 const SafetensorsFile& Checkpoint::shard_of(std::string_view name) const {
   auto it = index_.find(std::string(name));
   if (it == index_.end()) fail("tensor '", name, "' not found in ", path_.string());
-  return *shards_[it->second.shard];
+  if (shards_.empty()) fail(path_.string(), ": is a ", format_, " checkpoint, not safetensors shards");
+  return *shards_[it->second.file];
 }
 
 uint64_t Checkpoint::tensor_bytes() const {
   uint64_t total = 0;
-  for (const auto& [name, loc] : index_) total += loc.entry->end - loc.entry->begin;
+  for (const auto& [name, stored] : index_) total += stored.view.nbytes;
   return total;
 }
 
