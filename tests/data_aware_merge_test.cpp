@@ -139,7 +139,8 @@ TEST(DataAwareMerge, FallbackMergesEveryTensorRegMeanCannotFit) {
   // task_arithmetic as the fallback: norms and embeddings are base + Σ w_i (x_i − base); the
   // linear layers are RegMean's, the same as with the default fallback.
   TempDir tmp;
-  const std::string body = "models:\n" + probe_entries({"base", "python", "man"}) + "base_model: " +
+  const std::string body = "models:\n" + probe_entries({"python", "man"}) +
+                           model_entry("base", "    probe: " + (kData / "probe/python.txt").string() + "\n") + "base_model: " +
                            (kData / "base").string() + "\nparameters: {probe_samples: 1, weight: 0.5}\n";
   testing::write_file(tmp / "ta.yml", "merge_method: regmean\nfallback: task_arithmetic\n" + body);
   testing::write_file(tmp / "lin.yml", "merge_method: regmean\n" + body);
@@ -165,8 +166,8 @@ TEST(DataAwareMerge, FallbackMergesEveryTensorRegMeanCannotFit) {
 TEST(DataAwareMerge, SequentialRegMeanChangesTheBlocksAboveTheFirst) {
   TempDir tmp;
   const std::string body = "models:\n" + probe_entries({"python", "man"}) + "dtype: float32\n";
-  testing::write_file(tmp / "seq.yml", "merge_method: regmean\n" + body + "parameters: {probe_samples: 1, sequential: true}\n");
-  testing::write_file(tmp / "plain.yml", "merge_method: regmean\n" + body + "parameters: {probe_samples: 1}\n");
+  testing::write_file(tmp / "seq.yml", "merge_method: regmean\n" + body + "parameters: {probe_samples: 1, probe_ctx: 32, sequential: true}\n");
+  testing::write_file(tmp / "plain.yml", "merge_method: regmean\n" + body + "parameters: {probe_samples: 1, probe_ctx: 32}\n");
   auto r = testing::run_alloy("merge seq.yml seq -q --stats-dir stats", tmp.path());
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(fs::exists(tmp / "stats")) << "RegMean++ statistics depend on every model: nothing is cached";

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "../../tests/method_harness.h"
+#include "stats/stats_test_support.h"
 
 namespace alloy {
 namespace {
@@ -28,25 +29,7 @@ std::vector<float> random_gram(int64_t in, int64_t rows, std::mt19937_64& rng) {
   return g;
 }
 
-// Solves A X = B (A n x n, B n x m, row-major) by Gauss-Jordan with partial pivoting.
-std::vector<double> solve(std::vector<double> a, std::vector<double> b, int64_t n, int64_t m) {
-  for (int64_t c = 0; c < n; ++c) {
-    int64_t p = c;
-    for (int64_t r = c + 1; r < n; ++r)
-      if (std::fabs(a[r * n + c]) > std::fabs(a[p * n + c])) p = r;
-    for (int64_t k = 0; k < n; ++k) std::swap(a[c * n + k], a[p * n + k]);
-    for (int64_t k = 0; k < m; ++k) std::swap(b[c * m + k], b[p * m + k]);
-    for (int64_t r = 0; r < n; ++r) {
-      if (r == c) continue;
-      const double f = a[r * n + c] / a[c * n + c];
-      for (int64_t k = 0; k < n; ++k) a[r * n + k] -= f * a[c * n + k];
-      for (int64_t k = 0; k < m; ++k) b[r * m + k] -= f * b[c * m + k];
-    }
-  }
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t k = 0; k < m; ++k) b[r * m + k] /= a[r * n + r];
-  return b;
-}
+using stats_test::solve;
 
 struct Fixture {
   std::vector<std::vector<float>> weights;  // [out, in] each

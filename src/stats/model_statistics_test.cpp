@@ -13,26 +13,18 @@
 #include "model/test_models.h"
 #include "stats/model_statistics.h"
 #include "stats/probe_chunks.h"
+#include "stats/stats_test_support.h"
 
 namespace alloy {
 namespace {
 
-std::vector<TokenBatch> tiny_chunks(int64_t vocab, int n, int64_t len, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<TokenBatch> chunks;
-  for (int c = 0; c < n; ++c) {
-    std::vector<int32_t> tokens(static_cast<size_t>(len));
-    for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
-    chunks.push_back(next_token_batch(tokens, 1, len));
-  }
-  return chunks;
-}
+using stats_test::random_chunks;
 
 TEST(ModelStatistics, GramIsXTransposeXOfTheTappedInputs) {
   const ModelConfig config = decoder_config_from_json(test_models::tiny_config("LlamaForCausalLM"), true);
   const MemoryWeights weights = test_models::random_weights(config, 5);
   const DecoderLM<float> model(config, weights);
-  const std::vector<TokenBatch> chunks = tiny_chunks(config.vocab_size, 3, 7, 9);
+  const std::vector<TokenBatch> chunks = random_chunks(config.vocab_size, 3, 7, 9);
 
   std::map<std::string, std::vector<double>> want;
   std::map<std::string, int64_t> dims;
@@ -61,7 +53,7 @@ TEST(ModelStatistics, GramIsXTransposeXOfTheTappedInputs) {
 TEST(ModelStatistics, FisherIsTheMeanOfSquaredPerChunkGradients) {
   const ModelConfig config = decoder_config_from_json(test_models::tiny_config("LlamaForCausalLM"), true);
   MemoryWeights weights = test_models::random_weights(config, 3);
-  const std::vector<TokenBatch> chunks = tiny_chunks(config.vocab_size, 3, 6, 17);
+  const std::vector<TokenBatch> chunks = random_chunks(config.vocab_size, 3, 6, 17);
   const Statistics got = fisher_statistics(DecoderLM<float>(config, weights), chunks);
 
   const DecoderLM<double> model(config, weights);

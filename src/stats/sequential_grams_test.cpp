@@ -15,40 +15,13 @@
 #include "model/test_models.h"
 #include "stats/model_statistics.h"
 #include "stats/sequential_grams.h"
+#include "stats/stats_test_support.h"
 
 namespace alloy {
 namespace {
 
-std::vector<TokenBatch> random_chunks(int64_t vocab, int n, int64_t len, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<TokenBatch> chunks;
-  for (int c = 0; c < n; ++c) {
-    std::vector<int32_t> tokens(static_cast<size_t>(len));
-    for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
-    chunks.push_back(next_token_batch(tokens, 1, len));
-  }
-  return chunks;
-}
-
-// Solves A X = B (A n x n, B n x m, row-major) by Gauss-Jordan with partial pivoting.
-std::vector<double> solve(std::vector<double> a, std::vector<double> b, int64_t n, int64_t m) {
-  for (int64_t c = 0; c < n; ++c) {
-    int64_t p = c;
-    for (int64_t r = c + 1; r < n; ++r)
-      if (std::fabs(a[r * n + c]) > std::fabs(a[p * n + c])) p = r;
-    for (int64_t k = 0; k < n; ++k) std::swap(a[c * n + k], a[p * n + k]);
-    for (int64_t k = 0; k < m; ++k) std::swap(b[c * m + k], b[p * m + k]);
-    for (int64_t r = 0; r < n; ++r) {
-      if (r == c) continue;
-      const double f = a[r * n + c] / a[c * n + c];
-      for (int64_t k = 0; k < n; ++k) a[r * n + k] -= f * a[c * n + k];
-      for (int64_t k = 0; k < m; ++k) b[r * m + k] -= f * b[c * m + k];
-    }
-  }
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t k = 0; k < m; ++k) b[r * m + k] /= a[r * n + r];
-  return b;
-}
+using stats_test::random_chunks;
+using stats_test::solve;
 
 // The test's merge of one tensor: with Gram matrices (one per model, [in, in]) W = (Σ G_i)⁻¹ Σ G_i W_iᵀ
 // transposed; without, the plain average.
