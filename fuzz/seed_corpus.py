@@ -84,7 +84,7 @@ def main():
     put("gguf", "ok-f32-and-q8_0", gguf(kvs, [("token_embd.weight", [2, 3], 0, f32(*range(6))),
                                               ("blk.0.ffn_up.weight", [32, 1], 8, q8_0_block)]))
     put("gguf", "ok-metadata-only", gguf(kvs[:1], []))
-    put("gguf", "bad-truncated", gguf(kvs, [("t", [4], 0, f32(1, 2, 3, 4))])[:-8])
+    put("gguf", "bad-truncated", gguf(kvs, [("t", [4], 0, f32(1, 2, 3, 4))])[:-24])
 
     data = ROOT / "tests" / "data" / "stories260K" / "base"
     put("config_json", "ok-stories260K", (data / "config.json").read_bytes())

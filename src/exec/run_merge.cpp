@@ -239,14 +239,14 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   bar.finish();
   // An input written while it was read may have given the output a mix of old and new bytes.
   for (const auto& m : plan.models)
-    for (const auto& shard : m.checkpoint->shards())
-      if (!shard->mapping().unchanged())
-        fail(shard->path().string(), ": changed while the merge read it (another program wrote it); "
+    for (const InputFile& file : m.checkpoint->files())
+      if (!file.mapping->unchanged())
+        fail(file.mapping->path().string(), ": changed while the merge read it (another program wrote it); "
              "the output could mix old and new bytes and is not kept: run again once the file is complete");
 
   if (opt.fsync)
     for (size_t s = 0; s < tmp.fds.size(); ++s) {
-      if (::fsync(tmp.fds[s]) != 0) fail((tmp.path / layout.shards[s].file_name).string(), ": fsync failed");
+      if (::fsync(tmp.fds[s]) != 0) fail((tmp.path / layout.shards[s].file_name).string(), ": fsync failed: ", std::strerror(errno));
       if (eopt.drop_output_pages) drop_from_page_cache(tmp.fds[s], 0, layout.shards[s].file_size);
     }
   tmp.close_all();

@@ -91,7 +91,11 @@ class Unpickler {
         case 0x94: memo_[memo_.size()] = top(); break;                              // MEMOIZE
         case 'h': stack_.push_back(memo(le(1))); break;                             // BINGET
         case 'j': stack_.push_back(memo(le(4))); break;                             // LONG_BINGET
-        case 'c': global(line(), line()); break;                                    // GLOBAL
+        case 'c': {                                                                 // GLOBAL
+          const auto module = line();  // two statements: argument order is unspecified in C++
+          global(module, line());
+          break;
+        }
         case 0x93: stack_global(); break;                                           // STACK_GLOBAL
         case 'R': reduce(); break;                                                  // REDUCE
         case 'b': build(); break;                                                   // BUILD

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "test_support.h"
-#include "torch_save_bytes.h"
+#include "../../tests/test_support.h"
+#include "../../tests/torch_save_bytes.h"
 
 namespace alloy {
 namespace {

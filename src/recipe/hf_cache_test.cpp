@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "test_support.h"
+#include "../../tests/test_support.h"
 
 namespace alloy {
 namespace {

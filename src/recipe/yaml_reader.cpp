@@ -6,6 +6,7 @@
 #include <climits>
 #include <cmath>
 
+#include "recipe/yaml_text_check.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -106,15 +107,7 @@ std::optional<double> parse_number(std::string_view text) {
 }
 
 std::vector<YamlItem> YamlReader::load_all(const std::string& text) const {
-  // YAML allows no control characters but tab and line breaks: refused here at their line, before
-  // yaml-cpp sees them (docs/reliability.md: yaml-cpp 0.7 has inputs it never returns from).
-  int line = 1;
-  for (unsigned char c : text) {
-    if (c == '\n') ++line;
-    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-      fail(file_, ":", line, ": control character 0x", std::hex, static_cast<int>(c), std::dec,
-           " in the recipe; YAML allows only tab and line breaks");
-  }
+  check_yaml_text(text, file_);
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);

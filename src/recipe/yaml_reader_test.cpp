@@ -32,7 +32,7 @@ TEST(RecipeYamlReader, ClosestMatch) {
 
 TEST(RecipeYamlReader, LocationsAndPaths) {
   YamlReader r("t.yml");
-  YamlItem root = r.load("top:\n  - a: 1\n  - b:\n      c: [1, 2]\n");
+  YamlItem root = r.load_all("top:\n  - a: 1\n  - b:\n      c: [1, 2]\n").front();
   auto entries = r.entries(root);
   ASSERT_EQ(entries.size(), 1u);
   std::vector<YamlItem> items = r.list(entries[0].second);
