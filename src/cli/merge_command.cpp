@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "eval/evaluate.h"
 #include "exec/run_merge.h"
+#include "exec/run_stages.h"
 #include "tensor/ggml_type_rules.h"
 #include "util/error.h"
 #include "util/size_text.h"
@@ -36,6 +37,8 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     bool quiet = false, no_fsync = false, safe_serialization = true;
     std::vector<CLI::Option*> ignored;  // mergekit options with no meaning here
     std::vector<std::string> eval_texts;
+    StageOptions stages;
+    CLI::Option *intermediate_option = nullptr, *lazy_option = nullptr;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("recipe", args->opt.recipe, "YAML recipe (mergekit format)")->required();
@@ -84,6 +87,12 @@ void add_merge_command(CLI::App& app, int& exit_code) {
                   "reused by later merges with the same model, probe and settings (default: OUT.alloy-stats)");
   cmd->add_option("--eval", args->eval_texts,
                   "after the merge, print the merged model's perplexity on these text files (as alloy eval does)");
+  args->intermediate_option = cmd->add_option(
+      "--intermediate-dir", args->stages.intermediate_dir,
+      "multi-stage recipes (several YAML documents): where each named stage is merged (default: OUT.alloy-stages)");
+  args->lazy_option = cmd->add_flag("--lazy,!--no-lazy", args->stages.lazy,
+                                    "multi-stage recipes: reuse a stage merged before from the same recipe and inputs "
+                                    "(default on)");
   cmd->add_flag("--safe-serialization,!--no-safe-serialization", args->safe_serialization,
                 "write safetensors (the only output format; --no-safe-serialization is refused)");
   // mergekit-yaml options about GPUs, pickles and Python's threads: nothing here to act on them.
@@ -143,7 +152,9 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     sigemptyset(&sa.sa_mask);
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
     try {
-      MergeSummary s = run_merge(opt, &g_cancel);
+      args->stages.intermediate_dir_given = args->intermediate_option->count() > 0;
+      args->stages.lazy_given = args->lazy_option->count() > 0;
+      MergeSummary s = run_stages(opt, args->stages, &g_cancel);
       if (!args->quiet)
         std::printf("merged %zu tensors into %zu shard%s at %s: %.3f GB written, %.3f GB read, %.2f s, %.2f GB/s\n",
                     s.tensors, s.shards, s.shards == 1 ? "" : "s", opt.out.c_str(), s.bytes_written / 1e9,

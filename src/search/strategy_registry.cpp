@@ -1,6 +1,8 @@
 // The table of search strategies: one row per strategy (strategy.h says how one plugs in).
 #include "search/derivative_free.h"
 #include "search/greedy_soup.h"
+#include "search/per_layer.h"
+#include "search/self_positioning.h"
 #include "search/strategy.h"
 
 namespace alloy {
@@ -14,6 +16,14 @@ const std::vector<StrategySpec>& strategy_registry() {
       {"derivative-free",
        "Nelder-Mead over the method's numeric parameters (--tune), everything else as the recipe says",
        run_derivative_free},
+      {"self-positioning",
+       "Adam on (positions a, norm scale lambda) of theta0 + lambda * iterative-SLERP(task vectors; a), gradient "
+       "through the merge; written as task_arithmetic weights",
+       run_self_positioning},
+      {"per-layer",
+       "Adam on one task_arithmetic weight per (layer group, model) (AdaMerging-style), gradient through the merge; "
+       "written as per-layer filter lists",
+       run_per_layer},
   };
   return strategies;
 }
