@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "io/gguf_checkpoint.h"
+#include "io/torch_checkpoint.h"
 #include "util/error.h"
 #include "util/read_whole_file.h"
 
@@ -105,9 +106,30 @@ void Checkpoint::set_config(json config) {
   has_config_ = true;
 }
 
+ShardIndex read_shard_index(const fs::path& index) {
+  json idx = read_json_file(index);
+  if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
+    fail(index.string(), ": has no 'weight_map' object");
+  ShardIndex out{idx["weight_map"], {}};
+  for (auto it = out.weight_map.begin(); it != out.weight_map.end(); ++it) {
+    if (!it->is_string()) fail(index.string(), ": weight_map entry for '", it.key(), "' is not a file name");
+    const std::string f = it->get<std::string>();
+    if (f.find('/') != std::string::npos || f == ".." || f.empty())
+      fail(index.string(), ": weight_map entry for '", it.key(), "' names '", f, "', not a file in the directory");
+    if (std::find(out.shards.begin(), out.shards.end(), f) == out.shards.end()) out.shards.push_back(f);
+  }
+  std::sort(out.shards.begin(), out.shards.end());
+  for (const auto& f : out.shards)
+    if (!path_exists(index.parent_path() / f)) fail(index.string(), ": points to shard '", f, "', which does not exist");
+  if (out.shards.empty()) fail(index.string(), ": weight_map is empty");
+  return out;
+}
+
 std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path, const CheckpointOptions& options) {
   if (!path_exists(path)) fail(path.string(), ": no such file or directory");
   if (!is_dir(path) && path.extension() == ".gguf") return open_gguf_checkpoint(path, options);
+  if (!is_dir(path) && (path.extension() == ".bin" || path.extension() == ".pt" || path.extension() == ".pth"))
+    return open_torch_checkpoint(path);
   auto ck = std::shared_ptr<Checkpoint>(new Checkpoint());
   ck->path_ = path;
 
@@ -120,29 +142,13 @@ std::shared_ptr<const Checkpoint> Checkpoint::open(const fs::path& path, const C
     if (path_exists(single)) {
       shard_files.push_back(single);
     } else if (path_exists(index)) {
-      json idx = read_json_file(index);
-      if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
-        fail(index.string(), ": has no 'weight_map' object");
-      weight_map = idx["weight_map"];
-      std::vector<std::string> files;
-      for (auto it = weight_map.begin(); it != weight_map.end(); ++it) {
-        if (!it->is_string()) fail(index.string(), ": weight_map entry for '", it.key(), "' is not a file name");
-        std::string f = it->get<std::string>();
-        if (f.find('/') != std::string::npos || f == ".." || f.empty())
-          fail(index.string(), ": weight_map entry for '", it.key(), "' names '", f, "', not a file in the directory");
-        if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
-      }
-      std::sort(files.begin(), files.end());
-      for (const auto& f : files) {
-        if (!path_exists(path / f))
-          fail(index.string(), ": points to shard '", f, "', which does not exist");
-        shard_files.push_back(path / f);
-      }
-      if (shard_files.empty()) fail(index.string(), ": weight_map is empty");
+      ShardIndex idx = read_shard_index(index);
+      weight_map = std::move(idx.weight_map);
+      for (const auto& f : idx.shards) shard_files.push_back(path / f);
     } else {
-      bool has_bin = path_exists(path / "pytorch_model.bin") || path_exists(path / "pytorch_model.bin.index.json");
-      fail(path.string(), ": no weights found (expected model.safetensors or model.safetensors.index.json",
-           has_bin ? "; PyTorch .bin checkpoints are not supported yet, convert to safetensors)" : ")");
+      if (has_torch_weights(path)) return open_torch_checkpoint(path);
+      fail(path.string(), ": no weights found (expected model.safetensors, model.safetensors.index.json, "
+           "pytorch_model.bin or pytorch_model.bin.index.json)");
     }
     fs::path config = path / "config.json";
     if (path_exists(config)) {

@@ -94,6 +94,16 @@ class Checkpoint {
 inline constexpr uint64_t kMaxJsonFileBytes = 512ull << 20;
 inline constexpr int kMaxJsonDepth = 64;
 
+// A shard index (transformers' model.safetensors.index.json, pytorch_model.bin.index.json): its
+// weight_map (tensor name -> shard file name) and the shard file names, sorted, each once. Throws
+// Error naming the index when weight_map is missing or empty, or names a file that is not in the
+// index's directory or does not exist.
+struct ShardIndex {
+  nlohmann::json weight_map;
+  std::vector<std::string> shards;
+};
+ShardIndex read_shard_index(const std::filesystem::path& index);
+
 // Reads a JSON file; throws Error naming the file on I/O or parse errors and past the limits.
 nlohmann::json read_json_file(const std::filesystem::path& path);
 // Writes JSON with 2-space indentation and a trailing newline.
