@@ -15,7 +15,7 @@ using namespace alloy::testing;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const fs::path kStories = ALLOY_SHARED_DIR "/stories260K";
+const fs::path kStories = fs::path(ALLOY_SHARED_DIR) / "stories260K";
 
 json inspect_json(const fs::path& path) {
   CliResult r = run_alloy("inspect '" + path.string() + "' --json --tensors");

@@ -245,8 +245,8 @@ TEST(MergeE2E, InputCacheDropLeavesNoInputPagesCachedAndTheSameOutput) {
                   fs::copy_options::overwrite_existing);
     auto kept = run_alloy(std::string("merge recipe.yml kept-") + method + " -q --input-cache keep", tmp.path());
     ASSERT_EQ(kept.status, 0) << kept.output;
-    if (droppable) {  // where read() fills the page cache
-      for (const fs::path& input : inputs) EXPECT_EQ(testing::cached_fraction(input), 1.0) << input;
+    if (droppable) {  // where read() fills the page cache; memory pressure may evict a few pages meanwhile
+      for (const fs::path& input : inputs) EXPECT_GT(testing::cached_fraction(input), 0.9) << input;
     }
     auto dropped = run_alloy(std::string("merge recipe.yml dropped-") + method + " -q --input-cache drop -j 2", tmp.path());
     ASSERT_EQ(dropped.status, 0) << dropped.output;

@@ -114,7 +114,7 @@ int64_t hf_row_of_gguf_row(int64_t row, int64_t head_dim) {
 }
 
 TEST(GgufModel, RealLlamaCppFileMatchesItsSafetensorsTwin) {
-  const fs::path data = ALLOY_SHARED_DIR "/stories260K";
+  const fs::path data = fs::path(ALLOY_SHARED_DIR) / "stories260K";
   GgufModel model = GgufModel::open(data / "gguf/base.gguf");
   auto twin = SafetensorsFile::open(data / "base/model.safetensors");
   EXPECT_EQ(model.architecture(), "llama");
