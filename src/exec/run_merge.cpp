@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -44,13 +43,6 @@ void fsync_path(const fs::path& p, bool directory) {
   int err = errno;
   ::close(fd);
   if (rc != 0) fail(p.string(), ": fsync failed: ", std::strerror(err));
-}
-
-void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) fail(p.string(), ": write failed");
 }
 
 // Removes the temporary directory unless released; owns the shard descriptors meanwhile.
@@ -263,8 +255,8 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
     if (chat_template) write_chat_template(tmp.path, *chat_template);
   }
   if (opt.write_model_card && !single_file) {
-    write_text(tmp.path / "README.md", model_card(recipe, plan, dest.filename().string()));
-    write_text(tmp.path / "alloy_config.yml", recipe.source_text);
+    write_text_file(tmp.path / "README.md", model_card(recipe, plan, dest.filename().string()));
+    write_text_file(tmp.path / "alloy_config.yml", recipe.source_text);
   }
   if (cancel && cancel->load()) fail("interrupted");
   if (opt.fsync) {
@@ -287,8 +279,15 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   for (const fs::path& old : remove_outputs_moved_aside(dest))
     if (opt.notice) opt.notice("removed " + old.string() + ", a previous output left by a merge that was killed");
   if (opt.fsync) {
-    if (!single_file) fsync_path(dest, true);
-    fsync_path(dest.parent_path(), true);
+    // The new output is complete and in place by now; only its survival of a power loss is in
+    // doubt, and the error must not read as if the merge had left nothing usable.
+    try {
+      if (!single_file) fsync_path(dest, true);
+      fsync_path(dest.parent_path(), true);
+    } catch (const Error& e) {
+      fail(dest.string(), ": the merged output is complete and in place, but making it durable failed (",
+           e.what(), "); it may not survive a power loss until the file system syncs it");
+    }
   }
 
   MergeSummary summary;

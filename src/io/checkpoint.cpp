@@ -1,11 +1,11 @@
 #include "io/checkpoint.h"
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 
 #include "io/gguf_checkpoint.h"
 #include "io/torch_checkpoint.h"
+#include "io/write_fully.h"
 #include "util/error.h"
 #include "util/read_whole_file.h"
 
@@ -30,12 +30,7 @@ json read_json_file(const fs::path& path) {
   }
 }
 
-void write_json_file(const fs::path& path, const json& value) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail(path.string(), ": cannot create");
-  out << value.dump(2) << "\n";
-  if (!out) fail(path.string(), ": write failed");
-}
+void write_json_file(const fs::path& path, const json& value) { write_text_file(path, value.dump(2) + "\n"); }
 
 const json* json_get_dotted(const json& root, std::string_view dotted) {
   const json* cur = &root;

@@ -1,5 +1,6 @@
 #include "io/write_fully.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,18 @@ void write_fully(int fd, const void* data, uint64_t size, uint64_t offset, const
     size -= static_cast<uint64_t>(n);
     offset += static_cast<uint64_t>(n);
   }
+}
+
+void write_text_file(const std::filesystem::path& path, std::string_view text) {
+  const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail(path.string(), ": cannot create: ", std::strerror(errno));
+  try {
+    write_fully(fd, text.data(), text.size(), 0, path.string());
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) fail(path.string(), ": write failed: ", std::strerror(errno));
 }
 
 }  // namespace alloy
