@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all setup build build-asan demo test test-release test-sanitize bench bench-model fuzz llama-check clean
+.PHONY: all setup build build-asan demo test test-release test-sanitize bench bench-model fuzz soak llama-check clean
 
 all: build
 
@@ -54,6 +54,16 @@ fuzz:
 	@cmake -S fuzz -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ > /dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@bash fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_S) $(FUZZ_TARGETS)
+
+# Every example recipe (every method) on a fixture family of SOAK_GB gigabytes per model, SOAK_RUNS
+# times at -j 1 and at -j 2: all outputs of a recipe must hash the same (docs/reliability.md).
+# Needs about 4.5 x SOAK_GB of disk in SOAK_DIR; not part of `make test`.
+SOAK_GB ?= 2
+SOAK_RUNS ?= 2
+SOAK_DIR ?= $(BUILD)/soak
+soak: $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS) --target alloy
+	@bash tools/soak/run_soak.sh $(BUILD)/alloy $(SOAK_DIR) $(SOAK_GB) $(SOAK_RUNS)
 
 # alloy's GGUF outputs of stories260K merges against llama.cpp's converter, quantiser and
 # llama-perplexity (docs/gguf.md). Builds llama.cpp once into build-llama-check (~10 min); needs
