@@ -11,6 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/gguf_dequantise.h"
 #include "io/gguf_model.h"
+#include "llama_cpp_names.h"
 #include "plan/merge_plan.h"
 #include "recipe/recipe.h"
 #include "tensor/convert.h"
@@ -23,30 +24,10 @@ namespace fs = std::filesystem;
 using testing::run_alloy;
 using testing::TempDir;
 using testing::write_file;
+using testing::hf_row_of_gguf_row;
+using testing::llama_cpp_name;
 
 const fs::path kData = fs::path(ALLOY_SOURCE_DIR) / "tests/data/stories260K";
-
-// gguf-py's tensor map for MODEL_ARCH.LLAMA, HF name -> llama.cpp name.
-std::string llama_cpp_name(const std::string& hf) {
-  static const std::map<std::string, std::string> whole = {{"model.embed_tokens.weight", "token_embd.weight"},
-                                                           {"model.norm.weight", "output_norm.weight"},
-                                                           {"lm_head.weight", "output.weight"}};
-  static const std::map<std::string, std::string> per_layer = {
-      {"self_attn.q_proj", "attn_q"},      {"self_attn.k_proj", "attn_k"},   {"self_attn.v_proj", "attn_v"},
-      {"self_attn.o_proj", "attn_output"}, {"input_layernorm", "attn_norm"}, {"mlp.gate_proj", "ffn_gate"},
-      {"mlp.down_proj", "ffn_down"},       {"mlp.up_proj", "ffn_up"},        {"post_attention_layernorm", "ffn_norm"}};
-  if (auto it = whole.find(hf); it != whole.end()) return it->second;
-  const std::string prefix = "model.layers.";
-  const size_t dot = hf.find('.', prefix.size());
-  const std::string rest = hf.substr(dot + 1, hf.size() - dot - 1 - std::string(".weight").size());
-  return "blk." + hf.substr(prefix.size(), dot - prefix.size()) + "." + per_layer.at(rest) + ".weight";
-}
-
-// LlamaModel.permute: within each head of head_dim rows, GGUF row 2i + k holds HF row k·(head_dim/2) + i.
-int64_t hf_row(int64_t gguf_row, int64_t head_dim) {
-  const int64_t head = gguf_row / head_dim, r = gguf_row % head_dim;
-  return head * head_dim + (r % 2) * (head_dim / 2) + r / 2;
-}
 
 // stories260K: 8 query heads and 4 key/value heads of 8 rows each.
 int64_t head_dim_of(const std::string& hf) {
@@ -146,7 +127,7 @@ TEST(GgufInput, LinearMergeOfQuantisedInputsIsMergeOfTheirValues) {
     for (int64_t row = 0; row < v.rows(); ++row)
       for (int64_t c = 0; c < cols; ++c) {
         const size_t from = static_cast<size_t>(row * cols + c);
-        const size_t to = static_cast<size_t>((head_dim ? hf_row(row, head_dim) : row) * cols + c);
+        const size_t to = static_cast<size_t>((head_dim ? hf_row_of_gguf_row(row, head_dim) : row) * cols + c);
         want[to] = 0.3 * va[from] + 0.7 * vb[from];
       }
     const std::vector<float> got = values(*out, name);
