@@ -4,7 +4,10 @@
 
 #include <fstream>
 
+#include <algorithm>
+
 #include "io/checkpoint.h"
+#include "io/gguf_bpe_vocab.h"
 #include "io/gguf_writer.h"
 #include "util/error.h"
 #include "util/read_whole_file.h"
@@ -25,15 +28,6 @@ struct Vocab {
     types[id] = static_cast<int32_t>(type);
   }
 };
-
-// The converter's does_token_look_special: added tokens that ought to be control tokens.
-bool looks_special(const std::string& t) {
-  auto wrapped = [&](std::string_view open, std::string_view close) {
-    return t.size() >= open.size() + close.size() && t.starts_with(open) && t.ends_with(close);
-  };
-  return t == "<pad>" || t == "<mask>" || t == "<2mass>" || t == "[@BOS@]" || wrapped("<|", "|>") ||
-         wrapped("<\xef\xbd\x9c", "\xef\xbd\x9c>") || wrapped("<unused", ">");
-}
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
@@ -90,7 +84,7 @@ Vocab sentencepiece_vocab(const fs::path& dir, const nlohmann::json& config) {
         }
         if (id >= size || !data.is_object() || !data.contains("content") || !data["content"].is_string()) continue;
         std::string token = data["content"].get<std::string>();
-        const bool special = data.value("special", false) || looks_special(token);
+        const bool special = data.value("special", false) || gguf_token_looks_special(token);
         // User-defined pieces are pre-normalised: U+2581 back to a space.
         if (!special) token = replace_all(token, "\xe2\x96\x81", " ");
         v.set(id, token, -1000.0f, special ? GgufTokenType::Control : GgufTokenType::UserDefined);
@@ -110,11 +104,13 @@ std::optional<std::string> special_id_key(std::string_view type) {
   return std::nullopt;
 }
 
-// gguf-py's SpecialVocab for a tokenizer with no merges: special ids from tokenizer.json's added
-// tokens named by tokenizer_config.json, then config.json's <type>_token_id; the add_<type>_token
-// flags; the chat template.
+// gguf-py's SpecialVocab after its merges: special ids from tokenizer.json's added tokens named by
+// tokenizer_config.json, then config.json's <type>_token_id; the add_<type>_token flags (`add`:
+// those tokenizer.json's post-processor implies, which tokenizer_config.json's override); the chat
+// template.
 void append_special_vocab(std::vector<GgufKeyValue>& md, const fs::path& dir, const nlohmann::json& config,
-                          size_t n_vocab, const std::optional<std::string>& chat_template) {
+                          size_t n_vocab, std::vector<std::pair<std::string, bool>> add,
+                          const std::optional<std::string>& chat_template) {
   std::vector<std::pair<std::string, int64_t>> ids;  // discovery order, as the converter's dict
   auto set_id = [&](const std::string& type, const nlohmann::json* id) {
     if (!id || !id->is_number_integer()) return;
@@ -127,15 +123,19 @@ void append_special_vocab(std::vector<GgufKeyValue>& md, const fs::path& dir, co
   };
   const std::optional<nlohmann::json> tokenizer = json_if_present(dir / "tokenizer.json");
   const std::optional<nlohmann::json> tc = json_if_present(dir / "tokenizer_config.json");
-  std::vector<std::pair<std::string, bool>> add;
   std::optional<std::string> template_text;
   if (tc && tc->is_object()) {
     if (auto it = tc->find("chat_template"); it != tc->end() && it->is_string()) template_text = it->get<std::string>();
     nlohmann::json added = nlohmann::json::array();
     if (tokenizer && tokenizer->contains("added_tokens")) added = (*tokenizer)["added_tokens"];
     for (const char* type : kSpecialTypes) {
-      if (auto it = tc->find(std::string("add_") + type + "_token"); it != tc->end() && it->is_boolean())
-        add.emplace_back(type, it->get<bool>());
+      if (auto it = tc->find(std::string("add_") + type + "_token"); it != tc->end() && it->is_boolean()) {
+        const auto known = std::find_if(add.begin(), add.end(), [&](const auto& a) { return a.first == type; });
+        if (known != add.end())
+          known->second = it->get<bool>();
+        else
+          add.emplace_back(type, it->get<bool>());
+      }
       const auto entry = tc->find(std::string(type) + "_token");
       if (entry == tc->end()) continue;
       std::string content;
@@ -173,17 +173,42 @@ void append_special_vocab(std::vector<GgufKeyValue>& md, const fs::path& dir, co
 
 }  // namespace
 
+bool gguf_token_looks_special(const std::string& t) {
+  auto wrapped = [&](std::string_view open, std::string_view close) {
+    return t.size() >= open.size() + close.size() && t.starts_with(open) && t.ends_with(close);
+  };
+  return t == "<pad>" || t == "<mask>" || t == "<2mass>" || t == "[@BOS@]" || wrapped("<|", "|>") ||
+         wrapped("<\xef\xbd\x9c", "\xef\xbd\x9c>") || wrapped("<unused", ">");
+}
+
 void append_gguf_vocab(std::vector<GgufKeyValue>& metadata, const fs::path& dir, const nlohmann::json& config,
                        const std::optional<std::string>& chat_template) {
   std::error_code ec;
   if (!fs::is_regular_file(dir / "tokenizer.model", ec)) {
-    if (fs::is_regular_file(dir / "tokenizer.json", ec))
-      fail(dir.string(), ": GGUF output needs the tokenizer as llama.cpp names it; alloy writes it from a SentencePiece "
-           "tokenizer.model, and this model has only tokenizer.json (a BPE tokenizer, whose llama.cpp pre-tokenizer "
-           "name alloy cannot tell): write safetensors and convert them with llama.cpp's convert_hf_to_gguf.py, "
-           "or merge GGUF inputs");
-    fail(dir.string(), ": no tokenizer.model: GGUF output needs the donor model's tokenizer (pass "
-         "--no-copy-tokenizer to write a GGUF without one)");
+    if (!fs::is_regular_file(dir / "tokenizer.json", ec))
+      fail(dir.string(), ": no tokenizer.model or tokenizer.json: GGUF output needs the donor model's tokenizer (pass "
+           "--no-copy-tokenizer to write a GGUF without one)");
+    // _set_vocab_gpt2: no scores; SpecialVocab writes the merges first.
+    const std::optional<nlohmann::json> tc = json_if_present(dir / "tokenizer_config.json");
+    const auto content = [&](const char* key) {
+      if (!tc || !tc->is_object() || !tc->contains(key)) return std::string();
+      const nlohmann::json& t = (*tc)[key];
+      if (t.is_string()) return t.get<std::string>();
+      return t.is_object() && t.contains("content") && t["content"].is_string() ? t["content"].get<std::string>()
+                                                                                : std::string();
+    };
+    size_t vocab_size = 0;
+    if (const auto it = config.find("vocab_size"); it != config.end() && it->is_number_integer() && it->get<int64_t>() > 0)
+      vocab_size = it->get<size_t>();
+    GgufBpeVocab v = read_gguf_bpe_vocab(dir, vocab_size, content("bos_token"), content("eos_token"));
+    const size_t n = v.tokens.size();
+    gguf_set(metadata, "tokenizer.ggml.model", gguf_string_value("gpt2"));
+    gguf_set(metadata, "tokenizer.ggml.pre", gguf_string_value(v.pre));
+    gguf_set(metadata, "tokenizer.ggml.tokens", gguf_string_array(std::move(v.tokens)));
+    gguf_set(metadata, "tokenizer.ggml.token_type", gguf_i32_array(v.types));
+    if (!v.merges.empty()) gguf_set(metadata, "tokenizer.ggml.merges", gguf_string_array(std::move(v.merges)));
+    append_special_vocab(metadata, dir, config, n, std::move(v.add_special), chat_template);
+    return;
   }
   Vocab v = sentencepiece_vocab(dir, config);
   const size_t n = v.tokens.size();
@@ -192,7 +217,7 @@ void append_gguf_vocab(std::vector<GgufKeyValue>& metadata, const fs::path& dir,
   gguf_set(metadata, "tokenizer.ggml.tokens", gguf_string_array(std::move(v.tokens)));
   gguf_set(metadata, "tokenizer.ggml.scores", gguf_f32_array(v.scores));
   gguf_set(metadata, "tokenizer.ggml.token_type", gguf_i32_array(v.types));
-  append_special_vocab(metadata, dir, config, n, chat_template);
+  append_special_vocab(metadata, dir, config, n, {}, chat_template);
 }
 
 }  // namespace alloy
