@@ -95,10 +95,17 @@ write_recipes
 failed=0
 printf '\n%-16s %-5s %12s %12s %9s %s\n' merge type "alloy PPL" "llama.cpp" "diff" "bound"
 for merge in linear task_arithmetic; do
-  rm -rf "$merge-st" "$merge"-*.gguf
+  rm -rf "$merge-st" "$merge"-alloy-*.gguf
   "$alloy" merge "$merge.yml" "$merge-st" > /dev/null
-  convert "$merge-st" f32 "$merge-ref-f32.gguf"
-  convert "$merge-st" f16 "$merge-ref-f16.gguf"
+  # The converter takes minutes (most of it importing torch): its files are reused while the
+  # safetensors merge they were made from is byte for byte the same.
+  sum=$(cat "$merge-st"/config.json "$merge-st"/*.safetensors | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$merge-ref.sha256" 2> /dev/null)" != "$sum" ] || [ ! -s "$merge-ref-f16.gguf" ]; then
+    rm -f "$merge-ref.sha256" "$merge"-ref-*.gguf
+    convert "$merge-st" f32 "$merge-ref-f32.gguf"
+    convert "$merge-st" f16 "$merge-ref-f16.gguf"
+    echo "$sum" > "$merge-ref.sha256"
+  fi
   for type in q8_0 q4_0; do
     "$bin"/llama-quantize "$merge-ref-f32.gguf" "$merge-ref-$type.gguf" "${type^^}" > "$merge-ref-$type.log" 2>&1
   done
