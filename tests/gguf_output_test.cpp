@@ -231,8 +231,9 @@ TEST(GgufOutput, GgufFrankenmergeKeepsTheDonorsMetadataAndFixesBlockCount) {
   for (size_t i = 0; i < in.metadata().size(); ++i) {
     const std::string& key = in.metadata()[i].key;
     ASSERT_EQ(out.metadata()[i].key, key);
-    if (key != "general.name" && key != "llama.block_count")
+    if (key != "general.name" && key != "llama.block_count") {
       EXPECT_EQ(gguf_value_text(out.metadata()[i].value, 1000), gguf_value_text(in.metadata()[i].value, 1000)) << key;
+    }
   }
   // --no-copy-tokenizer leaves the tokenizer keys out.
   r = run_alloy("merge '" + (tmp / "r.yml").string() + "' '" + (tmp / "bare.gguf").string() +

@@ -153,7 +153,7 @@ TEST(GgufPassthrough, OneModelAtWeightOneKeepsItsBytes) {
   for (const GgufTensor& t : in.tensors()) EXPECT_TRUE(same_blocks(out, t.info->name, in, t.info->name));
 
   write_file(dir / "half.yml",
-             "merge_method: linear\nmodels:\n  - model: in.gguf\n    parameters: {weight: 0.5, normalize: false}\n");
+             "merge_method: linear\nparameters: {normalize: false}\nmodels:\n  - model: in.gguf\n    parameters: {weight: 0.5}\n");
   r = run_alloy("merge half.yml half.gguf --no-fsync -q", dir.path());
   ASSERT_EQ(r.status, 0) << r.output;
   out = GgufModel::open(dir / "half.gguf");
