@@ -2,9 +2,8 @@
 
 #include <sentencepiece_processor.h>
 
-#include <fstream>
-
 #include <algorithm>
+#include <fstream>
 
 #include "io/checkpoint.h"
 #include "io/gguf_bpe_vocab.h"
