@@ -5,10 +5,12 @@
 #include <iostream>
 #include <set>
 
+#include "lora/apply_adapter.h"
 #include "model/model_config.h"
 #include "plan/sequential_statistics.h"
 #include "recipe/hf_cache.h"
 #include "stats/statistics_file.h"
+#include "tensor/adapted_views.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -81,26 +83,27 @@ class Planner {
   }
 
  private:
-  fs::path locate(const ModelRef& ref) {
-    if (!ref.lora_path.empty())
-      fail(recipe_.where(ref.loc), ": model '", ref.str(), "': LoRA adapters (+lora) are not supported yet; "
-           "merge the adapter into its base model first");
+  // The model's directory, or with `lora` its adapter's: a local path or a Hub id in the HF cache.
+  fs::path locate(const ModelRef& ref, bool lora = false) {
+    const std::string& path = lora ? ref.lora_path : ref.path;
+    const std::string& revision = lora ? ref.lora_revision : ref.revision;
+    const std::string what = lora ? cat("LoRA adapter '", path, "' of model '", ref.str(), "'") : cat("model '", ref.str(), "'");
     std::error_code ec;
     // A local directory has no revisions: `name@rev` is always a Hub id.
-    if (ref.revision.empty()) {
-      if (fs::exists(ref.path, ec)) return ref.path;
-      if (!options_.recipe_dir.empty() && fs::exists(options_.recipe_dir / ref.path, ec))
-        return options_.recipe_dir / ref.path;
+    if (revision.empty()) {
+      if (fs::exists(path, ec)) return path;
+      if (!options_.recipe_dir.empty() && fs::exists(options_.recipe_dir / path, ec))
+        return options_.recipe_dir / path;
     }
-    const std::string local = cat(ref.revision.empty() ? "not found in the working directory" : "",
-                                  ref.revision.empty() && !options_.recipe_dir.empty() ? " or beside the recipe" : "");
-    if (!is_hub_repo_id(ref.path))
-      fail(recipe_.where(ref.loc), ": model '", ref.str(), "' ", local.empty() ? "has a revision but is no Hub id" : local,
-           "; give the path of a local checkpoint");
+    const std::string local = cat(revision.empty() ? "not found in the working directory" : "",
+                                  revision.empty() && !options_.recipe_dir.empty() ? " or beside the recipe" : "");
+    if (!is_hub_repo_id(path))
+      fail(recipe_.where(ref.loc), ": ", what, " ", local.empty() ? "has a revision but is no Hub id" : local,
+           "; give the path of a local ", lora ? "adapter directory" : "checkpoint");
     try {
-      return find_hf_snapshot(hf_hub_cache_dir(), ref.path, ref.revision);
+      return find_hf_snapshot(hf_hub_cache_dir(), path, revision);
     } catch (const Error& e) {
-      fail(recipe_.where(ref.loc), ": model '", ref.str(), "' ", local, local.empty() ? "" : ", and ", e.what());
+      fail(recipe_.where(ref.loc), ": ", what, " ", local, local.empty() ? "" : ", and ", e.what());
     }
   }
 
@@ -117,10 +120,12 @@ class Planner {
     for (const auto& ref : recipe_.referenced_models()) {
       LoadedModel m;
       m.ref = ref;
-      m.label = ref.path;
+      m.label = ref.has_lora() ? ref.str() : ref.path;
       const fs::path& path = paths[next++];
+      const fs::path adapter = ref.has_lora() ? locate(ref, true) : fs::path();
       try {
-        m.checkpoint = Checkpoint::open(path, open_options);
+        m.checkpoint = ref.has_lora() ? open_with_lora_adapter(path, open_options, adapter)
+                                      : Checkpoint::open(path, open_options);
         m.arch = architecture_of(*m.checkpoint);
       } catch (const Error& e) {
         rethrow_with(recipe_.where(ref.loc), e);
@@ -468,7 +473,7 @@ class Planner {
     job.method = &method;
     // A plain passthrough of an unconverted tensor is a byte copy.
     if (method.name == "passthrough" && !call.per_model[0]["scale"] && job.out.dtype == call.inputs[0].view.dtype &&
-        !call.inputs[0].view.is_encoded() && (!recipe_.dtype || dtype_size(*recipe_.dtype) >= dtype_size(job.out.dtype)))
+        !reads_through_view_rows(call.inputs[0].view) && (!recipe_.dtype || dtype_size(*recipe_.dtype) >= dtype_size(job.out.dtype)))
       job.method = nullptr;
     if (job.method && method.check) method.check(call);
     push(std::move(job));
