@@ -234,6 +234,17 @@ TEST(LoraApply, MergeWithAdapterInputEqualsMergeOfPreAppliedModel) {
                                 "  - model: family/ft1\n    parameters: {weight: 0.4}\n");
   ASSERT_EQ(run_alloy("merge plain.yml out_plain -q", tmp.path()).status, 0);
   EXPECT_FALSE(got == read_file(tmp / "out_plain/model.safetensors"));
+  // GGUF output writes an unchanged input's bytes as they are, but never an adapted one's.
+  for (const auto& [file, model] : {std::pair{"pass_adapter.yml", "family/base+adapter"},
+                                    std::pair{"pass_applied.yml", "applied"}}) {
+    write_file(tmp / file, std::string("merge_method: passthrough\nmodels:\n  - model: ") + model + "\n");
+    auto r = run_alloy(std::string("merge ") + file + " " + file + ".gguf --no-copy-tokenizer -q", tmp.path());
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  auto gguf_adapter = Checkpoint::open(tmp / "pass_adapter.yml.gguf");
+  auto gguf_applied = Checkpoint::open(tmp / "pass_applied.yml.gguf");
+  for (const std::string& name : gguf_applied->tensor_names())
+    EXPECT_EQ(read_all(gguf_adapter->tensor(name)), read_all(gguf_applied->tensor(name))) << name;
 }
 
 }  // namespace

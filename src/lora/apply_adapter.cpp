@@ -134,15 +134,21 @@ std::shared_ptr<const Checkpoint> open_with_lora_adapter(const fs::path& base_pa
   }
 
   // The adapted checkpoint: the base's files, then the adapter's, whose owner also holds the
-  // registrations of the adapted views, so that they end with the checkpoint.
+  // registrations of the adapted views, so that they end with the checkpoint, before the base's
+  // mappings (members go in reverse order).
   struct Owner {
+    std::vector<std::shared_ptr<const void>> base_files;
     std::shared_ptr<const void> adapter_file;
     std::vector<std::shared_ptr<const void>> registrations;
   };
   auto out = Checkpoint::assemble(base->path(), base->dir(), base->format(), base->is_single_file());
-  for (const InputFile& f : base->files()) out->add_file(f);
+  std::vector<std::shared_ptr<const void>> base_files;
+  for (const InputFile& f : base->files()) {
+    out->add_file(f);
+    base_files.push_back(f.owner);
+  }
   for (const InputFile& f : adapter->files()) {
-    auto owner = std::make_shared<Owner>(Owner{f.owner, {}});
+    auto owner = std::make_shared<Owner>(Owner{base_files, f.owner, {}});
     if (out->files().size() == first_adapter_file)
       for (const auto& [view, addend] : adapted) owner->registrations.push_back(register_adapted_view(view, addend));
     out->add_file({owner, f.mapping, f.data_start});
