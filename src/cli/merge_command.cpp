@@ -9,12 +9,11 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/output_options.h"
 #include "eval/evaluate.h"
 #include "exec/run_merge.h"
 #include "exec/run_stages.h"
-#include "tensor/ggml_type_rules.h"
 #include "util/error.h"
-#include "util/size_text.h"
 
 namespace alloy {
 
@@ -29,11 +28,8 @@ void add_merge_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("merge", "merge models as a mergekit-style YAML recipe says");
   struct Args {
     MergeOptions opt;
-    std::string shard_size = "5B";
+    OutputOptionText output;
     std::string input_cache = "auto", output_cache = "auto";
-    std::string out_format = "auto";
-    std::string out_type;  // empty: each tensor's merge dtype
-    CLI::Option* shard_size_option = nullptr;
     bool quiet = false, no_fsync = false, safe_serialization = true;
     std::vector<CLI::Option*> ignored;  // mergekit options with no meaning here
     std::vector<std::string> eval_texts;
@@ -44,19 +40,7 @@ void add_merge_command(CLI::App& app, int& exit_code) {
   cmd->add_option("recipe", args->opt.recipe, "YAML recipe (mergekit format)")->required();
   cmd->add_option("out", args->opt.out, "output directory")->required();
   cmd->add_option("-j,--threads,--num-threads", args->opt.threads, "worker threads (default: all cores)");
-  args->shard_size_option =
-      cmd->add_option("--out-shard-size", args->shard_size,
-                      "largest output shard, bytes; suffixes K/M/B (x1e3/1e6/1e9), KB/MB/GB, KiB/MiB/GiB (GGUF: "
-                      "split parts as gguf-split cuts them, none unless given)")
-          ->capture_default_str();
-  cmd->add_option("--out-format", args->out_format,
-                  "safetensors, or gguf (llama.cpp: OUT/model.gguf, split parts with --out-shard-size, or the one "
-                  "file OUT when it ends in .gguf); auto: gguf when OUT ends in .gguf")
-      ->check(CLI::IsMember({"auto", "safetensors", "gguf"}))
-      ->capture_default_str();
-  cmd->add_option("--out-type", args->out_type,
-                  std::string(out_type_names()) + ": GGUF output quantised on the way out, each tensor in the type "
-                  "llama.cpp's tools give it (docs/gguf.md); safetensors output takes f32, f16 and bf16");
+  add_output_options(*cmd, args->output);
   cmd->add_option("--random-seed", args->opt.seed, "seed for randomised methods (DARE, DELLA)")->capture_default_str();
   cmd->add_flag("--allow-crimes,!--no-allow-crimes", args->opt.allow_crimes, "allow models of different architectures");
   cmd->add_flag("--copy-tokenizer,!--no-copy-tokenizer", args->opt.copy_tokenizer,
@@ -111,26 +95,10 @@ void add_merge_command(CLI::App& app, int& exit_code) {
     MergeOptions opt = args->opt;
     if (!args->safe_serialization)
       fail("--no-safe-serialization: alloy writes safetensors only (no pickled .bin output)");
-    try {
-      opt.out_shard_size = parse_size_text(args->shard_size, SizeUnit::Bytes);
-    } catch (const Error& e) {
-      rethrow_with("--out-shard-size", e);
-    }
-    if (!args->out_type.empty()) {
-      opt.out_type = parse_out_type(args->out_type);
-      if (!opt.out_type) fail("--out-type: unknown type '", args->out_type, "' (", out_type_names(), ")");
-    }
-    const bool gguf_name = opt.out.extension() == ".gguf";
-    if (args->out_format == "safetensors" && gguf_name)
-      fail("--out-format safetensors: OUT ", opt.out.string(), " ends in .gguf; name a directory");
-    if (args->out_format == "gguf" || (args->out_format == "auto" && gguf_name)) {
-      opt.out_format = OutFormat::Gguf;
-      // llama.cpp's tools write one file unless asked to split.
-      if (args->shard_size_option->count() == 0) opt.out_shard_size = 0;
-      if (!args->eval_texts.empty())
-        fail("--eval needs the tokenizer files beside the merged model, which a GGUF output does not have: run alloy "
-             "eval on the GGUF with the donor's tokenizer.model copied beside it, or llama-perplexity");
-    }
+    apply_output_options(args->output, opt);
+    if (opt.out_format == OutFormat::Gguf && !args->eval_texts.empty())
+      fail("--eval needs the tokenizer files beside the merged model, which a GGUF output does not have: run alloy "
+           "eval on the GGUF with the donor's tokenizer.model copied beside it, or llama-perplexity");
     auto policy = [](const std::string& name) {
       return name == "keep" ? CachePolicy::Keep : name == "drop" ? CachePolicy::Drop : CachePolicy::Auto;
     };

@@ -91,9 +91,8 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_, last_{};
 };
 
-// Every input shard stays open for the merge (its descriptor serves the page-cache hints,
-// page_hints.h), and models of 100+ shards exist: the soft limit on open files (often 1024) goes
-// up to the hard one.
+}  // namespace
+
 void raise_open_file_limit() {
   struct rlimit limit {};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
@@ -102,18 +101,19 @@ void raise_open_file_limit() {
   }
 }
 
-}  // namespace
-
-MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel) {
-  auto start = std::chrono::steady_clock::now();
-  keep_freed_memory_for_reuse();
-  raise_open_file_limit();
-  fs::path dest = fs::absolute(opt.out).lexically_normal();
+fs::path merge_destination(const fs::path& out) {
+  fs::path dest = fs::absolute(out).lexically_normal();
   if (dest.filename().empty()) dest = dest.parent_path();  // "out/": the directory "out"
+  return dest;
+}
+
+PreparedMerge prepare_merge(const MergeOptions& opt, const fs::path& dest, bool compute_statistics) {
+  raise_open_file_limit();  // planning opens every input shard
+  PreparedMerge m;
   const bool gguf = opt.out_format == OutFormat::Gguf;
   // A GGUF destination named "*.gguf" is one file, put in place by renaming it out of the
   // temporary directory; any other destination is a directory, the temporary one renamed.
-  const bool single_file = gguf && dest.extension() == ".gguf";
+  m.single_file = gguf && dest.extension() == ".gguf";
   // safetensors holds the float types; the quantised ones are GGUF's.
   std::optional<DType> float_out;
   if (opt.out_type == GgmlType::F32) float_out = DType::F32;
@@ -122,17 +122,9 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   if (opt.out_type && !gguf && !float_out)
     fail("--out-type ", ggml_type_name(*opt.out_type), ": safetensors holds no quantised types; write GGUF "
          "(--out-format gguf, or name OUT *.gguf) or take f32, f16 or bf16");
-  std::error_code ec;
-  bool dest_exists = fs::exists(dest, ec);
-  if (single_file && fs::is_directory(dest, ec))
-    fail(dest.string(), ": is a directory; a GGUF output named *.gguf is one file: name another");
-  if (dest_exists && !opt.force && !(fs::is_directory(dest, ec) && fs::is_empty(dest, ec)))
-    fail(dest.string(), ": already exists; pass --force to replace it");
-  if (!fs::is_directory(dest.parent_path(), ec))
-    fail(dest.parent_path().string(), ": output's parent directory does not exist");
 
-  Recipe recipe = opt.parsed_recipe ? *opt.parsed_recipe : load_recipe(opt.recipe);
-  if (float_out && !gguf) recipe.out_dtype = float_out;  // as the recipe's out_dtype would
+  m.recipe = opt.parsed_recipe ? *opt.parsed_recipe : load_recipe(opt.recipe);
+  if (float_out && !gguf) m.recipe.out_dtype = float_out;  // as the recipe's out_dtype would
   PlanOptions popt;
   popt.allow_crimes = opt.allow_crimes;
   popt.seed = opt.seed;
@@ -140,16 +132,69 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
   popt.gguf_output = gguf;
   popt.recipe_dir = fs::absolute(opt.recipe).parent_path();
   popt.stats_dir = opt.stats_dir.empty() ? fs::path(dest.string() + ".alloy-stats") : opt.stats_dir;
-  MergePlan plan = make_plan(recipe, popt);
-  std::optional<std::string> chat_template;
-  if (recipe.chat_template) {
+  popt.compute_statistics = compute_statistics;
+  m.plan = make_plan(m.recipe, popt);
+  if (m.recipe.chat_template) {
     if (!opt.copy_tokenizer && !gguf)
-      fail(recipe.where(recipe.chat_template_loc), ": chat_template is written into the tokenizer files, which "
+      fail(m.recipe.where(m.recipe.chat_template_loc), ": chat_template is written into the tokenizer files, which "
            "--no-copy-tokenizer leaves out; drop one of the two");
     std::vector<fs::path> model_dirs;
-    for (const auto& m : plan.models) model_dirs.push_back(m.checkpoint->dir());
-    chat_template = resolve_chat_template(*recipe.chat_template, model_dirs);
+    for (const auto& model : m.plan.models) model_dirs.push_back(model.checkpoint->dir());
+    m.chat_template = resolve_chat_template(*m.recipe.chat_template, model_dirs);
   }
+  if (gguf) {
+    GgufOutputOptions g;
+    g.file_name = m.single_file ? dest.filename().string() : "model.gguf";
+    g.model_name = m.single_file ? dest.stem().string() : dest.filename().string();
+    g.max_split_bytes = opt.out_shard_size;
+    g.out_type = opt.out_type;
+    g.tokenizer = opt.copy_tokenizer;
+    g.chat_template = m.chat_template;
+    m.layout = layout_gguf_output(m.plan, g);
+    if (m.single_file && m.layout.shards.size() > 1)
+      fail(dest.string(), ": names one file, but --out-shard-size splits this model into ", m.layout.shards.size(),
+           " parts: give a directory as OUT for a split set, or a larger --out-shard-size");
+  } else {
+    m.layout = layout_shards(m.plan.outputs(), opt.out_shard_size);
+  }
+  return m;
+}
+
+bool check_destination(const MergeOptions& opt, const fs::path& dest) {
+  std::error_code ec;
+  const bool dest_exists = fs::exists(dest, ec);
+  if (opt.out_format == OutFormat::Gguf && dest.extension() == ".gguf" && fs::is_directory(dest, ec))
+    fail(dest.string(), ": is a directory; a GGUF output named *.gguf is one file: name another");
+  if (dest_exists && !opt.force && !(fs::is_directory(dest, ec) && fs::is_empty(dest, ec)))
+    fail(dest.string(), ": already exists; pass --force to replace it");
+  if (!fs::is_directory(dest.parent_path(), ec))
+    fail(dest.parent_path().string(), ": output's parent directory does not exist");
+  return dest_exists;
+}
+
+MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel) {
+  const fs::path dest = merge_destination(opt.out);
+  check_destination(opt, dest);  // before planning, which may run models for their statistics
+  PreparedMerge prepared = prepare_merge(opt, dest, true);
+  if (opt.write_model_card && !prepared.single_file) {
+    prepared.extra_files.emplace_back("README.md", model_card(prepared.recipe, prepared.plan, dest.filename().string()));
+    prepared.extra_files.emplace_back("alloy_config.yml", prepared.recipe.source_text);
+  }
+  return write_merge(opt, dest, prepared, cancel);
+}
+
+MergeSummary write_merge(const MergeOptions& opt, const fs::path& dest, const PreparedMerge& prepared,
+                         const std::atomic<bool>* cancel) {
+  auto start = std::chrono::steady_clock::now();
+  keep_freed_memory_for_reuse();
+  raise_open_file_limit();
+  const bool gguf = opt.out_format == OutFormat::Gguf;
+  const bool dest_exists = check_destination(opt, dest);
+  std::error_code ec;
+  const MergePlan& plan = prepared.plan;
+  const OutputLayout& layout = prepared.layout;
+  const bool single_file = prepared.single_file;
+  const std::optional<std::string>& chat_template = prepared.chat_template;
   // --force replaces the destination, so never one that holds an input model (inputs are never
   // modified, let alone removed).
   if (dest_exists) {
@@ -162,22 +207,6 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
         fail(dest.string(), ": holds the input model '", m.label, "' (", input.string(),
              "); replacing it would delete that model: merge into another directory");
     }
-  }
-  OutputLayout layout;
-  if (gguf) {
-    GgufOutputOptions g;
-    g.file_name = single_file ? dest.filename().string() : "model.gguf";
-    g.model_name = single_file ? dest.stem().string() : dest.filename().string();
-    g.max_split_bytes = opt.out_shard_size;
-    g.out_type = opt.out_type;
-    g.tokenizer = opt.copy_tokenizer;
-    g.chat_template = chat_template;
-    layout = layout_gguf_output(plan, g);
-    if (single_file && layout.shards.size() > 1)
-      fail(dest.string(), ": names one file, but --out-shard-size splits this model into ", layout.shards.size(),
-           " parts: give a directory as OUT for a split set, or a larger --out-shard-size");
-  } else {
-    layout = layout_shards(plan.outputs(), opt.out_shard_size);
   }
 
   for (const fs::path& stale : remove_stale_temp_dirs(dest))
@@ -254,10 +283,7 @@ MergeSummary run_merge(const MergeOptions& opt, const std::atomic<bool>* cancel)
         if (fs::exists(donor_dir / name, ec)) fs::copy_file(donor_dir / name, tmp.path / name);
     if (chat_template) write_chat_template(tmp.path, *chat_template);
   }
-  if (opt.write_model_card && !single_file) {
-    write_text_file(tmp.path / "README.md", model_card(recipe, plan, dest.filename().string()));
-    write_text_file(tmp.path / "alloy_config.yml", recipe.source_text);
-  }
+  for (const auto& [name, text] : prepared.extra_files) write_text_file(tmp.path / name, text);
   if (cancel && cancel->load()) fail("interrupted");
   if (opt.fsync) {
     std::set<fs::path> shards;  // fsynced above

@@ -10,8 +10,13 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "io/output_layout.h"
 #include "os/page_cache_room.h"
+#include "plan/merge_plan.h"
+#include "recipe/recipe.h"
 #include "tensor/ggml_quants.h"
 
 namespace alloy {
@@ -19,8 +24,6 @@ namespace alloy {
 // What `out` becomes: safetensors shards in a directory, or GGUF (exec/gguf_output.h): the
 // directory's model.gguf or split parts, or, for an `out` ending in ".gguf", that one file.
 enum class OutFormat { Safetensors, Gguf };
-
-struct Recipe;
 
 struct MergeOptions {
   std::filesystem::path recipe;
@@ -63,5 +66,36 @@ struct MergeSummary {
 };
 
 MergeSummary run_merge(const MergeOptions& options, const std::atomic<bool>* cancel = nullptr);
+
+// Every input shard stays open for the merge (its descriptor serves the page-cache hints,
+// page_hints.h), and models of 100+ shards exist: the soft limit on open files (often 1024) goes
+// up to the hard one. Called before inputs are opened.
+void raise_open_file_limit();
+
+// The destination `out` names, absolute ("out/" is the directory "out").
+std::filesystem::path merge_destination(const std::filesystem::path& out);
+
+// What run_merge decides before it writes anything: the recipe applied to the models, the chat
+// template, and the output's files laid out (alloy check shows it without merging).
+struct PreparedMerge {
+  Recipe recipe;
+  MergePlan plan;
+  std::optional<std::string> chat_template;
+  OutputLayout layout;
+  bool single_file = false;  // a GGUF destination named *.gguf
+  // Written beside the model (file name, text): the model card and the recipe.
+  std::vector<std::pair<std::string, std::string>> extra_files;
+};
+// compute_statistics false: data-aware methods compute no statistics (PlanOptions).
+PreparedMerge prepare_merge(const MergeOptions& options, const std::filesystem::path& dest, bool compute_statistics);
+
+// Refuses a destination the merge may not write (exists without --force, a missing parent, a
+// directory where a GGUF file goes); returns whether it exists.
+bool check_destination(const MergeOptions& options, const std::filesystem::path& dest);
+
+// The second half of run_merge: writes a prepared merge into a temporary directory and renames it
+// into place (alloy moe prepares its own).
+MergeSummary write_merge(const MergeOptions& options, const std::filesystem::path& dest, const PreparedMerge& prepared,
+                         const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace alloy

@@ -5,12 +5,10 @@
 #include <iostream>
 #include <set>
 
-#include "lora/apply_adapter.h"
 #include "model/model_config.h"
 #include "plan/sequential_statistics.h"
-#include "recipe/hf_cache.h"
+#include "plan/locate_model.h"
 #include "stats/statistics_file.h"
-#include "tensor/adapted_views.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -65,7 +63,7 @@ class Planner {
       }
     }
     for (const auto& w : arch.post_weights) add_job(w, w.name, slices_.back(), -1, options_.post_weight_t);
-    if (!sequential_probes_.empty())
+    if (!sequential_probes_.empty() && options_.compute_statistics)
       compute_sequential_grams(plan_, sequential_probes_, static_cast<int>(stats_setting("probe_ctx", 128)),
                                static_cast<int64_t>(stats_setting("probe_samples", 0)));
 
@@ -83,28 +81,11 @@ class Planner {
   }
 
  private:
-  // The model's directory, or with `lora` its adapter's: a local path or a Hub id in the HF cache.
-  fs::path locate(const ModelRef& ref, bool lora = false) {
-    const std::string& path = lora ? ref.lora_path : ref.path;
-    const std::string& revision = lora ? ref.lora_revision : ref.revision;
-    const std::string what = lora ? cat("LoRA adapter '", path, "' of model '", ref.str(), "'") : cat("model '", ref.str(), "'");
-    std::error_code ec;
-    // A local directory has no revisions: `name@rev` is always a Hub id.
-    if (revision.empty()) {
-      if (fs::exists(path, ec)) return path;
-      if (!options_.recipe_dir.empty() && fs::exists(options_.recipe_dir / path, ec))
-        return options_.recipe_dir / path;
-    }
-    const std::string local = cat(revision.empty() ? "not found in the working directory" : "",
-                                  revision.empty() && !options_.recipe_dir.empty() ? " or beside the recipe" : "");
-    if (!is_hub_repo_id(path))
-      fail(recipe_.where(ref.loc), ": ", what, " ", local.empty() ? "has a revision but is no Hub id" : local,
-           "; give the path of a local ", lora ? "adapter directory" : "checkpoint");
-    try {
-      return find_hf_snapshot(hf_hub_cache_dir(), path, revision);
-    } catch (const Error& e) {
-      fail(recipe_.where(ref.loc), ": ", what, " ", local, local.empty() ? "" : ", and ", e.what());
-    }
+  fs::path locate(const ModelRef& ref) {
+    if (!ref.lora_path.empty())
+      fail(recipe_.where(ref.loc), ": model '", ref.str(), "': LoRA adapters (+lora) are not supported yet; "
+           "merge the adapter into its base model first");
+    return locate_model(ref, options_.recipe_dir, recipe_.where(ref.loc));
   }
 
   void open_models() {
@@ -120,12 +101,10 @@ class Planner {
     for (const auto& ref : recipe_.referenced_models()) {
       LoadedModel m;
       m.ref = ref;
-      m.label = ref.has_lora() ? ref.str() : ref.path;
+      m.label = ref.path;
       const fs::path& path = paths[next++];
-      const fs::path adapter = ref.has_lora() ? locate(ref, true) : fs::path();
       try {
-        m.checkpoint = ref.has_lora() ? open_with_lora_adapter(path, open_options, adapter)
-                                      : Checkpoint::open(path, open_options);
+        m.checkpoint = Checkpoint::open(path, open_options);
         m.arch = architecture_of(*m.checkpoint);
       } catch (const Error& e) {
         rethrow_with(recipe_.where(ref.loc), e);
@@ -189,13 +168,24 @@ class Planner {
   bool fits(const Shape& shape, const std::string& tensor, const std::vector<size_t>& models) const {
     if (!fallback_) return true;
     if (shape.size() != 2) return false;
-    if (!sequential_probes_.empty()) return sequential_linear_.count(tensor) > 0;
+    // Statistics computed later (sequential) or not at all (alloy check): the engine's linear layers.
+    if (!engine_linear_.empty()) return engine_linear_.count(tensor) > 0;
     for (size_t m : models) {
       const SafetensorsFile& file = *plan_.statistics[m];
       const SafetensorsEntry* e = file.find(cat(plan_.method->statistics, ".", tensor));
       if (!e || file.view(*e).shape != Shape{shape[1], shape[1]}) return false;
     }
     return true;
+  }
+
+  // The evaluation engine's linear-layer weights (those regmean fits when it computes the
+  // statistics itself), from the first model's config.
+  std::set<std::string> engine_linear_weights() const {
+    std::set<std::string> names;
+    const Checkpoint& first = *plan_.models.front().checkpoint;
+    for (const ExpectedTensor& t : decoder_tensors(decoder_config_from_json(first.config(), first.has("lm_head.weight"))))
+      if (t.shape.size() == 2 && t.name != "model.embed_tokens.weight") names.insert(t.name);
+    return names;
   }
 
   // alloy never accepts and ignores a key: probe data on a method that learns from none is refused.
@@ -272,20 +262,32 @@ class Planner {
       if (!recipe_.slices.empty())
         fail(recipe_.where(recipe_.merge_method_loc), ": regmean with sequential: true merges each block from the "
              "same block of every model; use a models: recipe, not slices:");
-      for (const Source& s : sources) sequential_probes_.push_back(s.probe);
-      const Checkpoint& first = *plan_.models.front().checkpoint;
-      for (const ExpectedTensor& t : decoder_tensors(decoder_config_from_json(first.config(), first.has("lm_head.weight"))))
-        if (t.shape.size() == 2 && t.name != "model.embed_tokens.weight") sequential_linear_.insert(t.name);
+      for (size_t i = 0; i < sources.size(); ++i) {
+        sequential_probes_.push_back(sources[i].probe);
+        plan_.statistics_sources.push_back({plan_.models[i].label, {}, sources[i].probe, false});
+      }
+      engine_linear_ = engine_linear_weights();
       return;
     }
     for (size_t i = 0; i < sources.size(); ++i) {
       const LoadedModel& m = plan_.models[i];
-      fs::path file = sources[i].file;
-      if (file.empty())
-        file = cached_statistics(m.checkpoint->dir(), sources[i].probe, settings, cache,
-                                 [](const std::string& line) { std::cerr << "alloy: " << line << "\n"; });
+      StatisticsSource source{m.label, sources[i].file, sources[i].probe, true};
+      if (source.file.empty()) {
+        source.file = statistics_cache_file(m.checkpoint->dir(), sources[i].probe, settings, cache);
+        std::error_code ec;
+        source.exists = fs::exists(source.file, ec);
+        if (!source.exists && options_.compute_statistics)
+          source.file = cached_statistics(m.checkpoint->dir(), sources[i].probe, settings, cache,
+                                          [](const std::string& line) { std::cerr << "alloy: " << line << "\n"; });
+      }
+      plan_.statistics_sources.push_back(source);
+      if (!source.exists && !options_.compute_statistics) {
+        plan_.statistics.push_back(nullptr);
+        engine_linear_ = engine_linear_weights();
+        continue;
+      }
       try {
-        plan_.statistics.push_back(SafetensorsFile::open(file));
+        plan_.statistics.push_back(SafetensorsFile::open(source.file));
       } catch (const Error& e) {
         rethrow_with(cat("statistics of model '", m.label, "'"), e);
       }
@@ -421,11 +423,12 @@ class Planner {
     if (!method.statistics.empty())
       for (const auto& s : sources) {
         const std::string stat_name = method.statistics + "." + s.tensor;
-        if (plan_.statistics.empty()) {  // computed after planning (sequential)
+        const auto& file_of_model = plan_.statistics.empty() ? nullptr : plan_.statistics[static_cast<size_t>(s.model - plan_.models.data())];
+        if (!file_of_model) {  // computed after planning (sequential), or not computed (alloy check)
           call.statistics.push_back({TensorView{}, s.model->label, stat_name});
           continue;
         }
-        const SafetensorsFile& file = *plan_.statistics[static_cast<size_t>(s.model - plan_.models.data())];
+        const SafetensorsFile& file = *file_of_model;
         const SafetensorsEntry* e = file.find(stat_name);
         call.statistics.push_back({e ? file.view(*e) : TensorView{}, s.model->label, stat_name});
       }
@@ -473,7 +476,7 @@ class Planner {
     job.method = &method;
     // A plain passthrough of an unconverted tensor is a byte copy.
     if (method.name == "passthrough" && !call.per_model[0]["scale"] && job.out.dtype == call.inputs[0].view.dtype &&
-        !reads_through_view_rows(call.inputs[0].view) && (!recipe_.dtype || dtype_size(*recipe_.dtype) >= dtype_size(job.out.dtype)))
+        !call.inputs[0].view.is_encoded() && (!recipe_.dtype || dtype_size(*recipe_.dtype) >= dtype_size(job.out.dtype)))
       job.method = nullptr;
     if (job.method && method.check) method.check(call);
     push(std::move(job));
@@ -516,7 +519,8 @@ class Planner {
   std::vector<PlannedSlice> slices_;
   std::set<std::string> output_names_;
   std::vector<fs::path> sequential_probes_;  // per model, when regmean is sequential
-  std::set<std::string> sequential_linear_;  // the engine's linear-layer weights, which it fits then
+  // The engine's linear-layer weights, which regmean fits when statistics come after planning.
+  std::set<std::string> engine_linear_;
   const MethodSpec* fallback_ = nullptr;     // regmean's method for the tensors it cannot fit
   MethodSpec fallback_schema_;               // its parameters, with regmean's defaults for shared ones
 };

@@ -27,6 +27,17 @@ struct PlanOptions {
   // The output is GGUF: when every input is GGUF too, they keep llama.cpp's tensor names and
   // metadata; otherwise GGUF inputs are read under Hugging Face names (io/checkpoint.h).
   bool gguf_output = false;
+  // false (alloy check): data-aware methods use statistics files that exist already and compute
+  // none; MergePlan::statistics_sources says what a merge would compute.
+  bool compute_statistics = true;
+};
+
+// Where a data-aware method's statistics for one model come from.
+struct StatisticsSource {
+  std::string model;             // label in the recipe
+  std::filesystem::path file;    // the precomputed file (fisher:) or the cache file
+  std::filesystem::path probe;   // the probe text it is computed from; empty for a precomputed file
+  bool exists = false;           // false: the merge computes it (an evaluation-engine run)
 };
 
 struct LoadedModel {
@@ -53,6 +64,7 @@ struct MergePlan {
   std::vector<std::shared_ptr<SafetensorsFile>> statistics;
   // Statistics computed in memory while planning (regmean sequential), which the jobs view.
   std::shared_ptr<const void> computed_statistics;
+  std::vector<StatisticsSource> statistics_sources;  // per model, data-aware methods only
 
   std::vector<OutputTensor> outputs() const;
 };

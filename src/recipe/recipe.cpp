@@ -121,7 +121,8 @@ void refuse_moe_config(const YamlReader& r, const YamlItem& root) {
     const std::string key = it->first.as<std::string>("");
     if (std::find(std::begin(kMoeKeys), std::end(kMoeKeys), key) != std::end(kMoeKeys))
       r.fail_at(YamlItem{it->second, "", SourceLoc{it->first.Mark().line + 1, it->first.Mark().column + 1}},
-                cat("this is a mergekit-moe config ('", key, "'): MoE assembly is not supported yet"));
+                cat("this is a mergekit-moe config ('", key, "'), not a merge recipe: run alloy moe ",
+                    r.file(), " OUT"));
   }
 }
 

@@ -599,8 +599,8 @@ TEST(RecipeValidation, SeveralDocumentsAreStagesOfAMultiStageRecipe) {
 
 TEST(RecipeValidation, MoeConfigIsNamed) {
   expect_error("base_model: a\ngate_mode: hidden\nexperts:\n  - source_model: b\n    positive_prompts: [hi]\n", 2,
-               {"mergekit-moe config", "'gate_mode'", "MoE assembly is not supported yet"});
-  expect_error("base_model: a\nexperts:\n  - source_model: b\n", 2, {"MoE assembly is not supported yet"});
+               {"mergekit-moe config", "'gate_mode'", "not a merge recipe: run alloy moe"});
+  expect_error("base_model: a\nexperts:\n  - source_model: b\n", 2, {"run alloy moe"});
 }
 
 TEST(RecipeValidation, ModulesNotSupported) {

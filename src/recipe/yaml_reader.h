@@ -29,6 +29,7 @@ using YamlFields = std::map<std::string, YamlItem, std::less<>>;
 class YamlReader {
  public:
   explicit YamlReader(std::string file) : file_(std::move(file)) {}
+  const std::string& file() const { return file_; }
 
   // Parses `text`, one item per non-empty YAML document (each a map); throws "<file>:<line>: YAML
   // syntax error: ..." or "<file>: recipe is empty".

@@ -50,8 +50,8 @@ uint64_t fnv1a(uint64_t h, std::string_view bytes) {
 
 }  // namespace
 
-fs::path cached_statistics(const fs::path& model_dir, const fs::path& probe, const StatsSettings& settings,
-                           const fs::path& cache_dir, const std::function<void(const std::string&)>& log) {
+fs::path statistics_cache_file(const fs::path& model_dir, const fs::path& probe, const StatsSettings& settings,
+                               const fs::path& cache_dir) {
   const std::string text = read_whole_file(probe, "probe");
   std::error_code ec;
   uint64_t h = 0xcbf29ce484222325ull;
@@ -60,7 +60,13 @@ fs::path cached_statistics(const fs::path& model_dir, const fs::path& probe, con
   h = fnv1a(h, cat(stats_kind_name(settings.kind), " ctx=", settings.ctx, " samples=", settings.samples));
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  fs::path file = cache_dir / cat(stats_kind_name(settings.kind), "-", hex, ".safetensors");
+  return cache_dir / cat(stats_kind_name(settings.kind), "-", hex, ".safetensors");
+}
+
+fs::path cached_statistics(const fs::path& model_dir, const fs::path& probe, const StatsSettings& settings,
+                           const fs::path& cache_dir, const std::function<void(const std::string&)>& log) {
+  const fs::path file = statistics_cache_file(model_dir, probe, settings, cache_dir);
+  std::error_code ec;
   if (fs::exists(file, ec)) return file;
   fs::create_directories(cache_dir, ec);
   if (ec) fail("statistics directory ", cache_dir.string(), ": cannot create it (", ec.message(), ")");

@@ -23,7 +23,11 @@ void compute_statistics_file(const std::filesystem::path& model_dir, const std::
                              const StatsSettings& settings, const std::filesystem::path& out);
 
 // The cache file for these inputs: <cache_dir>/<kind>-<16 hex digits>.safetensors, keyed by the
-// model's canonical path, the probe file's bytes and the settings; computed when absent.
+// model's canonical path, the probe file's bytes and the settings (whether or not it exists yet).
+std::filesystem::path statistics_cache_file(const std::filesystem::path& model_dir, const std::filesystem::path& probe,
+                                            const StatsSettings& settings, const std::filesystem::path& cache_dir);
+
+// statistics_cache_file, computed when absent.
 // `log` hears one line when a file is computed.
 std::filesystem::path cached_statistics(const std::filesystem::path& model_dir, const std::filesystem::path& probe,
                                         const StatsSettings& settings, const std::filesystem::path& cache_dir,
