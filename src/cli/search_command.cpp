@@ -41,6 +41,8 @@ void add_search_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--tune", args->opt.settings.tune,
                   "parameters to search, NAME or NAME=LOW:HIGH, comma-separated (derivative-free; default: weight)")
       ->delimiter(',');
+  cmd->add_option("--mu", args->opt.settings.mu,
+                  "self-positioning: penalty mu * lambda on the norm scale lambda (default 0)");
   cmd->add_option("--ctx", args->opt.settings.ctx, "tokens per probe chunk")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   cmd->add_option("-j,--threads", args->threads, "threads (default: all cores); results do not depend on it");
   cmd->add_option("--stats-dir", args->opt.stats_dir,

@@ -8,20 +8,19 @@ namespace alloy {
 PerLayerResult per_layer_search(const MergeInputs& inputs, const std::vector<ProbeSet>& sets,
                                 const PerLayerSettings& settings) {
   const int64_t n = static_cast<int64_t>(inputs.models.size());
-  const int64_t layers = inputs.config.num_layers;
+  const TensorGrouping grouping = settings.grouping ? *settings.grouping : groups_by_layer(inputs.config.num_layers);
   std::vector<double> start = settings.start_weights;
   if (start.empty()) start.assign(static_cast<size_t>(n), 1.0 / static_cast<double>(n));
   if (static_cast<int64_t>(start.size()) != n) fail("per-layer search: ", start.size(), " start weights for ", n, " models");
-  Coefficients c(layer_group_count(layers), n, 0.0);
+  Coefficients c(grouping.count, n, 0.0);
   for (int64_t g = 0; g < c.groups; ++g)
     for (int64_t i = 0; i < n; ++i) c.at(g, i) = start[static_cast<size_t>(i)];
-  const TensorGroups groups = [layers](const std::string& t) { return layer_group(t, layers); };
   const SearchTrace trace = adam_search(
       c.c,
       [&](const std::vector<double>& p, const std::vector<ProbeSet>& batch, std::vector<double>& grad) {
         Coefficients at = c;
         at.c = p;
-        ObjectiveAndGradient og = merge_objective_and_gradient(inputs, at, groups, batch);
+        ObjectiveAndGradient og = merge_objective_and_gradient(inputs, at, grouping.group_of, batch);
         grad = std::move(og.gradient.c);
         return og.objective;
       },
@@ -34,21 +33,36 @@ PerLayerResult per_layer_search(const MergeInputs& inputs, const std::vector<Pro
   return out;
 }
 
-SearchResult run_per_layer(const SearchContext& context) {
-  constexpr int kDefaultSteps = 30;
-  TaskVectorSearch search = prepare_task_vector_search(context, "per-layer", kDefaultSteps);
+namespace {
+
+constexpr int kDefaultSteps = 30;
+
+SearchResult run_grouped(const SearchContext& context, const std::string& strategy, const TensorGrouping& grouping) {
+  TaskVectorSearch search = prepare_task_vector_search(context, strategy, kDefaultSteps);
   PerLayerSettings settings;
   settings.search = search.settings;
   report_progress_to(context, settings.search);
   settings.start_weights = search.start;
+  settings.grouping = grouping;
   const PerLayerResult r = per_layer_search(search.inputs, context.probes, settings);
+  const std::vector<bool> used = groups_in_use(grouping, search.inputs.tensors);
   nlohmann::json coefficients = nlohmann::json::object();
-  const int64_t layers = context.config.num_layers;
   for (size_t i = 0; i < search.inputs.labels.size(); ++i)
     for (int64_t g = 0; g < r.weights.groups; ++g)
-      coefficients[search.inputs.labels[i]][layer_group_name(static_cast<int>(g), layers)] =
-          r.weights.at(g, static_cast<int64_t>(i));
-  return tuned_task_arithmetic_result(context, search, r.weights, r.losses, std::move(coefficients));
+      if (used[static_cast<size_t>(g)])
+        coefficients[search.inputs.labels[i]][grouping.names[static_cast<size_t>(g)]] =
+            r.weights.at(g, static_cast<int64_t>(i));
+  return tuned_task_arithmetic_result(context, search, r.weights, r.losses, std::move(coefficients), &grouping);
+}
+
+}  // namespace
+
+SearchResult run_per_layer(const SearchContext& context) {
+  return run_grouped(context, "per-layer", groups_by_layer(context.config.num_layers));
+}
+
+SearchResult run_per_layer_kind(const SearchContext& context) {
+  return run_grouped(context, "per-layer-kind", groups_by_layer_and_kind(context.config.num_layers));
 }
 
 }  // namespace alloy

@@ -1,38 +1,9 @@
 #include "search/probe_gradient.h"
 
+#include "search/probe_passes.h"
 #include "util/error.h"
 
 namespace alloy {
-
-namespace {
-
-constexpr size_t kChunksPerPass = 16;  // bounds the activations a backward pass keeps
-
-int64_t scored_tokens(const TokenBatch& batch) {
-  int64_t n = 0;
-  for (int32_t t : batch.targets) n += t >= 0;
-  return n;
-}
-
-// Consecutive chunks of one length as batches of at most kChunksPerPass.
-std::vector<TokenBatch> passes(const std::vector<TokenBatch>& chunks) {
-  std::vector<TokenBatch> out;
-  for (size_t i = 0; i < chunks.size();) {
-    TokenBatch batch;
-    batch.seq_len = chunks[i].seq_len;
-    size_t j = i;
-    for (; j < chunks.size() && j - i < kChunksPerPass && chunks[j].seq_len == batch.seq_len; ++j) {
-      batch.tokens.insert(batch.tokens.end(), chunks[j].tokens.begin(), chunks[j].tokens.end());
-      batch.targets.insert(batch.targets.end(), chunks[j].targets.begin(), chunks[j].targets.end());
-      batch.batch += chunks[j].batch;
-    }
-    out.push_back(std::move(batch));
-    i = j;
-  }
-  return out;
-}
-
-}  // namespace
 
 template <class S>
 double probe_objective_and_gradient(const DecoderLM<S>& model, const std::vector<ProbeSet>& probes,
@@ -40,7 +11,7 @@ double probe_objective_and_gradient(const DecoderLM<S>& model, const std::vector
   if (probes.empty()) fail("no probe data: a search learns from probe: texts in the recipe");
   double objective = 0;
   for (const ProbeSet& set : probes) {
-    const std::vector<TokenBatch> batches = passes(set.chunks);
+    const std::vector<TokenBatch> batches = equal_length_passes(set.chunks);
     int64_t total = 0;
     for (const TokenBatch& b : batches) total += scored_tokens(b);
     if (total == 0) fail("probe ", set.written, ": no scored token");

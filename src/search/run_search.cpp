@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -10,6 +11,7 @@
 #include "exec/temp_dir.h"
 #include "model/parallel.h"
 #include "search/search_setup.h"
+#include "search/search_runtime.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -71,6 +73,10 @@ SearchSummary run_search(const SearchOptions& opt, const std::atomic<bool>* canc
   const auto start = std::chrono::steady_clock::now();
   const StrategySpec* strategy = find_strategy(opt.strategy);
   if (!strategy) fail("--strategy ", opt.strategy, ": no such strategy (known: ", strategy_names(), ")");
+  if (opt.settings.mu && !strategy->takes_mu)
+    fail("--mu: --strategy ", opt.strategy, " has no norm scale to penalise; --mu applies to self-positioning");
+  if (opt.settings.mu && !(*opt.settings.mu >= 0 && std::isfinite(*opt.settings.mu)))
+    fail("--mu ", *opt.settings.mu, ": give a finite number >= 0");
   fs::path dest = fs::absolute(opt.out).lexically_normal();
   if (dest.filename().empty()) dest = dest.parent_path();
   std::error_code ec;
@@ -94,7 +100,10 @@ SearchSummary run_search(const SearchOptions& opt, const std::atomic<bool>* canc
     opt.log(cat(opt.strategy, " over ", context.models.size(), " models, ", context.probes.size(), " probe set",
                 context.probes.size() == 1 ? "" : "s"));
   SearchSummary summary;
-  summary.result = strategy->run(context);
+  {
+    const SearchRuntime runtime(context.config);
+    summary.result = strategy->run(context);
+  }
   summary.search_seconds = seconds_since(start);
   if (cancel && cancel->load()) fail("interrupted");
 

@@ -1,31 +1,19 @@
 #include "search/search_objective.h"
 
 #include "model/decoder.h"
+#include "search/probe_passes.h"
 #include "util/error.h"
 
 namespace alloy {
 
 namespace {
 
-constexpr int64_t kChunksPerPass = 16;
-
-// Runs consecutive chunks of one length as one batch: the loss is a sum over scored tokens, so
-// batching changes nothing but speed.
 LossSum set_loss(const DecoderLM<float>& model, const std::vector<TokenBatch>& chunks) {
   LossSum total;
-  for (size_t i = 0; i < chunks.size();) {
-    TokenBatch batch;
-    batch.seq_len = chunks[i].seq_len;
-    size_t j = i;
-    for (; j < chunks.size() && j - i < kChunksPerPass && chunks[j].seq_len == batch.seq_len; ++j) {
-      batch.tokens.insert(batch.tokens.end(), chunks[j].tokens.begin(), chunks[j].tokens.end());
-      batch.targets.insert(batch.targets.end(), chunks[j].targets.begin(), chunks[j].targets.end());
-      batch.batch += chunks[j].batch;
-    }
+  for (const TokenBatch& batch : equal_length_passes(chunks)) {
     const LossSum part = model.loss(batch);
     total.nll += part.nll;
     total.count += part.count;
-    i = j;
   }
   return total;
 }

@@ -150,6 +150,7 @@ SearchResult run_self_positioning(const SearchContext& context) {
   SelfPositioningSettings settings;
   settings.search = search.settings;
   report_progress_to(context, settings.search);
+  settings.mu = context.settings.mu.value_or(0.0);
   settings.start_positions = search.start;
   for (double& a : settings.start_positions)
     if (!(a > 0)) fail(context.recipe.file, ": --strategy self-positioning starts its positions at the models' weights, "
@@ -163,7 +164,10 @@ SearchResult run_self_positioning(const SearchContext& context) {
     coefficients["positions"][search.inputs.labels[i]] = r.positions[i];
     coefficients["weights"][search.inputs.labels[i]] = r.weights[i];
   }
-  return tuned_task_arithmetic_result(context, search, weights, r.losses, std::move(coefficients));
+  SearchResult result = tuned_task_arithmetic_result(context, search, weights, r.losses, std::move(coefficients));
+  // The steps' losses include the penalty; final_loss (the tuned recipe's probe objective) does not.
+  result.details = {{"mu", settings.mu}, {"step_loss", "probe objective + mu * lambda"}};
+  return result;
 }
 
 }  // namespace alloy

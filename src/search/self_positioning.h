@@ -46,7 +46,8 @@ SelfPositioningResult self_positioning_search(const MergeInputs& inputs, const s
                                               const SelfPositioningSettings& settings);
 
 // The `self-positioning` strategy of alloy search: starts from positions = the recipe's weights
-// and λ = its lambda (1 by default), μ = 0; the result is written as task_arithmetic weights λ·s_i.
+// and λ = its lambda (1 by default), μ = --mu (0 by default); the result is written as
+// task_arithmetic weights λ·s_i.
 SearchResult run_self_positioning(const SearchContext& context);
 
 }  // namespace alloy

@@ -1,7 +1,7 @@
 // Self-Positioning: the SLERP coefficients against hand-worked angles and an explicit float64
 // SLERP of the vectors, their Jacobian and the objective's gradient with respect to the positions
-// and λ against central finite differences, and a search that lands on the optimum an exhaustive
-// grid over (t, λ) finds.
+// and λ against central finite differences, the penalty μ·λ's value and gradient worked by hand,
+// and searches that land on the optimum an exhaustive grid over (t, λ) finds, with and without μ.
 #include "search/self_positioning.h"
 
 #include <gtest/gtest.h>
@@ -115,6 +115,24 @@ TEST(SelfPositioning, GradientMatchesFiniteDifferences) {
   }
 }
 
+// The penalty μ·λ, worked by hand: it adds μ·λ to the value and exactly μ to ∂/∂λ, nothing to ∂/∂a.
+TEST(SelfPositioning, TheMuTermAddsMuLambdaAndMuToTheLambdaGradient) {
+  const ModelConfig config = tiny_config();
+  const MemoryWeights base = test_models::random_weights(config, 21);
+  const MergeInputs in =
+      merge_inputs(config, base, {fine_tune(config, base, 22, 0.15f), fine_tune(config, base, 23, 0.15f)});
+  const std::vector<ProbeSet> sets = probe_sets(config.vocab_size, 2, 25);
+  const std::vector<double> gram = task_vector_gram(in);
+  const std::vector<double> p{0.8, 1.2, 0.7};
+  std::vector<double> plain, penalised;
+  const double v0 = self_positioning_objective(in, gram, sets, 0.0, p, plain);
+  const double v1 = self_positioning_objective(in, gram, sets, 0.3, p, penalised);
+  EXPECT_NEAR(v1 - v0, 0.3 * 0.7, 1e-12);
+  EXPECT_EQ(penalised[0], plain[0]);
+  EXPECT_EQ(penalised[1], plain[1]);
+  EXPECT_NEAR(penalised[2] - plain[2], 0.3, 1e-12);
+}
+
 TEST(SelfPositioning, SearchFindsTheGridOptimum) {
   const ModelConfig config = tiny_config();
   const MemoryWeights base = test_models::random_weights(config, 31);
@@ -141,6 +159,36 @@ TEST(SelfPositioning, SearchFindsTheGridOptimum) {
   EXPECT_NEAR(t, best_t, 0.05);  // within the grid's spacing
   EXPECT_NEAR(r.lambda, best_lambda, 0.15);  // the grid's spacing
   EXPECT_NEAR(r.loss, objective_value(in, gram, sets, 0.0, {r.positions[0], r.positions[1], r.lambda}), 1e-6);
+}
+
+// With μ > 0 the optimum moves to a smaller λ: one grid over (t, λ) gives the optimum with and
+// without the penalty (the penalty is μ·λ on top of the same loss), and the search with μ lands
+// on the penalised one, below the unpenalised λ.
+TEST(SelfPositioning, ALargerMuGivesASmallerLambda) {
+  const ModelConfig config = tiny_config();
+  const MemoryWeights base = test_models::random_weights(config, 31);
+  const std::vector<ProbeSet> sets = probe_sets(config.vocab_size, 2, 32);
+  const std::vector<MemoryWeights> models{trained(config, base, sets[0], 4, 0.5f), trained(config, base, sets[1], 4, 0.5f)};
+  const MergeInputs in = merge_inputs(config, base, models);
+  const std::vector<double> gram = task_vector_gram(in);
+  const double mu = 0.2;
+  double free_best = 1e300, free_lambda = 0, grid_best = 1e300, best_lambda = 0;
+  for (int i = 1; i < 20; ++i)
+    for (int j = 0; j <= 20; ++j) {
+      const double t = i / 20.0, lambda = 3.0 * j / 20;
+      const double loss = objective_value(in, gram, sets, 0.0, {1 - t, t, lambda});
+      if (loss < free_best) free_best = loss, free_lambda = lambda;
+      if (loss + mu * lambda < grid_best) grid_best = loss + mu * lambda, best_lambda = lambda;
+    }
+  ASSERT_LT(best_lambda, free_lambda - 0.15) << "mu moves the grid optimum by less than a grid step";
+  SelfPositioningSettings settings;
+  settings.search.steps = 80;
+  settings.search.adam.learning_rate = 0.05;
+  settings.mu = mu;
+  const SelfPositioningResult r = self_positioning_search(in, sets, settings);
+  EXPECT_NEAR(r.lambda, best_lambda, 0.15);  // the grid's spacing
+  EXPECT_LT(r.lambda, free_lambda - 0.15);
+  EXPECT_LE(r.loss, grid_best + 1e-4);
 }
 
 }  // namespace

@@ -41,6 +41,9 @@ struct SearchSettings {
   // Parameters to search (`--tune weight,density`): names of numeric method parameters; empty:
   // the strategy's default. A strategy that searches no named parameters refuses a non-empty list.
   std::vector<std::string> tune;
+  // `--mu`: self-positioning's penalty μ·λ on the norm scale λ; unset: 0. Only a strategy whose
+  // spec says takes_mu accepts it (run_search refuses it for the others).
+  std::optional<double> mu;
 };
 
 struct SearchStep {
@@ -79,6 +82,7 @@ struct StrategySpec {
   std::string name;
   std::string summary;
   StrategyFn run;
+  bool takes_mu = false;  // uses SearchSettings::mu
 };
 
 // Every strategy, in the order docs/search.md documents them.

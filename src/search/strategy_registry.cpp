@@ -19,11 +19,15 @@ const std::vector<StrategySpec>& strategy_registry() {
       {"self-positioning",
        "Adam on (positions a, norm scale lambda) of theta0 + lambda * iterative-SLERP(task vectors; a), gradient "
        "through the merge; written as task_arithmetic weights",
-       run_self_positioning},
+       run_self_positioning, /*takes_mu=*/true},
       {"per-layer",
        "Adam on one task_arithmetic weight per (layer group, model) (AdaMerging-style), gradient through the merge; "
        "written as per-layer filter lists",
        run_per_layer},
+      {"per-layer-kind",
+       "as per-layer, with each block split into its attention, MLP and norms: one weight per (block, tensor kind, "
+       "model)",
+       run_per_layer_kind},
   };
   return strategies;
 }

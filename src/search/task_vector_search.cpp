@@ -50,21 +50,25 @@ TaskVectorSearch prepare_task_vector_search(const SearchContext& context, const 
 }
 
 std::string tuned_task_arithmetic_yaml(const SearchContext& context, const TaskVectorSearch& search,
-                                       const Coefficients& weights) {
+                                       const Coefficients& weights, const TensorGrouping* grouping) {
   Recipe tuned = context.recipe;
   tuned.merge_method = "task_arithmetic";
   tuned.parameters.clear();
   tuned.parameters["lambda"] = ParamValue::constant(1.0);
   tuned.parameters["normalize"] = ParamValue::constant(0.0);
-  const int64_t layers = context.config.num_layers;
+  if (weights.groups > 1 && (!grouping || grouping->count != weights.groups))
+    fail("tuned_task_arithmetic_yaml: ", weights.groups, " coefficient groups without their grouping");
+  const std::vector<bool> used =
+      weights.groups > 1 ? groups_in_use(*grouping, search.inputs.tensors) : std::vector<bool>{true};
   for (size_t i = 0; i < search.entries.size(); ++i) {
     const auto m = static_cast<int64_t>(i);
     ParamValue w = ParamValue::constant(weights.at(0, m));
     if (weights.groups > 1) {
       w.kind = ParamValue::Kind::Conditional;
       for (int64_t g = 0; g < weights.groups; ++g) {
-        if (g == layers + 2 && context.config.tied_embeddings) continue;  // no lm_head tensor
-        w.conditions.push_back({layer_group_filter(static_cast<int>(g), layers), ParamValue::constant(weights.at(g, m))});
+        if (!used[static_cast<size_t>(g)]) continue;  // e.g. lm_head of a model with tied embeddings
+        for (const std::string& filter : grouping->filters[static_cast<size_t>(g)])
+          w.conditions.push_back({filter, ParamValue::constant(weights.at(g, m))});
       }
     }
     tuned.models[search.entries[i]].parameters = {{"weight", w}};
@@ -74,9 +78,9 @@ std::string tuned_task_arithmetic_yaml(const SearchContext& context, const TaskV
 
 SearchResult tuned_task_arithmetic_result(const SearchContext& context, const TaskVectorSearch& search,
                                           const Coefficients& weights, const std::vector<double>& losses,
-                                          nlohmann::json coefficients) {
+                                          nlohmann::json coefficients, const TensorGrouping* grouping) {
   SearchResult r;
-  r.recipe_yaml = tuned_task_arithmetic_yaml(context, search, weights);
+  r.recipe_yaml = tuned_task_arithmetic_yaml(context, search, weights, grouping);
   for (size_t s = 0; s < losses.size(); ++s) r.steps.push_back({static_cast<int>(s), losses[s], ""});
   const MemoryWeights merged = merge_recipe_in_memory(r.recipe_yaml, context.recipe.file, context.plan_options);
   r.final_loss = probe_objective(context.config, merged, context.probes);

@@ -9,6 +9,7 @@
 #include "search/gradient_search.h"
 #include "search/merge_gradient.h"
 #include "search/strategy.h"
+#include "search/tensor_grouping.h"
 
 namespace alloy {
 
@@ -26,15 +27,16 @@ TaskVectorSearch prepare_task_vector_search(const SearchContext& context, const 
                                             int default_steps);
 
 // The recipe with merge_method task_arithmetic, lambda 1, normalize false and each fine-tune's
-// weight `weights` (1 group: a number; layer groups: a {filter, value} list, one per group).
+// weight `weights`: 1 group, a number; more, a {filter, value} list by `grouping`, one entry per
+// filter of every group that holds a tensor.
 std::string tuned_task_arithmetic_yaml(const SearchContext& context, const TaskVectorSearch& search,
-                                       const Coefficients& weights);
+                                       const Coefficients& weights, const TensorGrouping* grouping = nullptr);
 
 // The result: the tuned recipe, its steps, and as final loss the probe objective of the model that
 // recipe merges (merged in memory by the ordinary method kernels, not from `weights` directly).
 SearchResult tuned_task_arithmetic_result(const SearchContext& context, const TaskVectorSearch& search,
                                           const Coefficients& weights, const std::vector<double>& losses,
-                                          nlohmann::json coefficients);
+                                          nlohmann::json coefficients, const TensorGrouping* grouping = nullptr);
 
 // Sends each step's loss to the context's progress callback.
 void report_progress_to(const SearchContext& context, GradientSearchSettings& settings);
