@@ -70,13 +70,11 @@ std::string recipe(const fs::path& family, int second_weight) {
          "\n    parameters: {weight: " + std::to_string(second_weight) + "}\n";
 }
 
-// Built once for the suite: a family of small models, the old output (weights 1:1), the complete
-// new one (1:3) each case's merge attempts to put in its place, and how many calls of each kind
-// that merge makes.
+// Built once for the suite: a family of small models, the old output (weights 1:1) and the
+// complete new one (1:3) that each case's merge attempts to put in its place.
 struct Reference {
   TempDir dir;
   DirImage old_image, new_image;
-  std::map<std::string, long> counts;
 };
 
 // The replacing merge in `dir` under the shim; `fault` is ALLOY_FAULT ("" for none).
