@@ -49,11 +49,12 @@ bench-model: build
 # FUZZ_TARGETS picks some. Needs clang (Debian's clang package); not part of `make test`.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_S ?= 60
+FUZZ_RUNS ?= -1
 fuzz:
 	@command -v clang++ > /dev/null || { echo "make fuzz needs clang++ (apt-get install clang)"; exit 1; }
 	@cmake -S fuzz -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ > /dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	@bash fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_S) $(FUZZ_TARGETS)
+	@FUZZ_RUNS=$(FUZZ_RUNS) bash fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_S) $(FUZZ_TARGETS)
 
 # Every example recipe (every method) on a fixture family of SOAK_GB gigabytes per model, SOAK_RUNS
 # times at -j 1 and at -j 2: all outputs of a recipe must hash the same (docs/reliability.md).

@@ -6,6 +6,7 @@
 #   build-fuzz/fuzz_<target> <input>
 # and, once fixed, copy it to tests/corpus/<target>/bad-<what> so `make test` keeps it fixed.
 # Usage: fuzz/run_fuzzers.sh <build dir> <seconds per target> [target...]
+# FUZZ_RUNS=<n> also stops each target after n executions (the bar is 1000000).
 set -euo pipefail
 build=$1
 seconds=$2
@@ -26,7 +27,7 @@ for t in "${targets[@]}"; do
   log="$build/fuzz-$t.log"
   # -rss_limit_mb: an input that makes a parser allocate past it is a finding, like a crash.
   if ! "$build/fuzz_$t" "$work" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -max_len=65536 -print_final_stats=1 -artifact_prefix="$build/crash-$t-" >"$log" 2>&1; then
+      -max_len=65536 -runs="${FUZZ_RUNS:--1}" -print_final_stats=1 -artifact_prefix="$build/crash-$t-" >"$log" 2>&1; then
     echo "fuzz_$t found a problem; see $log and $build/crash-$t-*" >&2
     tail -n 30 "$log" >&2
     exit 1

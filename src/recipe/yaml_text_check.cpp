@@ -51,6 +51,14 @@ void check_yaml_text(const std::string& text, const std::string& file) {
       continue;  // a line of a block scalar's text
     }
     block_scalar = -1;
+    // A directive ("%YAML 1.2", "%anything ..."): yaml-cpp reads the line as one, so its brackets
+    // open no flow collection (counting them let a ',' on a later line through to LoadAll, which
+    // then never returns).
+    if (flow_depth == 0 && !quote && !line.empty() && line[0] == '%') {
+      if (end == text.size()) break;
+      begin = end + 1;
+      continue;
+    }
 
     std::string_view code = line;  // the line without its comment
     bool line_start = true;        // nothing but blanks before this character on the line
