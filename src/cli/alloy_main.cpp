@@ -14,6 +14,7 @@ int alloy_main(int argc, char** argv) {
   alloy::add_analyze_command(app, exit_code);
   alloy::add_stats_command(app, exit_code);
   alloy::add_search_command(app, exit_code);
+  alloy::add_extract_lora_command(app, exit_code);
   alloy::add_check_command(app, exit_code);
   alloy::add_moe_command(app, exit_code);
   CLI11_PARSE(app, argc, argv);

@@ -9,6 +9,7 @@
 #include "io/gguf_names.h"
 #include "io/gguf_vocab.h"
 #include "io/gguf_writer.h"
+#include "tensor/adapted_views.h"
 #include "tensor/ggml_type_rules.h"
 #include "util/error.h"
 
@@ -59,7 +60,7 @@ bool writes_input_unchanged(const TensorJob& job) {
 // under Hugging Face names from a GGUF is un-permuted by the same heads, so the two cancel and
 // its stored rows are the output's.
 bool copy_is_exact(const TensorView& view, GgmlType type, int64_t rotary_heads) {
-  if (view.rotary_heads != rotary_heads) return false;
+  if (view.rotary_heads != rotary_heads || adapted_view_addend(view)) return false;
   if (view.quantised) return *view.quantised == type;
   return (view.dtype == DType::F32 && type == GgmlType::F32) || (view.dtype == DType::F16 && type == GgmlType::F16) ||
          (view.dtype == DType::BF16 && type == GgmlType::BF16);

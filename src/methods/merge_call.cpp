@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "tensor/adapted_views.h"
 #include "tensor/convert.h"
 #include "tensor/view_rows.h"
 #include "util/error.h"
@@ -59,7 +60,8 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
   const int64_t n_rows = row_end - row_begin;
   const size_t n = static_cast<size_t>(n_rows * out_cols);
   size_t bad = n;
-  if (in_cols == out_cols && row_end <= in_rows && v.is_encoded()) {
+  const bool through_view_rows = reads_through_view_rows(v);
+  if (in_cols == out_cols && row_end <= in_rows && through_view_rows) {
     read_view_rows(v, row_begin, row_end, dst);
     bad = find_non_finite(dst, n);
   } else if (in_cols == out_cols && row_end <= in_rows) {
@@ -72,7 +74,7 @@ void MergeCall::read_rows(size_t i, int64_t row_begin, int64_t row_end, float* d
     for (int64_t r = row_begin; r < row_end; ++r) {
       float* row = dst + (r - row_begin) * out_cols;
       int64_t have = (r < in_rows) ? copy_cols : 0;
-      if (have > 0 && v.is_encoded()) {
+      if (have > 0 && through_view_rows) {
         fill.resize(static_cast<size_t>(std::max(in_cols, out_cols)));
         read_view_rows(v, r, r + 1, fill.data());
         std::copy(fill.begin(), fill.begin() + have, row);

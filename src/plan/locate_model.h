@@ -8,8 +8,9 @@
 
 namespace alloy {
 
-// `where` names the recipe line for errors ("recipe.yml:4"). Throws Error saying where it looked.
+// `where` names the recipe line for errors ("recipe.yml:4"). With `lora`, the model's adapter
+// (ref.lora_path). Throws Error saying where it looked.
 std::filesystem::path locate_model(const ModelRef& ref, const std::filesystem::path& recipe_dir,
-                                   const std::string& where);
+                                   const std::string& where, bool lora = false);
 
 }  // namespace alloy

@@ -5,10 +5,12 @@
 #include <iostream>
 #include <set>
 
+#include "lora/apply_adapter.h"
 #include "model/model_config.h"
 #include "plan/sequential_statistics.h"
 #include "plan/locate_model.h"
 #include "stats/statistics_file.h"
+#include "tensor/adapted_views.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -81,11 +83,9 @@ class Planner {
   }
 
  private:
-  fs::path locate(const ModelRef& ref) {
-    if (!ref.lora_path.empty())
-      fail(recipe_.where(ref.loc), ": model '", ref.str(), "': LoRA adapters (+lora) are not supported yet; "
-           "merge the adapter into its base model first");
-    return locate_model(ref, options_.recipe_dir, recipe_.where(ref.loc));
+  // The model's directory, or with `lora` its adapter's: a local path or a Hub id in the HF cache.
+  fs::path locate(const ModelRef& ref, bool lora = false) {
+    return locate_model(ref, options_.recipe_dir, recipe_.where(ref.loc), lora);
   }
 
   void open_models() {
@@ -101,10 +101,12 @@ class Planner {
     for (const auto& ref : recipe_.referenced_models()) {
       LoadedModel m;
       m.ref = ref;
-      m.label = ref.path;
+      m.label = ref.has_lora() ? ref.str() : ref.path;
       const fs::path& path = paths[next++];
+      const fs::path adapter = ref.has_lora() ? locate(ref, true) : fs::path();
       try {
-        m.checkpoint = Checkpoint::open(path, open_options);
+        m.checkpoint = ref.has_lora() ? open_with_lora_adapter(path, open_options, adapter)
+                                      : Checkpoint::open(path, open_options);
         m.arch = architecture_of(*m.checkpoint);
       } catch (const Error& e) {
         rethrow_with(recipe_.where(ref.loc), e);
@@ -476,7 +478,7 @@ class Planner {
     job.method = &method;
     // A plain passthrough of an unconverted tensor is a byte copy.
     if (method.name == "passthrough" && !call.per_model[0]["scale"] && job.out.dtype == call.inputs[0].view.dtype &&
-        !call.inputs[0].view.is_encoded() && (!recipe_.dtype || dtype_size(*recipe_.dtype) >= dtype_size(job.out.dtype)))
+        !reads_through_view_rows(call.inputs[0].view) && (!recipe_.dtype || dtype_size(*recipe_.dtype) >= dtype_size(job.out.dtype)))
       job.method = nullptr;
     if (job.method && method.check) method.check(call);
     push(std::move(job));

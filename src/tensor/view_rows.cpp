@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "tensor/convert.h"
+#include "tensor/adapted_views.h"
 #include "tensor/rotary_rows.h"
 
 namespace alloy {
@@ -19,10 +20,7 @@ void decode_rows(const TensorView& v, int64_t first, int64_t count, float* dst) 
     to_f32(v.dtype, src, dst, n);
 }
 
-}  // namespace
-
-void read_view_rows(const TensorView& v, int64_t row_begin, int64_t row_end, float* dst) {
-  if (row_end <= row_begin) return;
+void read_stored_rows(const TensorView& v, int64_t row_begin, int64_t row_end, float* dst) {
   if (v.rotary_heads <= 0) return decode_rows(v, row_begin, row_end - row_begin, dst);
   const int64_t cols = v.row_length();
   if (v.shape.size() == 1) {
@@ -35,6 +33,15 @@ void read_view_rows(const TensorView& v, int64_t row_begin, int64_t row_end, flo
   const int64_t rows = v.rows();
   for (int64_t r = row_begin; r < row_end; ++r)
     decode_rows(v, hf_row_to_llama(r, rows, v.rotary_heads), 1, dst + (r - row_begin) * cols);
+}
+
+}  // namespace
+
+void read_view_rows(const TensorView& v, int64_t row_begin, int64_t row_end, float* dst) {
+  if (row_end <= row_begin) return;
+  read_stored_rows(v, row_begin, row_end, dst);
+  if (const LowRankAddend* addend = adapted_view_addend(v))
+    add_low_rank_rows(*addend, row_begin, row_end, v.row_length(), dst);
 }
 
 }  // namespace alloy

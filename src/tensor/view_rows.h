@@ -1,7 +1,8 @@
 // Reading any input view as f32 rows: plain dtypes are converted, quantised GGUF blocks are
 // dequantised row by row (a row is whole blocks), and rows stored in llama.cpp's rotary order are
-// read back in Hugging Face order. Every reader of merge inputs goes through here, so a view's
-// encoding is decided once, where the checkpoint is opened.
+// read back in Hugging Face order; a LoRA adapter's low-rank delta is added last (adapted_views.h).
+// Every reader of merge inputs goes through here, so a view's encoding is decided once, where the
+// checkpoint is opened.
 #pragma once
 #include <cstdint>
 
