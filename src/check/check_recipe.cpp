@@ -81,6 +81,12 @@ std::vector<std::string> tokenizer_notes(const Recipe& recipe, const std::vector
                                          size_t donor) {
   std::vector<std::string> notes;
   const CheckedModel& d = models[donor];
+  if (recipe.tokenizer) {
+    notes.push_back(cat("tokenizer_source: ", recipe.tokenizer->source_text(), " builds the output's tokenizer from every "
+                        "model's tokenizer.json and lays out each model's embedding and lm_head rows in it by token "
+                        "(docs/tokenizers.md)"));
+    return notes;
+  }
   for (const CheckedModel& m : models) {
     if (&m == &d) continue;
     if (m.vocab_size && d.vocab_size && *m.vocab_size != *d.vocab_size)
@@ -91,12 +97,7 @@ std::vector<std::string> tokenizer_notes(const Recipe& recipe, const std::vector
       notes.push_back(cat("'", m.label, "' has other tokenizer files than the donor '", d.label, "' (",
                           m.tokenizer.empty() ? "none" : m.tokenizer, "): the rows are merged by token id as they are"));
   }
-  const std::string source = recipe.tokenizer_source ? *recipe.tokenizer_source : "";
-  if (source.empty() || source == "base")
-    notes.push_back(cat("the output takes the tokenizer files of '", d.label, "'",
-                        d.tokenizer.empty() ? " (it has none)" : ""));
-  else
-    notes.push_back(cat("tokenizer_source: ", source, " builds the output's tokenizer"));
+  notes.push_back(cat("the output takes the tokenizer files of '", d.label, "'", d.tokenizer.empty() ? " (it has none)" : ""));
   return notes;
 }
 

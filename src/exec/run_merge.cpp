@@ -91,6 +91,19 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_, last_{};
 };
 
+// The built tokenizer, as transformers' save_pretrained writes it: tokenizer.json,
+// tokenizer_config.json and, where the tokenizer's source model has one, special_tokens_map.json.
+// The source's chat template files go along; its other tokenizer files (tokenizer.model,
+// vocab.json, ...) would describe the old vocabulary, so none is copied.
+void write_vocabulary_files(const fs::path& dir, const OutputVocabulary& vocab) {
+  write_json_file(dir / "tokenizer.json", vocab.tokenizer);
+  write_json_file(dir / "tokenizer_config.json", vocab.tokenizer_config);
+  if (vocab.special_tokens_map) write_json_file(dir / "special_tokens_map.json", *vocab.special_tokens_map);
+  std::error_code ec;
+  for (const char* name : {"chat_template.jinja", "chat_template.json"})
+    if (fs::exists(vocab.source_dir / name, ec)) fs::copy_file(vocab.source_dir / name, dir / name);
+}
+
 }  // namespace
 
 void raise_open_file_limit() {
@@ -133,6 +146,12 @@ PreparedMerge prepare_merge(const MergeOptions& opt, const fs::path& dest, bool 
   popt.recipe_dir = fs::absolute(opt.recipe).parent_path();
   popt.stats_dir = opt.stats_dir.empty() ? fs::path(dest.string() + ".alloy-stats") : opt.stats_dir;
   popt.compute_statistics = compute_statistics;
+  if (m.recipe.tokenizer && gguf)
+    fail(m.recipe.where(m.recipe.tokenizer->loc), ": tokenizer settings build a Hugging Face tokenizer, which GGUF "
+         "output does not hold yet; write safetensors, or drop tokenizer_source/tokenizer:");
+  if (m.recipe.tokenizer && !opt.copy_tokenizer)
+    fail(m.recipe.where(m.recipe.tokenizer->loc), ": tokenizer settings write the tokenizer files, which "
+         "--no-copy-tokenizer leaves out; drop one of the two");
   m.plan = make_plan(m.recipe, popt);
   if (m.recipe.chat_template) {
     if (!opt.copy_tokenizer && !gguf)
@@ -278,9 +297,14 @@ MergeSummary write_merge(const MergeOptions& opt, const fs::path& dest, const Pr
     if (layout.shards.size() > 1) write_json_file(tmp.path / "model.safetensors.index.json", layout.index_json());
     write_json_file(tmp.path / "config.json", plan.config);
     const fs::path donor_dir = plan.models[plan.donor].checkpoint->dir();
-    if (opt.copy_tokenizer)
+    if (plan.vocabulary) {
+      write_vocabulary_files(tmp.path, *plan.vocabulary);
+      if (fs::exists(donor_dir / "generation_config.json", ec))
+        fs::copy_file(donor_dir / "generation_config.json", tmp.path / "generation_config.json");
+    } else if (opt.copy_tokenizer) {
       for (const char* name : kTokenizerFiles)
         if (fs::exists(donor_dir / name, ec)) fs::copy_file(donor_dir / name, tmp.path / name);
+    }
     if (chat_template) write_chat_template(tmp.path, *chat_template);
   }
   for (const auto& [name, text] : prepared.extra_files) write_text_file(tmp.path / name, text);

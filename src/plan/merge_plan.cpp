@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "lora/apply_adapter.h"
@@ -49,6 +50,7 @@ class Planner {
     choose_fallback();
     check_probe_keys();
     open_models();
+    build_vocabulary();
     load_statistics();
     normalize_slices();
     check_base_model();
@@ -70,6 +72,7 @@ class Planner {
                                static_cast<int64_t>(stats_setting("probe_samples", 0)));
 
     plan_.config = plan_.models[plan_.donor].checkpoint->config();
+    if (plan_.vocabulary) json_set_dotted(plan_.config, arch.vocab_size_key, plan_.vocabulary->padded_size);
     if (!recipe_.slices.empty() && !arch.num_layers_key.empty())
       json_set_dotted(plan_.config, arch.num_layers_key, out_layer);
     auto merged = std::find_if(plan_.jobs.begin(), plan_.jobs.end(),
@@ -122,6 +125,44 @@ class Planner {
     for (size_t i = 0; i < plan_.models.size(); ++i)
       if (i != plan_.donor) archs.emplace_back(plan_.models[i].label, plan_.models[i].arch);
     check_compatible(archs, options_.allow_crimes);
+  }
+
+  // tokenizer_source / tokenizer: the output vocabulary, from every model's tokenizer.json.
+  void build_vocabulary() {
+    if (!recipe_.tokenizer) return;
+    std::vector<VocabInput> inputs;
+    for (const LoadedModel& m : plan_.models) {
+      const nlohmann::json* size = json_get_dotted(m.checkpoint->config(), m.arch.vocab_size_key);
+      try {
+        inputs.push_back({m.ref, m.label, m.checkpoint->dir(),
+                          read_model_vocabulary(m.checkpoint->dir(), size && size->is_number_integer()
+                                                                         ? std::optional<int64_t>(size->get<int64_t>())
+                                                                         : std::nullopt)});
+      } catch (const Error& e) {
+        rethrow_with(cat(recipe_.where(m.ref.loc), ": model '", m.label, "', whose vocabulary the tokenizer settings (",
+                         recipe_.where(recipe_.tokenizer->loc), ") merge"), e);
+      }
+    }
+    plan_.vocabulary = std::make_shared<const OutputVocabulary>(
+        build_output_vocabulary(recipe_, *recipe_.tokenizer, inputs, plan_.donor));
+  }
+
+  // Every model's matrix of an embedding weight laid out in the output vocabulary (each model's
+  // own tensor, or its tied stand-in), computed once per tensor name.
+  const std::vector<std::shared_ptr<const PermutedRows>>& permuted(const WeightInfo& w, const std::string& name) {
+    auto it = permuted_.find(name);
+    if (it != permuted_.end()) return it->second;
+    std::vector<std::optional<TensorView>> inputs;
+    std::vector<std::string> labels;
+    for (const LoadedModel& m : plan_.models) {
+      const std::string found = find_tensor(*m.checkpoint, w, name);
+      inputs.push_back(found.empty() ? std::nullopt : std::optional<TensorView>(m.checkpoint->tensor(found)));
+      labels.push_back(m.label);
+    }
+    auto rows = permute_embeddings(*plan_.vocabulary, inputs, labels, name);
+    for (const auto& r : rows)
+      if (r) plan_.permuted_rows.push_back(r);
+    return permuted_.emplace(name, std::move(rows)).first->second;
   }
 
   // regmean fits linear-layer weights only; every other tensor is merged by the recipe's fallback:
@@ -417,9 +458,15 @@ class Planner {
     call.is_embed = w.is_embed;
     call.load_dtype = recipe_.dtype;
     int base_index = -1;
+    // With a merged vocabulary, embedding rows are read laid out in it (vocab/permuted_embeddings.h).
+    auto input_view = [&](const Source& s) {
+      if (!w.is_embed || !plan_.vocabulary) return s.model->checkpoint->tensor(s.tensor);
+      const std::string name = layer_idx >= 0 ? instantiate(w.name, s.slice_source->layer_start + layer_idx) : w.name;
+      return permuted(w, name)[static_cast<size_t>(s.model - plan_.models.data())]->view;
+    };
     for (size_t i = 0; i < sources.size(); ++i) {
       const auto& s = sources[i];
-      call.inputs.push_back({s.model->checkpoint->tensor(s.tensor), s.model->label, s.tensor});
+      call.inputs.push_back({input_view(s), s.model->label, s.tensor});
       if (base_index < 0 && slice.base && s.slice_source->model == *slice.base) base_index = static_cast<int>(i);
     }
     if (!method.statistics.empty())
@@ -520,6 +567,7 @@ class Planner {
   MergePlan plan_;
   std::vector<PlannedSlice> slices_;
   std::set<std::string> output_names_;
+  std::map<std::string, std::vector<std::shared_ptr<const PermutedRows>>> permuted_;  // by tensor name
   std::vector<fs::path> sequential_probes_;  // per model, when regmean is sequential
   // The engine's linear-layer weights, which regmean fits when statistics come after planning.
   std::set<std::string> engine_linear_;

@@ -14,6 +14,8 @@
 #include "io/safetensors.h"
 #include "methods/method.h"
 #include "recipe/recipe.h"
+#include "vocab/output_vocabulary.h"
+#include "vocab/permuted_embeddings.h"
 
 namespace alloy {
 
@@ -64,6 +66,10 @@ struct MergePlan {
   std::vector<std::shared_ptr<SafetensorsFile>> statistics;
   // Statistics computed in memory while planning (regmean sequential), which the jobs view.
   std::shared_ptr<const void> computed_statistics;
+  // The output vocabulary when the recipe sets tokenizer_source / tokenizer: (else null), and the
+  // embedding / LM-head matrices laid out in it, which the jobs of those tensors view.
+  std::shared_ptr<const OutputVocabulary> vocabulary;
+  std::vector<std::shared_ptr<const PermutedRows>> permuted_rows;
   std::vector<StatisticsSource> statistics_sources;  // per model, data-aware methods only
 
   std::vector<OutputTensor> outputs() const;

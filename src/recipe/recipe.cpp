@@ -101,17 +101,90 @@ OutputSlice parse_slice(const YamlReader& r, const YamlItem& item) {
   return slice;
 }
 
-// What alloy builds no tokenizer for is refused at its key, never accepted and dropped: the output
-// would silently differ from the one mergekit writes.
-constexpr std::string_view kNoTokenizerYet =
-    "is not supported yet: alloy copies the donor model's tokenizer files unchanged (the base model, else the "
-    "first model) and builds no tokenizer; remove the key, or merge with mergekit";
+constexpr std::string_view kTokenizerKeys[] = {"source", "pad_to_multiple_of", "tokens"};
+constexpr std::string_view kTokenKeys[] = {"source", "force"};
+constexpr std::string_view kTokenSourceKeys[] = {"kind", "model", "token_id", "token"};
 
-// Only `base` is what alloy does anyway (the base model's tokenizer, embeddings in its shape).
-std::string parse_tokenizer_source(const YamlReader& r, const YamlItem& item) {
-  std::string s = item.node.IsMap() ? r.model_ref(item).str() : r.string(item);
-  if (s != "base") r.fail_at(item, cat("'", s, "' ", kNoTokenizerYet, " (tokenizer_source: base is supported)"));
-  return s;
+// A model of the recipe, as a tokenizer setting names it; "model:<path>" is mergekit's spelling
+// before July 2024 (spec §1.6), read as <path>.
+ModelRef recipe_model(const YamlReader& r, const YamlItem& item, const std::vector<ModelRef>& models) {
+  ModelRef ref = r.model_ref(item);
+  if (ref.path.rfind("model:", 0) == 0) ref.path.erase(0, 6);
+  std::string known;
+  for (const ModelRef& m : models) {
+    if (m == ref) return m;
+    known += cat(known.empty() ? "" : ", ", m.str());
+  }
+  r.fail_at(item, cat("model '", ref.str(), "' is not among the recipe's models (", known, ")"));
+}
+
+TokenizerSettings tokenizer_source(const YamlReader& r, const YamlItem& item, const std::vector<ModelRef>& models) {
+  TokenizerSettings t;
+  t.loc = item.loc;
+  const std::string s = item.node.IsScalar() ? r.string(item) : "";
+  if (s == "base") {
+    t.source = TokenizerSettings::Source::Base;
+  } else if (s == "union") {
+    t.source = TokenizerSettings::Source::Union;
+  } else {
+    t.source = TokenizerSettings::Source::Model;
+    t.model = recipe_model(r, item, models);
+  }
+  return t;
+}
+
+TokenSource token_source(const YamlReader& r, const YamlItem& item, const std::vector<ModelRef>& models) {
+  TokenSource src;
+  if (!item.node.IsMap() || !item.node["kind"]) {
+    src.model = recipe_model(r, item, models);
+    return src;
+  }
+  YamlFields f = r.fields(item, kTokenSourceKeys);
+  const std::string kind = r.string(*present(f, "kind"));
+  const YamlItem* model = present(f, "model");
+  const YamlItem* id = present(f, "token_id");
+  const YamlItem* token = present(f, "token");
+  if (kind == "zero") {
+    if (model || id || token) r.fail_at(item, "kind: zero takes no model, token_id or token");
+    src.kind = TokenSource::Kind::Zero;
+    return src;
+  }
+  if (kind != "model_token") r.fail_at(item, cat("unknown kind '", kind, "' (expected model_token or zero)"));
+  src.kind = TokenSource::Kind::ModelToken;
+  if (!model) r.fail_at(item, "kind: model_token needs model:");
+  src.model = recipe_model(r, *model, models);
+  if ((id != nullptr) == (token != nullptr))
+    r.fail_at(item, "kind: model_token needs exactly one of token_id: (a row of that model's embedding) and token:");
+  if (id) {
+    src.token_id = r.integer(*id);
+    if (*src.token_id < 0) r.fail_at(*id, cat("token_id ", *src.token_id, " must not be negative"));
+  }
+  if (token) src.token = r.string(*token);
+  return src;
+}
+
+TokenizerSettings tokenizer_block(const YamlReader& r, const YamlItem& item, const std::vector<ModelRef>& models) {
+  YamlFields f = r.fields(item, kTokenizerKeys);
+  TokenizerSettings t;
+  if (const YamlItem* s = present(f, "source")) t = tokenizer_source(r, *s, models);
+  t.loc = item.loc;
+  if (const YamlItem* pad = present(f, "pad_to_multiple_of")) {
+    t.pad_to_multiple_of = r.integer(*pad);
+    if (*t.pad_to_multiple_of < 1) r.fail_at(*pad, cat(*t.pad_to_multiple_of, " must be at least 1"));
+  }
+  if (const YamlItem* tokens = present(f, "tokens"))
+    for (const auto& [token, value] : r.entries(*tokens)) {
+      YamlFields tf = r.fields(value, kTokenKeys);
+      TokenSetting setting;
+      setting.token = token;
+      setting.loc = value.loc;
+      const YamlItem* src = present(tf, "source");
+      if (!src) r.fail_at(value, "missing required key 'source'");
+      setting.source = token_source(r, *src, models);
+      if (const YamlItem* force = present(tf, "force")) setting.force = r.number(*force) != 0;
+      t.tokens.push_back(std::move(setting));
+    }
+  return t;
 }
 
 // A mergekit-moe config (gate_mode, experts, ...) has no merge_method; name what it is.
@@ -180,8 +253,6 @@ Recipe parse_document(const YamlReader& r, const YamlItem& root, const std::stri
     recipe.fallback_loc = fb->loc;
   }
 
-  if (auto it = f.find("tokenizer"); it != f.end())
-    r.fail_at(unnamed(it->second), cat("the tokenizer: block ", kNoTokenizerYet));
   if (const YamlItem* t = present(f, "chat_template")) {
     recipe.chat_template = r.string(*t);
     recipe.chat_template_loc = t->loc;
@@ -189,10 +260,13 @@ Recipe parse_document(const YamlReader& r, const YamlItem& root, const std::stri
   }
   if (auto it = f.find("embed_slerp"); it != f.end())
     r.fail_at(unnamed(it->second), cat("embed_slerp ", kNoEffect, " (a legacy tokenizer option current mergekit ignores)"));
-  if (const YamlItem* tok_source = present(f, "tokenizer_source")) {
-    recipe.tokenizer_source = parse_tokenizer_source(r, *tok_source);
-    if (!recipe.base_model) r.fail_at(*tok_source, "'base' needs a top-level base_model");
-  }
+  const YamlItem* tok_source = present(f, "tokenizer_source");
+  const YamlItem* tok_block = present(f, "tokenizer");
+  if (tok_source && tok_block)
+    r.fail_at(unnamed(tok_source->loc.line > tok_block->loc.line ? *tok_source : *tok_block),
+              "tokenizer_source: and tokenizer: are both given; keep one (tokenizer: {source: ...} says both)");
+  if (tok_source) recipe.tokenizer = tokenizer_source(r, *tok_source, recipe.referenced_models());
+  if (tok_block) recipe.tokenizer = tokenizer_block(r, *tok_block, recipe.referenced_models());
   return recipe;
 }
 
@@ -240,6 +314,15 @@ std::vector<ModelRef> Recipe::referenced_models() const {
     if (s.base_model) add(*s.base_model);
   if (base_model) add(*base_model);
   return out;
+}
+
+std::string TokenizerSettings::source_text() const {
+  switch (source) {
+    case Source::Base: return "base";
+    case Source::Union: return "union";
+    case Source::Model: return model.str();
+  }
+  return {};
 }
 
 std::string Recipe::where(SourceLoc loc) const {

@@ -1,6 +1,7 @@
 // Recipe: a mergekit-compatible YAML merge recipe as validated value types. Every element keeps
 // its source line so errors can say "recipe.yml:12: ...".
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -107,6 +108,34 @@ struct OutputSlice {
   SourceLoc loc;
 };
 
+// Where the embedding row of one token comes from (mergekit's `tokenizer.tokens.<token>.source`).
+struct TokenSource {
+  enum class Kind { Model, ModelToken, Zero };
+  Kind kind = Kind::Model;
+  ModelRef model;                    // Model, ModelToken
+  std::optional<int64_t> token_id;   // ModelToken: a row of that model's embedding ...
+  std::optional<std::string> token;  // ... or the row of this token in that model's vocabulary
+};
+
+struct TokenSetting {
+  std::string token;  // added to the output vocabulary when absent
+  TokenSource source;
+  bool force = false;  // every model takes the source's row, even one that has the token
+  SourceLoc loc;
+};
+
+// `tokenizer_source:` (legacy) or the `tokenizer:` block: the output vocabulary and how each
+// model's embedding rows are laid out in it (spec §1.6, §5).
+struct TokenizerSettings {
+  enum class Source { Base, Union, Model };
+  Source source = Source::Union;
+  ModelRef model;  // Source::Model
+  std::optional<int64_t> pad_to_multiple_of;
+  std::vector<TokenSetting> tokens;  // in recipe order
+  SourceLoc loc;                     // of the key
+  std::string source_text() const;   // "base", "union" or the model reference
+};
+
 struct Recipe {
   std::string file;         // for error messages ("recipe.yml")
   std::string source_text;  // verbatim YAML, written to the output as alloy_config.yml
@@ -122,9 +151,9 @@ struct Recipe {
   std::optional<DType> out_dtype;   // outputs are written in this
   ParamMap parameters;              // top-level ("global") parameters
   SourceLoc parameters_loc;
-  // "base" or absent: the only tokenizer_source alloy acts on (the base model's tokenizer, its
-  // embeddings' shape). Other sources and the tokenizer: block are refused.
-  std::optional<std::string> tokenizer_source;
+  // tokenizer_source: / tokenizer: (docs/tokenizers.md); absent: the donor's tokenizer files are
+  // copied and embeddings of different vocabularies are cropped (mergekit's legacy mode).
+  std::optional<TokenizerSettings> tokenizer;
   // auto, a built-in template's name or a literal Jinja template (tokenizer/chat_template.h).
   std::optional<std::string> chat_template;
   SourceLoc chat_template_loc;
@@ -148,8 +177,8 @@ struct Recipe {
 // for a likely typo) and duplicate keys, both/neither of models and slices, modules (not supported),
 // empty lists, missing merge_method, bad layer_range, a source without model, wrong value types,
 // unknown or non-float dtype, malformed model references, several YAML documents (see below), a
-// mergekit-moe config, and every key alloy does not act on yet (tokenizer_source other than base,
-// tokenizer:), named as not supported yet; a chat_template that is no built-in name and too short to be
+// mergekit-moe config, both tokenizer_source: and tokenizer:, a token source that names no model of
+// the recipe or is not exactly one of its forms, a pad_to_multiple_of below 1; a chat_template that is no built-in name and too short to be
 // a template; `residual_weight` (slices) and `embed_slerp` (legacy), which mergekit accepts and
 // ignores. The merge method name is checked
 // later, against the method registry, and so is whether the method uses `probe:` / `fisher:`.

@@ -261,10 +261,11 @@ tokenizer_source: base
 )");
   EXPECT_EQ(r.dtype, DType::F32);
   EXPECT_EQ(r.out_dtype, DType::BF16);
-  EXPECT_EQ(r.tokenizer_source, "base");
+  ASSERT_TRUE(r.tokenizer);
+  EXPECT_EQ(r.tokenizer->source, TokenizerSettings::Source::Base);
 
   Recipe u = parse("merge_method: linear\nmodels: [{model: a}]\ndtype: float64\n");
-  EXPECT_FALSE(u.tokenizer_source);
+  EXPECT_FALSE(u.tokenizer);
   EXPECT_EQ(u.dtype, DType::F64);
 }
 
@@ -561,16 +562,67 @@ TEST(RecipeValidation, Dtypes) {
 // Keys alloy parses but does not act on are refused at their line, never accepted and dropped.
 TEST(RecipeValidation, KeysNotActedOnAreRefused) {
   const std::string head = "merge_method: linear\nmodels: [{model: a}]\nbase_model: a\n";
-  expect_error(head + "tokenizer_source: union\n", 4, {"tokenizer_source", "'union'", "not supported yet"});
-  expect_error(head + "tokenizer_source: model:org/donor\n", 4, {"tokenizer_source", "not supported yet"});
-  expect_error(head + "tokenizer_source: {model: org/donor}\n", 4, {"tokenizer_source", "not supported yet"});
-  expect_error(head + "tokenizer:\n  source: union\n", 4, {"tokenizer: block", "not supported yet"});
   expect_error(head + "chat_template: chatlm\n", 4,
                {"chat_template", "'chatlm' is neither auto, a built-in template (alpaca, chatml, llama3, mistral)"});
   expect_error(head + "chat_template: '{{ messages }}'\n", 4, {"chat_template", "at least 20 characters"});
   EXPECT_EQ(parse(head + "chat_template: chatml\n").chat_template, "chatml");
-  expect_error("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: base\n", 3,
-               {"tokenizer_source", "needs a top-level base_model"});
+}
+
+TEST(RecipeParse, TokenizerSettings) {
+  const std::string head = "merge_method: linear\nmodels: [{model: a}, {model: b}]\nbase_model: a\n";
+  Recipe legacy = parse(head + "tokenizer_source: model:b\n");
+  ASSERT_TRUE(legacy.tokenizer);
+  EXPECT_EQ(legacy.tokenizer->source, TokenizerSettings::Source::Model);
+  EXPECT_EQ(legacy.tokenizer->model.path, "b");
+  EXPECT_EQ(parse(head + "tokenizer_source: union\n").tokenizer->source, TokenizerSettings::Source::Union);
+  EXPECT_EQ(parse(head + "tokenizer: {}\n").tokenizer->source, TokenizerSettings::Source::Union);
+
+  Recipe r = parse(head + R"(tokenizer:
+  source: b
+  pad_to_multiple_of: 16
+  tokens:
+    "<|im_start|>":
+      source: b
+    _tok_10:
+      source: a
+      force: true
+    _tok_20:
+      source: {kind: model_token, model: b, token_id: 64}
+    _tok_21:
+      source: {kind: model_token, model: a, token: "<s>"}
+    "<|y|>":
+      source: {kind: zero}
+)");
+  const TokenizerSettings& t = *r.tokenizer;
+  EXPECT_EQ(t.source, TokenizerSettings::Source::Model);
+  EXPECT_EQ(t.model.path, "b");
+  EXPECT_EQ(t.pad_to_multiple_of, 16);
+  ASSERT_EQ(t.tokens.size(), 5u);
+  EXPECT_EQ(t.tokens[0].token, "<|im_start|>");
+  EXPECT_EQ(t.tokens[0].source.kind, TokenSource::Kind::Model);
+  EXPECT_FALSE(t.tokens[0].force);
+  EXPECT_EQ(t.tokens[1].token, "_tok_10");
+  EXPECT_TRUE(t.tokens[1].force);
+  EXPECT_EQ(t.tokens[2].source.kind, TokenSource::Kind::ModelToken);
+  EXPECT_EQ(t.tokens[2].source.token_id, 64);
+  EXPECT_EQ(t.tokens[2].source.model.path, "b");
+  EXPECT_EQ(t.tokens[3].source.token, "<s>");
+  EXPECT_EQ(t.tokens[4].source.kind, TokenSource::Kind::Zero);
+  EXPECT_EQ(t.tokens[4].loc.line, 17);
+}
+
+TEST(RecipeValidation, TokenizerSettingsErrorsNameTheLine) {
+  const std::string head = "merge_method: linear\nmodels: [{model: a}, {model: b}]\nbase_model: a\n";
+  expect_error(head + "tokenizer_source: c\n", 4, {"tokenizer_source", "model 'c' is not among the recipe's models (a, b)"});
+  expect_error(head + "tokenizer:\n  source: union\n  tokens:\n    x:\n      source: c\n", 8,
+               {"'c' is not among the recipe's models"});
+  expect_error(head + "tokenizer:\n  tokens:\n    x:\n      source: {kind: model_token, model: a}\n", 7,
+               {"exactly one of token_id"});
+  expect_error(head + "tokenizer:\n  tokens:\n    x:\n      source: {kind: mean}\n", 7, {"unknown kind 'mean'"});
+  expect_error(head + "tokenizer:\n  tokens:\n    x:\n      force: true\n", 6, {"missing required key 'source'"});
+  expect_error(head + "tokenizer:\n  pad_to_multiple_of: 0\n", 5, {"pad_to_multiple_of", "at least 1"});
+  expect_error(head + "tokenizer:\n  sorce: union\n", 5, {"sorce"});
+  expect_error(head + "tokenizer_source: base\ntokenizer: {source: union}\n", 5, {"both given"});
 }
 
 TEST(RecipeValidation, SeveralDocumentsAreStagesOfAMultiStageRecipe) {

@@ -77,6 +77,38 @@ void emit_model(YAML::Emitter& out, const ModelRef& ref) {
   out << YAML::Key << "override_architecture" << YAML::Value << ref.override_architecture << YAML::EndMap;
 }
 
+void emit_tokenizer(YAML::Emitter& out, const TokenizerSettings& t) {
+  out << YAML::Key << "tokenizer" << YAML::Value << YAML::BeginMap << YAML::Key << "source" << YAML::Value;
+  if (t.source == TokenizerSettings::Source::Model)
+    emit_model(out, t.model);
+  else
+    out << t.source_text();
+  if (t.pad_to_multiple_of) out << YAML::Key << "pad_to_multiple_of" << YAML::Value << *t.pad_to_multiple_of;
+  if (!t.tokens.empty()) {
+    out << YAML::Key << "tokens" << YAML::Value << YAML::BeginMap;
+    for (const TokenSetting& token : t.tokens) {
+      out << YAML::Key << token.token << YAML::Value << YAML::BeginMap << YAML::Key << "source" << YAML::Value;
+      const TokenSource& src = token.source;
+      if (src.kind == TokenSource::Kind::Model) {
+        emit_model(out, src.model);
+      } else if (src.kind == TokenSource::Kind::Zero) {
+        out << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << "zero" << YAML::EndMap;
+      } else {
+        out << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << "model_token" << YAML::Key << "model"
+            << YAML::Value;
+        emit_model(out, src.model);
+        if (src.token_id) out << YAML::Key << "token_id" << YAML::Value << *src.token_id;
+        if (src.token) out << YAML::Key << "token" << YAML::Value << *src.token;
+        out << YAML::EndMap;
+      }
+      if (token.force) out << YAML::Key << "force" << YAML::Value << true;
+      out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+}
+
 }  // namespace
 
 std::string recipe_yaml(const Recipe& recipe) {
@@ -106,7 +138,7 @@ std::string recipe_yaml(const Recipe& recipe) {
   if (recipe.dtype) out << YAML::Key << "dtype" << YAML::Value << std::string(traits(*recipe.dtype).torch_name);
   if (recipe.out_dtype)
     out << YAML::Key << "out_dtype" << YAML::Value << std::string(traits(*recipe.out_dtype).torch_name);
-  if (recipe.tokenizer_source) out << YAML::Key << "tokenizer_source" << YAML::Value << *recipe.tokenizer_source;
+  if (recipe.tokenizer) emit_tokenizer(out, *recipe.tokenizer);
   if (recipe.chat_template) out << YAML::Key << "chat_template" << YAML::Value << *recipe.chat_template;
   out << YAML::EndMap;
   if (!out.good()) fail(recipe.file, ": cannot write the tuned recipe as YAML (", out.GetLastError(), ")");
