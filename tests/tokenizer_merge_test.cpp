@@ -311,6 +311,41 @@ TEST_F(TokenizerMerge, DifferentVocabulariesAreAlignedByToken) {
   });
 }
 
+// Tied models stay tied: no lm_head is written, and the embedding, laid out in the union, serves
+// as both.
+TEST(TokenizerMergeTied, TiedEmbeddingsStayTied) {
+  TempDir dir;
+  FixtureSpec spec = testing::small_llama(1);
+  spec.tied = true;
+  spec.fine_tunes = {TaskKind::Dense, TaskKind::Dense};
+  spec.extra_vocab = 2;
+  spec.extra_vocab_fine_tune = 2;
+  write_fixture_family(spec, dir.path());
+  testing::write_file(dir / "recipe.yml", "merge_method: linear\nbase_model: base\nmodels:\n  - model: base\n"
+                                          "    parameters: {weight: 1.0}\n  - model: ft2\n    parameters: {weight: 1.0}\n"
+                                          "tokenizer_source: union\n");
+  MergeOptions opt;
+  opt.recipe = dir / "recipe.yml";
+  opt.out = dir / "out";
+  opt.threads = 1;
+  opt.fsync = false;
+  run_merge(opt);
+  auto out = Checkpoint::open(dir / "out");
+  EXPECT_FALSE(out->has("lm_head.weight"));
+  EXPECT_EQ(out->config()["vocab_size"], 66);
+  EXPECT_EQ(out->config()["tie_word_embeddings"], true);
+  auto base = Checkpoint::open(dir / "base"), ft2 = Checkpoint::open(dir / "ft2");
+  const std::vector<double> got = testing::tensor_values(*out, "model.embed_tokens.weight");
+  const std::vector<double> b = testing::tensor_values(*base, "model.embed_tokens.weight");
+  const std::vector<double> f = testing::tensor_values(*ft2, "model.embed_tokens.weight");
+  const size_t width = static_cast<size_t>(spec.dims.hidden);
+  ASSERT_EQ(got.size(), 66 * width);
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double want = i < 64 * width ? (b[i] + f[i]) / 2 : f[i];
+    ASSERT_LE(std::abs(got[i] - want), testing::ulp_of(want, DType::F32)) << "element " << i;
+  }
+}
+
 // Bad input names the recipe line.
 TEST_F(TokenizerMerge, BadInputNamesTheRecipeLine) {
   const std::string missing = error_message(
