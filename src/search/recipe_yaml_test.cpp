@@ -56,7 +56,8 @@ tokenizer_source: base
   EXPECT_EQ(b.parameters.at("normalize").scalar, 0.0);
   EXPECT_EQ(b.dtype, DType::BF16);
   EXPECT_EQ(b.out_dtype, DType::F32);
-  EXPECT_EQ(b.tokenizer_source, "base");
+  ASSERT_TRUE(b.tokenizer);
+  EXPECT_EQ(b.tokenizer->source, TokenizerSettings::Source::Base);
 }
 
 TEST(RecipeYaml, ProbeKeysOnlyWhereTheMethodLearnsFromData) {
