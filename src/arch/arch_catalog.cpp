@@ -39,9 +39,19 @@ bool bool_field(std::string_view file, const json& obj, const char* key) {
   return it->get<bool>();
 }
 
+// A layer bound: a dotted config key, or a number written as its decimal digits.
+std::string layer_bound(std::string_view file, const json& w, const char* key, const std::string& name) {
+  auto it = w.find(key);
+  if (it == w.end()) return {};
+  if (it->is_number_unsigned()) return std::to_string(it->get<uint64_t>());
+  if (!it->is_string() || it->get<std::string>().empty())
+    fail(file, ": '", key, "' of '", name, "' must be a config.json key or a layer number");
+  return it->get<std::string>();
+}
+
 WeightInfo parse_weight(std::string_view file, const json& w, const char* section) {
-  static const std::set<std::string> kKeys = {"name",    "is_embed",   "optional",
-                                              "aliases", "tied_names", "force_dtype"};
+  static const std::set<std::string> kKeys = {"name",        "is_embed",     "optional",   "aliases",
+                                              "tied_names",  "force_dtype",  "layers_below", "layers_from"};
   if (!w.is_object()) fail(file, ": every entry of '", section, "' must be an object");
   for (const auto& [key, value] : w.items())
     if (!kKeys.count(key)) fail(file, ": unknown field '", key, "' in '", section, "'");
@@ -55,6 +65,10 @@ WeightInfo parse_weight(std::string_view file, const json& w, const char* sectio
     info.force_dtype = dtype_from_torch_name(dt);
     if (!info.force_dtype) fail(file, ": unknown force_dtype '", dt, "' for '", info.name, "'");
   }
+  info.layers_below = layer_bound(file, w, "layers_below", info.name);
+  info.layers_from = layer_bound(file, w, "layers_from", info.name);
+  if ((!info.layers_below.empty() || !info.layers_from.empty()) && std::string_view(section) != "layer_weights")
+    fail(file, ": '", info.name, "' has a layer bound outside layer_weights");
   return info;
 }
 
@@ -69,12 +83,22 @@ std::vector<WeightInfo> parse_section(std::string_view file, const json& d, cons
 
 bool has_placeholder(std::string_view s) { return s.find("${") != std::string_view::npos; }
 
+// Only the known placeholders, and ${expert_index} only where the description has an expert count.
+void check_placeholders(std::string_view file, const std::string& name, bool experts) {
+  std::string rest = name;
+  for (std::string_view known : {kLayerIndex, kExpertIndex})
+    for (size_t pos; (pos = rest.find(known)) != std::string::npos;) rest.erase(pos, known.size());
+  if (has_placeholder(rest)) fail(file, ": '", name, "' has an unknown placeholder (known: ${layer_index}, ${expert_index})");
+  if (!experts && name.find(kExpertIndex) != std::string::npos)
+    fail(file, ": '", name, "' uses ${expert_index} but the description has no 'num_experts_config_key'");
+}
+
 }  // namespace
 
 ArchDescription parse_arch_description(std::string_view file, const json& d) {
   static const std::set<std::string> kKeys = {
-      "architectures", "model_type",  "layer_prefix",  "num_layers_config_key",
-      "vocab_size_config_key", "pre_weights", "layer_weights", "post_weights"};
+      "architectures",         "model_type",  "layer_prefix",  "num_layers_config_key",
+      "vocab_size_config_key", "num_experts_config_key", "pre_weights", "layer_weights", "post_weights"};
   if (!d.is_object()) fail(file, ": a description must be a JSON object");
   for (const auto& [key, value] : d.items())
     if (!kKeys.count(key)) fail(file, ": unknown field '", key, "'");
@@ -88,6 +112,7 @@ ArchDescription parse_arch_description(std::string_view file, const json& d) {
   a.num_layers_key = string_field(file, d, "num_layers_config_key", false);
   if (std::string v = string_field(file, d, "vocab_size_config_key", false); !v.empty())
     a.vocab_size_key = v;
+  a.num_experts_key = string_field(file, d, "num_experts_config_key", false);
   a.pre_weights = parse_section(file, d, "pre_weights");
   a.layer_weights = parse_section(file, d, "layer_weights");
   a.post_weights = parse_section(file, d, "post_weights");
@@ -111,6 +136,8 @@ ArchDescription parse_arch_description(std::string_view file, const json& d) {
     fail(file, ": 'layer_weights' given without 'layer_prefix'");
   std::string head = a.layer_prefix + std::string(kLayerIndex) + ".";
   for (const auto& w : a.layer_weights) {
+    check_placeholders(file, w.name, !a.num_experts_key.empty());
+    for (const auto& n : w.aliases) check_placeholders(file, n, !a.num_experts_key.empty());
     check_unique(w.name);
     for (const auto& n : w.aliases) check_unique(n);
     if (w.name.rfind(head, 0) != 0) fail(file, ": layer weight '", w.name, "' does not start with '", head, "'");

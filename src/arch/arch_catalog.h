@@ -1,5 +1,5 @@
 // The architecture descriptions alloy ships: data/architectures/*.json, compiled into the binary
-// (arch_catalog_data.cpp holds each file's text verbatim; a test keeps the two identical), parsed
+// (cmake/embed_architectures.cmake writes each file's text into a generated source), parsed
 // once on first use. A description names the classes it covers, its layer prefix, the config key
 // of the layer count, and per-weight metadata; it need not list every tensor.
 #pragma once
@@ -20,6 +20,9 @@ struct ArchDescription {
   std::string layer_prefix;                // "model.layers."
   std::string num_layers_key;              // "num_hidden_layers"
   std::string vocab_size_key = "vocab_size";
+  // MoE models: the config key of the routed-expert count; layer weight names may then hold
+  // ${expert_index}, one weight per expert.
+  std::string num_experts_key;
   std::vector<WeightInfo> pre_weights, layer_weights, post_weights;
 };
 

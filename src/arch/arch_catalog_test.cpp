@@ -38,18 +38,23 @@ TEST(ArchCatalogTest, EmbeddedCopiesMatchFiles) {
   ASSERT_FALSE(files.empty());
   for (const auto& [name, text] : files) {
     auto it = embedded.find(name);
-    ASSERT_NE(it, embedded.end()) << "data/architectures/" << name << " is not in src/arch/arch_catalog_data.cpp";
-    EXPECT_EQ(it->second, text) << "src/arch/arch_catalog_data.cpp has a stale copy of data/architectures/" << name;
+    ASSERT_NE(it, embedded.end()) << "data/architectures/" << name << " is not compiled in; re-run cmake";
+    EXPECT_EQ(it->second, text) << "the build has a stale copy of data/architectures/" << name << "; re-run cmake";
   }
   for (const auto& [name, text] : embedded)
-    EXPECT_TRUE(files.count(name)) << "src/arch/arch_catalog_data.cpp embeds " << name << " which data/architectures lacks";
+    EXPECT_TRUE(files.count(name)) << "the build embeds " << name << " which data/architectures lacks; re-run cmake";
 }
 
 TEST(ArchCatalogTest, EveryDescriptionParses) {
   const auto& catalog = architecture_catalog();
   ASSERT_EQ(catalog.size(), embedded_architecture_files().size());
-  for (const char* cls : {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel",
-                          "BertModel", "BertForMaskedLM", "GPTNeoXForCausalLM"})
+  for (const char* cls : {"LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM", "Qwen2ForCausalLM",
+                          "Qwen2MoeForCausalLM", "Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "Glm4ForCausalLM",
+                          "Glm4MoeForCausalLM", "GptOssForCausalLM", "DeepseekV3ForCausalLM", "GemmaForCausalLM",
+                          "Gemma2ForCausalLM", "Gemma3ForCausalLM", "Phi3ForCausalLM", "GPT2LMHeadModel",
+                          "GPTNeoXForCausalLM", "FalconForCausalLM", "StableLmForCausalLM", "Starcoder2ForCausalLM",
+                          "BertModel", "BertForMaskedLM", "RobertaForMaskedLM", "XLMRobertaForMaskedLM",
+                          "T5ForConditionalGeneration"})
     EXPECT_FALSE(descriptions_for(cls).empty()) << cls;
   EXPECT_TRUE(descriptions_for("NoSuchModel").empty());
   EXPECT_EQ(descriptions_for("GPT2LMHeadModel").size(), 2u);  // with and without "transformer."
@@ -75,6 +80,23 @@ TEST(ArchCatalogTest, ParsesFields) {
   EXPECT_EQ(a.pre_weights[1].force_dtype, DType::I64);
   EXPECT_EQ(a.layer_weights[0].aliases, std::vector<std::string>{"m.l.${layer_index}.gamma"});
   EXPECT_EQ(a.post_weights[0].tied_names, std::vector<std::string>{"m.e.weight"});
+  EXPECT_TRUE(a.num_experts_key.empty());
+}
+
+TEST(ArchCatalogTest, ParsesExpertsAndLayerBounds) {
+  json d = json::parse(R"({
+    "architectures": ["X"], "layer_prefix": "m.l.", "num_experts_config_key": "moe.n",
+    "layer_weights": [{"name": "m.l.${layer_index}.e.${expert_index}.w", "layers_from": "k"},
+                      {"name": "m.l.${layer_index}.d.w", "layers_below": "k"},
+                      {"name": "m.l.${layer_index}.r", "layers_below": 1}]
+  })");
+  ArchDescription a = parse_arch_description("x.json", d);
+  EXPECT_EQ(a.num_experts_key, "moe.n");
+  ASSERT_EQ(a.layer_weights.size(), 3u);
+  EXPECT_EQ(a.layer_weights[0].layers_from, "k");
+  EXPECT_EQ(a.layer_weights[0].layers_below, "");
+  EXPECT_EQ(a.layer_weights[1].layers_below, "k");
+  EXPECT_EQ(a.layer_weights[2].layers_below, "1");
 }
 
 std::string parse_error(const std::string& text) {
@@ -103,6 +125,14 @@ TEST(ArchCatalogTest, RejectsBadDescriptions) {
             "bad.json: weight 'e' listed twice");
   EXPECT_EQ(parse_error(R"({"architectures": ["X"], "pre_weights": [{"name": "e", "optional": 1}]})"),
             "bad.json: 'optional' must be true or false");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "layer_prefix": "a.", "layer_weights": [{"name": "a.${layer_index}.e.${expert_index}"}]})"),
+            "bad.json: 'a.${layer_index}.e.${expert_index}' uses ${expert_index} but the description has no 'num_experts_config_key'");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "layer_prefix": "a.", "layer_weights": [{"name": "a.${layer_index}.${head}"}]})"),
+            "bad.json: 'a.${layer_index}.${head}' has an unknown placeholder (known: ${layer_index}, ${expert_index})");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "pre_weights": [{"name": "e", "layers_below": 2}]})"),
+            "bad.json: 'e' has a layer bound outside layer_weights");
+  EXPECT_EQ(parse_error(R"({"architectures": ["X"], "layer_prefix": "a.", "layer_weights": [{"name": "a.${layer_index}.w", "layers_from": -1}]})"),
+            "bad.json: 'layers_from' of 'a.${layer_index}.w' must be a config.json key or a layer number");
 }
 
 }  // namespace

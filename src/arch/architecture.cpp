@@ -25,6 +25,9 @@ constexpr std::array<std::string_view, 2> kVocabSizeKeys = {"vocab_size", "text_
 
 enum class Section { Pre, Layer, Post };
 
+// Guards the expansion of ${expert_index} against a corrupt config (released models have <= 384).
+constexpr int64_t kMaxExperts = 65536;
+
 void read_class(const Checkpoint& ck, Architecture& a) {
   const json& cfg = ck.config();
   a.name = "unknown";
@@ -112,7 +115,10 @@ class Builder {
         ++it->second;
       }
     }
-    desc_ = choose_description(a_, prefix_counts);
+    if (const ArchDescription* chosen = choose_description(a_, prefix_counts)) {
+      expanded_ = expand_description(*chosen);
+      desc_ = &expanded_;
+    }
     if (desc_) {
       a_.layer_prefix = desc_->layer_prefix;
       a_.description = desc_->file;
@@ -130,10 +136,88 @@ class Builder {
     apply_tie_rules();
     order_sections();
     read_config_keys();
+    check_layer_bounds();
   }
 
  private:
   std::string where() const { return ck_.path().string(); }
+
+  std::string described_by() const {
+    return cat("the ", a_.name, " description (data/architectures/", desc_->file, ")");
+  }
+
+  // An integer config.json value the description relies on; an error naming the key otherwise.
+  int64_t config_int(std::string_view key, std::string_view what) const {
+    const json* v = json_get_dotted(ck_.config(), key);
+    if (!v) fail(where(), ": config.json lacks '", key, "', ", what, " that ", described_by(), " needs");
+    if (!v->is_number_integer() || v->get<int64_t>() < 0)
+      fail(where(), ": config.json '", key, "' must be a non-negative integer, found ", v->dump());
+    return v->get<int64_t>();
+  }
+
+  // The chosen description for this checkpoint: one weight per expert where a name holds
+  // ${expert_index}, and weights only some layers have made optional (check_layer_bounds
+  // checks exactly which layers have them).
+  ArchDescription expand_description(const ArchDescription& d) {
+    ArchDescription out = d;
+    desc_ = &d;  // for messages while expanding
+    out.layer_weights.clear();
+    for (const auto& w : d.layer_weights) {
+      WeightInfo base = w;
+      if (!w.layers_below.empty() || !w.layers_from.empty()) base.optional = true;
+      if (w.name.find(kExpertIndex) == std::string::npos) {
+        out.layer_weights.push_back(std::move(base));
+        continue;
+      }
+      const int64_t experts = config_int(d.num_experts_key, "the expert count");
+      if (experts > kMaxExperts)
+        fail(where(), ": config.json ", d.num_experts_key, " = ", experts, " is more experts than alloy expects (at most ",
+             kMaxExperts, "); is the config corrupt?");
+      auto with_expert = [](std::string s, int64_t e) {
+        std::string index = std::to_string(e);
+        for (size_t pos; (pos = s.find(kExpertIndex)) != std::string::npos;) s.replace(pos, kExpertIndex.size(), index);
+        return s;
+      };
+      for (int64_t e = 0; e < experts; ++e) {
+        WeightInfo one = base;
+        one.name = with_expert(one.name, e);
+        for (auto* list : {&one.aliases, &one.tied_names})
+          for (auto& n : *list) n = with_expert(n, e);
+        out.layer_weights.push_back(std::move(one));
+      }
+    }
+    desc_ = nullptr;
+    return out;
+  }
+
+  // A layer bound: a number, or the config.json value it names.
+  int64_t layer_bound(const std::string& bound) const {
+    if (bound.find_first_not_of("0123456789") == std::string::npos) return std::stoll(bound);
+    return config_int(bound, "a layer bound");
+  }
+
+  // Weights only some layers have are in exactly those layers.
+  void check_layer_bounds() const {
+    if (!desc_) return;
+    for (const auto& w : desc_->layer_weights) {
+      if (w.layers_below.empty() && w.layers_from.empty()) continue;
+      const int64_t below = w.layers_below.empty() ? a_.num_layers : layer_bound(w.layers_below);
+      const int64_t from = w.layers_from.empty() ? 0 : layer_bound(w.layers_from);
+      const std::set<int>* present = nullptr;
+      for (const auto& t : templates_)
+        if (t.info.name == w.name) present = &t.layers;
+      for (int l = 0; l < a_.num_layers; ++l) {
+        const bool expected = l >= from && l < below;
+        const bool has = present && present->count(l);
+        if (expected == has) continue;
+        std::string range = w.layers_below.empty() ? cat("layers from ", w.layers_from, " (", from, ") on")
+                            : w.layers_from.empty() ? cat("layers below ", w.layers_below, " (", below, ")")
+                            : cat("layers ", from, " to ", below - 1);
+        fail(where(), ": layer ", l, has ? " has " : " lacks ", "'", instantiate(w.name, l), "', which ",
+             described_by(), " puts ", has ? "only " : "", "in ", range);
+      }
+    }
+  }
 
   void index_description() {
     auto add = [&](Section s, const std::vector<WeightInfo>& list) {
@@ -306,6 +390,11 @@ class Builder {
       }
       break;
     }
+    if (desc_ && !desc_->num_experts_key.empty()) {
+      a_.num_experts_key = desc_->num_experts_key;
+      if (const json* v = json_get_dotted(cfg, a_.num_experts_key); v && v->is_number_integer())
+        a_.num_experts = static_cast<int>(v->get<int64_t>());
+    }
     std::vector<std::string_view> vocab_keys;
     if (desc_) vocab_keys.push_back(desc_->vocab_size_key);
     vocab_keys.insert(vocab_keys.end(), kVocabSizeKeys.begin(), kVocabSizeKeys.end());
@@ -319,7 +408,8 @@ class Builder {
 
   const Checkpoint& ck_;
   Architecture& a_;
-  const ArchDescription* desc_ = nullptr;
+  const ArchDescription* desc_ = nullptr;  // &expanded_ when a description fits
+  ArchDescription expanded_;
   std::unordered_map<std::string, Described> described_;  // description names and aliases
   std::set<std::string> described_seen_;                  // canonical names found in the checkpoint
   std::map<std::string, std::string> loose_seen_;  // canonical name -> the checkpoint's spelling

@@ -15,6 +15,7 @@
 namespace alloy {
 
 inline constexpr std::string_view kLayerIndex = "${layer_index}";
+inline constexpr std::string_view kExpertIndex = "${expert_index}";
 
 struct WeightInfo {
   std::string name;                     // for layer weights, a template containing ${layer_index}
@@ -23,6 +24,10 @@ struct WeightInfo {
   std::vector<std::string> tied_names;  // loaded from these when absent (lm_head <- embed_tokens)
   std::vector<std::string> aliases;     // other spellings of the same tensor (LayerNorm.gamma)
   std::optional<DType> force_dtype;     // loaded and saved in this dtype (int64 position_ids)
+  // A layer weight only some layers have (DeepSeek-V3's dense first layers, T5's relative
+  // attention bias): only layers below, or from, a bound on. The bound is a dotted config.json
+  // key or a decimal number; empty = no bound. Such a weight is optional for the planner.
+  std::string layers_below, layers_from;
 };
 
 struct Architecture {
@@ -32,6 +37,8 @@ struct Architecture {
   std::string num_layers_key;  // dotted config.json key ("num_hidden_layers", "n_layer"); may be empty
   std::string vocab_size_key = "vocab_size";  // dotted config.json key of the vocabulary size
   int num_layers = 0;
+  std::string num_experts_key;  // dotted config.json key of the routed-expert count; empty if not MoE
+  int num_experts = 0;          // its value, 0 when there is none
   std::vector<WeightInfo> pre_weights;    // before the first layer, e.g. embeddings
   std::vector<WeightInfo> layer_weights;  // templates, e.g. "model.layers.${layer_index}.mlp.up_proj.weight"
   std::vector<WeightInfo> post_weights;   // after the last layer, e.g. final norm, lm_head

@@ -442,12 +442,84 @@ TEST(ArchitectureTest, OptionalLayerWeightMayBeInSomeLayers) {
   TinyModel m;
   m.tensor("model.embed_tokens.weight", {8, 4});
   m.layers("model.layers.", 2, kLlamaLayer);
-  m.tensor("model.layers.0.self_attn.rotary_emb.inv_freq");  // declared optional by llama.json
+  m.tensor("model.layers.0.self_attn.rotary_emb.inv_freq");  // declared optional by mistral.json
   m.tensor("model.norm.weight");
   m.config({{"architectures", {"MistralForCausalLM"}}, {"num_hidden_layers", 2}});
   Architecture a = m.arch();
-  EXPECT_EQ(a.description, "llama.json");
+  EXPECT_EQ(a.description, "mistral.json");
   EXPECT_TRUE(find_weight(a, "model.layers.1.self_attn.rotary_emb.inv_freq")->optional);
+}
+
+// A DeepSeek-V3 checkpoint: layer 0 dense, layers 1.. with a router and `experts` experts.
+void deepseek(TinyModel& m, int layers, int experts, const json& config) {
+  m.tensor("model.embed_tokens.weight", {8, 4});
+  const std::vector<std::string> attn = {"input_layernorm.weight", "self_attn.kv_a_proj_with_mqa.weight",
+                                         "self_attn.kv_a_layernorm.weight", "self_attn.kv_b_proj.weight",
+                                         "self_attn.o_proj.weight", "post_attention_layernorm.weight"};
+  m.layers("model.layers.", layers, attn);
+  m.layers("model.layers.", 1, {"mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"});
+  for (int l = 1; l < layers; ++l) {
+    for (const char* w : {"mlp.gate.weight", "mlp.gate.e_score_correction_bias", "mlp.shared_experts.gate_proj.weight",
+                          "mlp.shared_experts.up_proj.weight", "mlp.shared_experts.down_proj.weight"})
+      m.tensor(cat("model.layers.", l, ".", w));
+    for (int e = 0; e < experts; ++e)
+      for (const char* w : {"gate_proj", "up_proj", "down_proj"}) m.tensor(cat("model.layers.", l, ".mlp.experts.", e, ".", w, ".weight"));
+  }
+  m.tensor("model.norm.weight");
+  json c = {{"architectures", {"DeepseekV3ForCausalLM"}}, {"model_type", "deepseek_v3"}, {"num_hidden_layers", layers}};
+  c.update(config);
+  m.config(c);
+}
+
+TEST(ArchitectureTest, ExpertsAndDenseFirstLayersFromTheConfig) {
+  TinyModel m;
+  deepseek(m, 3, 2, {{"n_routed_experts", 2}, {"first_k_dense_replace", 1}});
+  Architecture a = m.arch();
+  EXPECT_EQ(a.description, "deepseek-v3.json");
+  EXPECT_EQ(a.num_experts_key, "n_routed_experts");
+  EXPECT_EQ(a.num_experts, 2);
+  const WeightInfo* expert = find_weight(a, "model.layers.2.mlp.experts.1.up_proj.weight");
+  ASSERT_NE(expert, nullptr);
+  EXPECT_EQ(expert->name, "model.layers.${layer_index}.mlp.experts.1.up_proj.weight");
+  EXPECT_TRUE(expert->optional);  // layer 0 lacks it
+  EXPECT_EQ(find_weight(a, "model.layers.0.mlp.experts.2.up_proj.weight"), nullptr);  // no third expert
+}
+
+TEST(ArchitectureTest, ExpertsOrDenseLayersWhereTheConfigSaysNotAreErrors) {
+  const std::string desc = "the DeepseekV3ForCausalLM description (data/architectures/deepseek-v3.json)";
+  {
+    TinyModel m;  // the config says two dense layers; layer 1 has experts instead
+    deepseek(m, 3, 2, {{"n_routed_experts", 2}, {"first_k_dense_replace", 2}});
+    EXPECT_EQ(error_of([&] { m.arch(); }),
+              m.dir().string() + ": layer 1 lacks 'model.layers.1.mlp.gate_proj.weight', which " + desc +
+                  " puts in layers below first_k_dense_replace (2)");
+  }
+  {
+    TinyModel m;  // the config says no dense layer
+    deepseek(m, 3, 2, {{"n_routed_experts", 2}, {"first_k_dense_replace", 0}});
+    EXPECT_EQ(error_of([&] { m.arch(); }),
+              m.dir().string() + ": layer 0 has 'model.layers.0.mlp.gate_proj.weight', which " + desc +
+                  " puts only in layers below first_k_dense_replace (0)");
+  }
+  {
+    TinyModel m;  // three experts by the config, two in the tensors
+    deepseek(m, 3, 2, {{"n_routed_experts", 3}, {"first_k_dense_replace", 1}});
+    EXPECT_EQ(error_of([&] { m.arch(); }),
+              m.dir().string() + ": layer 1 lacks 'model.layers.1.mlp.experts.2.gate_proj.weight', which " + desc +
+                  " puts in layers from first_k_dense_replace (1) on");
+  }
+  {
+    TinyModel m;
+    deepseek(m, 3, 2, {{"first_k_dense_replace", 1}});
+    EXPECT_EQ(error_of([&] { m.arch(); }),
+              m.dir().string() + ": config.json lacks 'n_routed_experts', the expert count that " + desc + " needs");
+  }
+  {
+    TinyModel m;
+    deepseek(m, 3, 2, {{"n_routed_experts", 2}});
+    EXPECT_EQ(error_of([&] { m.arch(); }),
+              m.dir().string() + ": config.json lacks 'first_k_dense_replace', a layer bound that " + desc + " needs");
+  }
 }
 
 TEST(ArchitectureTest, DescriptionRequiredWeightMissingIsAnError) {
