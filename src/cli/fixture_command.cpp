@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "fixtures/arch_fixture.h"
 #include "fixtures/fixture_family.h"
 #include "util/size_text.h"
 #include "util/error.h"
@@ -18,6 +19,7 @@ namespace {
 struct FixtureOptions {
   std::string out;
   std::string family = "llama";
+  std::string arch;  // an architecture fixture file (tools/fixtures/architectures/*.json)
   std::optional<int64_t> layers, hidden, intermediate, vocab, heads, kv_heads, max_positions;
   std::string params;
   std::optional<int> fine_tunes;
@@ -77,12 +79,20 @@ FixtureDims choose_dims(const FixtureOptions& o, Family family, std::optional<bo
 
 FixtureSpec spec_from(const FixtureOptions& o) {
   FixtureSpec spec;
+  if (!o.arch.empty()) {
+    const bool dims = o.layers || o.hidden || o.intermediate || o.vocab || o.heads || o.kv_heads || o.max_positions ||
+                      !o.params.empty();
+    if (dims || o.tied || o.untied || o.extra_vocab != 0 || o.family != "llama")
+      fail("--arch: the fixture file fixes the family, dimensions and tied embeddings; drop --family, the "
+           "dimension options, --tied/--untied and --extra-vocab");
+    spec.arch = std::make_shared<ArchFixture>(load_arch_fixture(o.arch));
+  }
   auto family = family_from_name(o.family);
   if (!family) fail("--family: unknown family '", o.family, "' (llama, gpt2, bert)");
   spec.family = *family;
   if (o.tied) spec.tied = true;
   if (o.untied) spec.tied = false;
-  spec.dims = choose_dims(o, spec.family, spec.tied);
+  if (!spec.arch) spec.dims = choose_dims(o, spec.family, spec.tied);
   auto dtype = dtype_from_torch_name(o.dtype);
   if (!dtype) fail("--dtype: unknown dtype '", o.dtype, "' (float32, float16, bfloat16)");
   spec.dtype = *dtype;
@@ -105,14 +115,17 @@ FixtureSpec spec_from(const FixtureOptions& o) {
 
 void print_summary(const FixtureSpec& spec, const std::vector<WrittenModel>& models) {
   const auto& d = spec.dims;
-  std::printf("%s: %lld layers, hidden %lld, intermediate %lld, vocab %lld, %lld heads",
+  if (spec.arch)
+    std::printf("%s (%s): %zu tensors", spec.arch->name.c_str(), spec.arch->config.value("model_type", "?").c_str(),
+                spec.arch->tensors.size());
+  else std::printf("%s: %lld layers, hidden %lld, intermediate %lld, vocab %lld, %lld heads",
               std::string(family_name(spec.family)).c_str(), static_cast<long long>(d.layers),
               static_cast<long long>(d.hidden), static_cast<long long>(d.intermediate),
               static_cast<long long>(d.vocab), static_cast<long long>(d.heads));
-  if (spec.family == Family::Llama && d.kv_heads > 0 && d.kv_heads != d.heads)
+  if (!spec.arch && spec.family == Family::Llama && d.kv_heads > 0 && d.kv_heads != d.heads)
     std::printf(" (%lld kv)", static_cast<long long>(d.kv_heads));
   std::printf(", %s, %s, seed %llu\n", std::string(traits(spec.dtype).torch_name).c_str(),
-              spec.is_tied() ? "tied embeddings" : "untied lm_head",
+              spec.arch ? "as its config says" : spec.is_tied() ? "tied embeddings" : "untied lm_head",
               static_cast<unsigned long long>(spec.seed));
   for (size_t i = 0; i < models.size(); ++i) {
     const ModelVariant v = fixture_variant(spec, static_cast<int>(i));
@@ -146,6 +159,9 @@ void add_fixture_command(CLI::App& app, int& exit_code) {
                  "OUT_DIR/ft1 ... for tests and benchmarks");
   cmd->add_option("out_dir", o->out, "Output directory")->required();
   cmd->add_option("--family", o->family, "llama | gpt2 | bert")->capture_default_str();
+  cmd->add_option("--arch", o->arch,
+                  "An architecture fixture file (tools/fixtures/architectures/NAME.json): that model's real "
+                  "tensor names and config, tiny dimensions");
   cmd->add_option("--layers", o->layers, "Number of layers (default 2)");
   cmd->add_option("--hidden", o->hidden, "Hidden size (default 64)");
   cmd->add_option("--intermediate", o->intermediate,
