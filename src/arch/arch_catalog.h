@@ -1,5 +1,5 @@
 // The architecture descriptions alloy ships: data/architectures/*.json, compiled into the binary
-// (cmake/embed_architectures.cmake writes each file's text into a generated source), parsed
+// (cmake/embed_files.cmake writes each file's text into a generated source), parsed
 // once on first use. A description names the classes it covers, its layer prefix, the config key
 // of the layer count, and per-weight metadata; it need not list every tensor.
 #pragma once
