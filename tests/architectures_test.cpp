@@ -84,9 +84,10 @@ TEST_P(ArchitectureFixture, RecognisedMergedAndSliced) {
 
   // Every fixture tensor is named by the description (except ones the fixture marks as not).
   const std::set<std::string> described = described_names(kDescriptionDir / description());
-  for (const auto& t : fixture["tensors"])
-    if (!t.value("undescribed", false))
-      EXPECT_TRUE(described.count(t["name"].get<std::string>())) << t["name"] << " is not in " << description();
+  for (const auto& t : fixture["tensors"]) {
+    if (t.value("undescribed", false)) continue;
+    EXPECT_TRUE(described.count(t["name"].get<std::string>())) << t["name"] << " is not in " << description();
+  }
 
   auto models = write_family(name, tmp_.path(), {TaskKind::Dense});
   auto base = Checkpoint::open(models[0].dir);
@@ -96,8 +97,9 @@ TEST_P(ArchitectureFixture, RecognisedMergedAndSliced) {
   EXPECT_EQ(arch.description, description());
   const std::string layers_key = fixture.value("num_layers_key", "num_hidden_layers");
   EXPECT_EQ(arch.num_layers, fixture["config"][layers_key].get<int>());
-  if (fixture.contains("num_experts_key"))
+  if (fixture.contains("num_experts_key")) {
     EXPECT_EQ(arch.num_experts, fixture["config"][fixture["num_experts_key"].get<std::string>()].get<int>());
+  }
 
   // Linear: 0.25 base + 0.75 ft1 in every tensor; tied heads stay tied (absent).
   merge(tmp_.path(), "merge_method: linear\ndtype: float32\nmodels:\n"
