@@ -59,8 +59,10 @@ convert() {  # SAFETENSORS_DIR TYPE OUT
     "$1" --outtype "$2" --outfile "$3" > "$3.log" 2>&1 || { cat "$3.log" >&2; exit 1; }
 }
 cat "$data"/eval/python.txt "$data"/eval/cheaders.txt "$data"/eval/man.txt > eval.txt
+# One thread: stories260K's matrices are too small to share, and a second thread waiting on the
+# first made a pass 50 times slower on a busy machine.
 ppl() {  # GGUF -> perplexity over eval.txt in windows of 128 tokens (the fine-tunes' context)
-  "$bin"/llama-perplexity -m "$1" -f eval.txt -c 128 -b 128 -t "$(nproc)" > "$1.ppl.log" 2>&1 ||
+  "$bin"/llama-perplexity -m "$1" -f eval.txt -c 128 -b 128 -t 1 > "$1.ppl.log" 2>&1 ||
     { tail -20 "$1.ppl.log" >&2; exit 1; }
   sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$1.ppl.log"
 }
