@@ -64,7 +64,12 @@ cat "$data"/eval/python.txt "$data"/eval/cheaders.txt "$data"/eval/man.txt > eva
 ppl() {  # GGUF -> perplexity over eval.txt in windows of 128 tokens (the fine-tunes' context)
   "$bin"/llama-perplexity -m "$1" -f eval.txt -c 128 -b 128 -t 1 > "$1.ppl.log" 2>&1 ||
     { tail -20 "$1.ppl.log" >&2; exit 1; }
-  sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$1.ppl.log"
+  # llama.cpp logs from a thread that a busy machine can leave behind at exit, losing the "Final
+  # estimate" line; the running estimate after the last chunk is the same number.
+  local final
+  final=$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$1.ppl.log")
+  [ -n "$final" ] || final=$(grep -o '\[[0-9]*\][0-9.]*' "$1.ppl.log" | tail -1 | sed 's/.*\]//')
+  echo "$final"
 }
 
 write_recipes() {
