@@ -133,13 +133,22 @@ TEST(SelfPositioning, TheMuTermAddsMuLambdaAndMuToTheLambdaGradient) {
   EXPECT_NEAR(penalised[2] - plain[2], 0.3, 1e-12);
 }
 
-TEST(SelfPositioning, SearchFindsTheGridOptimum) {
+// Two fine-tunes of one random base, each trained on its own probe set, and the search's view of
+// them (`in` points into the members above it, so the struct is built in place, never moved).
+struct TwoFineTunes {
   const ModelConfig config = tiny_config();
   const MemoryWeights base = test_models::random_weights(config, 31);
   const std::vector<ProbeSet> sets = probe_sets(config.vocab_size, 2, 32);
   const std::vector<MemoryWeights> models{trained(config, base, sets[0], 4, 0.5f), trained(config, base, sets[1], 4, 0.5f)};
   const MergeInputs in = merge_inputs(config, base, models);
   const std::vector<double> gram = task_vector_gram(in);
+};
+
+TEST(SelfPositioning, SearchFindsTheGridOptimum) {
+  const TwoFineTunes f{};
+  const MergeInputs& in = f.in;
+  const std::vector<double>& gram = f.gram;
+  const std::vector<ProbeSet>& sets = f.sets;
   // Exhaustive: t = a_2 / (a_1 + a_2) and λ on a grid.
   double grid_best = 1e300, best_t = 0, best_lambda = 0;
   for (int i = 1; i < 20; ++i)
@@ -165,12 +174,10 @@ TEST(SelfPositioning, SearchFindsTheGridOptimum) {
 // without the penalty (the penalty is μ·λ on top of the same loss), and the search with μ lands
 // on the penalised one, below the unpenalised λ.
 TEST(SelfPositioning, ALargerMuGivesASmallerLambda) {
-  const ModelConfig config = tiny_config();
-  const MemoryWeights base = test_models::random_weights(config, 31);
-  const std::vector<ProbeSet> sets = probe_sets(config.vocab_size, 2, 32);
-  const std::vector<MemoryWeights> models{trained(config, base, sets[0], 4, 0.5f), trained(config, base, sets[1], 4, 0.5f)};
-  const MergeInputs in = merge_inputs(config, base, models);
-  const std::vector<double> gram = task_vector_gram(in);
+  const TwoFineTunes f{};
+  const MergeInputs& in = f.in;
+  const std::vector<double>& gram = f.gram;
+  const std::vector<ProbeSet>& sets = f.sets;
   const double mu = 0.2;
   double free_best = 1e300, free_lambda = 0, grid_best = 1e300, best_lambda = 0;
   for (int i = 1; i < 20; ++i)
