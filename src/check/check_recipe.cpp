@@ -8,6 +8,7 @@
 #include "recipe/stages.h"
 #include "util/error.h"
 #include "util/read_whole_file.h"
+#include "util/size_text.h"
 
 namespace alloy {
 
@@ -20,16 +21,7 @@ namespace {
 const char* const kTokenizerFiles[] = {"tokenizer.json", "tokenizer.model", "vocab.json", "merges.txt",
                                        "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"};
 
-std::string gib(uint64_t bytes) {
-  char text[32];
-  if (bytes >= (uint64_t{1} << 30))
-    std::snprintf(text, sizeof text, "%.2f GiB", bytes / double(uint64_t{1} << 30));
-  else if (bytes >= (uint64_t{1} << 20))
-    std::snprintf(text, sizeof text, "%.1f MiB", bytes / double(uint64_t{1} << 20));
-  else
-    std::snprintf(text, sizeof text, "%.1f KiB", bytes / 1024.0);
-  return text;
-}
+std::string bytes_text(uint64_t bytes) { return format_size(bytes, SizeUnit::Bytes); }
 
 std::string shape_text(const Shape& shape) {
   std::string s = "[";
@@ -234,7 +226,7 @@ std::string check_report_text(const CheckReport& report) {
     t += cat("merge_method ", s.method, ", ", s.models.size(), " model", s.models.size() == 1 ? "" : "s", "\n");
     for (const CheckedModel& m : s.models) {
       t += cat("  ", m.label, (m.label == s.donor ? " (donor)" : ""), ": ", m.path.string(), "\n    ", m.format, ", ",
-               m.files, " file", m.files == 1 ? "" : "s", ", ", gib(m.tensor_bytes), ", ", m.architecture, ", ", m.layers,
+               m.files, " file", m.files == 1 ? "" : "s", ", ", bytes_text(m.tensor_bytes), ", ", m.architecture, ", ", m.layers,
                " layers", m.vocab_size ? cat(", vocabulary ", *m.vocab_size) : "",
                ", tokenizer: ", m.tokenizer.empty() ? "none" : m.tokenizer, "\n");
     }
@@ -247,9 +239,9 @@ std::string check_report_text(const CheckReport& report) {
                                st.file.empty() ? "" : cat(", kept in ", st.file.string())),
                "\n");
     t += cat("output: ", s.output_format, ", ", s.tensors, " tensors (", s.copied_tensors, " copied unchanged), ",
-             s.files, " file", s.files == 1 ? "" : "s", ", ", gib(s.output_bytes), "; reads ", gib(s.input_bytes), "\n");
-    t += cat("memory: free memory of about ", gib(s.page_cache_for_full_speed), " (twice the largest tensor, '",
-             s.largest_tensor, "' at ", gib(s.largest_tensor_bytes), ", per model) keeps the merge at the disk's "
+             s.files, " file", s.files == 1 ? "" : "s", ", ", bytes_text(s.output_bytes), "; reads ", bytes_text(s.input_bytes), "\n");
+    t += cat("memory: free memory of about ", bytes_text(s.page_cache_for_full_speed), " (twice the largest tensor, '",
+             s.largest_tensor, "' at ", bytes_text(s.largest_tensor_bytes), ", per model) keeps the merge at the disk's "
              "speed; with less it runs slower, never out of memory\n");
     for (const std::string& note : s.notes) t += cat("note: ", note, "\n");
     for (const std::string& e : s.explained) t += e;
