@@ -53,8 +53,8 @@ class Assembler {
 
     for (const std::string& name : base.checkpoint->tensor_names())
       if (!is_mlp_tensor(name)) add_copy(name, base, name, std::nullopt);
-    std::vector<MoeExpert> routed = config_.experts;
-    const RouterGates gates = router_gates(config_, routed, base.checkpoint, layers_, hidden_, options_.merge.seed);
+    const RouterGates gates =
+        router_gates(config_, config_.experts, base.checkpoint, layers_, hidden_, options_.merge.seed);
     std::optional<RouterGates> shared_gates;
     if (qwen_) shared_gates = router_gates(config_, config_.shared_experts, base.checkpoint, layers_, hidden_,
                                            options_.merge.seed + 1);
@@ -191,10 +191,9 @@ class Assembler {
                          const std::string& projection) {
     const LoadedModel& m = prepared_.plan.models[model];
     const std::string source = layer_name(layer, cat("mlp.", projection, ".weight"));
-    const std::string base_name = source;
     const Checkpoint& base = *prepared_.plan.models[0].checkpoint;
     if (!m.checkpoint->has(source)) fail("expert '", m.label, "' has no tensor '", source, "'");
-    if (base.has(base_name) && base.tensor(base_name).shape != m.checkpoint->tensor(source).shape)
+    if (base.has(source) && base.tensor(source).shape != m.checkpoint->tensor(source).shape)
       fail("tensor '", source, "' in expert '", m.label, "' has another shape than in the base model");
     add_copy(name, m, source, projection == "down_proj" ? expert.residual_scale : std::nullopt);
   }
