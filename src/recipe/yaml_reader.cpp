@@ -6,7 +6,7 @@
 #include <climits>
 #include <cmath>
 
-#include "recipe/yaml_text_check.h"
+#include "recipe/yaml_documents.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -107,14 +107,7 @@ std::optional<double> parse_number(std::string_view text) {
 }
 
 std::vector<YamlItem> YamlReader::load_all(const std::string& text) const {
-  check_yaml_text(text, file_);
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    if (e.mark.line >= 0) fail(file_, ":", e.mark.line + 1, ": YAML syntax error: ", e.msg);
-    fail(file_, ": YAML syntax error: ", e.msg);
-  }
+  std::vector<YAML::Node> docs = load_yaml_documents(text, file_);
   // A stray "---" around a recipe makes an empty document; the others are recipes (stages).
   std::erase_if(docs, [](const YAML::Node& d) { return !d.IsDefined() || d.IsNull(); });
   if (docs.empty()) fail(file_, ": recipe is empty");

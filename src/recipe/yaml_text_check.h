@@ -1,5 +1,6 @@
-// Checks of a recipe's raw text before yaml-cpp reads it: inputs that are not YAML and on which
-// yaml-cpp 0.7 never returns (docs/reliability.md) are refused here, at their line.
+// Checks of a recipe's raw text before yaml-cpp reads it: control characters, and the commas
+// yaml-cpp 0.7 would loop on, refused at their line with a message that says what to do
+// (yaml_documents.h stops the loop itself for any input this check lets through).
 #pragma once
 #include <string>
 
