@@ -12,6 +12,7 @@
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "model/decoder.h"
+#include "search/consensus_search.h"
 #include "search/derivative_free.h"
 #include "search/merge_in_memory.h"
 #include "search/recipe_yaml.h"
@@ -19,6 +20,7 @@
 #include "search/search_setup.h"
 #include "search/search_space.h"
 #include "search/search_runtime.h"
+#include "search/tensor_grouping.h"
 #include "stats/probe_chunks.h"
 #include "test_support.h"
 
@@ -286,6 +288,89 @@ TEST(SearchE2E, BadInputIsRefusedAndLeavesNoOutput) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("already exists; pass --force"), std::string::npos) << r.output;
   EXPECT_EQ(read_file(tmp / "full/x"), "keep");
+}
+
+// per-layer and per-layer-kind on ties and dare_ties recipes: the output is, bit for bit, what the
+// search's own forward (the recipe's plan merged by the method's kernels at the report's
+// coefficients) makes, and what `alloy merge OUT/alloy_config.yml` makes; the first step's loss is
+// the objective of the plain merge of the recipe (float64, here), and the search lowered it.
+TEST(SearchE2E, PerLayerTiesOutputIsTheSearchsOwnMerge) {
+  TempDir tmp;
+  const fs::path py = short_probe(tmp, "python"), man = short_probe(tmp, "man");
+  const std::vector<std::string> labels = {(kData / "python").string(), (kData / "man").string()};
+  struct Case {
+    std::string method, strategy, seed;
+  };
+  for (const Case& c : {Case{"ties", "per-layer", "0"}, Case{"dare_ties", "per-layer-kind", "3"}}) {
+    SCOPED_TRACE(c.method);
+    const std::string head = "merge_method: " + c.method + "\nbase_model: " + (kData / "base").string() +
+                             "\ndtype: float32\nmodels:\n";
+    write_file(tmp / "r.yml", head + entry(kData / "python", py, "weight: 0.6, density: 0.5") +
+                                  entry(kData / "man", man, "weight: 0.4, density: 0.7"));
+    write_file(tmp / "plain.yml", head + "  - model: " + labels[0] + "\n    parameters: {weight: 0.6, density: 0.5}\n" +
+                                      "  - model: " + labels[1] + "\n    parameters: {weight: 0.4, density: 0.7}\n");
+    fs::remove_all(tmp / "out"), fs::remove_all(tmp / "plain"), fs::remove_all(tmp / "again");
+    auto r = run_alloy("search r.yml out --strategy " + c.strategy + " --steps 2 --seed " + c.seed + " -q -j 2", tmp.path());
+    ASSERT_EQ(r.status, 0) << r.output;
+    r = run_alloy("merge plain.yml plain -q --random-seed " + c.seed, tmp.path());
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto report = nlohmann::json::parse(read_file(tmp / "out/search_report.json"));
+    ASSERT_EQ(report["steps"].size(), 2u);
+    const double start = report["steps"][0]["loss"].get<double>();
+    EXPECT_NEAR(start, objective_f64(tmp / "plain", {py, man}), 1e-4);
+    EXPECT_LT(report["final_loss"].get<double>(), start);
+
+    const Recipe tuned = parse_recipe(read_file(tmp / "out/alloy_config.yml"), "alloy_config.yml");
+    EXPECT_EQ(tuned.merge_method, c.method);
+    EXPECT_EQ(tuned.models[0].parameters.at("density").scalar, 0.5);
+    EXPECT_EQ(tuned.models[0].parameters.at("weight").kind, ParamValue::Kind::Conditional);
+    r = run_alloy("merge out/alloy_config.yml again -q --random-seed " + c.seed, tmp.path());
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(read_file(tmp / "again/model.safetensors"), read_file(tmp / "out/model.safetensors"));
+
+    SearchSettings settings;
+    settings.seed = std::stoull(c.seed);
+    const PreparedSearch s = prepare_search(tmp / "r.yml", settings, tmp / "stats");
+    const SearchContext& ctx = *s.context;
+    const int64_t layers = ctx.config.num_layers;
+    const TensorGrouping grouping = c.strategy == "per-layer" ? groups_by_layer(layers) : groups_by_layer_and_kind(layers);
+    ConsensusMerge merge = prepare_consensus_merge(
+        make_plan(parse_recipe(recipe_yaml(ctx.recipe), "r.yml"), ctx.plan_options), ctx.config, labels,
+        grouping.group_of, *consensus_sparsification(c.method));
+    Coefficients at(grouping.count, 2, 0.0);
+    std::set<double> distinct;
+    for (int64_t g = 0; g < grouping.count; ++g)
+      for (int64_t i = 0; i < 2; ++i) {
+        at.at(g, i) = report["coefficients"][labels[static_cast<size_t>(i)]][grouping.names[static_cast<size_t>(g)]];
+        distinct.insert(at.at(g, i));
+      }
+    EXPECT_GT(distinct.size(), 2u) << "the groups moved apart";
+    const MemoryWeights mine = consensus_merged_weights(merge, at);
+    const CheckpointWeights out(Checkpoint::open(tmp / "out"));
+    for (const auto& [name, tensor] : merge.tensors) {
+      const Weight o = out.get(name);
+      const std::vector<float>& want = mine.tensors().at(name).values;
+      ASSERT_EQ(o.values.size(), want.size()) << name;
+      EXPECT_EQ(std::memcmp(o.values.data(), want.data(), want.size() * sizeof(float)), 0) << name;
+    }
+  }
+}
+
+// The per-layer strategies tune task_arithmetic, ties and dare_ties; other methods are refused by name.
+TEST(SearchE2E, PerLayerRefusesOtherSparsifyingMethods) {
+  TempDir tmp;
+  const fs::path py = short_probe(tmp, "python");
+  for (const std::string method : {"breadcrumbs_ties", "della"}) {
+    write_file(tmp / "r.yml", "merge_method: " + method + "\nbase_model: " + (kData / "base").string() +
+                                  "\nmodels:\n" + entry(kData / "python", py, "weight: 1, density: 0.5") +
+                                  entry(kData / "man", py, "weight: 1, density: 0.5"));
+    auto r = run_alloy("search r.yml out --strategy per-layer -q", tmp.path());
+    EXPECT_NE(r.status, 0) << method;
+    EXPECT_NE(r.output.find("tunes task_arithmetic, ties and dare_ties recipes; " + method + " is not supported"),
+              std::string::npos)
+        << r.output;
+    EXPECT_FALSE(fs::exists(tmp / "out")) << method;
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "search/per_layer.h"
 
+#include "search/consensus_search.h"
 #include "search/task_vector_search.h"
 #include "util/error.h"
 
@@ -38,6 +39,13 @@ namespace {
 constexpr int kDefaultSteps = 30;
 
 SearchResult run_grouped(const SearchContext& context, const std::string& strategy, const TensorGrouping& grouping) {
+  const Recipe& recipe = context.recipe;
+  if (consensus_sparsification(recipe.merge_method))
+    return run_consensus_per_layer(context, strategy, grouping, kDefaultSteps);
+  if (recipe.merge_method != "task_arithmetic")
+    fail(recipe.where(recipe.merge_method_loc), ": merge_method: --strategy ", strategy,
+         " tunes task_arithmetic, ties and dare_ties recipes; ", recipe.merge_method,
+         " is not supported (--strategy derivative-free tunes the weights of any method)");
   TaskVectorSearch search = prepare_task_vector_search(context, strategy, kDefaultSteps);
   PerLayerSettings settings;
   settings.search = search.settings;

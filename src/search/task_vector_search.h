@@ -13,6 +13,17 @@
 
 namespace alloy {
 
+// The recipe's fine-tunes (every model but the base) and their weights as the recipe gives them.
+struct TunedModels {
+  std::vector<size_t> entries;      // per fine-tune: its index in recipe.models
+  std::vector<std::string> labels;  // per fine-tune: as the recipe names it (LoadedModel::label)
+  std::vector<double> weights;      // per fine-tune: its numeric `weight`
+};
+
+// Throws Error naming the recipe key when the recipe has no base_model or a model without a numeric
+// weight, or when --tune is given (these strategies tune the weights themselves).
+TunedModels tuned_models(const SearchContext& context, const std::string& strategy);
+
 struct TaskVectorSearch {
   MergeInputs inputs;
   std::vector<size_t> entries;  // per fine-tune: its index in recipe.models
@@ -20,9 +31,8 @@ struct TaskVectorSearch {
   GradientSearchSettings settings;
 };
 
-// Throws Error naming the recipe key when the recipe is not a task_arithmetic merge with a
-// base_model and a numeric weight per model, or when --tune is given (these strategies tune the
-// weights themselves). `default_steps` applies when --steps is not given.
+// Throws Error naming the recipe key when the recipe is not a task_arithmetic merge, or for what
+// tuned_models refuses. `default_steps` applies when --steps is not given.
 TaskVectorSearch prepare_task_vector_search(const SearchContext& context, const std::string& strategy,
                                             int default_steps);
 
@@ -32,11 +42,18 @@ TaskVectorSearch prepare_task_vector_search(const SearchContext& context, const 
 std::string tuned_task_arithmetic_yaml(const SearchContext& context, const TaskVectorSearch& search,
                                        const Coefficients& weights, const TensorGrouping* grouping = nullptr);
 
+// Sets the weight of each fine-tune `entries[i]` of `recipe` to `weights`' column i, as
+// tuned_task_arithmetic_yaml writes it; its other parameters stay.
+void set_tuned_weights(Recipe& recipe, const std::vector<size_t>& entries, const Coefficients& weights,
+                       const TensorGrouping* grouping, const std::vector<std::string>& tensors);
+
 // The result: the tuned recipe, its steps, and as final loss the probe objective of the model that
 // recipe merges (merged in memory by the ordinary method kernels, not from `weights` directly).
 SearchResult tuned_task_arithmetic_result(const SearchContext& context, const TaskVectorSearch& search,
                                           const Coefficients& weights, const std::vector<double>& losses,
                                           nlohmann::json coefficients, const TensorGrouping* grouping = nullptr);
+SearchResult tuned_recipe_result(const SearchContext& context, std::string yaml, const std::vector<double>& losses,
+                                 nlohmann::json coefficients);
 
 // Sends each step's loss to the context's progress callback.
 void report_progress_to(const SearchContext& context, GradientSearchSettings& settings);
