@@ -176,7 +176,7 @@ TEST(SearchE2E, DerivativeFreeFindsTheBestInterpolation) {
   const SearchContext& ctx = *s.context;
   const std::vector<TunedParameter> space = search_space(ctx.recipe, {"t"});
   double grid_best = INFINITY, grid_t = 0;
-  const SearchRuntime runtime(ctx.config);  // as alloy search runs it
+  const SearchRuntime runtime(ctx.config.hidden_size);  // as alloy search runs it
   for (int i = 0; i <= 20; ++i) {
     const double t = i / 20.0;
     const std::string yaml = recipe_yaml(recipe_at(ctx.recipe, space, std::vector<double>{t}));

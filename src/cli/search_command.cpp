@@ -43,7 +43,11 @@ void add_search_command(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   cmd->add_option("--mu", args->opt.settings.mu,
                   "self-positioning: penalty mu * lambda on the norm scale lambda (default 0)");
-  cmd->add_option("--ctx", args->opt.settings.ctx, "tokens per probe chunk")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--ctx", args->opt.settings.ctx, "tokens per probe chunk of text probes (default 128)")
+      ->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--pair-batch", args->opt.settings.pair_batch,
+                  "query/positive pairs per InfoNCE batch of .jsonl probes (embedding encoders; default 8)")
+      ->check(CLI::Range(2, 1 << 20));
   cmd->add_option("-j,--threads", args->threads, "threads (default: all cores); results do not depend on it");
   cmd->add_option("--stats-dir", args->opt.stats_dir,
                   "where data-aware methods (regmean, fisher) keep their statistics (default: OUT.alloy-stats)");

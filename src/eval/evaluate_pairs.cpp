@@ -4,11 +4,10 @@
 #include <cstdio>
 
 #include "eval/pairs.h"
-#include "eval/sequence_template.h"
+#include "eval/pair_tokens.h"
 #include "io/checkpoint.h"
 #include "model/pair_loss.h"
 #include "model/weight_source.h"
-#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -42,31 +41,15 @@ std::optional<Pooling> sentence_transformers_pooling(const fs::path& model_dir) 
 
 namespace {
 
-// Longest text (special tokens included) whose positions the model has.
-int64_t max_tokens(const EncoderConfig& c) {
-  return c.family == EncoderFamily::kRoberta ? c.max_positions - c.pad_token_id - 1 : c.max_positions;
-}
-
-std::vector<int32_t> tokenize(const Tokenizer& tokenizer, const SequenceTemplate& t, const std::string& text,
-                              int64_t limit) {
-  std::vector<int32_t> body = tokenizer.encode(text);
-  const int64_t room = limit - static_cast<int64_t>(t.before.size() + t.after.size());
-  if (room < 1) fail("max_position_embeddings leaves no room for a token between the special tokens");
-  if (static_cast<int64_t>(body.size()) > room) body.resize(room);  // truncated, as sentence-transformers does
-  return t.wrap(body);
-}
-
-PairsCell score_file(const Encoder<float>& model, const Tokenizer& tokenizer, const SequenceTemplate& t,
-                     const std::vector<TextPair>& pairs, const PoolingOptions& pooling, double temperature,
-                     int64_t batch) {
+PairsCell score_file(const Encoder<float>& model, const PairTokenizer& tokenizer, const std::vector<TextPair>& pairs,
+                     const PoolingOptions& pooling, double temperature, int64_t batch) {
   PairsCell cell;
-  const int64_t limit = max_tokens(model.config());
   for (size_t start = 0; start < pairs.size(); start += batch) {
     const size_t end = std::min(pairs.size(), start + static_cast<size_t>(batch));
     std::vector<std::vector<int32_t>> q, p;
     for (size_t i = start; i < end; ++i) {
-      q.push_back(tokenize(tokenizer, t, pairs[i].query, limit));
-      p.push_back(tokenize(tokenizer, t, pairs[i].positive, limit));
+      q.push_back(tokenizer.encode(pairs[i].query));
+      p.push_back(tokenizer.encode(pairs[i].positive));
     }
     const InfoNceResult r = pair_info_nce(model, pair_batch(model.config(), q, p), pooling, temperature);
     const int64_t n = static_cast<int64_t>(end - start);
@@ -102,15 +85,14 @@ PairsReport evaluate_pairs(const PairsRequest& request) {
       const Encoder<float> model(
           encoder_config_from_json(checkpoint->config(), [&](const std::string& n) { return checkpoint->has(n); }),
           weights);
-      const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(checkpoint->dir());
-      const SequenceTemplate t = sequence_template(checkpoint->dir(), *tokenizer, model.config().family);
+      const PairTokenizer tokenizer(checkpoint->dir(), model.config());
       PoolingOptions pooling;
       pooling.pooling = request.pooling ? *request.pooling
                                         : sentence_transformers_pooling(checkpoint->dir()).value_or(Pooling::kMean);
       for (size_t f = 0; f < files.size(); ++f) {
         try {
           report.cells[m * files.size() + f] =
-              score_file(model, *tokenizer, t, files[f], pooling, request.temperature, batch);
+              score_file(model, tokenizer, files[f], pooling, request.temperature, batch);
         } catch (const Error& e) {
           rethrow_with("pairs " + request.pairs[f], e);
         }

@@ -42,7 +42,8 @@ MethodSpec fisher_method() {
   m.global_params = {
       {"fisher_floor", 1e-8, false, "lower bound on each Fisher value (epsilon)"},
       {"probe_ctx", 4.0, false, "tokens per probe chunk (one example of the empirical Fisher)"},
-      {"fisher_samples", 0.0, false, "probe chunks (one backward pass each) per model (0: all)"},
+      {"fisher_samples", 0.0, false, "probe chunks (one backward pass each; pairs for .jsonl probes) per model (0: all)"},
+      {"pair_batch", 8.0, false, "query/positive pairs per InfoNCE batch, one Fisher sample (.jsonl probes only)"},
       {"fisher_normalize", 1.0, false, "divide each model's Fisher values of a tensor by their mean over it"},
   };
   m.model_params = {{"weight", 1.0, false, "lambda_i, this model's weight"}};

@@ -116,7 +116,8 @@ MethodSpec regmean_method() {
   m.global_params = {
       {"alpha", 0.9, false, "off-diagonal shrinkage of the Gram matrices (1: none)"},
       {"probe_ctx", 128.0, false, "tokens per probe chunk"},
-      {"probe_samples", 0.0, false, "probe chunks used per model (0: all)"},
+      {"probe_samples", 0.0, false, "probe chunks (pairs for .jsonl probes) used per model (0: all)"},
+      {"pair_batch", 8.0, false, "query/positive pairs per encoder pass (.jsonl probes only)"},
       {"sequential", 0.0, false, "RegMean++: each block's inputs from the blocks below already merged"},
   };
   m.model_params = {{"weight", 1.0, false, "weight in the average of tensors without a Gram matrix"}};

@@ -2,14 +2,17 @@
 #include "plan/parameter_names.h"
 
 #include <algorithm>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
 
 #include "lora/apply_adapter.h"
+#include "model/encoder_config.h"
 #include "model/model_config.h"
 #include "plan/sequential_statistics.h"
 #include "plan/locate_model.h"
+#include "stats/probe_kind.h"
 #include "stats/statistics_file.h"
 #include "tensor/adapted_views.h"
 #include "util/error.h"
@@ -226,6 +229,12 @@ class Planner {
   std::set<std::string> engine_linear_weights() const {
     std::set<std::string> names;
     const Checkpoint& first = *plan_.models.front().checkpoint;
+    if (is_encoder_config(first.config())) {
+      const auto has = [&](const std::string& n) { return first.has(n); };
+      for (const ExpectedTensor& t : encoder_tensors(encoder_config_from_json(first.config(), has)))
+        if (t.shape.size() == 2 && t.name.find("embeddings.") == std::string::npos) names.insert(t.name);
+      return names;
+    }
     for (const ExpectedTensor& t : decoder_tensors(decoder_config_from_json(first.config(), first.has("lm_head.weight"))))
       if (t.shape.size() == 2 && t.name != "model.embed_tokens.weight") names.insert(t.name);
     return names;
@@ -253,6 +262,20 @@ class Planner {
       return options_.recipe_dir / d.path;
     fail(recipe_.where(d.loc), ": ", key, ": '", d.path, "' not found (looked in the working directory",
          options_.recipe_dir.empty() ? "" : " and beside the recipe", ")");
+  }
+
+  // probe_ctx cuts text and pair_batch groups pairs: a key given for the other kind of probe
+  // would act on nothing, so it is refused.
+  void check_probe_settings(size_t count, const std::function<fs::path(size_t)>& probe) const {
+    for (size_t i = 0; i < count; ++i) {
+      if (probe(i).empty()) continue;
+      const bool pairs = is_pair_probe(probe(i));
+      const char* unused = pairs ? "probe_ctx" : "pair_batch";
+      if (recipe_.parameters.count(unused))
+        fail(recipe_.where(recipe_.merge_method_loc), ": ", unused, " is not used with ", pairs ? ".jsonl pair" : "text",
+             " probes (", probe(i).string(), pairs ? "; pairs are grouped by pair_batch" : "; text is cut by probe_ctx",
+             "): remove the key");
+    }
   }
 
   double stats_setting(const std::string& name, double fallback) const {
@@ -298,10 +321,20 @@ class Planner {
              method.name, " learns from each model's own: add probe: <text file> to its entry (or a top-level probe:)",
              method.statistics == "fisher" ? ", or fisher: <file from alloy stats fisher>" : "");
       sources.push_back({{}, locate_file(probe, "probe")});
+      try {
+        check_probe_fits_model(m.checkpoint->config(), sources.back().probe);
+      } catch (const Error& e) {
+        rethrow_with(cat(recipe_.where(probe.loc), ": model '", m.label, "'"), e);
+      }
     }
+    check_probe_settings(sources.size(), [&](size_t i) { return sources[i].probe; });
+    settings.pair_batch = static_cast<int>(stats_setting("pair_batch", 8));
     // RegMean++: each block's statistics depend on the merge below it, so they are computed once
     // the jobs exist (compute_sequential_grams), not per model.
     if (settings.kind == StatsKind::Gram && stats_setting("sequential", 0) != 0) {
+      if (is_encoder_config(plan_.models.front().checkpoint->config()))
+        fail(recipe_.where(recipe_.merge_method_loc), ": regmean with sequential: true runs decoder language models "
+             "block by block; embedding encoders are not supported yet: remove sequential: (plain regmean works)");
       if (!recipe_.slices.empty())
         fail(recipe_.where(recipe_.merge_method_loc), ": regmean with sequential: true merges each block from the "
              "same block of every model; use a models: recipe, not slices:");

@@ -36,8 +36,7 @@ SearchResult run_derivative_free(const SearchContext& ctx) {
   SearchResult result;
   auto objective = [&](std::span<const double> x, const std::string& move) {
     const std::string yaml = recipe_yaml(recipe_at(ctx.recipe, space, x));
-    const double loss =
-        probe_objective(ctx.config, merge_recipe_in_memory(yaml, "search point", ctx.plan_options), ctx.probes);
+    const double loss = search_objective(ctx, merge_recipe_in_memory(yaml, "search point", ctx.plan_options));
     result.steps.push_back({static_cast<int>(result.steps.size()) + 1, loss, move + " " + point_text(space, x)});
     if (ctx.progress) ctx.progress(result.steps.back());
     return loss;

@@ -65,7 +65,7 @@ SearchResult run_greedy_soup(const SearchContext& ctx) {
     const LoadedModel& m = loaded(candidates[c]);
     CheckpointWeights weights(m.checkpoint);
     try {
-      own[c] = probe_objective(ctx.config, weights, ctx.probes);
+      own[c] = search_objective(ctx, weights);
     } catch (const Error& e) {
       rethrow_with("model '" + m.label + "'", e);
     }
@@ -80,7 +80,7 @@ SearchResult run_greedy_soup(const SearchContext& ctx) {
   // soup's objective improves.
   auto soup_loss = [&](const std::vector<bool>& kept) {
     const std::string yaml = recipe_yaml(soup_recipe(recipe, candidates, kept));
-    return probe_objective(ctx.config, merge_recipe_in_memory(yaml, "greedy soup", ctx.plan_options), ctx.probes);
+    return search_objective(ctx, merge_recipe_in_memory(yaml, "greedy soup", ctx.plan_options));
   };
   std::vector<bool> kept(candidates.size(), false);
   kept[order[0]] = true;

@@ -10,6 +10,7 @@
 #include "exec/run_merge.h"
 #include "exec/temp_dir.h"
 #include "model/parallel.h"
+#include "search/search_objective.h"
 #include "search/search_setup.h"
 #include "search/search_runtime.h"
 #include "util/error.h"
@@ -55,12 +56,16 @@ nlohmann::json search_report(const SearchOptions& options, const SearchContext& 
   nlohmann::json steps = nlohmann::json::array();
   for (const SearchStep& s : result.steps) steps.push_back({{"step", s.step}, {"loss", s.loss}, {"note", s.note}});
   nlohmann::json probes = nlohmann::json::array();
-  for (const ProbeSet& p : context.probes) probes.push_back({{"file", p.written}, {"chunks", p.chunks.size()}});
+  for (const ProbeSet& p : context.probes)
+    probes.push_back(context.encoder ? nlohmann::json{{"file", p.written}, {"pairs", p.pairs.total_pairs()}}
+                                     : nlohmann::json{{"file", p.written}, {"chunks", p.chunks.size()}});
   return {{"strategy", options.strategy},
           {"seed", options.settings.seed},
-          {"objective", "mean over the probe sets of the mean next-token NLL per token"},
+          {"objective", search_objective_text(context)},
           {"probe", probes},
-          {"probe_ctx", options.settings.ctx},
+          {context.encoder ? "pair_batch" : "probe_ctx",
+           context.encoder ? (options.settings.pair_batch ? options.settings.pair_batch : kDefaultPairBatch)
+                           : options.settings.ctx.value_or(128)},
           {"steps", steps},
           {"final_loss", result.final_loss},
           {"coefficients", result.coefficients},
@@ -91,6 +96,13 @@ SearchSummary run_search(const SearchOptions& opt, const std::atomic<bool>* canc
   set_engine_threads(opt.settings.threads);
   PreparedSearch prepared = prepare_search(opt.recipe, opt.settings, stats_dir);
   SearchContext& context = *prepared.context;
+  if (context.encoder && !strategy->takes_pairs) {
+    std::string pair_strategies;
+    for (const StrategySpec& s : strategy_registry())
+      if (s.takes_pairs) pair_strategies += (pair_strategies.empty() ? "" : ", ") + s.name;
+    fail("--strategy ", opt.strategy, " follows a decoder language model's gradient through the merge; the recipe's "
+         "models are embedding encoders with .jsonl probes, which ", pair_strategies, " search (InfoNCE loss)");
+  }
   context.progress = [&](const SearchStep& s) {
     if (cancel && cancel->load()) fail("interrupted");
     if (opt.log)
@@ -101,7 +113,7 @@ SearchSummary run_search(const SearchOptions& opt, const std::atomic<bool>* canc
                 context.probes.size() == 1 ? "" : "s"));
   SearchSummary summary;
   {
-    const SearchRuntime runtime(context.config);
+    const SearchRuntime runtime(context.encoder ? context.encoder->hidden_size : context.config.hidden_size);
     summary.result = strategy->run(context);
   }
   summary.search_seconds = seconds_since(start);

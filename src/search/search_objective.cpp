@@ -1,6 +1,8 @@
 #include "search/search_objective.h"
 
 #include "model/decoder.h"
+#include "model/encoder.h"
+#include "model/pair_loss.h"
 #include "search/probe_passes.h"
 #include "util/error.h"
 
@@ -32,12 +34,47 @@ std::vector<double> probe_set_losses(const ModelConfig& config, const WeightSour
   return losses;
 }
 
+namespace {
+
+double mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
+}
+
+}  // namespace
+
 double probe_objective(const ModelConfig& config, const WeightSource& weights, const std::vector<ProbeSet>& probes) {
   if (probes.empty()) fail("no probe data: a search learns from probe: texts in the recipe");
-  const std::vector<double> losses = probe_set_losses(config, weights, probes);
-  double sum = 0;
-  for (double l : losses) sum += l;
-  return sum / static_cast<double>(losses.size());
+  return mean(probe_set_losses(config, weights, probes));
+}
+
+std::vector<double> pair_set_losses(const EncoderConfig& config, const WeightSource& weights,
+                                    const std::vector<ProbeSet>& probes) {
+  const Encoder<float> model(config, weights);
+  std::vector<double> losses;
+  for (const ProbeSet& p : probes) {
+    const PairProbe& pairs = p.pairs;
+    if (pairs.batches.empty()) fail("probe ", p.written, ": no query/positive pair");
+    // Each batch's loss is its mean over its pairs; the set's is the mean over all its pairs.
+    double sum = 0;
+    for (size_t b = 0; b < pairs.batches.size(); ++b)
+      sum += pair_info_nce(model, pairs.batches[b], pairs.pooling, pairs.temperature).loss *
+             static_cast<double>(pairs.pairs[b]);
+    losses.push_back(sum / static_cast<double>(pairs.total_pairs()));
+  }
+  return losses;
+}
+
+double search_objective(const SearchContext& context, const WeightSource& weights) {
+  if (context.probes.empty()) fail("no probe data: a search learns from the recipe's probe: files");
+  if (context.encoder) return mean(pair_set_losses(*context.encoder, weights, context.probes));
+  return probe_objective(context.config, weights, context.probes);
+}
+
+std::string search_objective_text(const SearchContext& context) {
+  return context.encoder ? "mean over the probe sets of the mean InfoNCE loss per query/positive pair"
+                         : "mean over the probe sets of the mean next-token NLL per token";
 }
 
 }  // namespace alloy

@@ -4,19 +4,19 @@
 // allocated and freed once per pass, would be mapped and zero-faulted afresh each time if glibc
 // returned them to the system. Results do not depend on either setting (docs/search.md, Cost).
 #pragma once
-#include "model/model_config.h"
+#include <cstdint>
 
 namespace alloy {
 
 // Below this hidden size a search runs OpenBLAS on one thread (the engine's own loops keep -j).
 inline constexpr int64_t kSmallModelHidden = 512;
 
-// While alive: OpenBLAS on one thread when config.hidden_size < kSmallModelHidden (restored
+// While alive: OpenBLAS on one thread when the model's hidden_size < kSmallModelHidden (restored
 // after), and glibc keeps freed memory for reuse (mmap threshold and trim threshold raised, for
 // the rest of the process).
 class SearchRuntime {
  public:
-  explicit SearchRuntime(const ModelConfig& config);
+  explicit SearchRuntime(int64_t hidden_size);
   ~SearchRuntime();
   SearchRuntime(const SearchRuntime&) = delete;
   SearchRuntime& operator=(const SearchRuntime&) = delete;

@@ -2,8 +2,11 @@
 
 #include <map>
 
+#include "model/encoder_config.h"
 #include "search/recipe_yaml.h"
 #include "stats/probe_chunks.h"
+#include "stats/probe_kind.h"
+#include "stats/probe_pairs.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -60,7 +63,10 @@ PreparedSearch prepare_search(const fs::path& recipe_path, const SearchSettings&
   const Checkpoint& donor = *plan.models[plan.donor].checkpoint;
   if (!donor.has_config()) fail("model '", plan.models[plan.donor].label, "': no config.json, which a search needs to run it");
   try {
-    context.config = decoder_config_from_json(donor.config(), donor.has("lm_head.weight"));
+    if (is_encoder_config(donor.config()))
+      context.encoder = encoder_config_from_json(donor.config(), [&](const std::string& n) { return donor.has(n); });
+    else
+      context.config = decoder_config_from_json(donor.config(), donor.has("lm_head.weight"));
   } catch (const Error& e) {
     rethrow_with("model '" + plan.models[plan.donor].label + "'", e);
   }
@@ -77,10 +83,22 @@ PreparedSearch prepare_search(const fs::path& recipe_path, const SearchSettings&
     if (!fs::is_regular_file(probe.path, ec))
       fail(recipe.where(probe.loc), ": probe: no text file at ", probe.path,
            " (tried from the working directory and beside the recipe)");
+    try {
+      check_probe_fits_model(donor.config(), probe.path);
+    } catch (const Error& e) {
+      rethrow_with(cat(recipe.where(probe.loc), ": model '", plan.models[plan.donor].label, "'"), e);
+    }
+    const bool pairs = is_pair_probe(probe.path);
+    if (pairs && settings.ctx) fail("--ctx cuts probe text; ", probe.path, " holds pairs, grouped by --pair-batch");
+    if (!pairs && settings.pair_batch) fail("--pair-batch groups .jsonl probe pairs; ", probe.path, " is text, cut by --ctx");
     const fs::path key = fs::weakly_canonical(probe.path, ec);
     auto [it, added] = seen.emplace(key, static_cast<int>(context.probes.size()));
-    if (added)
-      context.probes.push_back({probe.path, probe.path, load_probe_chunks(donor.dir(), probe.path, settings.ctx, 0)});
+    if (added && pairs)
+      context.probes.push_back({probe.path, probe.path, {},
+                                load_probe_pairs(donor.dir(), *context.encoder, probe.path,
+                                                 settings.pair_batch ? settings.pair_batch : kDefaultPairBatch, 0)});
+    else if (added)
+      context.probes.push_back({probe.path, probe.path, load_probe_chunks(donor.dir(), probe.path, settings.ctx.value_or(128), 0), {}});
     context.model_probe.push_back(it->second);
   }
   if (context.probes.empty())

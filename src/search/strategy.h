@@ -19,25 +19,30 @@
 #include <vector>
 
 #include "model/decoder.h"
+#include "model/encoder_config.h"
 #include "model/model_config.h"
 #include "plan/merge_plan.h"
 #include "recipe/recipe.h"
+#include "stats/probe_pairs.h"
 
 namespace alloy {
 
 // One probe file of the recipe (a model's `probe:` or the top-level one), resolved like model
-// paths, tokenized with the donor model's tokenizer and cut into chunks (probe_chunks.h).
+// paths and tokenized with the donor model's tokenizer: a decoder's text cut into chunks
+// (probe_chunks.h), or an embedding encoder's .jsonl query/positive pairs in batches (probe_pairs.h).
 struct ProbeSet {
   std::string written;          // as in the recipe
   std::filesystem::path path;   // where it was found
   std::vector<TokenBatch> chunks;
+  PairProbe pairs;
 };
 
 struct SearchSettings {
   uint64_t seed = 0;
   int steps = 0;    // step budget (objective evaluations or optimiser steps); 0: the strategy's default
   int threads = 1;  // engine threads (set before the strategy runs; results must not depend on it)
-  int ctx = 128;    // tokens per probe chunk
+  std::optional<int> ctx;  // tokens per probe chunk of text probes; unset: 128
+  int pair_batch = 0;      // pairs per InfoNCE batch of .jsonl probes; 0: kDefaultPairBatch
   // Parameters to search (`--tune weight,density`): names of numeric method parameters; empty:
   // the strategy's default. A strategy that searches no named parameters refuses a non-empty list.
   std::vector<std::string> tune;
@@ -60,7 +65,8 @@ struct SearchContext {
   std::vector<LoadedModel> models;      // every referenced model, recipe order (merge_plan.h)
   std::optional<size_t> base;           // index of the recipe's base_model in `models`
   size_t donor = 0;                     // whose config and tokenizer the merged model has
-  ModelConfig config;                   // the donor's decoder configuration
+  ModelConfig config;                   // the donor's decoder configuration (a decoder donor)
+  std::optional<EncoderConfig> encoder; // the donor's, when it is an embedding encoder (probes are pairs)
   std::vector<ProbeSet> probes;         // every distinct probe file, in recipe order
   std::vector<int> model_probe;         // per model: index into `probes`, -1 when it has none
   SearchSettings settings;
@@ -82,7 +88,8 @@ struct StrategySpec {
   std::string name;
   std::string summary;
   StrategyFn run;
-  bool takes_mu = false;  // uses SearchSettings::mu
+  bool takes_mu = false;     // uses SearchSettings::mu
+  bool takes_pairs = false;  // runs on embedding encoders with .jsonl probes (search_objective.h)
 };
 
 // Every strategy, in the order docs/search.md documents them.

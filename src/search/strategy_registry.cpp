@@ -12,10 +12,10 @@ const std::vector<StrategySpec>& strategy_registry() {
       {"greedy-soup",
        "rank the models by their own probe loss; add each, best first, to a uniform soup only if the soup's probe "
        "loss improves",
-       run_greedy_soup},
+       run_greedy_soup, /*takes_mu=*/false, /*takes_pairs=*/true},
       {"derivative-free",
        "Nelder-Mead over the method's numeric parameters (--tune), everything else as the recipe says",
-       run_derivative_free},
+       run_derivative_free, /*takes_mu=*/false, /*takes_pairs=*/true},
       {"self-positioning",
        "Adam on (positions a, norm scale lambda) of theta0 + lambda * iterative-SLERP(task vectors; a), gradient "
        "through the merge; written as task_arithmetic weights",

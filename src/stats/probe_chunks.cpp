@@ -1,6 +1,8 @@
 #include "stats/probe_chunks.h"
 
 
+#include "io/checkpoint.h"
+#include "stats/probe_kind.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/read_whole_file.h"
@@ -25,9 +27,11 @@ std::vector<TokenBatch> probe_chunks(std::span<const int32_t> tokens, int ctx, i
 
 std::vector<TokenBatch> load_probe_chunks(const std::filesystem::path& model_dir, const std::filesystem::path& probe,
                                           int ctx, int64_t max_chunks) {
-  if (probe.extension() == ".jsonl")
-    fail("probe ", probe.string(), ": query/positive pairs (.jsonl) are for embedding models, which the statistics "
-         "step does not run yet; give a plain text file");
+  if (is_pair_probe(probe)) {
+    std::error_code ec;
+    const std::filesystem::path config = model_dir / "config.json";
+    check_probe_fits_model(std::filesystem::exists(config, ec) ? read_json_file(config) : nlohmann::json{}, probe);
+  }
   const std::string text = read_whole_file(probe, "probe");
   try {
     std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(model_dir);

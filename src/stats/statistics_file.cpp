@@ -3,11 +3,17 @@
 #include <cstdio>
 
 #include "io/checkpoint.h"
+#include "model/encoder_config.h"
 #include "model/decoder.h"
 #include "model/model_config.h"
 #include "model/weight_source.h"
+#include "model/encoder.h"
 #include "stats/model_statistics.h"
+#include "stats/pair_statistics.h"
 #include "stats/probe_chunks.h"
+#include "stats/probe_kind.h"
+#include "stats/probe_pairs.h"
+#include "tensor/dtype.h"
 #include "util/error.h"
 #include "util/read_whole_file.h"
 
@@ -17,24 +23,59 @@ namespace fs = std::filesystem;
 
 const char* stats_kind_name(StatsKind kind) { return kind == StatsKind::Gram ? "gram" : "fisher"; }
 
+namespace {
+
+// A decoder's statistics on probe text; `metadata` gets how the text was cut.
+Statistics decoder_statistics(const std::shared_ptr<const Checkpoint>& checkpoint, const fs::path& probe,
+                              const StatsSettings& settings, std::map<std::string, std::string>& metadata) {
+  CheckpointWeights weights(checkpoint);
+  DecoderLM<float> model(decoder_config_from_json(checkpoint->config(), checkpoint->has("lm_head.weight")), weights);
+  std::vector<TokenBatch> chunks = load_probe_chunks(checkpoint->dir(), probe, settings.ctx, settings.samples);
+  metadata["alloy.probe_ctx"] = std::to_string(settings.ctx);
+  metadata["alloy.chunks"] = std::to_string(chunks.size());
+  return settings.kind == StatsKind::Gram ? gram_statistics(model, chunks) : fisher_statistics(model, chunks);
+}
+
+// An encoder's statistics on probe pairs. The checkpoint's tensors the loss never reads (an MLM
+// head, a pooler) get Fisher values of exactly 0, which is their gradient, so a Fisher merge
+// still finds a value for every tensor it merges.
+Statistics encoder_statistics(const std::shared_ptr<const Checkpoint>& checkpoint, const fs::path& probe,
+                              const StatsSettings& settings, std::map<std::string, std::string>& metadata) {
+  CheckpointWeights weights(checkpoint);
+  const Encoder<float> model(
+      encoder_config_from_json(checkpoint->config(), [&](const std::string& n) { return checkpoint->has(n); }),
+      weights);
+  const PairProbe pairs = load_probe_pairs(checkpoint->dir(), model.config(), probe, settings.pair_batch,
+                                           settings.samples);
+  metadata["alloy.pair_batch"] = std::to_string(settings.pair_batch);
+  metadata["alloy.pairs"] = std::to_string(pairs.total_pairs());
+  metadata["alloy.temperature"] = cat(pairs.temperature);
+  if (settings.kind == StatsKind::Gram) return pair_gram_statistics(model, pairs);
+  Statistics stats = pair_fisher_statistics(model, pairs);
+  for (const std::string& name : checkpoint->tensor_names()) {
+    const TensorView view = checkpoint->tensor(name);
+    if (!traits(view.dtype).is_float || stats.count(kFisherPrefix + name)) continue;
+    stats[kFisherPrefix + name] = StatTensor{view.shape, std::vector<float>(static_cast<size_t>(numel(view.shape)), 0.0f)};
+  }
+  return stats;
+}
+
+}  // namespace
+
 void compute_statistics_file(const fs::path& model_dir, const fs::path& probe, const StatsSettings& settings,
                              const fs::path& out) {
   try {
     auto checkpoint = Checkpoint::open(model_dir);
     if (!checkpoint->has_config()) fail("no config.json: statistics need the model's configuration");
-    CheckpointWeights weights(checkpoint);
-    DecoderLM<float> model(decoder_config_from_json(checkpoint->config(), checkpoint->has("lm_head.weight")),
-                           weights);
-    std::vector<TokenBatch> chunks = load_probe_chunks(checkpoint->dir(), probe, settings.ctx, settings.samples);
-    Statistics stats = settings.kind == StatsKind::Gram ? gram_statistics(model, chunks)
-                                                        : fisher_statistics(model, chunks);
+    check_probe_fits_model(checkpoint->config(), probe);
+    std::map<std::string, std::string> metadata{{"alloy.statistics", stats_kind_name(settings.kind)},
+                                                {"alloy.probe", probe.string()}};
+    const Statistics stats = is_encoder_config(checkpoint->config())
+                                 ? encoder_statistics(checkpoint, probe, settings, metadata)
+                                 : decoder_statistics(checkpoint, probe, settings, metadata);
     fs::path tmp = out;
     tmp += ".partial";
-    write_statistics(tmp, stats,
-                     {{"alloy.statistics", stats_kind_name(settings.kind)},
-                      {"alloy.probe", probe.string()},
-                      {"alloy.probe_ctx", std::to_string(settings.ctx)},
-                      {"alloy.chunks", std::to_string(chunks.size())}});
+    write_statistics(tmp, stats, metadata);
     fs::rename(tmp, out);
   } catch (const Error& e) {
     rethrow_with("model " + model_dir.string(), e);
@@ -58,6 +99,7 @@ fs::path statistics_cache_file(const fs::path& model_dir, const fs::path& probe,
   h = fnv1a(h, fs::weakly_canonical(model_dir, ec).string());
   h = fnv1a(h, text);
   h = fnv1a(h, cat(stats_kind_name(settings.kind), " ctx=", settings.ctx, " samples=", settings.samples));
+  if (is_pair_probe(probe)) h = fnv1a(h, cat("pair_batch=", settings.pair_batch));
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
   return cache_dir / cat(stats_kind_name(settings.kind), "-", hex, ".safetensors");

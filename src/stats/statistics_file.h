@@ -13,12 +13,14 @@ const char* stats_kind_name(StatsKind kind);  // "gram", "fisher"
 
 struct StatsSettings {
   StatsKind kind = StatsKind::Gram;
-  int ctx = 128;          // tokens per probe chunk
-  int64_t samples = 0;    // chunks used; 0: all
+  int ctx = 128;          // tokens per probe chunk (text probes)
+  int64_t samples = 0;    // chunks (text) or pairs (.jsonl) used; 0: all
+  int pair_batch = 8;     // pairs per InfoNCE batch (.jsonl probes; probe_pairs.h)
 };
 
 // Runs the model in `model_dir` over `probe` and writes its statistics to `out` (atomically:
-// a temporary file renamed into place). Errors name the model and the probe.
+// a temporary file renamed into place): a decoder on a text probe, an embedding encoder on a
+// .jsonl of query/positive pairs (probe_kind.h). Errors name the model and the probe.
 void compute_statistics_file(const std::filesystem::path& model_dir, const std::filesystem::path& probe,
                              const StatsSettings& settings, const std::filesystem::path& out);
 

@@ -1,0 +1,75 @@
+#include "stats/pair_statistics.h"
+
+#include <cblas.h>
+
+#include "model/pair_loss.h"
+#include "util/error.h"
+
+namespace alloy {
+
+Statistics pair_gram_statistics(const Encoder<float>& model, const PairProbe& probe,
+                                const std::function<bool(const std::string&)>& keep) {
+  std::map<std::string, std::pair<int64_t, std::vector<double>>> sums;  // name -> (in, upper triangle of Σ XᵀX)
+  std::vector<double> x64;
+  const EncoderBatch* batch = nullptr;
+  Taps<float> taps;
+  taps.linear_input = [&](const std::string& weight, std::span<const float> x, int64_t rows, int64_t cols) {
+    if (keep && !keep(weight)) return;
+    if (rows != static_cast<int64_t>(batch->mask.size()))
+      fail("tap of ", weight, ": ", rows, " rows for a batch of ", batch->mask.size(), " token slots");
+    auto& [in, g] = sums[weight];
+    if (g.empty()) {
+      in = cols;
+      g.assign(static_cast<size_t>(cols * cols), 0.0);
+    }
+    x64.clear();
+    int64_t real = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      if (!batch->mask[static_cast<size_t>(r)]) continue;  // padding is no token of the data
+      x64.insert(x64.end(), x.begin() + r * cols, x.begin() + (r + 1) * cols);
+      ++real;
+    }
+    if (real == 0) return;
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(cols), static_cast<int>(real), 1.0,
+                x64.data(), static_cast<int>(cols), 1.0, g.data(), static_cast<int>(cols));
+  };
+  for (const EncoderBatch& b : probe.batches) {
+    batch = &b;
+    model.hidden_states(b, taps);
+  }
+  Statistics out;
+  for (auto& [weight, sum] : sums) {
+    auto& [in, g] = sum;
+    StatTensor t{{in, in}, std::vector<float>(g.size())};
+    for (int64_t r = 0; r < in; ++r)
+      for (int64_t c = 0; c < in; ++c)
+        t.values[static_cast<size_t>(r * in + c)] =
+            static_cast<float>(g[static_cast<size_t>(std::min(r, c) * in + std::max(r, c))]);
+    out[kGramPrefix + weight] = std::move(t);
+  }
+  return out;
+}
+
+Statistics pair_fisher_statistics(const Encoder<float>& model, const PairProbe& probe) {
+  if (probe.batches.empty()) fail("no probe pair to compute a Fisher matrix from");
+  std::map<std::string, Shape> shapes;
+  for (const ExpectedTensor& t : encoder_tensors(model.config())) shapes[t.name] = t.shape;
+  Statistics out;
+  GradSink<float> sink = [&](const std::string& name, std::span<const float> grad) {
+    StatTensor& t = out[kFisherPrefix + name];
+    if (t.values.empty()) {
+      auto it = shapes.find(name);
+      t.shape = it != shapes.end() ? it->second : Shape{static_cast<int64_t>(grad.size())};
+      t.values.assign(grad.size(), 0.0f);
+    }
+    float* acc = t.values.data();
+    for (size_t k = 0; k < grad.size(); ++k) acc[k] += grad[k] * grad[k];
+  };
+  for (const EncoderBatch& b : probe.batches) pair_info_nce(model, b, probe.pooling, probe.temperature, &sink);
+  const float inv = 1.0f / static_cast<float>(probe.batches.size());
+  for (auto& [name, t] : out)
+    for (float& v : t.values) v *= inv;
+  return out;
+}
+
+}  // namespace alloy
