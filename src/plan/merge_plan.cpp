@@ -328,7 +328,7 @@ class Planner {
       }
     }
     check_probe_settings(sources.size(), [&](size_t i) { return sources[i].probe; });
-    settings.pair_batch = static_cast<int>(stats_setting("pair_batch", 8));
+    settings.pair_batch = static_cast<int>(stats_setting("pair_batch", kDefaultPairBatch));
     // RegMean++: each block's statistics depend on the merge below it, so they are computed once
     // the jobs exist (compute_sequential_grams), not per model.
     if (settings.kind == StatsKind::Gram && stats_setting("sequential", 0) != 0) {

@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "stats/probe_pairs.h"
+
 namespace alloy {
 
 enum class StatsKind { Gram, Fisher };
@@ -15,7 +17,7 @@ struct StatsSettings {
   StatsKind kind = StatsKind::Gram;
   int ctx = 128;          // tokens per probe chunk (text probes)
   int64_t samples = 0;    // chunks (text) or pairs (.jsonl) used; 0: all
-  int pair_batch = 8;     // pairs per InfoNCE batch (.jsonl probes; probe_pairs.h)
+  int pair_batch = kDefaultPairBatch;  // pairs per InfoNCE batch (.jsonl probes; probe_pairs.h)
 };
 
 // Runs the model in `model_dir` over `probe` and writes its statistics to `out` (atomically:
