@@ -30,7 +30,8 @@ PerLayerResult per_layer_search(const MergeInputs& inputs, const std::vector<Pro
 
 // The `per-layer` and `per-layer-kind` strategies of alloy search: every group starts at the
 // recipe's weight of each model (times lambda); the result is written as per-model
-// {filter, value} weight lists.
+// {filter, value} weight lists. A ties or dare_ties recipe goes to run_consensus_per_layer
+// (consensus_search.h); any other method but task_arithmetic is refused.
 SearchResult run_per_layer(const SearchContext& context);
 SearchResult run_per_layer_kind(const SearchContext& context);
 

@@ -21,8 +21,8 @@ const std::vector<StrategySpec>& strategy_registry() {
        "through the merge; written as task_arithmetic weights",
        run_self_positioning, /*takes_mu=*/true},
       {"per-layer",
-       "Adam on one task_arithmetic weight per (layer group, model) (AdaMerging-style), gradient through the merge; "
-       "written as per-layer filter lists",
+       "Adam on one weight per (layer group, model) of a task_arithmetic, ties or dare_ties recipe (AdaMerging-style), "
+       "gradient through the merge; written as per-layer filter lists",
        run_per_layer},
       {"per-layer-kind",
        "as per-layer, with each block split into its attention, MLP and norms: one weight per (block, tensor kind, "
