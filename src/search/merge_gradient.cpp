@@ -3,21 +3,23 @@
 #include <string_view>
 
 #include "model/decoder.h"
+#include "model/encoder.h"
 #include "search/search_objective.h"
 #include "util/error.h"
 
 namespace alloy {
 
-MergeInputs load_merge_inputs(const ModelConfig& config, const WeightSource& base,
-                              const std::vector<const WeightSource*>& models, std::vector<std::string> labels) {
+namespace {
+
+// `in` with `tensors` of the base and each model read into it.
+MergeInputs load_tensors(MergeInputs in, const std::vector<ExpectedTensor>& tensors, const WeightSource& base,
+                         const std::vector<const WeightSource*>& models, std::vector<std::string> labels) {
   if (models.empty()) fail("a search needs at least one model beside the base");
   if (labels.size() != models.size()) fail("load_merge_inputs: ", labels.size(), " labels for ", models.size(), " models");
-  MergeInputs in;
-  in.config = config;
   in.labels = std::move(labels);
   in.models.resize(models.size());
-  require_tensors(base, decoder_tensors(config), "the base model");
-  for (const ExpectedTensor& t : decoder_tensors(config)) {
+  require_tensors(base, tensors, "the base model");
+  for (const ExpectedTensor& t : tensors) {
     in.tensors.push_back(t.name);
     in.shapes[t.name] = t.shape;
     const Weight b = base.get(t.name);
@@ -31,6 +33,22 @@ MergeInputs load_merge_inputs(const ModelConfig& config, const WeightSource& bas
     }
   }
   return in;
+}
+
+}  // namespace
+
+MergeInputs load_merge_inputs(const ModelConfig& config, const WeightSource& base,
+                              const std::vector<const WeightSource*>& models, std::vector<std::string> labels) {
+  MergeInputs in;
+  in.config = config;
+  return load_tensors(std::move(in), decoder_tensors(config), base, models, std::move(labels));
+}
+
+MergeInputs load_merge_inputs(const EncoderConfig& config, const WeightSource& base,
+                              const std::vector<const WeightSource*>& models, std::vector<std::string> labels) {
+  MergeInputs in;
+  in.encoder = config;
+  return load_tensors(std::move(in), encoder_tensors(config), base, models, std::move(labels));
 }
 
 int whole_model_group(const std::string&) { return 0; }
@@ -97,7 +115,6 @@ MemoryWeights merged_weights(const MergeInputs& inputs, const Coefficients& c, c
 ObjectiveAndGradient merge_objective_and_gradient(const MergeInputs& inputs, const Coefficients& c,
                                                   const TensorGroups& groups, const std::vector<ProbeSet>& sets) {
   const MemoryWeights weights = merged_weights(inputs, c, groups);
-  const DecoderLM<float> model(inputs.config, weights);
   ObjectiveAndGradient out;
   out.gradient = Coefficients(c.groups, c.models, 0.0);
   ScaledGradSink<float> sink = [&](const std::string& name, std::span<const float> grad, double scale) {
@@ -110,13 +127,17 @@ ObjectiveAndGradient merge_objective_and_gradient(const MergeInputs& inputs, con
       out.gradient.at(g, static_cast<int64_t>(i)) += scale * dot;
     }
   };
-  out.objective = probe_objective_and_gradient(model, sets, sink);
+  if (inputs.encoder)
+    out.objective = pair_objective_and_gradient(Encoder<float>(*inputs.encoder, weights), sets, sink);
+  else
+    out.objective = probe_objective_and_gradient(DecoderLM<float>(inputs.config, weights), sets, sink);
   return out;
 }
 
 double merge_objective(const MergeInputs& inputs, const Coefficients& c, const TensorGroups& groups,
                        const std::vector<ProbeSet>& sets) {
   const MemoryWeights weights = merged_weights(inputs, c, groups);
+  if (inputs.encoder) return pair_objective(*inputs.encoder, weights, sets);
   return probe_objective(inputs.config, weights, sets);
 }
 

@@ -6,21 +6,25 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "model/encoder_config.h"
 #include "model/model_config.h"
 #include "model/weight_source.h"
 #include "search/probe_gradient.h"
 
 namespace alloy {
 
-// The base and the fine-tunes' weights as f32, for the decoder tensors of `config`. Task vectors
+// The base and the fine-tunes' weights as f32, for the tensors the engine reads: a decoder's, or an
+// embedding encoder's when `encoder` is set (its probe loss is then InfoNCE on pairs). Task vectors
 // are formed in f64 when used (as task_arithmetic forms them), so a merge made here equals the one
 // `alloy merge` makes from the same coefficients.
 struct MergeInputs {
   ModelConfig config;
-  std::vector<std::string> tensors;  // decoder_tensors(config) order
+  std::optional<EncoderConfig> encoder;
+  std::vector<std::string> tensors;  // decoder_tensors(config) (encoder_tensors(*encoder)) order
   std::map<std::string, Shape> shapes;
   std::map<std::string, std::vector<float>> base;
   std::vector<std::map<std::string, std::vector<float>>> models;
@@ -30,6 +34,8 @@ struct MergeInputs {
 // Reads every decoder tensor of the base and each model; throws Error naming the model and tensor
 // when one is missing or has another shape than the base's.
 MergeInputs load_merge_inputs(const ModelConfig& config, const WeightSource& base,
+                              const std::vector<const WeightSource*>& models, std::vector<std::string> labels);
+MergeInputs load_merge_inputs(const EncoderConfig& config, const WeightSource& base,
                               const std::vector<const WeightSource*>& models, std::vector<std::string> labels);
 
 // Which coefficient group a tensor belongs to.

@@ -1,5 +1,6 @@
 #include "search/probe_gradient.h"
 
+#include "model/pair_loss.h"
 #include "search/probe_passes.h"
 #include "util/error.h"
 
@@ -28,6 +29,32 @@ double probe_objective_and_gradient(const DecoderLM<S>& model, const std::vector
   }
   return objective / static_cast<double>(probes.size());
 }
+
+template <class S>
+double pair_objective_and_gradient(const Encoder<S>& model, const std::vector<ProbeSet>& probes,
+                                   const ScaledGradSink<S>& sink) {
+  if (probes.empty()) fail("no probe data: a search learns from the recipe's probe: files");
+  double objective = 0;
+  for (const ProbeSet& set : probes) {
+    const PairProbe& pairs = set.pairs;
+    const int64_t total = pairs.total_pairs();
+    if (total == 0) fail("probe ", set.written, ": no query/positive pair");
+    double sum = 0;
+    for (size_t b = 0; b < pairs.batches.size(); ++b) {
+      const double share = static_cast<double>(pairs.pairs[b]) / static_cast<double>(total);
+      const double scale = share / static_cast<double>(probes.size());
+      const GradSink<S> scaled = [&](const std::string& name, std::span<const S> g) { sink(name, g, scale); };
+      sum += share * pair_info_nce(model, pairs.batches[b], pairs.pooling, pairs.temperature, &scaled).loss;
+    }
+    objective += sum;
+  }
+  return objective / static_cast<double>(probes.size());
+}
+
+template double pair_objective_and_gradient(const Encoder<float>&, const std::vector<ProbeSet>&,
+                                            const ScaledGradSink<float>&);
+template double pair_objective_and_gradient(const Encoder<double>&, const std::vector<ProbeSet>&,
+                                            const ScaledGradSink<double>&);
 
 template double probe_objective_and_gradient(const DecoderLM<float>&, const std::vector<ProbeSet>&,
                                              const ScaledGradSink<float>&);

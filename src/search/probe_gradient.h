@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/decoder.h"
+#include "model/encoder.h"
 #include "search/strategy.h"
 
 namespace alloy {
@@ -22,5 +23,12 @@ using ScaledGradSink = std::function<void(const std::string& name, std::span<con
 template <class S>
 double probe_objective_and_gradient(const DecoderLM<S>& model, const std::vector<ProbeSet>& probes,
                                     const ScaledGradSink<S>& sink);
+
+// The same for an embedding encoder on pair probes: the objective is the mean over the sets of each
+// set's mean InfoNCE loss per pair (search_objective.h); each batch's gradient arrives scaled by its
+// share, pairs in the batch / pairs in the set / number of sets. Throws Error naming a set with no pair.
+template <class S>
+double pair_objective_and_gradient(const Encoder<S>& model, const std::vector<ProbeSet>& probes,
+                                   const ScaledGradSink<S>& sink);
 
 }  // namespace alloy

@@ -66,9 +66,13 @@ std::vector<double> pair_set_losses(const EncoderConfig& config, const WeightSou
   return losses;
 }
 
+double pair_objective(const EncoderConfig& config, const WeightSource& weights, const std::vector<ProbeSet>& probes) {
+  if (probes.empty()) fail("no probe data: a search learns from the recipe's probe: files");
+  return mean(pair_set_losses(config, weights, probes));
+}
+
 double search_objective(const SearchContext& context, const WeightSource& weights) {
-  if (context.probes.empty()) fail("no probe data: a search learns from the recipe's probe: files");
-  if (context.encoder) return mean(pair_set_losses(*context.encoder, weights, context.probes));
+  if (context.encoder) return pair_objective(*context.encoder, weights, context.probes);
   return probe_objective(context.config, weights, context.probes);
 }
 

@@ -22,9 +22,11 @@ double probe_objective(const ModelConfig& config, const WeightSource& weights, c
 // Mean InfoNCE loss per pair of each probe set's pairs, in order.
 std::vector<double> pair_set_losses(const EncoderConfig& config, const WeightSource& weights,
                                     const std::vector<ProbeSet>& probes);
+// Their mean. Throws Error when there is no probe set.
+double pair_objective(const EncoderConfig& config, const WeightSource& weights, const std::vector<ProbeSet>& probes);
 
-// The objective of the context's probes at `weights`: probe_objective for a decoder, the mean of
-// pair_set_losses for an embedding encoder. Strategies that only evaluate merges call this.
+// The objective of the context's probes at `weights`: probe_objective for a decoder,
+// pair_objective for an embedding encoder.
 double search_objective(const SearchContext& context, const WeightSource& weights);
 // What search_objective measures, in words (the report's "objective").
 std::string search_objective_text(const SearchContext& context);

@@ -19,7 +19,7 @@ const std::vector<StrategySpec>& strategy_registry() {
       {"self-positioning",
        "Adam on (positions a, norm scale lambda) of theta0 + lambda * iterative-SLERP(task vectors; a), gradient "
        "through the merge; written as task_arithmetic weights",
-       run_self_positioning, /*takes_mu=*/true},
+       run_self_positioning, /*takes_mu=*/true, /*takes_pairs=*/true},
       {"per-layer",
        "Adam on one weight per (layer group, model) of a task_arithmetic, ties or dare_ties recipe (AdaMerging-style), "
        "gradient through the merge; written as per-layer filter lists",

@@ -52,7 +52,8 @@ TaskVectorSearch prepare_task_vector_search(const SearchContext& context, const 
   for (double w : tuned.weights) out.start.push_back(lambda.value_or(1.0) * w / (normalize && sum != 0 ? sum : 1.0));
   std::vector<const WeightSource*> pointers;
   for (const CheckpointWeights& s : sources) pointers.push_back(&s);
-  out.inputs = load_merge_inputs(context.config, base_weights, pointers, tuned.labels);
+  out.inputs = context.encoder ? load_merge_inputs(*context.encoder, base_weights, pointers, tuned.labels)
+                               : load_merge_inputs(context.config, base_weights, pointers, tuned.labels);
   out.settings.steps = context.settings.steps > 0 ? context.settings.steps : default_steps;
   out.settings.seed = context.settings.seed;
   return out;
@@ -96,7 +97,7 @@ SearchResult tuned_recipe_result(const SearchContext& context, std::string yaml,
   r.recipe_yaml = std::move(yaml);
   for (size_t s = 0; s < losses.size(); ++s) r.steps.push_back({static_cast<int>(s), losses[s], ""});
   const MemoryWeights merged = merge_recipe_in_memory(r.recipe_yaml, context.recipe.file, context.plan_options);
-  r.final_loss = probe_objective(context.config, merged, context.probes);
+  r.final_loss = search_objective(context, merged);
   r.coefficients = std::move(coefficients);
   return r;
 }

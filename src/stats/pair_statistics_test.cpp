@@ -10,6 +10,7 @@
 #include "model/encoder_test_models.h"
 #include "model/gradient_check.h"
 #include "stats/pair_statistics.h"
+#include "stats/stats_test_support.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -27,25 +28,6 @@ PairProbe tiny_probe(const EncoderConfig& config) {
   PairProbe probe = pair_probe_batches(config, q, p, 2, 0);
   probe.temperature = 0.5;  // a softmax far from saturated, so every gradient is sizeable
   return probe;
-}
-
-// −mean_i log softmax_j(cos(q_i, p_j) / tau)[i] of embeddings [queries; positives].
-double plain_info_nce(const std::vector<double>& e, int64_t pairs, int64_t dim, double tau) {
-  auto cosine = [&](int64_t i, int64_t j) {
-    double dot = 0, qq = 0, pp = 0;
-    for (int64_t k = 0; k < dim; ++k) {
-      const double q = e[i * dim + k], p = e[(pairs + j) * dim + k];
-      dot += q * p, qq += q * q, pp += p * p;
-    }
-    return dot / std::sqrt(qq * pp);
-  };
-  double loss = 0;
-  for (int64_t i = 0; i < pairs; ++i) {
-    double sum = 0;
-    for (int64_t j = 0; j < pairs; ++j) sum += std::exp(cosine(i, j) / tau);
-    loss += std::log(sum) - cosine(i, i) / tau;
-  }
-  return loss / double(pairs);
 }
 
 TEST(PairStatistics, FisherIsTheMeanOfSquaredBatchGradientsByFiniteDifferences) {
@@ -72,7 +54,7 @@ TEST(PairStatistics, FisherIsTheMeanOfSquaredBatchGradientsByFiniteDifferences) 
       for (const EncoderBatch& b : probe.batches) {
         const double fd = gradient_check::central_difference(w[k], 1e-3f, [&] {
           const std::vector<double> e = Encoder<double>(config, weights).embed(b, probe.pooling);
-          return plain_info_nce(e, b.batch / 2, config.hidden_size, probe.temperature);
+          return stats_test::plain_info_nce(e, b.batch / 2, config.hidden_size, probe.temperature);
         });
         want += fd * fd / double(probe.batches.size());
       }

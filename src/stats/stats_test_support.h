@@ -1,5 +1,5 @@
-// Helpers of the data-aware tests (header only, included by *_test.cpp): random probe chunks, and
-// an independent float64 linear solver for RegMean's closed form.
+// Helpers of the data-aware tests (header only, included by *_test.cpp): random probe chunks, an
+// independent float64 linear solver for RegMean's closed form, and InfoNCE written out plainly.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -41,6 +41,25 @@ inline std::vector<double> solve(std::vector<double> a, std::vector<double> b, i
   for (int64_t r = 0; r < n; ++r)
     for (int64_t k = 0; k < m; ++k) b[r * m + k] /= a[r * n + r];
   return b;
+}
+
+// −mean_i log softmax_j(cos(q_i, p_j) / tau)[i] of embeddings [queries; positives] ([2·pairs, dim]).
+inline double plain_info_nce(const std::vector<double>& e, int64_t pairs, int64_t dim, double tau) {
+  auto cosine = [&](int64_t i, int64_t j) {
+    double dot = 0, qq = 0, pp = 0;
+    for (int64_t k = 0; k < dim; ++k) {
+      const double q = e[i * dim + k], p = e[(pairs + j) * dim + k];
+      dot += q * p, qq += q * q, pp += p * p;
+    }
+    return dot / std::sqrt(qq * pp);
+  };
+  double loss = 0;
+  for (int64_t i = 0; i < pairs; ++i) {
+    double sum = 0;
+    for (int64_t j = 0; j < pairs; ++j) sum += std::exp(cosine(i, j) / tau);
+    loss += std::log(sum) - cosine(i, i) / tau;
+  }
+  return loss / double(pairs);
 }
 
 }  // namespace alloy::stats_test
