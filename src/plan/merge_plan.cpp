@@ -72,7 +72,8 @@ class Planner {
     for (const auto& w : arch.post_weights) add_job(w, w.name, slices_.back(), -1, options_.post_weight_t);
     if (!sequential_probes_.empty() && options_.compute_statistics)
       compute_sequential_grams(plan_, sequential_probes_, static_cast<int>(stats_setting("probe_ctx", 128)),
-                               static_cast<int64_t>(stats_setting("probe_samples", 0)));
+                               static_cast<int64_t>(stats_setting("probe_samples", 0)),
+                               static_cast<int>(stats_setting("pair_batch", kDefaultPairBatch)));
 
     plan_.config = plan_.models[plan_.donor].checkpoint->config();
     if (plan_.vocabulary) json_set_dotted(plan_.config, arch.vocab_size_key, plan_.vocabulary->padded_size);
@@ -332,9 +333,6 @@ class Planner {
     // RegMean++: each block's statistics depend on the merge below it, so they are computed once
     // the jobs exist (compute_sequential_grams), not per model.
     if (settings.kind == StatsKind::Gram && stats_setting("sequential", 0) != 0) {
-      if (is_encoder_config(plan_.models.front().checkpoint->config()))
-        fail(recipe_.where(recipe_.merge_method_loc), ": regmean with sequential: true runs decoder language models "
-             "block by block; embedding encoders are not supported yet: remove sequential: (plain regmean works)");
       if (!recipe_.slices.empty())
         fail(recipe_.where(recipe_.merge_method_loc), ": regmean with sequential: true merges each block from the "
              "same block of every model; use a models: recipe, not slices:");

@@ -4,7 +4,9 @@
 
 #include "model/model_config.h"
 #include "model/weight_source.h"
+#include "model/encoder_config.h"
 #include "stats/probe_chunks.h"
+#include "stats/probe_pairs.h"
 #include "stats/sequential_grams.h"
 #include "tensor/convert.h"
 #include "util/error.h"
@@ -35,18 +37,29 @@ void point_statistics(const MergePlan& plan, TensorJob& job, const std::vector<S
   }
 }
 
+EncoderConfig encoder_config_of(const Checkpoint& checkpoint) {
+  return encoder_config_from_json(checkpoint.config(), [&](const std::string& n) { return checkpoint.has(n); });
+}
+
 }  // namespace
 
-void compute_sequential_grams(MergePlan& plan, const std::vector<fs::path>& probes, int ctx, int64_t samples) {
+void compute_sequential_grams(MergePlan& plan, const std::vector<fs::path>& probes, int ctx, int64_t samples,
+                              int pair_batch) {
   const Checkpoint& first = *plan.models.front().checkpoint;
-  const ModelConfig config = decoder_config_from_json(first.config(), first.has("lm_head.weight"));
+  const bool encoder = is_encoder_config(first.config());
   std::vector<std::unique_ptr<CheckpointWeights>> weights;
   std::vector<SequentialInput> inputs;
+  std::vector<SequentialPairInput> pair_inputs;
   for (size_t i = 0; i < plan.models.size(); ++i) {
     const LoadedModel& m = plan.models[i];
     try {
       weights.push_back(std::make_unique<CheckpointWeights>(m.checkpoint));
-      inputs.push_back({weights.back().get(), load_probe_chunks(m.checkpoint->dir(), probes[i], ctx, samples)});
+      const fs::path dir = m.checkpoint->dir();
+      if (encoder)
+        pair_inputs.push_back({weights.back().get(), load_probe_pairs(dir, encoder_config_of(*m.checkpoint), probes[i],
+                                                                      pair_batch, samples)});
+      else
+        inputs.push_back({weights.back().get(), load_probe_chunks(dir, probes[i], ctx, samples)});
     } catch (const Error& e) {
       rethrow_with(cat("regmean sequential: model '", m.label, "'"), e);
     }
@@ -75,7 +88,10 @@ void compute_sequential_grams(MergePlan& plan, const std::vector<fs::path>& prob
     }
   };
   MemoryWeights merged;
-  auto grams = std::make_shared<std::vector<Statistics>>(sequential_gram_statistics(config, inputs, merge_stage, merged));
+  auto grams = std::make_shared<std::vector<Statistics>>(
+      encoder ? sequential_pair_gram_statistics(encoder_config_of(first), pair_inputs, merge_stage, merged)
+              : sequential_gram_statistics(decoder_config_from_json(first.config(), first.has("lm_head.weight")),
+                                           inputs, merge_stage, merged));
   for (TensorJob& job : plan.jobs) point_statistics(plan, job, *grams);
   plan.computed_statistics = grams;
 }

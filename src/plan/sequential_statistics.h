@@ -14,7 +14,8 @@ namespace alloy {
 // Gram matrices computed here (kept alive by plan.computed_statistics). Costs one f32 copy of the
 // merged model and every model's Gram matrices in memory, and a forward pass of every probe chunk
 // per block (plus one); nothing is cached, since every block's statistics depend on all models.
+// Embedding encoders read .jsonl probe pairs in groups of pair_batch (ctx is then unused).
 void compute_sequential_grams(MergePlan& plan, const std::vector<std::filesystem::path>& probes, int ctx,
-                              int64_t samples);
+                              int64_t samples, int pair_batch);
 
 }  // namespace alloy

@@ -4,14 +4,18 @@
 // so far, and whose block l and above are model i's own. So block l is fitted to the inputs the
 // merged blocks below actually produce (cross-layer), while the inputs of the layers inside block l
 // still come from model i's block (intra-layer). The final norm and lm_head are the last stage.
+// Embedding encoders run the same way on their probe pairs: the embeddings (with their LayerNorm)
+// are the first stage, then each encoder layer.
 #pragma once
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "model/decoder.h"
+#include "model/encoder.h"
 #include "model/weight_source.h"
 #include "stats/model_statistics.h"
+#include "stats/probe_pairs.h"
 
 namespace alloy {
 
@@ -30,5 +34,14 @@ using MergeStage = std::function<void(const std::vector<std::string>& names, con
 // ends holding the whole merged model. Cost: a forward pass of every chunk per block, plus one.
 std::vector<Statistics> sequential_gram_statistics(const ModelConfig& config, const std::vector<SequentialInput>& models,
                                                    const MergeStage& merge_stage, MemoryWeights& merged);
+
+struct SequentialPairInput {
+  const WeightSource* weights = nullptr;  // model i, an embedding encoder
+  PairProbe probe;                        // its probe pairs
+};
+// The same for encoders, with Gram matrices as pair_gram_statistics names them.
+std::vector<Statistics> sequential_pair_gram_statistics(const EncoderConfig& config,
+                                                        const std::vector<SequentialPairInput>& models,
+                                                        const MergeStage& merge_stage, MemoryWeights& merged);
 
 }  // namespace alloy

@@ -12,10 +12,12 @@
 
 #include "model/decoder.h"
 #include "model/model_config.h"
+#include "model/encoder_test_models.h"
 #include "model/test_models.h"
 #include "stats/model_statistics.h"
 #include "stats/sequential_grams.h"
 #include "stats/stats_test_support.h"
+#include "util/error.h"
 
 namespace alloy {
 namespace {
@@ -170,6 +172,66 @@ TEST(SequentialGrams, FirstBlockMatchesPlainGramsWhenEmbeddingsAreEqual) {
   for (size_t k = 0; k < plain.at(q1).values.size(); ++k)
     diff = std::max(diff, double(std::fabs(got[1].at(q1).values[k] - plain.at(q1).values[k])));
   EXPECT_GT(diff, 1e-3);
+}
+
+// Encoders on probe pairs: layer l's Gram matrices of model i equal XᵀX over the real tokens of the
+// hidden state entering layer l, recomputed here in float64 with the embeddings and layers below l
+// averaged (the test's merge) and layer l and above model i's own.
+TEST(SequentialGrams, EncoderLayersSeeTheAveragedLayersBelow) {
+  const EncoderConfig config = encoder_test_models::read_config(encoder_test_models::tiny_config("bert"), "");
+  const MemoryWeights a = encoder_test_models::random_weights(config, 31),
+                      b = encoder_test_models::random_weights(config, 32);
+  auto probe = [&](uint64_t seed) {
+    const auto seqs = encoder_test_models::random_sequences(config, 6, 6, seed);
+    return pair_probe_batches(config, {seqs.begin(), seqs.begin() + 3}, {seqs.begin() + 3, seqs.end()}, 3, 0);
+  };
+  const std::vector<SequentialPairInput> inputs = {{&a, probe(7)}, {&b, probe(8)}};
+  MemoryWeights average_of_all;
+  for (const auto& [n, t] : a.tensors()) {
+    std::vector<float> x = t.values;
+    const std::vector<float>& y = b.tensors().at(n).values;
+    for (size_t k = 0; k < x.size(); ++k) x[k] = 0.5f * (x[k] + y[k]);
+    average_of_all.set(n, t.shape, std::move(x));
+  }
+  const MergeStage average = [&](const std::vector<std::string>& names, const std::vector<Statistics>&,
+                                 MemoryWeights& merged) {
+    for (const std::string& n : names) merged.set(n, a.shape(n), average_of_all.tensors().at(n).values);
+  };
+  MemoryWeights merged;
+  const std::vector<Statistics> got = sequential_pair_gram_statistics(config, inputs, average, merged);
+  EXPECT_EQ(merged.tensors().size(), encoder_tensors(config).size());
+
+  const int64_t h = config.hidden_size;
+  for (size_t i = 0; i < 2; ++i)
+    for (int64_t layer = 0; layer < config.num_layers; ++layer) {
+      SCOPED_TRACE(cat("model ", i, ", layer ", layer));
+      const MemoryWeights& own = i == 0 ? a : b;
+      MemoryWeights mixed;
+      for (const auto& [n, t] : own.tensors()) {
+        bool below = n.starts_with("embeddings.");
+        for (int64_t l = 0; l < layer; ++l) below |= n.starts_with(encoder_layer_prefix(config, l));
+        mixed.set(n, t.shape, below ? average_of_all.tensors().at(n).values : t.values);
+      }
+      std::vector<double> want(static_cast<size_t>(h * h), 0.0);
+      const EncoderBatch* batch = nullptr;
+      Taps<double> taps;
+      taps.hidden = [&](int64_t l, std::span<const double> x, int64_t rows, int64_t cols) {
+        if (l != layer - 1) return;
+        for (int64_t r = 0; r < rows; ++r)
+          if (batch->mask[static_cast<size_t>(r)])
+            for (int64_t p = 0; p < cols; ++p)
+              for (int64_t q = 0; q < cols; ++q) want[p * h + q] += x[r * cols + p] * x[r * cols + q];
+      };
+      for (const EncoderBatch& bt : inputs[i].probe.batches) {
+        batch = &bt;
+        Encoder<double>(config, mixed).hidden_states(bt, taps);
+      }
+      const std::vector<float>& g =
+          got[i].at(cat(kGramPrefix, encoder_layer_prefix(config, layer), "attention.self.key.weight")).values;
+      double largest = 0;
+      for (double v : want) largest = std::max(largest, std::abs(v));
+      for (size_t k = 0; k < g.size(); ++k) EXPECT_NEAR(g[k], want[k], 1e-5 * largest) << k;
+    }
 }
 
 }  // namespace
