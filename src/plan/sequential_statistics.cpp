@@ -2,9 +2,9 @@
 
 #include <map>
 
+#include "model/encoder_config.h"
 #include "model/model_config.h"
 #include "model/weight_source.h"
-#include "model/encoder_config.h"
 #include "stats/probe_chunks.h"
 #include "stats/probe_pairs.h"
 #include "stats/sequential_grams.h"

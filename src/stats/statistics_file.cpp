@@ -3,11 +3,11 @@
 #include <cstdio>
 
 #include "io/checkpoint.h"
-#include "model/encoder_config.h"
 #include "model/decoder.h"
+#include "model/encoder.h"
+#include "model/encoder_config.h"
 #include "model/model_config.h"
 #include "model/weight_source.h"
-#include "model/encoder.h"
 #include "stats/model_statistics.h"
 #include "stats/pair_statistics.h"
 #include "stats/probe_chunks.h"
