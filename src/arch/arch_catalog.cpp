@@ -95,23 +95,14 @@ void check_placeholders(std::string_view file, const std::string& name, bool exp
 
 }  // namespace
 
-ArchDescription parse_arch_description(std::string_view file, const json& d) {
-  static const std::set<std::string> kKeys = {
-      "architectures",         "model_type",  "layer_prefix",  "num_layers_config_key",
-      "vocab_size_config_key", "num_experts_config_key", "pre_weights", "layer_weights", "post_weights"};
-  if (!d.is_object()) fail(file, ": a description must be a JSON object");
-  for (const auto& [key, value] : d.items())
-    if (!kKeys.count(key)) fail(file, ": unknown field '", key, "'");
+namespace {
 
-  ArchDescription a;
-  a.file = std::string(file);
-  a.architectures = string_list(file, d, "architectures");
-  if (a.architectures.empty()) fail(file, ": 'architectures' must list at least one class name");
-  a.model_type = string_field(file, d, "model_type", false);
+// The layer prefix, layer-count and expert-count keys and the three weight sections, shared by
+// single-module descriptions and the modules of a modular one; checked for duplicates and
+// placeholders.
+void parse_body(std::string_view file, const json& d, ArchDescription& a) {
   a.layer_prefix = string_field(file, d, "layer_prefix", false);
   a.num_layers_key = string_field(file, d, "num_layers_config_key", false);
-  if (std::string v = string_field(file, d, "vocab_size_config_key", false); !v.empty())
-    a.vocab_size_key = v;
   a.num_experts_key = string_field(file, d, "num_experts_config_key", false);
   a.pre_weights = parse_section(file, d, "pre_weights");
   a.layer_weights = parse_section(file, d, "layer_weights");
@@ -143,6 +134,84 @@ ArchDescription parse_arch_description(std::string_view file, const json& d) {
     if (w.name.rfind(head, 0) != 0) fail(file, ": layer weight '", w.name, "' does not start with '", head, "'");
     for (const auto& n : w.aliases)
       if (n.rfind(head, 0) != 0) fail(file, ": layer alias '", n, "' does not start with '", head, "'");
+  }
+}
+
+// The weight prefix put before every name of a module's description, as its tensors spell them.
+void add_prefix(ArchDescription& a, const std::string& prefix) {
+  if (!a.layer_prefix.empty()) a.layer_prefix = prefix + a.layer_prefix;
+  for (auto* section : {&a.pre_weights, &a.layer_weights, &a.post_weights})
+    for (WeightInfo& w : *section) {
+      w.name = prefix + w.name;
+      for (auto* list : {&w.aliases, &w.tied_names})
+        for (std::string& n : *list) n = prefix + n;
+    }
+}
+
+void parse_modules(std::string_view file, const json& d, ArchDescription& a) {
+  static const std::set<std::string> kModuleKeys = {"weight_prefix", "architecture"};
+  static const std::set<std::string> kBodyKeys = {"layer_prefix", "num_layers_config_key", "num_experts_config_key",
+                                                  "pre_weights",  "layer_weights",         "post_weights"};
+  auto it = d.find("modules");
+  if (it == d.end() || !it->is_object() || it->empty())
+    fail(file, ": a modular description needs 'modules': {name: {weight_prefix, architecture}, ...}");
+  std::set<std::string> prefixes;
+  for (const auto& [name, m] : it->items()) {
+    const std::string where = cat(file, ": module '", name, "'");
+    if (!m.is_object()) fail(where, " must be an object");
+    for (const auto& [key, value] : m.items())
+      if (!kModuleKeys.count(key)) fail(where, ": unknown field '", key, "'");
+    ArchModuleDescription module;
+    module.name = name;
+    module.weight_prefix = string_field(where, m, "weight_prefix", false);
+    if (!prefixes.insert(module.weight_prefix).second)
+      fail(where, ": weight_prefix '", module.weight_prefix, "' is also another module's");
+    auto body = m.find("architecture");
+    if (body == m.end() || !body->is_object()) fail(where, ": missing 'architecture' (an object)");
+    for (const auto& [key, value] : body->items())
+      if (!kBodyKeys.count(key)) fail(where, ": unknown field '", key, "' in 'architecture'");
+    module.arch.file = a.file;
+    module.arch.architectures = a.architectures;
+    module.arch.model_type = a.model_type;
+    module.arch.vocab_size_key = a.vocab_size_key;
+    parse_body(where, *body, module.arch);
+    add_prefix(module.arch, module.weight_prefix);
+    a.modules.push_back(std::move(module));
+  }
+}
+
+}  // namespace
+
+ArchDescription parse_arch_description(std::string_view file, const json& d) {
+  static const std::set<std::string> kKeys = {
+      "architectures",         "model_type",  "layer_prefix",  "num_layers_config_key",
+      "vocab_size_config_key", "num_experts_config_key", "pre_weights", "layer_weights", "post_weights", "kind"};
+  static const std::set<std::string> kModularKeys = {"kind", "architectures", "model_type", "vocab_size_config_key",
+                                                     "tagalong_files", "modules"};
+  if (!d.is_object()) fail(file, ": a description must be a JSON object");
+  const std::string kind = string_field(file, d, "kind", false);
+  if (!kind.empty() && kind != "module" && kind != "modular")
+    fail(file, ": unknown kind '", kind, "' (module or modular)");
+  const bool modular = kind == "modular";
+  for (const auto& [key, value] : d.items())
+    if (!(modular ? kModularKeys : kKeys).count(key))
+      fail(file, ": unknown field '", key, "'", modular ? " in a modular description" : "");
+
+  ArchDescription a;
+  a.file = std::string(file);
+  a.architectures = string_list(file, d, "architectures");
+  if (a.architectures.empty()) fail(file, ": 'architectures' must list at least one class name");
+  a.model_type = string_field(file, d, "model_type", false);
+  if (std::string v = string_field(file, d, "vocab_size_config_key", false); !v.empty())
+    a.vocab_size_key = v;
+  if (modular) {
+    a.tagalong_files = string_list(file, d, "tagalong_files");
+    for (const std::string& f : a.tagalong_files)
+      if (f.empty() || f == "." || f == ".." || f.find_first_of("/\\") != std::string::npos)
+        fail(file, ": tagalong file '", f, "' must be a file name in the model directory");
+    parse_modules(file, d, a);
+  } else {
+    parse_body(file, d, a);
   }
   return a;
 }

@@ -13,6 +13,8 @@
 
 namespace alloy {
 
+struct ArchModuleDescription;
+
 struct ArchDescription {
   std::string file;                        // "llama.json"
   std::vector<std::string> architectures;  // class names it covers
@@ -24,6 +26,16 @@ struct ArchDescription {
   // ${expert_index}, one weight per expert.
   std::string num_experts_key;
   std::vector<WeightInfo> pre_weights, layer_weights, post_weights;
+  // "kind": "modular" (text + vision models): the modules, each a description of its own whose
+  // names already carry the module's weight_prefix; the sections above are then empty.
+  std::vector<ArchModuleDescription> modules;
+  std::vector<std::string> tagalong_files;  // copied from the donor model into the output
+};
+
+struct ArchModuleDescription {
+  std::string name;           // "text_decoder", as modules: recipes name it
+  std::string weight_prefix;  // "language_model."; a tensor belongs to the longest prefix it starts with
+  ArchDescription arch;
 };
 
 struct EmbeddedFile {

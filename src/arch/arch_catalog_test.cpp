@@ -54,7 +54,8 @@ TEST(ArchCatalogTest, EveryDescriptionParses) {
                           "Gemma2ForCausalLM", "Gemma3ForCausalLM", "Phi3ForCausalLM", "GPT2LMHeadModel",
                           "GPTNeoXForCausalLM", "FalconForCausalLM", "StableLmForCausalLM", "Starcoder2ForCausalLM",
                           "BertModel", "BertForMaskedLM", "RobertaForMaskedLM", "XLMRobertaForMaskedLM",
-                          "T5ForConditionalGeneration"})
+                          "T5ForConditionalGeneration", "Gemma3ForConditionalGeneration",
+                          "Mistral3ForConditionalGeneration"})
     EXPECT_FALSE(descriptions_for(cls).empty()) << cls;
   EXPECT_TRUE(descriptions_for("NoSuchModel").empty());
   EXPECT_EQ(descriptions_for("GPT2LMHeadModel").size(), 2u);  // with and without "transformer."
@@ -106,6 +107,55 @@ std::string parse_error(const std::string& text) {
     return e.what();
   }
   return "(no error)";
+}
+
+// A modular description: each module's names carry its weight prefix, aliases and ties included.
+TEST(ArchCatalogTest, ParsesModularDescriptions) {
+  const ArchDescription d = parse_arch_description("vl.json", json::parse(R"({
+    "kind": "modular", "architectures": ["VL"], "model_type": "vl", "vocab_size_config_key": "text_config.vocab_size",
+    "tagalong_files": ["processor_config.json"],
+    "modules": {
+      "text": {"weight_prefix": "lm.", "architecture": {
+        "layer_prefix": "layers.", "num_layers_config_key": "text_config.n",
+        "pre_weights": [{"name": "embed.weight", "is_embed": true}],
+        "layer_weights": [{"name": "layers.${layer_index}.w", "aliases": ["layers.${layer_index}.v"]}],
+        "post_weights": [{"name": "head.weight", "optional": true, "tied_names": ["embed.weight"]}]}},
+      "vision": {"weight_prefix": "vt.", "architecture": {"pre_weights": [{"name": "patch.weight"}]}}}})"));
+  EXPECT_TRUE(d.pre_weights.empty() && d.layer_weights.empty() && d.post_weights.empty());
+  EXPECT_EQ(d.tagalong_files, std::vector<std::string>{"processor_config.json"});
+  ASSERT_EQ(d.modules.size(), 2u);
+  const ArchDescription& text = d.modules[0].arch;
+  EXPECT_EQ(d.modules[0].name, "text");
+  EXPECT_EQ(d.modules[0].weight_prefix, "lm.");
+  EXPECT_EQ(text.layer_prefix, "lm.layers.");
+  EXPECT_EQ(text.num_layers_key, "text_config.n");
+  EXPECT_EQ(text.vocab_size_key, "text_config.vocab_size");
+  EXPECT_EQ(text.architectures, std::vector<std::string>{"VL"});
+  EXPECT_EQ(text.pre_weights[0].name, "lm.embed.weight");
+  EXPECT_EQ(text.layer_weights[0].name, "lm.layers.${layer_index}.w");
+  EXPECT_EQ(text.layer_weights[0].aliases[0], "lm.layers.${layer_index}.v");
+  EXPECT_EQ(text.post_weights[0].tied_names[0], "lm.embed.weight");
+  EXPECT_EQ(d.modules[1].arch.layer_prefix, "");  // no layers
+  EXPECT_EQ(d.modules[1].arch.pre_weights[0].name, "vt.patch.weight");
+}
+
+TEST(ArchCatalogTest, RejectsBadModularDescriptions) {
+  const std::string head = R"({"kind": "modular", "architectures": ["X"], )";
+  EXPECT_EQ(parse_error(R"({"kind": "modulr", "architectures": ["X"]})"), "bad.json: unknown kind 'modulr' (module or modular)");
+  EXPECT_EQ(parse_error(head + R"("modules": {}})"),
+            "bad.json: a modular description needs 'modules': {name: {weight_prefix, architecture}, ...}");
+  EXPECT_EQ(parse_error(head + R"("layer_prefix": "a.", "modules": {"m": {"architecture": {}}}})"),
+            "bad.json: unknown field 'layer_prefix' in a modular description");
+  EXPECT_EQ(parse_error(head + R"("modules": {"m": {"weight_prefix": "a."}}})"),
+            "bad.json: module 'm': missing 'architecture' (an object)");
+  EXPECT_EQ(parse_error(head + R"("modules": {"m": {"architecture": {"architectures": ["Y"]}}}})"),
+            "bad.json: module 'm': unknown field 'architectures' in 'architecture'");
+  EXPECT_EQ(parse_error(head + R"("modules": {"m": {"weight_prefix": "a.", "architecture": {}}, "n": {"weight_prefix": "a.", "architecture": {}}}})"),
+            "bad.json: module 'n': weight_prefix 'a.' is also another module's");
+  EXPECT_EQ(parse_error(head + R"("modules": {"m": {"architecture": {"layer_weights": [{"name": "l.${layer_index}.w"}]}}}})"),
+            "bad.json: module 'm': 'layer_weights' given without 'layer_prefix'");
+  EXPECT_EQ(parse_error(head + R"("tagalong_files": ["../x.json"], "modules": {"m": {"architecture": {}}}})"),
+            "bad.json: tagalong file '../x.json' must be a file name in the model directory");
 }
 
 TEST(ArchCatalogTest, RejectsBadDescriptions) {

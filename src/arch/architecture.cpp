@@ -62,6 +62,10 @@ const ArchDescription* choose_description(const Architecture& a, const std::map<
   int best_score = -1;
   for (const ArchDescription* d : descriptions_for(a.name)) {
     bool fits = d->layer_prefix.empty() ? prefixes.empty() : prefixes.count(d->layer_prefix) != 0;
+    if (!d->modules.empty())  // modular: every module's layers are where it says
+      fits = std::all_of(d->modules.begin(), d->modules.end(), [&](const ArchModuleDescription& m) {
+        return m.arch.layer_prefix.empty() || prefixes.count(m.arch.layer_prefix) != 0;
+      });
     if (!fits) continue;
     int score = !d->model_type.empty() && d->model_type == a.model_type ? 1 : 0;
     if (score > best_score) best = d, best_score = score;
@@ -102,20 +106,28 @@ struct LayerTemplate {
 
 class Builder {
  public:
-  Builder(const Checkpoint& ck, Architecture& a) : ck_(ck), a_(a) {}
+  // `names`: the checkpoint's tensors to describe; `module`: the description of the module they
+  // form (else one is chosen by the config's class).
+  Builder(const Checkpoint& ck, Architecture& a, const std::vector<std::string>& names,
+          const ArchDescription* module = nullptr)
+      : ck_(ck), a_(a), names_(names), module_(module) {}
 
   void run() {
     read_class(ck_, a_);
     std::map<std::string, int> prefix_counts;
     std::vector<std::string> prefix_order;
-    for (const auto& name : ck_.tensor_names()) {
+    for (const auto& name : names_) {
       if (auto s = split_at_layer_index(name)) {
         auto [it, fresh] = prefix_counts.emplace(std::string(s->prefix), 0);
         if (fresh) prefix_order.push_back(it->first);
         ++it->second;
       }
     }
-    if (const ArchDescription* chosen = choose_description(a_, prefix_counts)) {
+    if (module_) {
+      expanded_ = expand_description(*module_);
+      desc_ = &expanded_;
+    } else if (const ArchDescription* chosen = choose_description(a_, prefix_counts)) {
+      if (!chosen->modules.empty()) return build_modules(*chosen);
       expanded_ = expand_description(*chosen);
       desc_ = &expanded_;
     }
@@ -141,6 +153,56 @@ class Builder {
 
  private:
   std::string where() const { return ck_.path().string(); }
+
+  // A modular description: each tensor goes to the module with the longest weight prefix it
+  // starts with, and each module is described on its own. The top level is the module holding
+  // the token embedding, with every other module's tensors as loose weights, so that code that
+  // knows no modules still sees every tensor once.
+  void build_modules(const ArchDescription& d) {
+    std::vector<std::vector<std::string>> names(d.modules.size());
+    for (const auto& name : names_) {
+      std::optional<size_t> best;
+      for (size_t i = 0; i < d.modules.size(); ++i)
+        if (name.starts_with(d.modules[i].weight_prefix) &&
+            (!best || d.modules[i].weight_prefix.size() > d.modules[*best].weight_prefix.size()))
+          best = i;
+      if (!best) {
+        std::string known;
+        for (const auto& m : d.modules) known += cat(known.empty() ? "" : ", ", m.name, " '", m.weight_prefix, "'");
+        fail(where(), ": tensor '", name, "' belongs to none of the modules of the ", a_.name,
+             " description (data/architectures/", d.file, "): ", known);
+      }
+      names[*best].push_back(name);
+    }
+    std::vector<ArchModule> modules;
+    for (size_t i = 0; i < d.modules.size(); ++i) {
+      ArchModule m{d.modules[i].name, d.modules[i].weight_prefix, {}};
+      Builder(ck_, m.arch, names[i], &d.modules[i].arch).run();
+      modules.push_back(std::move(m));
+    }
+    size_t primary = 0;
+    for (size_t i = modules.size(); i-- > 0;)
+      for (const auto& w : modules[i].arch.pre_weights)
+        if (w.is_embed) primary = i;
+    a_ = modules[primary].arch;
+    for (size_t i = 0; i < modules.size(); ++i) {
+      if (i == primary) continue;
+      const Architecture& m = modules[i].arch;
+      a_.pre_weights.insert(a_.pre_weights.end(), m.pre_weights.begin(), m.pre_weights.end());
+      for (int l = 0; l < m.num_layers; ++l)
+        for (WeightInfo w : m.layer_weights) {
+          w.name = instantiate(w.name, l);
+          for (auto& alias : w.aliases) alias = instantiate(alias, l);
+          for (auto& tied : w.tied_names) tied = instantiate(tied, l);
+          w.layers_below.clear();
+          w.layers_from.clear();
+          a_.pre_weights.push_back(std::move(w));
+        }
+      a_.post_weights.insert(a_.post_weights.end(), m.post_weights.begin(), m.post_weights.end());
+    }
+    a_.modules = std::move(modules);
+    a_.tagalong_files = d.tagalong_files;
+  }
 
   std::string described_by() const {
     return cat("the ", a_.name, " description (data/architectures/", desc_->file, ")");
@@ -245,7 +307,7 @@ class Builder {
 
   void collect() {
     std::unordered_map<std::string, size_t> template_at;  // canonical name -> index in templates_
-    for (const auto& name : ck_.tensor_names()) {
+    for (const auto& name : names_) {
       auto s = split_at_layer_index(name);
       if (!s || a_.layer_prefix.empty() || s->prefix != a_.layer_prefix) {
         add_loose(name);
@@ -374,7 +436,8 @@ class Builder {
     if (desc_ && !desc_->num_layers_key.empty()) keys.push_back(desc_->num_layers_key);
     const std::string gguf_key = gguf_block_count_key(cfg);
     if (!gguf_key.empty()) keys.push_back(gguf_key);
-    keys.insert(keys.end(), kNumLayersKeys.begin(), kNumLayersKeys.end());
+    // A module's layer count is under its own key only (the others count other modules' layers).
+    if (!module_) keys.insert(keys.end(), kNumLayersKeys.begin(), kNumLayersKeys.end());
     for (std::string_view key : keys) {
       const json* v = json_get_dotted(cfg, key);
       if (!v) continue;
@@ -408,6 +471,8 @@ class Builder {
 
   const Checkpoint& ck_;
   Architecture& a_;
+  const std::vector<std::string>& names_;
+  const ArchDescription* module_;
   const ArchDescription* desc_ = nullptr;  // &expanded_ when a description fits
   ArchDescription expanded_;
   std::unordered_map<std::string, Described> described_;  // description names and aliases
@@ -420,7 +485,7 @@ class Builder {
 
 Architecture architecture_of(const Checkpoint& checkpoint) {
   Architecture a;
-  Builder(checkpoint, a).run();
+  Builder(checkpoint, a, checkpoint.tensor_names()).run();
   return a;
 }
 

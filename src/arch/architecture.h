@@ -30,6 +30,8 @@ struct WeightInfo {
   std::string layers_below, layers_from;
 };
 
+struct ArchModule;
+
 struct Architecture {
   std::string name;          // config.json architectures[0], or "unknown"
   std::string model_type;    // config.json model_type, may be empty
@@ -44,13 +46,26 @@ struct Architecture {
   std::vector<WeightInfo> post_weights;   // after the last layer, e.g. final norm, lm_head
   bool inferred = false;                  // true when no description matched
   std::string description;                // "llama.json" when a description matched, else empty
+  // A modular description (text + vision models): every module on its own, in the description's
+  // order. The sections above then hold every tensor once: the module with the token embedding
+  // (the text decoder) as its own, the other modules' tensors as loose pre- and post-weights.
+  std::vector<ArchModule> modules;
+  std::vector<std::string> tagalong_files;  // files copied from the donor model into the output
+};
+
+// One module of a multi-module model: its tensors (full names), layers and layer-count key.
+struct ArchModule {
+  std::string name;           // "text_decoder", "vision_tower"
+  std::string weight_prefix;  // "language_model."
+  Architecture arch;
 };
 
 // Describes one checkpoint. Tensor names always come from the checkpoint; a description matching
 // the config's class name adds metadata (embeddings, tied names, optional weights, dtypes, the
 // layer-count key) and weights it declares optional. Throws Error naming the checkpoint when
 // config.json lists more than one class, when its layer count disagrees with the tensors, when
-// layer tensors are not uniform across layers, or when a weight the description requires is missing.
+// layer tensors are not uniform across layers, when a weight the description requires is missing,
+// or (modular descriptions) when a tensor belongs to none of the modules.
 Architecture architecture_of(const Checkpoint& checkpoint);
 
 // True when two models can be merged tensor by tensor: same class name (unless one is

@@ -143,6 +143,7 @@ CheckedStage check_one(const CheckOptions& options, const Recipe& recipe) {
   s.architecture = arch.name;
   if (const nlohmann::json* n = json_get_dotted(plan.config, arch.num_layers_key); n && n->is_number_integer())
     s.output_layers = n->get<int>();
+  if (!arch.modules.empty()) s.modules = plan.modules;
   s.tokenizer_notes = tokenizer_notes(prepared.recipe, s.models, plan.donor);
   s.statistics = plan.statistics_sources;
   s.output_format = merge.out_format == OutFormat::Gguf ? "gguf" : "safetensors";
@@ -231,6 +232,11 @@ std::string check_report_text(const CheckReport& report) {
                ", tokenizer: ", m.tokenizer.empty() ? "none" : m.tokenizer, "\n");
     }
     t += cat("architecture: ", s.architecture, ", every model compatible; output ", s.output_layers, " layers\n");
+    for (const PlannedModuleSummary& m : s.modules)
+      t += cat("  module ", m.name, " ('", m.weight_prefix, "'): ", m.tensors, " tensors, ", m.output_layers, " layers",
+               m.sliced ? cat(" from slices", m.layer_count_key.empty() ? "" : cat(" (config ", m.layer_count_key, ")"))
+                        : std::string(", merged whole"),
+               "\n");
     for (const std::string& note : s.tokenizer_notes) t += cat("tokenizer: ", note, "\n");
     for (const StatisticsSource& st : s.statistics)
       t += cat("statistics of '", st.model, "': ",
@@ -266,12 +272,16 @@ nlohmann::json check_report_json(const CheckReport& report) {
                         {"architecture", m.architecture}, {"layers", m.layers},
                         {"vocab_size", m.vocab_size ? nlohmann::json(*m.vocab_size) : nlohmann::json()},
                         {"tensor_bytes", m.tensor_bytes}, {"tokenizer", m.tokenizer}});
+    nlohmann::json modules = nlohmann::json::array();
+    for (const PlannedModuleSummary& m : s.modules)
+      modules.push_back({{"name", m.name}, {"weight_prefix", m.weight_prefix}, {"tensors", m.tensors},
+                         {"output_layers", m.output_layers}, {"layer_count_key", m.layer_count_key}, {"sliced", m.sliced}});
     nlohmann::json statistics = nlohmann::json::array();
     for (const StatisticsSource& st : s.statistics)
       statistics.push_back({{"model", st.model}, {"file", st.file.string()}, {"probe", st.probe.string()},
                             {"exists", st.exists}});
     j.update({{"models", models}, {"donor", s.donor}, {"architecture", s.architecture},
-              {"output_layers", s.output_layers}, {"tokenizer", s.tokenizer_notes}, {"statistics", statistics},
+              {"output_layers", s.output_layers}, {"modules", modules}, {"tokenizer", s.tokenizer_notes}, {"statistics", statistics},
               {"output", {{"format", s.output_format}, {"tensors", s.tensors}, {"copied_tensors", s.copied_tensors},
                           {"files", s.files}, {"bytes", s.output_bytes}}},
               {"input_bytes", s.input_bytes},

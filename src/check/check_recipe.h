@@ -41,6 +41,7 @@ struct CheckedStage {
   std::string donor;
   std::string architecture;
   int output_layers = 0;
+  std::vector<PlannedModuleSummary> modules;  // a model of several modules (text + vision): each one
   std::vector<std::string> tokenizer_notes;
   std::vector<StatisticsSource> statistics;
   std::string output_format;  // "safetensors", "gguf"

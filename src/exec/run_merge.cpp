@@ -306,6 +306,10 @@ MergeSummary write_merge(const MergeOptions& opt, const fs::path& dest, const Pr
         if (fs::exists(donor_dir / name, ec)) fs::copy_file(donor_dir / name, tmp.path / name);
     }
     if (chat_template) write_chat_template(tmp.path, *chat_template);
+    // The architecture's tagalong files (a vision model's image preprocessor settings).
+    for (const std::string& name : plan.models[plan.donor].arch.tagalong_files)
+      if (fs::exists(donor_dir / name, ec))
+        fs::copy_file(donor_dir / name, tmp.path / name, fs::copy_options::overwrite_existing);
   }
   for (const auto& [name, text] : prepared.extra_files) write_text_file(tmp.path / name, text);
   if (cancel && cancel->load()) fail("interrupted");

@@ -33,10 +33,21 @@ namespace {
 // One output slice after normalisation: `models:` recipes become a single slice over all layers.
 struct PlannedSlice {
   const OutputSlice* recipe_slice = nullptr;  // nullptr for a `models:` recipe
+  const OutputModule* recipe_module = nullptr;  // its module in a `modules:` recipe, else nullptr
   std::vector<InputSlice> sources;
   std::optional<ModelRef> base;
   SourceLoc loc;
 };
+
+// One module of the output (text decoder, vision tower, ...; "default" for a model of one
+// module) with its slices after normalisation.
+struct PlannedModule {
+  std::string name;
+  std::vector<PlannedSlice> slices;
+  bool sliced = false;  // from slices:, so the output config's layer count is theirs
+};
+
+constexpr std::string_view kDefaultModule = "default";
 
 class Planner {
  public:
@@ -55,21 +66,33 @@ class Planner {
     open_models();
     build_vocabulary();
     load_statistics();
-    normalize_slices();
+    normalize_modules();
     check_base_model();
     const Architecture& arch = plan_.models[plan_.donor].arch;
 
-    // Pre-layer weights come from the first slice's sources, post-layer ones from the last's.
-    for (const auto& w : arch.pre_weights) add_job(w, w.name, slices_.front(), -1, 0.0);
-    int out_layer = 0;
-    for (const auto& slice : slices_) {
-      const int len = slice.sources.front().layer_end - slice.sources.front().layer_start;
-      for (int idx = 0; idx < len; ++idx, ++out_layer) {
-        double t = len > 1 ? static_cast<double>(idx) / (len - 1) : 1.0;
-        for (const auto& w : arch.layer_weights) add_job(w, instantiate(w.name, out_layer), slice, idx, t);
+    // Per module: pre-layer weights come from the first slice's sources, post-layer ones from the
+    // last's; each module counts its own output layers.
+    std::vector<std::pair<std::string, int>> layer_counts;  // config key, output layers
+    for (const PlannedModule& module : modules_) {
+      const Architecture& march = module_arch(plan_.models[plan_.donor], module.name);
+      const size_t first_job = plan_.jobs.size();
+      for (const auto& w : march.pre_weights) add_job(w, w.name, module.slices.front(), -1, 0.0);
+      int out_layer = 0;
+      for (const auto& slice : module.slices) {
+        const int len = slice.sources.front().layer_end - slice.sources.front().layer_start;
+        for (int idx = 0; idx < len; ++idx, ++out_layer) {
+          double t = len > 1 ? static_cast<double>(idx) / (len - 1) : 1.0;
+          for (const auto& w : march.layer_weights) add_job(w, instantiate(w.name, out_layer), slice, idx, t);
+        }
       }
+      for (const auto& w : march.post_weights) add_job(w, w.name, module.slices.back(), -1, options_.post_weight_t);
+      if (module.sliced && !march.num_layers_key.empty()) layer_counts.emplace_back(march.num_layers_key, out_layer);
+      std::string prefix;
+      for (const auto& m : arch.modules)
+        if (m.name == module.name) prefix = m.weight_prefix;
+      plan_.modules.push_back({module.name, prefix, out_layer, march.num_layers_key, module.sliced,
+                               plan_.jobs.size() - first_job});
     }
-    for (const auto& w : arch.post_weights) add_job(w, w.name, slices_.back(), -1, options_.post_weight_t);
     if (!sequential_probes_.empty() && options_.compute_statistics)
       compute_sequential_grams(plan_, sequential_probes_, static_cast<int>(stats_setting("probe_ctx", 128)),
                                static_cast<int64_t>(stats_setting("probe_samples", 0)),
@@ -77,8 +100,7 @@ class Planner {
 
     plan_.config = plan_.models[plan_.donor].checkpoint->config();
     if (plan_.vocabulary) json_set_dotted(plan_.config, arch.vocab_size_key, plan_.vocabulary->padded_size);
-    if (!recipe_.slices.empty() && !arch.num_layers_key.empty())
-      json_set_dotted(plan_.config, arch.num_layers_key, out_layer);
+    for (const auto& [key, layers] : layer_counts) json_set_dotted(plan_.config, key, layers);
     auto merged = std::find_if(plan_.jobs.begin(), plan_.jobs.end(),
                                [](const TensorJob& j) { return traits(j.out.dtype).is_float; });
     if (merged != plan_.jobs.end()) {
@@ -254,6 +276,15 @@ class Planner {
       refuse(m.probe, "probe");
       refuse(m.fisher, "fisher");
     }
+    if (recipe_.modules.empty()) return;
+    if (!method.statistics.empty())
+      fail(recipe_.where(recipe_.modules_loc), ": ", method.name, " learns from the text decoder's activations, which "
+           "alloy computes for whole decoder models only; modules: recipes take methods that learn from no data");
+    for (const auto& module : recipe_.modules)
+      for (const auto& m : module.models)
+        for (const DataPath* d : {&m.probe, &m.fisher})
+          if (d->given()) fail(recipe_.where(d->loc), ": ", d == &m.probe ? "probe" : "fisher",
+                               ": not used in a modules: recipe: remove the key");
   }
 
   fs::path locate_file(const DataPath& d, const char* key) const {
@@ -376,15 +407,67 @@ class Planner {
 
   const LoadedModel& model(const ModelRef& ref) const { return plan_.models[model_index(ref)]; }
 
-  void normalize_slices() {
-    if (!recipe_.models.empty()) {
+  // Module `name` of a model: the model itself when it has one module ("default").
+  const Architecture& module_arch(const LoadedModel& m, const std::string& name) const {
+    if (m.arch.modules.empty() && name == kDefaultModule) return m.arch;
+    for (const auto& module : m.arch.modules)
+      if (module.name == name) return module.arch;
+    fail(recipe_.where(m.ref.loc), ": model '", m.label, "' (", m.arch.name, ") has no module '", name,
+         "' (its modules: ", module_names(m.arch), ")");
+  }
+
+  static std::string module_names(const Architecture& a) {
+    if (a.modules.empty()) return std::string(kDefaultModule);
+    std::string out;
+    for (const auto& m : a.modules) out += cat(out.empty() ? "" : ", ", m.name);
+    return out;
+  }
+
+  // mergekit's normalisation (spec 2.1): models: applies to every module of the architecture;
+  // slices: needs a model of one module; modules: names every module of the donor's architecture.
+  void normalize_modules() {
+    const Architecture& donor = plan_.models[plan_.donor].arch;
+    std::vector<std::string> names;
+    for (const auto& m : donor.modules) names.push_back(m.name);
+    if (names.empty()) names.emplace_back(kDefaultModule);
+    if (recipe_.modules.empty()) {
+      if (!recipe_.slices.empty() && names.size() > 1)
+        fail(recipe_.where(recipe_.slices.front().loc), ": ", donor.name, " has multiple modules (",
+             module_names(donor), "), each with its own layers: use modules: with models: or slices: for each "
+             "module (docs/architectures.md)");
+      for (const auto& name : names)
+        modules_.push_back({name, normalize_slices(recipe_.models, recipe_.slices, name, nullptr),
+                            !recipe_.slices.empty()});
+      return;
+    }
+    for (const OutputModule& m : recipe_.modules)
+      if (std::find(names.begin(), names.end(), m.name) == names.end())
+        fail(recipe_.where(m.loc), ": module '", m.name, "' is not a module of ", donor.name, " (",
+             donor.description.empty() ? "inferred from tensor names" : "data/architectures/" + donor.description,
+             "); its modules: ", module_names(donor));
+    for (const auto& name : names) {
+      auto it = std::find_if(recipe_.modules.begin(), recipe_.modules.end(),
+                             [&](const OutputModule& m) { return m.name == name; });
+      if (it == recipe_.modules.end())
+        fail(recipe_.where(recipe_.modules_loc), ": modules: has no entry for '", name, "', a module of ", donor.name,
+             " (", module_names(donor), "): give it models: or slices: (every module of the output needs its tensors)");
+      modules_.push_back({name, normalize_slices(it->models, it->slices, name, &*it), !it->slices.empty()});
+    }
+  }
+
+  std::vector<PlannedSlice> normalize_slices(const std::vector<InputModel>& models,
+                                             const std::vector<OutputSlice>& slices, const std::string& module,
+                                             const OutputModule* recipe_module) {
+    std::vector<PlannedSlice> out;
+    if (!models.empty()) {
       PlannedSlice s;
+      s.recipe_module = recipe_module;
       s.base = recipe_.base_model;
-      s.loc = recipe_.models.front().loc;
-      for (const auto& im : recipe_.models) {
+      s.loc = models.front().loc;
+      for (const auto& im : models) {
         InputSlice src;
         src.model = im.model;
-        src.layer_end = model(im.model).arch.num_layers;
+        src.layer_end = module_arch(model(im.model), module).num_layers;
         src.parameters = im.parameters;
         src.loc = im.loc;
         s.sources.push_back(std::move(src));
@@ -395,7 +478,7 @@ class Planner {
       if (recipe_.base_model && !base_listed) {
         InputSlice src;
         src.model = *recipe_.base_model;
-        src.layer_end = model(src.model).arch.num_layers;
+        src.layer_end = module_arch(model(src.model), module).num_layers;
         src.loc = recipe_.base_model->loc;
         s.sources.push_back(std::move(src));
       }
@@ -403,41 +486,46 @@ class Planner {
         if (src.layer_end != s.sources.front().layer_end)
           fail(recipe_.where(src.loc), ": model '", src.model.path, "' has ", src.layer_end, " layers but '",
                s.sources.front().model.path, "' has ", s.sources.front().layer_end,
+               module == kDefaultModule ? "" : cat(" in module ", module),
                "; a models: merge needs equal layer counts (use slices: to pick layers)");
-      slices_.push_back(std::move(s));
-      return;
+      out.push_back(std::move(s));
+      return out;
     }
-    for (const auto& os : recipe_.slices) {
+    for (const auto& os : slices) {
       PlannedSlice s;
       s.recipe_slice = &os;
+      s.recipe_module = recipe_module;
       s.sources = os.sources;
       s.base = os.base_model ? os.base_model : recipe_.base_model;
       s.loc = os.loc;
       const int len = s.sources.front().layer_end - s.sources.front().layer_start;
       for (const auto& src : s.sources) {
-        const auto& m = model(src.model);
-        if (src.layer_end > m.arch.num_layers)
+        const int layers = module_arch(model(src.model), module).num_layers;
+        if (src.layer_end > layers)
           fail(recipe_.where(src.loc), ": layer_range [", src.layer_start, ", ", src.layer_end, "] of '",
-               src.model.path, "' is past its ", m.arch.num_layers, " layers");
+               src.model.path, "' is past its ", layers, " layers",
+               module == kDefaultModule ? "" : cat(" in module ", module));
         if (src.layer_end - src.layer_start != len)
           fail(recipe_.where(src.loc), ": all sources of a slice need the same number of layers: this one has ",
                src.layer_end - src.layer_start, ", the first has ", len);
       }
-      slices_.push_back(std::move(s));
+      out.push_back(std::move(s));
     }
+    return out;
   }
 
   void check_base_model() {
     if (plan_.method->base != BaseUse::Required) return;
-    for (const auto& s : slices_)
-      if (!s.base)
+    for (const auto& module : modules_)
+      for (const auto& s : module.slices)
+        if (!s.base)
         fail(recipe_.where(recipe_.merge_method_loc), ": merge_method '", plan_.method->name,
              "' needs a base_model");
   }
 
   std::optional<double> resolve(const PlannedSlice& slice, const ModelRef* ref, const std::string& name,
                                 std::string_view tensor, double t) const {
-    return resolve_parameter(recipe_, slice.recipe_slice, ref, name, tensor, t);
+    return resolve_parameter(recipe_, slice.recipe_slice, ref, name, tensor, t, slice.recipe_module);
   }
 
   DType output_dtype_for(const MergeCall& call) const {
@@ -596,7 +684,7 @@ class Planner {
   const Recipe& recipe_;
   const PlanOptions& options_;
   MergePlan plan_;
-  std::vector<PlannedSlice> slices_;
+  std::vector<PlannedModule> modules_;
   std::set<std::string> output_names_;
   std::map<std::string, std::vector<std::shared_ptr<const PermutedRows>>> permuted_;  // by tensor name
   std::vector<fs::path> sequential_probes_;  // per model, when regmean is sequential

@@ -55,11 +55,22 @@ struct TensorJob {
   MergeCall call;
 };
 
+// One module of the output, as planned (alloy check describes them).
+struct PlannedModuleSummary {
+  std::string name;           // "default" for a model of one module
+  std::string weight_prefix;  // "language_model."
+  int output_layers = 0;
+  std::string layer_count_key;  // dotted config.json key; set to output_layers when sliced
+  bool sliced = false;          // from slices: (else a models: merge of the whole module)
+  size_t tensors = 0;
+};
+
 struct MergePlan {
   const MethodSpec* method = nullptr;
   std::vector<LoadedModel> models;  // every referenced model, recipe order
   size_t donor = 0;                 // config/tokenizer source: the base model, else the first model
-  std::vector<TensorJob> jobs;      // output order: pre-layer, layers, post-layer
+  std::vector<TensorJob> jobs;      // output order, module by module: pre-layer, layers, post-layer
+  std::vector<PlannedModuleSummary> modules;
   nlohmann::json config;            // output config.json
   uint64_t input_bytes = 0;         // bytes of input tensors the merge reads
   // Per model (data-aware methods only): its statistics file, open while the jobs view it.

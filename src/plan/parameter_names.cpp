@@ -47,10 +47,17 @@ void check(const Recipe& recipe, const MethodSpec& method, const ParamMap& param
 
 void check_parameter_names(const Recipe& recipe, const MethodSpec& method) {
   check(recipe, method, recipe.parameters, recipe.parameters_loc, true);
-  for (const auto& m : recipe.models) check(recipe, method, m.parameters, m.loc, false);
-  for (const auto& slice : recipe.slices) {
-    check(recipe, method, slice.parameters, slice.loc, true);
-    for (const auto& source : slice.sources) check(recipe, method, source.parameters, source.loc, false);
+  auto layout = [&](const std::vector<InputModel>& models, const std::vector<OutputSlice>& slices) {
+    for (const auto& m : models) check(recipe, method, m.parameters, m.loc, false);
+    for (const auto& slice : slices) {
+      check(recipe, method, slice.parameters, slice.loc, true);
+      for (const auto& source : slice.sources) check(recipe, method, source.parameters, source.loc, false);
+    }
+  };
+  layout(recipe.models, recipe.slices);
+  for (const auto& module : recipe.modules) {
+    check(recipe, method, module.parameters, module.loc, true);
+    layout(module.models, module.slices);
   }
 }
 

@@ -22,6 +22,7 @@ constexpr std::string_view kTopKeys[] = {
 constexpr std::string_view kModelKeys[] = {"model", "parameters", "probe", "fisher"};
 constexpr std::string_view kSliceKeys[] = {"sources", "base_model", "parameters", "residual_weight"};
 constexpr std::string_view kSourceKeys[] = {"model", "layer_range", "parameters"};
+constexpr std::string_view kModuleKeys[] = {"models", "slices", "parameters"};
 // Top-level keys of a mergekit-moe config, which is not a merge recipe.
 constexpr std::string_view kMoeKeys[] = {"gate_mode", "experts", "experts_per_token", "shared_experts"};
 
@@ -99,6 +100,39 @@ OutputSlice parse_slice(const YamlReader& r, const YamlItem& item) {
   if (auto it = f.find("residual_weight"); it != f.end())
     r.fail_at(unnamed(it->second), cat("residual_weight ", kNoEffect, " (mergekit reads it and uses it nowhere)"));
   return slice;
+}
+
+// models: or slices: (not both) of the recipe or of one module.
+void parse_layout(const YamlReader& r, const YamlFields& f, std::string_view what,
+                  std::vector<InputModel>& models, std::vector<OutputSlice>& slices) {
+  const YamlItem* m = present(f, "models");
+  const YamlItem* s = present(f, "slices");
+  if (m && s) {
+    const YamlItem& later = m->loc.line > s->loc.line ? *m : *s;
+    r.fail_at(unnamed(later), cat("models: and slices: are both given; ", what, " uses exactly one of them"));
+  }
+  if (m)
+    for (const YamlItem& e : r.list(*m)) models.push_back(parse_input_model(r, e));
+  if (s)
+    for (const YamlItem& e : r.list(*s)) slices.push_back(parse_slice(r, e));
+}
+
+std::vector<OutputModule> parse_modules(const YamlReader& r, const YamlItem& item) {
+  std::vector<OutputModule> out;
+  const auto entries = r.entries(item);
+  if (entries.empty()) r.fail_at(unnamed(item), "modules: is empty: give each module of the model its models: or slices:");
+  for (const auto& [name, value] : entries) {
+    YamlFields f = r.fields(value, kModuleKeys);
+    OutputModule m;
+    m.name = name;
+    m.loc = value.loc;
+    parse_layout(r, f, cat("module '", name, "'"), m.models, m.slices);
+    if (m.models.empty() && m.slices.empty())
+      r.fail_at(value, "needs models: (whole-module merge) or slices: (layer-wise)");
+    m.parameters = optional_params(r, f);
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 constexpr std::string_view kTokenizerKeys[] = {"source", "pad_to_multiple_of", "tokens"};
@@ -217,27 +251,23 @@ Recipe parse_document(const YamlReader& r, const YamlItem& root, const std::stri
     if (recipe.name.empty()) r.fail_at(*name, "must not be empty");
   }
 
-  if (auto it = f.find("modules"); it != f.end())
-    r.fail_at(unnamed(it->second), "modules: is not supported yet (use models: or slices:)");
-
   const YamlItem* method = present(f, "merge_method");
   if (!method) r.fail_at(root, "missing required key 'merge_method'");
   recipe.merge_method = r.string(*method);
   recipe.merge_method_loc = method->loc;
   if (recipe.merge_method.empty()) r.fail_at(*method, "must not be empty");
 
-  const YamlItem* models = present(f, "models");
-  const YamlItem* slices = present(f, "slices");
-  if (models && slices) {
-    const YamlItem& later = models->loc.line > slices->loc.line ? *models : *slices;
-    r.fail_at(unnamed(later), "models: and slices: are both given; a recipe uses exactly one of them");
+  parse_layout(r, f, "a recipe", recipe.models, recipe.slices);
+  if (const YamlItem* modules = present(f, "modules")) {
+    if (!recipe.models.empty() || !recipe.slices.empty())
+      r.fail_at(unnamed(*modules), cat("modules: and ", recipe.models.empty() ? "slices:" : "models:",
+                                       " are both given; a recipe uses exactly one of models:, slices: and modules:"));
+    recipe.modules = parse_modules(r, *modules);
+    recipe.modules_loc = modules->loc;
   }
-  if (!models && !slices)
-    r.fail_at(root, "the recipe needs either models: (whole-model merge) or slices: (layer-wise)");
-  if (models)
-    for (const YamlItem& e : r.list(*models)) recipe.models.push_back(parse_input_model(r, e));
-  if (slices)
-    for (const YamlItem& e : r.list(*slices)) recipe.slices.push_back(parse_slice(r, e));
+  if (recipe.models.empty() && recipe.slices.empty() && recipe.modules.empty())
+    r.fail_at(root, "the recipe needs either models: (whole-model merge) or slices: (layer-wise), or modules: "
+                    "(per module of a text + vision model)");
 
   if (const YamlItem* base = present(f, "base_model")) recipe.base_model = r.model_ref(*base);
   if (const YamlItem* d = present(f, "dtype")) recipe.dtype = parse_dtype(r, *d);
@@ -307,11 +337,18 @@ std::vector<ModelRef> Recipe::referenced_models() const {
       if (seen == m) return;
     out.push_back(m);
   };
-  for (const auto& m : models) add(m.model);
-  for (const auto& s : slices)
-    for (const auto& src : s.sources) add(src.model);
+  auto add_layout = [&](const std::vector<InputModel>& ms, const std::vector<OutputSlice>& ss) {
+    for (const auto& m : ms) add(m.model);
+    for (const auto& s : ss)
+      for (const auto& src : s.sources) add(src.model);
+  };
+  add_layout(models, slices);
+  for (const auto& module : modules) add_layout(module.models, module.slices);
   for (const auto& s : slices)
     if (s.base_model) add(*s.base_model);
+  for (const auto& module : modules)
+    for (const auto& s : module.slices)
+      if (s.base_model) add(*s.base_model);
   if (base_model) add(*base_model);
   return out;
 }
@@ -331,7 +368,7 @@ std::string Recipe::where(SourceLoc loc) const {
 
 std::optional<double> resolve_parameter(const Recipe& recipe, const OutputSlice* slice,
                                         const ModelRef* model, const std::string& name,
-                                        std::string_view tensor_name, double t) {
+                                        std::string_view tensor_name, double t, const OutputModule* module) {
   auto at = [&](const ParamMap& params) -> std::optional<double> {
     auto it = params.find(name);
     if (it == params.end()) return std::nullopt;
@@ -344,10 +381,12 @@ std::optional<double> resolve_parameter(const Recipe& recipe, const OutputSlice*
           if (auto v = at(src.parameters)) return v;
     if (auto v = at(slice->parameters)) return v;
   } else if (model) {
-    for (const auto& m : recipe.models)
+    for (const auto& m : module ? module->models : recipe.models)
       if (m.model == *model)
         if (auto v = at(m.parameters)) return v;
   }
+  if (module)
+    if (auto v = at(module->parameters)) return v;
   return at(recipe.parameters);
 }
 

@@ -108,6 +108,17 @@ struct OutputSlice {
   SourceLoc loc;
 };
 
+// One module of a `modules:` recipe, for models of several modules (text decoder, vision tower,
+// projector): the module's own models: or slices:, and parameters that rank between the slices'
+// and the top-level ones.
+struct OutputModule {
+  std::string name;                 // as the architecture description names it ("text_decoder")
+  std::vector<InputModel> models;   // exactly one of models / slices is non-empty
+  std::vector<OutputSlice> slices;
+  ParamMap parameters;
+  SourceLoc loc;                    // of the module's key
+};
+
 // Where the embedding row of one token comes from (mergekit's `tokenizer.tokens.<token>.source`).
 struct TokenSource {
   enum class Kind { Model, ModelToken, Zero };
@@ -144,8 +155,10 @@ struct Recipe {
   SourceLoc name_loc;
   std::string merge_method;
   SourceLoc merge_method_loc;
-  std::vector<InputModel> models;   // exactly one of models / slices is non-empty
+  std::vector<InputModel> models;   // exactly one of models / slices / modules is non-empty
   std::vector<OutputSlice> slices;
+  std::vector<OutputModule> modules;  // in recipe order
+  SourceLoc modules_loc;
   std::optional<ModelRef> base_model;
   std::optional<DType> dtype;       // inputs are rounded to this on load
   std::optional<DType> out_dtype;   // outputs are written in this
@@ -164,17 +177,18 @@ struct Recipe {
   SourceLoc fallback_loc;
 
   // Every model referenced, without duplicates (ModelRef ==), in this order: the `models:` entries
-  // or the slices' sources as they appear (slice by slice, source by source); then the slices'
-  // base_models in slice order; then the top-level base_model. A model keeps the position where it
-  // first appears.
+  // or the slices' sources as they appear (slice by slice, source by source; for modules: module
+  // by module, each module's models or sources); then the slices' base_models in slice order; then
+  // the top-level base_model. A model keeps the position where it first appears.
   std::vector<ModelRef> referenced_models() const;
   // "recipe.yml:12" for a location in this recipe ("recipe.yml" when the line is unknown).
   std::string where(SourceLoc loc) const;
 };
 
 // Parses and validates YAML text. Throws Error "<file>:<line>: <key>: <problem>" for: YAML syntax
-// errors, unknown keys (top-level and inside models/slices/sources/conditions, with a suggestion
-// for a likely typo) and duplicate keys, both/neither of models and slices, modules (not supported),
+// errors, unknown keys (top-level and inside models/slices/sources/conditions/modules, with a
+// suggestion for a likely typo) and duplicate keys, not exactly one of models, slices and modules
+// (also inside each module),
 // empty lists, missing merge_method, bad layer_range, a source without model, wrong value types,
 // unknown or non-float dtype, malformed model references, several YAML documents (see below), a
 // mergekit-moe config, both tokenizer_source: and tokenizer:, a token source that names no model of
@@ -196,11 +210,14 @@ std::vector<Recipe> load_recipe_documents(const std::filesystem::path& path);
 //                                    2. the slice's parameters   3. top-level parameters
 //  `models:` recipes (slice null):   1. the models entries equal to `model`, in order (skipped when
 //                                       model == nullptr)        2. top-level parameters
+//  `modules:` recipes (module given): the module's slice as above, or its models entries, then the
+//                                    module's parameters, then top-level parameters.
 // Global (method-level) parameters are resolved with model = nullptr, so e.g. `t` set inside
 // models[*].parameters has no effect, as in mergekit. Per-model parameters pass the input model.
 // Returns nullopt when no level sets it (the caller applies the method default).
 std::optional<double> resolve_parameter(const Recipe& recipe, const OutputSlice* slice,
                                         const ModelRef* model, const std::string& name,
-                                        std::string_view tensor_name, double t);
+                                        std::string_view tensor_name, double t,
+                                        const OutputModule* module = nullptr);
 
 }  // namespace alloy

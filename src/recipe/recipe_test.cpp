@@ -655,9 +655,76 @@ TEST(RecipeValidation, MoeConfigIsNamed) {
   expect_error("base_model: a\nexperts:\n  - source_model: b\n", 2, {"run alloy moe"});
 }
 
-TEST(RecipeValidation, ModulesNotSupported) {
-  std::string msg = parse_error("merge_method: linear\nmodules:\n  text_decoder:\n    models: [{model: a}]\n");
-  EXPECT_EQ(msg, "r.yml:2: modules: is not supported yet (use models: or slices:)");
+TEST(RecipeModules, ParsedInOrderWithTheirModels) {
+  const Recipe r = parse(R"(merge_method: linear
+modules:
+  text_decoder:
+    slices:
+      - sources: [{model: a, layer_range: [0, 2]}]
+      - sources: [{model: b, layer_range: [1, 3]}]
+    parameters: {weight: 0.5}
+  vision_tower:
+    models: [{model: c}, {model: a}]
+)");
+  EXPECT_TRUE(r.models.empty());
+  EXPECT_TRUE(r.slices.empty());
+  ASSERT_EQ(r.modules.size(), 2u);
+  EXPECT_EQ(r.modules[0].name, "text_decoder");
+  EXPECT_EQ(r.modules[0].loc.line, 3);
+  EXPECT_EQ(r.modules[0].slices.size(), 2u);
+  EXPECT_EQ(r.modules[1].name, "vision_tower");
+  ASSERT_EQ(r.modules[1].models.size(), 2u);
+  EXPECT_EQ(r.modules_loc.line, 2);
+  std::vector<std::string> refs;
+  for (const auto& m : r.referenced_models()) refs.push_back(m.path);
+  EXPECT_EQ(refs, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+// Hand-worked precedence (spec 1.5): source > slice > module > top level; a module's models:
+// entries > module > top level; another module's parameters never apply.
+TEST(RecipeModules, ModuleParametersRankBetweenSlicesAndTopLevel) {
+  const Recipe r = parse(R"(merge_method: linear
+parameters: {weight: 0.1, density: 0.9}
+modules:
+  text_decoder:
+    slices:
+      - sources:
+          - {model: a, layer_range: [0, 2], parameters: {weight: 0.7}}
+          - {model: b, layer_range: [0, 2]}
+        parameters: {density: [0.2, 0.4]}
+    parameters: {weight: 0.3, density: 0.6}
+  vision_tower:
+    models:
+      - {model: a, parameters: {weight: {filter: fc1, value: 0.8}}}
+      - {model: b}
+    parameters: {weight: 0.4}
+)");
+  const OutputModule& text = r.modules[0];
+  const OutputModule& vision = r.modules[1];
+  const OutputSlice* slice = &text.slices[0];
+  const ModelRef& a = text.slices[0].sources[0].model;
+  const ModelRef& b = text.slices[0].sources[1].model;
+  EXPECT_EQ(resolve_parameter(r, slice, &a, "weight", "x", 0, &text), 0.7);  // source
+  EXPECT_EQ(resolve_parameter(r, slice, &b, "weight", "x", 0, &text), 0.3);  // module
+  EXPECT_NEAR(*resolve_parameter(r, slice, &b, "density", "x", 0.5, &text), 0.3, kEps);  // slice gradient at t=.5
+  EXPECT_EQ(resolve_parameter(r, nullptr, &a, "weight", "mlp.fc1.weight", 0, &vision), 0.8);  // models entry
+  EXPECT_EQ(resolve_parameter(r, nullptr, &a, "weight", "mlp.fc2.weight", 0, &vision), 0.4);  // filter misses: module
+  EXPECT_EQ(resolve_parameter(r, nullptr, &b, "weight", "x", 0, &vision), 0.4);
+  EXPECT_EQ(resolve_parameter(r, nullptr, &b, "density", "x", 0, &vision), 0.9);  // top level
+  EXPECT_EQ(resolve_parameter(r, nullptr, nullptr, "density", "x", 0, &text), 0.6);  // global lookup: module
+}
+
+TEST(RecipeModules, BadModulesAreRefusedWithTheirLine) {
+  expect_error("merge_method: linear\nmodels: [{model: a}]\nmodules:\n  text_decoder: {models: [{model: a}]}\n", 3,
+               {"modules: and models: are both given", "exactly one of models:, slices: and modules:"});
+  expect_error("merge_method: linear\nmodules:\n  text_decoder:\n    models: [{model: a}]\n"
+               "    slices: [{sources: [{model: a, layer_range: [0, 1]}]}]\n", 5,
+               {"models: and slices: are both given; module 'text_decoder' uses exactly one of them"});
+  expect_error("merge_method: linear\nmodules:\n  text_decoder:\n    parameters: {weight: 1}\n", 3,
+               {"text_decoder", "needs models: (whole-module merge) or slices: (layer-wise)"});
+  expect_error("merge_method: linear\nmodules:\n  text_decoder:\n    slice: []\n", 4, {"unknown key 'slice'", "slices"});
+  expect_error("merge_method: linear\nmodules: {}\n", 2, {"modules: is empty"});
+  expect_error("merge_method: linear\n", 1, {"models:", "slices:", "modules:"});
 }
 
 TEST(RecipeValidation, YamlSyntaxAndShape) {

@@ -12,11 +12,15 @@ namespace {
 // Every model reference of a recipe, for rewriting.
 template <class F>
 void for_each_model_ref(Recipe& r, F&& f) {
-  for (auto& m : r.models) f(m.model);
-  for (auto& s : r.slices) {
-    for (auto& src : s.sources) f(src.model);
-    if (s.base_model) f(*s.base_model);
-  }
+  auto layout = [&](std::vector<InputModel>& models, std::vector<OutputSlice>& slices) {
+    for (auto& m : models) f(m.model);
+    for (auto& s : slices) {
+      for (auto& src : s.sources) f(src.model);
+      if (s.base_model) f(*s.base_model);
+    }
+  };
+  layout(r.models, r.slices);
+  for (auto& module : r.modules) layout(module.models, module.slices);
   if (r.base_model) f(*r.base_model);
 }
 

@@ -112,8 +112,9 @@ void emit_tokenizer(YAML::Emitter& out, const TokenizerSettings& t) {
 }  // namespace
 
 std::string recipe_yaml(const Recipe& recipe) {
-  if (!recipe.slices.empty())
-    fail(recipe.file, ": a search tunes `models:` recipes; slices: recipes are not supported yet");
+  if (!recipe.slices.empty() || !recipe.modules.empty())
+    fail(recipe.file, ": a search tunes `models:` recipes; ", recipe.slices.empty() ? "modules:" : "slices:",
+         " recipes are not supported yet");
   const MethodSpec* method = find_method(recipe.merge_method);
   const bool data_keys = method && !method->statistics.empty();
   YAML::Emitter out;

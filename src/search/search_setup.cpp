@@ -35,8 +35,9 @@ PreparedSearch prepare_search(const fs::path& recipe_path, const SearchSettings&
   PreparedSearch prepared;
   prepared.recipe = std::make_unique<Recipe>(load_recipe(recipe_path));
   Recipe& recipe = *prepared.recipe;
-  if (!recipe.slices.empty())
-    fail(recipe.file, ": alloy search tunes `models:` recipes; slices: recipes are not supported yet");
+  if (!recipe.slices.empty() || !recipe.modules.empty())
+    fail(recipe.file, ": alloy search tunes `models:` recipes; ", recipe.slices.empty() ? "modules:" : "slices:",
+         " recipes are not supported yet");
   const fs::path recipe_dir = fs::absolute(recipe_path).parent_path();
   if (recipe.base_model) anchor(recipe.base_model->path, recipe_dir);
   anchor(recipe.probe.path, recipe_dir);
