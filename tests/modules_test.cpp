@@ -258,6 +258,37 @@ TEST_F(ModulesTest, RecipesThatDoNotFitTheModulesAreRefused) {
   EXPECT_FALSE(fs::exists(tmp_ / "out"));
 }
 
+// A model of one module has the module "default": modules: {default: ...} is its models: recipe,
+// with the module's parameters under the model's own.
+TEST_F(ModulesTest, SingleModuleModelsHaveTheDefaultModule) {
+  FixtureSpec spec = testing::small_llama(2);
+  spec.threads = 1;
+  write_fixture_family(spec, tmp_.path());
+  merge(tmp_.path(), "merge_method: linear\ndtype: float32\nparameters: {weight: 5.0, normalize: false}\nmodules:\n"
+                     "  default:\n    models:\n      - {model: ft1, parameters: {weight: 0.5}}\n      - {model: ft2}\n"
+                     "    parameters: {weight: 0.25}\n");
+  auto ft1 = Checkpoint::open(tmp_ / "ft1");
+  std::map<std::string, std::vector<Term>> expected;
+  for (const std::string& name : ft1->tensor_names()) expected[name] = {{"ft1", name, 0.5}, {"ft2", name, 0.25}};
+  expect_output(tmp_.path(), expected);
+}
+
+// A tensor outside every module's weight prefix is named, not merged or dropped silently.
+TEST_F(ModulesTest, ATensorOfNoModuleIsAnError) {
+  json file = json::parse(testing::read_file(kModularDir / "gemma3-vl.json"));
+  file["tensors"].push_back({{"name", "audio_tower.proj.weight"}, {"shape", {2, 2}}});
+  FixtureSpec spec;
+  spec.arch = std::make_shared<ArchFixture>(parse_arch_fixture("gemma3-vl-audio", file));
+  spec.threads = 1;
+  write_fixture_family(spec, tmp_.path());
+  auto base = Checkpoint::open(tmp_ / "base");
+  const std::string msg = testing::error_message([&] { architecture_of(*base); }, "describing the model");
+  EXPECT_NE(msg.find("tensor 'audio_tower.proj.weight' belongs to none of the modules of the "
+                     "Gemma3ForConditionalGeneration description (data/architectures/gemma3-vl.json): "
+                     "multi_modal_projector 'multi_modal_projector.', text_decoder 'language_model.', "
+                     "vision_tower 'vision_tower.vision_model.'"), std::string::npos) << msg;
+}
+
 TEST_F(ModulesTest, CheckDescribesTheModules) {
   write_family("gemma3-vl", tmp_.path());
   testing::write_file(tmp_ / "recipe.yml", R"(merge_method: passthrough
