@@ -3,8 +3,8 @@
 // tensors the loss never reads); a regmean merge on pairs gives the closed form computed here in
 // float64 from the Gram files it cached, and sequential: true runs too; a derivative-free search of
 // a SLERP's t ends at the best of a brute-force grid, below the plain average, and its final loss
-// is what `alloy eval --pairs` measures on its output, and so does a self-positioning search's;
-// probes of the wrong kind and the strategies that cannot take pairs are refused.
+// is what `alloy eval --pairs` measures on its output, and so do those of the gradient searches;
+// probes of the wrong kind and TIES per-layer searches of encoders are refused.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -194,26 +194,33 @@ TEST_F(PairProbeE2E, DerivativeFreeSearchOnPairsFindsTheGridOptimumAndEvalAgrees
   EXPECT_NEAR(eval_loss, r.final_loss, 1e-5 * r.final_loss);
 }
 
-// Self-positioning on pairs: Adam from the recipe's weights on the InfoNCE objective (its gradient
-// is checked in pair_merge_gradient_test); the result is below the start, and alloy eval
+// The gradient strategies on pairs: Adam from the recipe's weights on the InfoNCE objective (its
+// gradient is checked in pair_merge_gradient_test); the result is below the start, and alloy eval
 // --pairs measures the reported final loss on the output.
-TEST_F(PairProbeE2E, SelfPositioningOnPairsImprovesOnItsStartAndEvalAgrees) {
+TEST_F(PairProbeE2E, GradientSearchesOnPairsImproveOnTheirStartAndEvalAgrees) {
   TempDir tmp;
   write_file(tmp / "r.yml", "merge_method: task_arithmetic\nbase_model: " + model("base").string() +
                                 "\nmodels:\n  - model: " + model("ft1").string() + "\n  - model: " +
                                 model("ft2").string() + "\nprobe: " + (dir() / "pairs.jsonl").string() +
                                 "\nparameters: {weight: 0.5}\ndtype: float32\n");
-  const auto r = run_alloy("search r.yml out --strategy self-positioning --steps 4 --pair-batch 3 -q", tmp.path());
-  ASSERT_EQ(r.status, 0) << r.output;
-  const nlohmann::json report = nlohmann::json::parse(read_file(tmp / "out/search_report.json"));
-  ASSERT_EQ(report["steps"].size(), 4u);
-  const double start = report["steps"][0]["loss"].get<double>(), final_loss = report["final_loss"].get<double>();
-  EXPECT_LT(final_loss, start);
-  EXPECT_EQ(report["pair_batch"], 3);
-  const auto eval = run_alloy_apart({"eval", (tmp / "out").string(), "--pairs", (dir() / "pairs.jsonl").string(),
-                                     "--batch", "3", "--temperature", "0.05", "--json"});
-  ASSERT_EQ(eval.status, 0) << eval.err;
-  EXPECT_NEAR(nlohmann::json::parse(eval.out)["results"][0]["loss"].get<double>(), final_loss, 1e-5 * final_loss);
+  for (const std::string strategy : {"self-positioning", "per-layer-kind"}) {
+    SCOPED_TRACE(strategy);
+    const auto r = run_alloy("search r.yml " + strategy + " --strategy " + strategy + " --steps 4 --pair-batch 3 -q",
+                             tmp.path());
+    ASSERT_EQ(r.status, 0) << r.output;
+    const nlohmann::json report = nlohmann::json::parse(read_file(tmp / strategy / "search_report.json"));
+    ASSERT_EQ(report["steps"].size(), 4u);
+    const double start = report["steps"][0]["loss"].get<double>(), final_loss = report["final_loss"].get<double>();
+    EXPECT_LT(final_loss, start);
+    EXPECT_EQ(report["pair_batch"], 3);
+    const auto eval = run_alloy_apart({"eval", (tmp / strategy).string(), "--pairs", (dir() / "pairs.jsonl").string(),
+                                       "--batch", "3", "--temperature", "0.05", "--json"});
+    ASSERT_EQ(eval.status, 0) << eval.err;
+    EXPECT_NEAR(nlohmann::json::parse(eval.out)["results"][0]["loss"].get<double>(), final_loss, 1e-5 * final_loss);
+  }
+  // per-layer-kind wrote one weight per group and model: the embedding group and 2 × 3 layer kinds.
+  const nlohmann::json report = nlohmann::json::parse(read_file(tmp / "per-layer-kind/search_report.json"));
+  EXPECT_EQ(report["coefficients"][model("ft1").string()].size(), 7u);
 }
 
 TEST_F(PairProbeE2E, WrongKindsOfProbeAndUnsupportedUsesAreRefusedClearly) {
@@ -237,9 +244,9 @@ TEST_F(PairProbeE2E, WrongKindsOfProbeAndUnsupportedUsesAreRefusedClearly) {
        "probe_ctx is not used with .jsonl pair probes"},
       {"merge", recipe("fisher", llama1, llama2, text, "parameters: {pair_batch: 4}\n"),
        "pair_batch is not used with text probes"},
-      {"search", "merge_method: task_arithmetic\nbase_model: " + (dir() / "fam/base").string() + "\n" +
-                     recipe("", bert1, bert2, pairs, "parameters: {weight: 0.5}\n").substr(15),
-       "--strategy per-layer follows a decoder language model's gradient"},
+      {"search", "merge_method: ties\nbase_model: " + (dir() / "fam/base").string() + "\n" +
+                     recipe("", bert1, bert2, pairs, "parameters: {weight: 0.5, density: 0.5}\n").substr(15),
+       "--strategy per-layer tunes ties recipes of decoder language models"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.recipe);

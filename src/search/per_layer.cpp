@@ -1,6 +1,7 @@
 #include "search/per_layer.h"
 
 #include "search/consensus_search.h"
+#include "search/encoder_grouping.h"
 #include "search/task_vector_search.h"
 #include "util/error.h"
 
@@ -40,6 +41,9 @@ constexpr int kDefaultSteps = 30;
 
 SearchResult run_grouped(const SearchContext& context, const std::string& strategy, const TensorGrouping& grouping) {
   const Recipe& recipe = context.recipe;
+  if (consensus_sparsification(recipe.merge_method) && context.encoder)
+    fail(recipe.where(recipe.merge_method_loc), ": merge_method: --strategy ", strategy, " tunes ",
+         recipe.merge_method, " recipes of decoder language models; for embedding encoders it tunes task_arithmetic");
   if (consensus_sparsification(recipe.merge_method))
     return run_consensus_per_layer(context, strategy, grouping, kDefaultSteps);
   if (recipe.merge_method != "task_arithmetic")
@@ -66,11 +70,13 @@ SearchResult run_grouped(const SearchContext& context, const std::string& strate
 }  // namespace
 
 SearchResult run_per_layer(const SearchContext& context) {
-  return run_grouped(context, "per-layer", groups_by_layer(context.config.num_layers));
+  return run_grouped(context, "per-layer", context.encoder ? encoder_groups_by_layer(*context.encoder)
+                                                           : groups_by_layer(context.config.num_layers));
 }
 
 SearchResult run_per_layer_kind(const SearchContext& context) {
-  return run_grouped(context, "per-layer-kind", groups_by_layer_and_kind(context.config.num_layers));
+  return run_grouped(context, "per-layer-kind", context.encoder ? encoder_groups_by_layer_and_kind(*context.encoder)
+                                                                : groups_by_layer_and_kind(context.config.num_layers));
 }
 
 }  // namespace alloy

@@ -96,13 +96,6 @@ SearchSummary run_search(const SearchOptions& opt, const std::atomic<bool>* canc
   set_engine_threads(opt.settings.threads);
   PreparedSearch prepared = prepare_search(opt.recipe, opt.settings, stats_dir);
   SearchContext& context = *prepared.context;
-  if (context.encoder && !strategy->takes_pairs) {
-    std::string pair_strategies;
-    for (const StrategySpec& s : strategy_registry())
-      if (s.takes_pairs) pair_strategies += (pair_strategies.empty() ? "" : ", ") + s.name;
-    fail("--strategy ", opt.strategy, " follows a decoder language model's gradient through the merge; the recipe's "
-         "models are embedding encoders with .jsonl probes, which ", pair_strategies, " search (InfoNCE loss)");
-  }
   context.progress = [&](const SearchStep& s) {
     if (cancel && cancel->load()) fail("interrupted");
     if (opt.log)

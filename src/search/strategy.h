@@ -88,8 +88,7 @@ struct StrategySpec {
   std::string name;
   std::string summary;
   StrategyFn run;
-  bool takes_mu = false;     // uses SearchSettings::mu
-  bool takes_pairs = false;  // runs on embedding encoders with .jsonl probes (search_objective.h)
+  bool takes_mu = false;  // uses SearchSettings::mu
 };
 
 // Every strategy, in the order docs/search.md documents them.

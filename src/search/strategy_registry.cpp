@@ -12,14 +12,14 @@ const std::vector<StrategySpec>& strategy_registry() {
       {"greedy-soup",
        "rank the models by their own probe loss; add each, best first, to a uniform soup only if the soup's probe "
        "loss improves",
-       run_greedy_soup, /*takes_mu=*/false, /*takes_pairs=*/true},
+       run_greedy_soup},
       {"derivative-free",
        "Nelder-Mead over the method's numeric parameters (--tune), everything else as the recipe says",
-       run_derivative_free, /*takes_mu=*/false, /*takes_pairs=*/true},
+       run_derivative_free},
       {"self-positioning",
        "Adam on (positions a, norm scale lambda) of theta0 + lambda * iterative-SLERP(task vectors; a), gradient "
        "through the merge; written as task_arithmetic weights",
-       run_self_positioning, /*takes_mu=*/true, /*takes_pairs=*/true},
+       run_self_positioning, /*takes_mu=*/true},
       {"per-layer",
        "Adam on one weight per (layer group, model) of a task_arithmetic, ties or dare_ties recipe (AdaMerging-style), "
        "gradient through the merge; written as per-layer filter lists",
