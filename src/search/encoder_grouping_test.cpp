@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "model/encoder_test_models.h"
+#include "search/grouping_test_support.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -13,6 +14,7 @@ namespace {
 
 using encoder_test_models::read_config;
 using encoder_test_models::tiny_config;
+using grouping_test::matching_groups;
 
 TEST(EncoderGrouping, LayerKindGroupsHandWorked) {
   const TensorGrouping g = encoder_groups_by_layer_and_kind(read_config(tiny_config("bert"), "bert."));
@@ -33,17 +35,6 @@ TEST(EncoderGrouping, LayerKindGroupsHandWorked) {
   EXPECT_EQ(layers.count, 3);
   EXPECT_EQ(layers.group_of("bert.encoder.layer.1.output.LayerNorm.weight"), 2);
   EXPECT_EQ(layers.names[2], "layer 1");
-}
-
-std::vector<int> matching_groups(const TensorGrouping& g, const std::string& tensor) {
-  std::vector<int> out;
-  for (int k = 0; k < g.count; ++k)
-    for (const std::string& f : g.filters[static_cast<size_t>(k)])
-      if (tensor.find(f) != std::string::npos) {
-        out.push_back(k);
-        break;
-      }
-  return out;
 }
 
 TEST(EncoderGrouping, EachTensorMatchesOnlyItsOwnGroupsFilters) {

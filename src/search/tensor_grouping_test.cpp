@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include "model/test_models.h"
+#include "search/grouping_test_support.h"
 #include "util/error.h"
 
 namespace alloy {
 namespace {
+
+using grouping_test::matching_groups;
 
 TEST(TensorGrouping, LayerKindGroupsHandWorked) {
   const TensorGrouping g = groups_by_layer_and_kind(2);
@@ -25,18 +28,6 @@ TEST(TensorGrouping, LayerKindGroupsHandWorked) {
   EXPECT_EQ(g.names[5], "layer 1 mlp");
   EXPECT_THROW(g.group_of("model.layers.0.block_sparse_moe.gate.weight"), Error);
   EXPECT_THROW(g.group_of("model.layers.2.mlp.up_proj.weight"), Error);  // no block 2
-}
-
-// Which groups' filters match `tensor` (substring match, as recipe filters are resolved).
-std::vector<int> matching_groups(const TensorGrouping& g, const std::string& tensor) {
-  std::vector<int> out;
-  for (int k = 0; k < g.count; ++k)
-    for (const std::string& f : g.filters[static_cast<size_t>(k)])
-      if (tensor.find(f) != std::string::npos) {
-        out.push_back(k);
-        break;
-      }
-  return out;
 }
 
 TEST(TensorGrouping, EachTensorMatchesOnlyItsOwnGroupsFilters) {
