@@ -350,7 +350,8 @@ class Planner {
       DataPath probe = entry && entry->probe.given() ? entry->probe : recipe_.probe;
       if (!probe.given())
         fail(recipe_.where(entry ? entry->loc : m.ref.loc), ": model '", m.label, "' has no probe data, and ",
-             method.name, " learns from each model's own: add probe: <text file> to its entry (or a top-level probe:)",
+             method.name, " learns from each model's own: add probe: <text file; .jsonl of query/positive pairs for "
+             "an embedding model> to its entry (or a top-level probe:)",
              method.statistics == "fisher" ? ", or fisher: <file from alloy stats fisher>" : "");
       sources.push_back({{}, locate_file(probe, "probe")});
       try {

@@ -103,8 +103,8 @@ PreparedSearch prepare_search(const fs::path& recipe_path, const SearchSettings&
     context.model_probe.push_back(it->second);
   }
   if (context.probes.empty())
-    fail(recipe.file, ": no probe data: a search learns from probe texts, one per domain; add probe: <text file> to "
-         "each model entry (or a top-level probe:)");
+    fail(recipe.file, ": no probe data: a search learns from probe texts, one per domain; add probe: <text file, or "
+         ".jsonl pairs for embedding models> to each model entry (or a top-level probe:)");
   prepared.context = std::make_unique<SearchContext>(std::move(context));
   return prepared;
 }

@@ -1,5 +1,7 @@
 #include "stats/probe_pairs.h"
 
+#include <algorithm>
+
 #include "eval/evaluate_pairs.h"
 #include "eval/pair_tokens.h"
 #include "eval/pairs.h"
