@@ -3,7 +3,8 @@
 // tensors the loss never reads); a regmean merge on pairs gives the closed form computed here in
 // float64 from the Gram files it cached, and sequential: true runs too; a derivative-free search of
 // a SLERP's t ends at the best of a brute-force grid, below the plain average, and its final loss
-// is what `alloy eval --pairs` measures on its output, and so do those of the gradient searches;
+// is what `alloy eval --pairs` measures on its output, and so do those of greedy soup and the
+// gradient searches;
 // probes of the wrong kind and TIES per-layer searches of encoders are refused.
 #include <gtest/gtest.h>
 
@@ -192,6 +193,36 @@ TEST_F(PairProbeE2E, DerivativeFreeSearchOnPairsFindsTheGridOptimumAndEvalAgrees
   ASSERT_EQ(eval.status, 0) << eval.err;
   const double eval_loss = nlohmann::json::parse(eval.out)["results"][0]["loss"].get<double>();
   EXPECT_NEAR(eval_loss, r.final_loss, 1e-5 * r.final_loss);
+}
+
+// Greedy soup on pairs: each candidate's loss alone is what alloy eval --pairs gives that model,
+// the ranking follows them, and the soup's final loss is eval's loss of the output.
+TEST_F(PairProbeE2E, GreedySoupOnPairsRanksByEvalsLossesAndEvalAgrees) {
+  TempDir tmp;
+  std::string yml = "merge_method: linear\nmodels:\n";
+  for (const char* m : {"base", "ft1", "ft2"}) yml += "  - model: " + model(m).string() + "\n";
+  write_file(tmp / "r.yml",
+             yml + "probe: " + (dir() / "pairs.jsonl").string() + "\nparameters: {weight: 1.0}\ndtype: float32\n");
+  const auto r = run_alloy("search r.yml out --strategy greedy-soup --pair-batch 2 -q", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json report = nlohmann::json::parse(read_file(tmp / "out/search_report.json"));
+  auto eval_loss = [&](const fs::path& m) {
+    const auto e = run_alloy_apart({"eval", m.string(), "--pairs", (dir() / "pairs.jsonl").string(), "--batch", "2",
+                                    "--temperature", "0.05", "--json"});
+    EXPECT_EQ(e.status, 0) << e.err;
+    return nlohmann::json::parse(e.out)["results"][0]["loss"].get<double>();
+  };
+  const nlohmann::json& ranking = report["details"]["ranking"];
+  ASSERT_EQ(ranking.size(), 3u);
+  double previous = -INFINITY;
+  for (const nlohmann::json& row : ranking) {
+    const double alone = eval_loss(row["model"].get<std::string>());
+    EXPECT_NEAR(row["loss"].get<double>(), alone, 1e-5 * alone) << row["model"];
+    EXPECT_GE(alone, previous);
+    previous = alone;
+  }
+  const double final_loss = report["final_loss"].get<double>();
+  EXPECT_NEAR(eval_loss(tmp / "out"), final_loss, 1e-5 * final_loss);
 }
 
 // The gradient strategies on pairs: Adam from the recipe's weights on the InfoNCE objective (its

@@ -19,7 +19,8 @@ int64_t PairProbe::total_pairs() const {
 PairProbe pair_probe_batches(const EncoderConfig& config, const std::vector<std::vector<int32_t>>& queries,
                              const std::vector<std::vector<int32_t>>& positives, int batch, int64_t max_pairs) {
   if (batch < 2) fail("pair_batch ", batch, " is too small: InfoNCE contrasts each pair with the others of its batch");
-  if (queries.size() != positives.size()) fail("probe pairs: ", queries.size(), " queries for ", positives.size(), " positives");
+  if (queries.size() != positives.size())
+    fail("probe pairs: ", queries.size(), " queries for ", positives.size(), " positives");
   size_t n = queries.size();
   if (max_pairs > 0) n = std::min(n, static_cast<size_t>(max_pairs));
   if (n == 0) fail("no probe pair to learn from");
