@@ -288,6 +288,11 @@ TEST_F(PairProbeE2E, WrongKindsOfProbeAndUnsupportedUsesAreRefusedClearly) {
     EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(tmp / "out"));
   }
+  write_file(tmp / "r.yml", recipe("linear", bert1, bert2, pairs, "parameters: {weight: 1.0}\n"));
+  const auto ctx = run_alloy("search r.yml out --strategy greedy-soup --ctx 8", tmp.path());
+  EXPECT_NE(ctx.output.find("--ctx cuts probe text; " + pairs + " holds pairs, grouped by --pair-batch"),
+            std::string::npos) << ctx.output;
+  EXPECT_FALSE(fs::exists(tmp / "out"));
   const auto st = run_alloy("stats gram " + bert1 + " --probe " + text + " -o " + (tmp / "g.safetensors").string());
   EXPECT_NE(st.output.find("give a .jsonl of {\"query\", \"positive\"} pairs"), std::string::npos) << st.output;
   EXPECT_FALSE(fs::exists(tmp / "g.safetensors"));
