@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "methods/blocks/other_than_base.h"
 #include "methods/method.h"
 #include "methods/blocks/stream_select.h"
 #include "util/error.h"
@@ -14,18 +15,6 @@
 namespace alloy {
 
 namespace {
-
-// The one model besides the base, or -1 when only the base provides the tensor.
-int other_input(const MergeCall& call) {
-  if (!call.has_base()) call.fail_here("arcee_fusion needs a base_model");
-  if (call.size() > 2) {
-    std::string labels;
-    for (const auto& in : call.inputs) labels += (labels.empty() ? "" : ", ") + in.label;
-    call.fail_here("arcee_fusion merges exactly two models (the base and one other), but " +
-                   std::to_string(call.size()) + " provide this tensor: " + labels);
-  }
-  return call.size() == 2 ? 1 - call.base : -1;
-}
 
 // softmax(x) over n values into p, in f64.
 void softmax(const float* x, int64_t n, double* p) {
@@ -94,9 +83,9 @@ MethodSpec arcee_fusion_method() {
   m.name = "arcee_fusion";
   m.summary = "take the other model where its change is important (|b-a| x row KL above a quantile threshold)";
   m.base = BaseUse::Required;
-  m.check = [](const MergeCall& call) { other_input(call); };
+  m.check = [](const MergeCall& call) { other_than_base(call, "arcee_fusion"); };
   m.prepare = [](const MergeCall& call) -> std::unique_ptr<MergeKernel> {
-    const int a = call.base, b = other_input(call);
+    const int a = call.base, b = other_than_base(call, "arcee_fusion");
     if (b < 0 || call.numel() == 0)
       return make_kernel([a](const RowBlock& blk, float* out) {
         std::copy(blk.inputs[a], blk.inputs[a] + blk.size(), out);

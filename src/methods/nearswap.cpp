@@ -4,26 +4,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "methods/blocks/other_than_base.h"
 #include "methods/method.h"
 #include "util/error.h"
 
 namespace alloy {
-
-namespace {
-
-// The one model besides the base, or -1 when only the base provides the tensor.
-int other_input(const MergeCall& call) {
-  if (!call.has_base()) call.fail_here("nearswap needs a base_model");
-  if (call.size() > 2) {
-    std::string labels;
-    for (const auto& in : call.inputs) labels += (labels.empty() ? "" : ", ") + in.label;
-    call.fail_here("nearswap merges exactly two models (the base and one other), but " +
-                   std::to_string(call.size()) + " provide this tensor: " + labels);
-  }
-  return call.size() == 2 ? 1 - call.base : -1;
-}
-
-}  // namespace
 
 MethodSpec nearswap_method() {
   MethodSpec m;
@@ -31,9 +16,9 @@ MethodSpec nearswap_method() {
   m.summary = "take the other model's value where it is within t of the base's";
   m.base = BaseUse::Required;
   m.global_params = {{"t", std::nullopt, true, "distance below which the other model's value is taken fully"}};
-  m.check = [](const MergeCall& call) { other_input(call); };
+  m.check = [](const MergeCall& call) { other_than_base(call, "nearswap"); };
   m.prepare = [](const MergeCall& call) -> std::unique_ptr<MergeKernel> {
-    const int a = call.base, b = other_input(call);
+    const int a = call.base, b = other_than_base(call, "nearswap");
     const double t = call.param("t");
     if (b < 0)
       return make_kernel([a](const RowBlock& blk, float* out) {
