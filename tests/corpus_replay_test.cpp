@@ -16,7 +16,7 @@
 #include "util/error.h"
 
 namespace alloy::fuzz {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 

@@ -12,7 +12,7 @@
 #include "test_support.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 using testing::TempDir;

@@ -15,7 +15,7 @@
 #include "tokenizer/tokenizer.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 using testing::run_alloy;

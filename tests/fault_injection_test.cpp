@@ -24,7 +24,7 @@
 #include "test_support.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 using testing::read_file;

@@ -12,7 +12,7 @@
 #include "util/read_whole_file.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using testing::error_message;
 using testing::TempDir;

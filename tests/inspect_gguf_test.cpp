@@ -9,7 +9,7 @@
 #include "io/safetensors.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using namespace alloy::testing;
 using nlohmann::json;

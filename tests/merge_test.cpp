@@ -22,7 +22,7 @@
 #include "tensor/convert.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 using testing::read_file;
@@ -460,7 +460,7 @@ TEST(MergeE2E, SizeSuffixBIsBillionsOfBytesEverywhere) {
 }  // namespace alloy
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 // Every recipe in examples/ merges a generated family (family/base, family/ft1..ft3) from the
 // CLI, and the output opens as a checkpoint with finite values and the base's tensor set.
@@ -492,7 +492,7 @@ TEST(MergeE2E, EveryExampleRecipeRuns) {
 }  // namespace alloy
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 std::string weights_bytes(const fs::path& dir) { return read_file(dir / "model.safetensors"); }
 

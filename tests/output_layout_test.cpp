@@ -9,7 +9,7 @@
 #include "io/output_layout.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using nlohmann::json;
 

@@ -19,7 +19,7 @@
 #include "test_support.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 using nlohmann::json;

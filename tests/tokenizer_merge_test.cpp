@@ -15,7 +15,7 @@
 #include "tokenizer/hf_tokenizer.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -11,7 +11,7 @@
 #include "../../tests/xml_check.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using testing::count_of;
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 // Two unit task vectors with cosine `cos`, and `differ` of 100 common non-zero elements in conflict.
 GeometrySums two_models(double cos, uint64_t differ) {

@@ -13,7 +13,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 // A tensor of f32 values owned by the test, stored as `dtype`; view() points into it, so copies
 // are safe.

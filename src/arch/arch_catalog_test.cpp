@@ -10,7 +10,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 TEST(ArchInferenceTest, SplitsAtFirstIndex) {
   auto s = split_at_layer_index("model.layers.12.mlp.experts.3.w1.weight");

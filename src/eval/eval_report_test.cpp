@@ -7,7 +7,7 @@
 #include <cmath>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 // Three models on two texts; mean NLLs chosen so that the ratios are powers of e.
 EvalReport three_models() {

@@ -6,7 +6,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 TEST(PerplexityChunks, CutsWholeChunksReplacesTheFirstTokenAndScoresTheSecondHalf) {
   // BOS = 1, then 2..20: 20 tokens, ctx 8 -> two chunks (tokens 0..7, 8..15), 4 left over dropped.

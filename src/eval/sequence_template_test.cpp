@@ -7,7 +7,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using V = std::vector<int32_t>;
 

@@ -17,7 +17,7 @@
 #include "recipe/recipe.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 

@@ -8,7 +8,7 @@
 #include "../../tests/test_support.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 TEST(OutputRows, RotaryOrderIsTheConvertersPermutation) {
   for (int64_t group : {2, 8, 64}) {

@@ -14,7 +14,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 struct TempFile {
   std::string path = (std::filesystem::temp_directory_path() / ("alloy-wq-" + std::to_string(::getpid()))).string();

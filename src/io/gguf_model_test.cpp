@@ -14,7 +14,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using namespace alloy::testing;
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 #include <vector>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 TEST(GgufNames, LlamaNamesBothWays) {
   const LlamaHeads heads{4, 2, true};

@@ -6,7 +6,7 @@
 #include "../../tests/torch_save_bytes.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using testing::error_message;
 using testing::PickleBytes;

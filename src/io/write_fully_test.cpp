@@ -10,7 +10,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 // The bytes of the file open as fd, from its start.
 std::string contents(int fd) {

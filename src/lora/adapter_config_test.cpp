@@ -7,7 +7,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 AdapterConfig parse(const std::string& text) { return parse_adapter_config(text, "ad/adapter_config.json"); }
 

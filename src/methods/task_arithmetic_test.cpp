@@ -13,7 +13,7 @@
 #include "methods/blocks/counter_rng.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using testing::MethodHarness;
 using testing::normal_values;

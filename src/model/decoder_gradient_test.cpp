@@ -12,7 +12,7 @@
 #include "model/test_models.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using Grads = std::map<std::string, std::vector<double>>;
 

@@ -15,7 +15,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 ModelConfig tiny_llama() {
   return decoder_config_from_json(test_models::tiny_config("LlamaForCausalLM"), true);

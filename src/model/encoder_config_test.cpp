@@ -7,7 +7,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using encoder_test_models::read_config;
 using encoder_test_models::tiny_config;

@@ -9,7 +9,7 @@
 #include "model/encoder_test_models.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using Matrix = std::vector<std::vector<double>>;
 

@@ -13,7 +13,7 @@
 #include "model/pair_loss.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using Grads = std::map<std::string, std::vector<double>>;
 constexpr double kTemperature = 0.5;

@@ -9,7 +9,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 TEST(InfoNce, HandWorkedTwoPairs) {
   // q1 = (1,0), q2 = (2,0); p1 = (3,0), p2 = (1,1). Cosines: q.p1 = 1, q.p2 = 1/sqrt2 for both

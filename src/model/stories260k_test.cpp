@@ -10,7 +10,7 @@
 #include "model/decoder.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 const std::filesystem::path kData = std::filesystem::path(ALLOY_SHARED_DIR) / "stories260K";
 

@@ -19,7 +19,7 @@
 #endif
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 TEST(AllocatorTuning, FreedScratchStaysInTheHeapForTheNextTensor) {
 #if !defined(__GLIBC__) || defined(ALLOY_ASAN)

@@ -11,7 +11,7 @@
 #include "../../tests/page_cache.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using testing::error_message;
 using testing::eventually;

@@ -24,7 +24,7 @@
 #include "os/deferred_drops.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 namespace fs = std::filesystem;
 

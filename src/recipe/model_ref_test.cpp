@@ -4,7 +4,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 std::string parse_error(std::string_view text) {
   try {

@@ -4,7 +4,7 @@
 #include "recipe/recipe.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 constexpr double kEps = 1e-12;
 

@@ -5,7 +5,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 std::string parse_error(const std::string& yaml) {
   try {

@@ -5,7 +5,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 TEST(RecipeYamlReader, ParseNumber) {
   EXPECT_EQ(parse_number("0.5"), 0.5);

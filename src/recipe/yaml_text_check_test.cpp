@@ -9,7 +9,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 std::string refusal(const std::string& text) {
   try {

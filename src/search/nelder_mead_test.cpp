@@ -7,7 +7,7 @@
 #include "../../tests/test_support.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 NelderMeadOptions box(std::vector<double> lower, std::vector<double> upper, int evaluations) {
   NelderMeadOptions o;

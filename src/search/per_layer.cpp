@@ -37,20 +37,18 @@ PerLayerResult per_layer_search(const MergeInputs& inputs, const std::vector<Pro
 
 namespace {
 
-constexpr int kDefaultSteps = 30;
-
 SearchResult run_grouped(const SearchContext& context, const std::string& strategy, const TensorGrouping& grouping) {
   const Recipe& recipe = context.recipe;
   if (consensus_sparsification(recipe.merge_method) && context.encoder)
     fail(recipe.where(recipe.merge_method_loc), ": merge_method: --strategy ", strategy, " tunes ",
          recipe.merge_method, " recipes of decoder language models; for embedding encoders it tunes task_arithmetic");
   if (consensus_sparsification(recipe.merge_method))
-    return run_consensus_per_layer(context, strategy, grouping, kDefaultSteps);
+    return run_consensus_per_layer(context, strategy, grouping, kDefaultGradientSteps);
   if (recipe.merge_method != "task_arithmetic")
     fail(recipe.where(recipe.merge_method_loc), ": merge_method: --strategy ", strategy,
          " tunes task_arithmetic, ties and dare_ties recipes; ", recipe.merge_method,
          " is not supported (--strategy derivative-free tunes the weights of any method)");
-  TaskVectorSearch search = prepare_task_vector_search(context, strategy, kDefaultSteps);
+  TaskVectorSearch search = prepare_task_vector_search(context, strategy, kDefaultGradientSteps);
   PerLayerSettings settings;
   settings.search = search.settings;
   report_progress_to(context, settings.search);

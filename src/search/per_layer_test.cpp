@@ -8,7 +8,7 @@
 #include "search/search_test_fixture.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using namespace search_fixture;
 

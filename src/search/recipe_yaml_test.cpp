@@ -5,7 +5,7 @@
 #include "../../tests/test_support.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 TEST(RecipeYaml, NumbersAreShortAndReadByPyYamlAsFloats) {
   EXPECT_EQ(yaml_number(0.1), "0.1");

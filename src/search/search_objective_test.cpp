@@ -5,7 +5,7 @@
 #include "model/test_models.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 // A probe set of single-sequence chunks of the given lengths, random tokens.
 ProbeSet probe_set(const std::vector<int64_t>& lengths, int64_t vocab, uint64_t seed) {

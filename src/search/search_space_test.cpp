@@ -5,7 +5,7 @@
 #include "../../tests/test_support.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 const char* kTies = R"(merge_method: ties
 base_model: base

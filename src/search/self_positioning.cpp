@@ -23,7 +23,6 @@ Dual sin(Dual x) { return {std::sin(x.v), std::cos(x.v) * x.d}; }
 Dual sqrt(Dual x) { return {std::sqrt(x.v), x.v > 0 ? x.d / (2 * std::sqrt(x.v)) : 0.0}; }
 Dual acos(Dual x) { return {std::acos(x.v), -x.d / std::sqrt(1 - x.v * x.v)}; }
 
-constexpr int kDefaultSteps = 30;
 constexpr double kCollinear = 1e-6;  // below this sin Ω, SLERP is linear interpolation
 
 // s(a) with every value's derivative along a_j (j < 0: none).
@@ -146,7 +145,7 @@ SelfPositioningResult self_positioning_search(const MergeInputs& inputs, const s
 }
 
 SearchResult run_self_positioning(const SearchContext& context) {
-  TaskVectorSearch search = prepare_task_vector_search(context, "self-positioning", kDefaultSteps);
+  TaskVectorSearch search = prepare_task_vector_search(context, "self-positioning", kDefaultGradientSteps);
   SelfPositioningSettings settings;
   settings.search = search.settings;
   report_progress_to(context, settings.search);

@@ -31,6 +31,9 @@ struct TaskVectorSearch {
   GradientSearchSettings settings;
 };
 
+// The Adam steps of the gradient strategies (self-positioning, per-layer) without --steps.
+inline constexpr int kDefaultGradientSteps = 30;
+
 // Throws Error naming the recipe key when the recipe is not a task_arithmetic merge, or for what
 // tuned_models refuses. `default_steps` applies when --steps is not given.
 TaskVectorSearch prepare_task_vector_search(const SearchContext& context, const std::string& strategy,

@@ -16,7 +16,7 @@
 #include "stats/stats_test_support.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using stats_test::random_chunks;
 

@@ -14,7 +14,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using encoder_test_models::random_sequences;
 using encoder_test_models::random_weights;

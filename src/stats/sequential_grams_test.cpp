@@ -20,7 +20,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using stats_test::random_chunks;
 using stats_test::solve;

@@ -16,7 +16,7 @@
 #include "tensor/convert.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 std::vector<const ConvertKernels*> vector_kernels() {
   std::vector<const ConvertKernels*> out;

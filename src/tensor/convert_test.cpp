@@ -8,7 +8,7 @@
 #include <limits>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 // Scalar references written from the IEEE definitions with double arithmetic, independent of the
 // bit-twiddling production code.

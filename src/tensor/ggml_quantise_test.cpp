@@ -16,7 +16,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using Bytes = std::vector<std::byte>;
 

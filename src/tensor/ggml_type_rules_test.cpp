@@ -7,7 +7,7 @@
 #include <vector>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 GgmlType type_of(std::string_view out, std::string_view name, std::vector<uint64_t> ne, bool has_output = true) {
   return gguf_tensor_type(*parse_out_type(out), name, ne, has_output);

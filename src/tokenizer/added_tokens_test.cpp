@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 std::vector<std::string> texts(const std::vector<TextSegment>& segments) {
   std::vector<std::string> out;

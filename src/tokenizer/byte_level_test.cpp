@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using namespace std::string_literals;
 

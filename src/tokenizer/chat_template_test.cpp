@@ -11,7 +11,7 @@
 #include "../../tests/test_support.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using nlohmann::json;
 using testing::read_file;

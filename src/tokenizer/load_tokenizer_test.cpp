@@ -8,7 +8,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 const std::filesystem::path kStories = std::filesystem::path(ALLOY_SHARED_DIR) / "stories260K/base";
 

@@ -6,7 +6,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using Pieces = std::vector<std::string>;
 

@@ -14,7 +14,7 @@
 #include "util/error.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 const std::filesystem::path kModel = std::filesystem::path(ALLOY_SHARED_DIR) / "stories260K/base/tokenizer.model";
 const std::filesystem::path kEval = std::filesystem::path(ALLOY_SHARED_DIR) / "stories260K/eval";

@@ -8,7 +8,7 @@
 #include <vector>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 TEST(CounterRng, SameKeySameBits) {
   CounterRng a(7, "model.layers.0.mlp.up_proj.weight", 2), b(7, "model.layers.0.mlp.up_proj.weight", 2);

@@ -12,7 +12,7 @@
 #include <vector>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 // The reference, in f64: each key's mean position (from 1) among the keys of a sort, doubled.
 std::vector<uint32_t> reference_doubled_mean_ranks(const std::vector<uint32_t>& key) {

@@ -5,7 +5,7 @@
 #include <vector>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 struct Result {
   std::vector<double> mixed, divisor;

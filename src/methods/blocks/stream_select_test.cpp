@@ -8,7 +8,7 @@
 #include <random>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 struct Element {
   uint64_t key;

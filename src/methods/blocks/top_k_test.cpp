@@ -11,7 +11,7 @@
 #include <vector>
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 struct Reference {
   std::vector<bool> kept;

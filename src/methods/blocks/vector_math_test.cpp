@@ -7,7 +7,7 @@
 #include "../../../tests/method_harness.h"
 
 namespace alloy {
-namespace {
+namespace ALLOY_TEST_FILE_NAMESPACE {
 
 using testing::MethodHarness;
 
