@@ -2,6 +2,7 @@
 
 
 #include "io/checkpoint.h"
+#include "tokenizer/json_token_id.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -17,9 +18,9 @@ namespace {
 
 int32_t token_pair_id(const nlohmann::json& p, const char* key) {
   auto it = p.find(key);
-  if (it == p.end() || !it->is_array() || it->size() != 2 || !(*it)[1].is_number_integer())
+  if (it == p.end() || !it->is_array() || it->size() != 2)
     fail("tokenizer.json: post_processor.", key, " must be [token, id], got ", it == p.end() ? "nothing" : it->dump());
-  return (*it)[1].get<int32_t>();
+  return json_token_id((*it)[1], cat("tokenizer.json: post_processor.", key));
 }
 
 void append_template(const nlohmann::json& p, SequenceTemplate& out) {
@@ -48,8 +49,8 @@ void append_template(const nlohmann::json& p, SequenceTemplate& out) {
       if (it == specials.end() || !it->contains("ids") || !(*it)["ids"].is_array())
         fail("tokenizer.json: post_processor.special_tokens has no ids for '", name, "'");
       for (const nlohmann::json& id : (*it)["ids"]) {
-        if (!id.is_number_integer()) fail("tokenizer.json: post_processor.special_tokens['", name, "'].ids holds ", id.dump());
-        (seen_sequence ? out.after : out.before).push_back(id.get<int32_t>());
+        (seen_sequence ? out.after : out.before)
+            .push_back(json_token_id(id, cat("tokenizer.json: post_processor.special_tokens['", name, "'].ids")));
       }
     }
   } else if (type == "Sequence") {

@@ -2,13 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/json_token_id.h"
 #include "tokenizer/unicode_text.h"
 
 namespace alloy {
 
-AddedToken added_token_from_json(const nlohmann::json& entry) {
+AddedToken added_token_from_json(const nlohmann::json& entry, const std::string& file) {
   AddedToken token;
-  token.id = entry.at("id").get<int32_t>();
+  token.id = json_token_id(entry.at("id"), file + ": added_tokens");
   token.content = entry.at("content").get<std::string>();
   token.lstrip = entry.value("lstrip", false);
   token.rstrip = entry.value("rstrip", false);

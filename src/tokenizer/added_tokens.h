@@ -18,7 +18,7 @@ struct AddedToken {
   bool special = false;
 };
 
-AddedToken added_token_from_json(const nlohmann::json& entry);
+AddedToken added_token_from_json(const nlohmann::json& entry, const std::string& file);
 
 // A piece of text: either an added token's match (`token` set) or text between matches.
 struct TextSegment {

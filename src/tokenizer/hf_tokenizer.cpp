@@ -62,7 +62,7 @@ HfTokenizer::HfTokenizer(const std::filesystem::path& tokenizer_file, const std:
 
     ids_ = bpe_ ? bpe_->vocab() : wordpiece_ ? wordpiece_->vocab() : unigram_->vocab();
     for (const auto& entry : json.value("added_tokens", nlohmann::json::array())) {
-      added_.push_back(added_token_from_json(entry));
+      added_.push_back(added_token_from_json(entry, file_));
       // A normalized token is looked for in normalized text, so as its normalized form.
       if (added_.back().normalized) {
         normalized_forms_.push_back(added_.back());

@@ -5,6 +5,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/json_token_id.h"
 #include "tokenizer/unicode_text.h"
 #include "util/error.h"
 
@@ -22,7 +23,7 @@ UnigramModel::UnigramModel(const nlohmann::json& model, const std::string& file)
   }
   if (!model.contains("unk_id") || model["unk_id"].is_null())
     fail(file, ": a Unigram model without unk_id is not supported");
-  unk_id_ = model["unk_id"].get<int32_t>();
+  unk_id_ = json_token_id(model["unk_id"], file + ": Unigram unk_id");
   if (unk_id_ < 0 || static_cast<size_t>(unk_id_) >= scores_.size())
     fail(file, ": Unigram unk_id ", unk_id_, " is outside the vocabulary of ", scores_.size());
   unk_score_ = min_score - 10.0;

@@ -2,13 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/json_token_id.h"
 #include "tokenizer/unicode_text.h"
 #include "util/error.h"
 
 namespace alloy {
 
 WordPieceModel::WordPieceModel(const nlohmann::json& model, const std::string& file) {
-  for (const auto& [token, id] : model.at("vocab").items()) vocab_.emplace(token, id.get<int32_t>());
+  for (const auto& [token, id] : model.at("vocab").items()) vocab_.emplace(token, json_token_id(id, file + ": WordPiece vocab '" + token + "'"));
   const std::string unk = model.value("unk_token", "[UNK]");
   const auto found = vocab_.find(unk);
   if (found == vocab_.end()) fail(file, ": WordPiece unk_token '", unk, "' is not in the vocabulary");
