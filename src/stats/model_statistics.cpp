@@ -37,13 +37,10 @@ Statistics gram_statistics(const DecoderLM<float>& model, const std::vector<Toke
   return out;
 }
 
-Statistics fisher_statistics(const DecoderLM<float>& model, const std::vector<TokenBatch>& chunks) {
-  if (chunks.empty()) fail("no probe chunk to compute a Fisher matrix from");
-  std::map<std::string, Shape> shapes;
-  for (const ExpectedTensor& t : decoder_tensors(model.config())) shapes[t.name] = t.shape;
+Statistics mean_squared_gradients(const std::map<std::string, Shape>& shapes, size_t samples,
+                                  const std::function<void(size_t i, const GradSink<float>& sink)>& backward) {
   Statistics out;
-  // One chunk per backward pass, so each gradient is one example's.
-  GradSink<float> sink = [&](const std::string& name, std::span<const float> grad) {
+  const GradSink<float> sink = [&](const std::string& name, std::span<const float> grad) {
     StatTensor& t = out[kFisherPrefix + name];
     if (t.values.empty()) {
       auto it = shapes.find(name);
@@ -53,11 +50,21 @@ Statistics fisher_statistics(const DecoderLM<float>& model, const std::vector<To
     float* acc = t.values.data();
     for (size_t k = 0; k < grad.size(); ++k) acc[k] += grad[k] * grad[k];
   };
-  for (const TokenBatch& chunk : chunks) model.loss_and_gradient(chunk, sink);
-  const float inv = 1.0f / static_cast<float>(chunks.size());
+  for (size_t i = 0; i < samples; ++i) backward(i, sink);
+  const float inv = 1.0f / static_cast<float>(samples);
   for (auto& [name, t] : out)
     for (float& v : t.values) v *= inv;
   return out;
+}
+
+Statistics fisher_statistics(const DecoderLM<float>& model, const std::vector<TokenBatch>& chunks) {
+  if (chunks.empty()) fail("no probe chunk to compute a Fisher matrix from");
+  std::map<std::string, Shape> shapes;
+  for (const ExpectedTensor& t : decoder_tensors(model.config())) shapes[t.name] = t.shape;
+  // One chunk per backward pass, so each gradient is one example's.
+  return mean_squared_gradients(shapes, chunks.size(), [&](size_t i, const GradSink<float>& sink) {
+    model.loss_and_gradient(chunks[i], sink);
+  });
 }
 
 void write_statistics(const std::filesystem::path& path, const Statistics& stats,

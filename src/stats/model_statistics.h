@@ -32,6 +32,12 @@ Statistics gram_statistics(const DecoderLM<float>& model, const std::vector<Toke
                            const std::function<bool(const std::string&)>& keep = {});
 Statistics fisher_statistics(const DecoderLM<float>& model, const std::vector<TokenBatch>& chunks);
 
+// The diagonal empirical Fisher of `samples` backward passes: per tensor, the mean of its squared
+// gradients. `backward(i, sink)` runs sample i's pass into `sink`; a tensor takes its shape from
+// `shapes`, or stays flat when its name is not there.
+Statistics mean_squared_gradients(const std::map<std::string, Shape>& shapes, size_t samples,
+                                  const std::function<void(size_t i, const GradSink<float>& sink)>& backward);
+
 void write_statistics(const std::filesystem::path& path, const Statistics& stats,
                       const std::map<std::string, std::string>& metadata = {});
 

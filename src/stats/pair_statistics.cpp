@@ -54,22 +54,9 @@ Statistics pair_fisher_statistics(const Encoder<float>& model, const PairProbe& 
   if (probe.batches.empty()) fail("no probe pair to compute a Fisher matrix from");
   std::map<std::string, Shape> shapes;
   for (const ExpectedTensor& t : encoder_tensors(model.config())) shapes[t.name] = t.shape;
-  Statistics out;
-  GradSink<float> sink = [&](const std::string& name, std::span<const float> grad) {
-    StatTensor& t = out[kFisherPrefix + name];
-    if (t.values.empty()) {
-      auto it = shapes.find(name);
-      t.shape = it != shapes.end() ? it->second : Shape{static_cast<int64_t>(grad.size())};
-      t.values.assign(grad.size(), 0.0f);
-    }
-    float* acc = t.values.data();
-    for (size_t k = 0; k < grad.size(); ++k) acc[k] += grad[k] * grad[k];
-  };
-  for (const EncoderBatch& b : probe.batches) pair_info_nce(model, b, probe.pooling, probe.temperature, &sink);
-  const float inv = 1.0f / static_cast<float>(probe.batches.size());
-  for (auto& [name, t] : out)
-    for (float& v : t.values) v *= inv;
-  return out;
+  return mean_squared_gradients(shapes, probe.batches.size(), [&](size_t i, const GradSink<float>& sink) {
+    pair_info_nce(model, probe.batches[i], probe.pooling, probe.temperature, &sink);
+  });
 }
 
 }  // namespace alloy
