@@ -26,8 +26,8 @@ for t in "${targets[@]}"; do
   cp -n "$root/tests/corpus/$t/"* "$work/" 2>/dev/null || true
   log="$build/fuzz-$t.log"
   # -rss_limit_mb: an input that makes a parser allocate past it is a finding, like a crash.
-  # -timeout is wall-clock: at nice 19 on a busy machine a 0.1 s input was once starved past 10 s,
-  # while a real hang never ends, so FUZZ_TIMEOUT (seconds) defaults to 60.
+  # -timeout is wall-clock, and a niced fuzzer on a busy machine waits for the CPU; a real hang
+  # never ends, so FUZZ_TIMEOUT (seconds) defaults to a generous 60.
   if ! "$build/fuzz_$t" "$work" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 \
       -max_len=65536 -runs="${FUZZ_RUNS:--1}" -print_final_stats=1 -artifact_prefix="$build/crash-$t-" >"$log" 2>&1; then
     echo "fuzz_$t found a problem; see $log and $build/crash-$t-*" >&2
