@@ -18,7 +18,7 @@ std::string with_llama_cpp_normalizer(std::string_view model_proto);
 
 // The piece strings of `model_proto`'s vocabulary (ModelProto field 1, each a SentencePiece whose
 // field 1 is the piece; as protobuf reads it, the last occurrence wins and an absent one is ""),
-// or nullopt where the bytes are not well-formed protobuf (the library then refuses them itself).
+// or nullopt where the bytes are not well-formed protobuf.
 // libsentencepiece indexes pieces in a trie keyed by C strings and aborts the process on a piece
 // that starts with a NUL byte (an empty key), so such a model is refused before the library sees it.
 std::optional<std::vector<std::string_view>> model_pieces(std::string_view model_proto);

@@ -19,12 +19,14 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& mode
                                                Normalizer normalizer)
     : file_(model_file), processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
   std::string proto = read_whole_file(model_file, "SentencePiece model", kMaxSentencePieceModelBytes);
-  if (const auto pieces = model_pieces(proto))
-    for (size_t i = 0; i < pieces->size(); ++i)
-      if ((*pieces)[i].empty() || (*pieces)[i].front() == '\0')
-        fail(model_file.string(), ": piece ", i, " of the vocabulary is ",
-             (*pieces)[i].empty() ? "empty" : "a string that starts with a NUL byte",
-             "; SentencePiece cannot index it (the file is damaged or not a tokenizer.model)");
+  // Refused before the normalizer edit, which appends bytes that could complete a truncated field.
+  const auto pieces = model_pieces(proto);
+  if (!pieces) fail(model_file.string(), ": not a SentencePiece model (not well-formed protobuf)");
+  for (size_t i = 0; i < pieces->size(); ++i)
+    if ((*pieces)[i].empty() || (*pieces)[i].front() == '\0')
+      fail(model_file.string(), ": piece ", i, " of the vocabulary is ",
+           (*pieces)[i].empty() ? "empty" : "a string that starts with a NUL byte",
+           "; SentencePiece cannot index it (the file is damaged or not a tokenizer.model)");
   if (normalizer == Normalizer::like_llama_cpp) proto = with_llama_cpp_normalizer(proto);
   const auto status = processor_->LoadFromSerializedProto(proto);
   if (!status.ok())
