@@ -31,6 +31,14 @@ constexpr std::array<StorageClass, 10> kStorageClasses{{
     {"BoolStorage", DType::BOOL},
 }};
 
+// Bounds on what one tensor record copies out of the pickle. The memo lets a pickle write a long
+// string or size tuple once and reuse it for every tensor, so without them a small file could ask
+// for records that grow with the square of its size. torch.save keys storages "0", "1", ...;
+// weights have a handful of dimensions; tensor names are dotted module paths.
+constexpr size_t kMaxDims = 64;
+constexpr size_t kMaxStorageKey = 64;
+constexpr size_t kMaxTensorName = 1024;
+
 enum class Kind { None, Bool, Int, Str, Tuple, List, Dict, Global, Storage, Tensor };
 
 // One unpickled object. Objects live in one arena and refer to each other by index, so a pickle
@@ -233,14 +241,19 @@ class Unpickler {
     if (type.number != static_cast<int64_t>(Global::Storage)) bad(cat("'", type.text, "' is not a storage type"));
     const Node& numel = expect(pid.items[4], Kind::Int, "a storage's size");
     if (numel.number < 0) bad("a storage of negative size");
-    storages_.push_back({kStorageClasses[type.items[0]].dtype, expect(pid.items[2], Kind::Str, "a storage's key").text,
-                         static_cast<uint64_t>(numel.number)});
+    const std::string& key = expect(pid.items[2], Kind::Str, "a storage's key").text;
+    if (key.size() > kMaxStorageKey)
+      bad(cat("a storage key of ", key.size(), " bytes; torch.save numbers its storages, alloy reads keys of at most ",
+              kMaxStorageKey));
+    storages_.push_back({kStorageClasses[type.items[0]].dtype, key, static_cast<uint64_t>(numel.number)});
     push(Node{Kind::Storage, static_cast<int64_t>(storages_.size() - 1)});
   }
 
   std::vector<int64_t> ints(size_t tuple, std::string_view what) {
+    const std::vector<size_t>& items = expect(tuple, Kind::Tuple, what).items;
+    if (items.size() > kMaxDims) bad(cat(what, " has ", items.size(), " dimensions; alloy reads at most ", kMaxDims));
     std::vector<int64_t> out;
-    for (size_t i : expect(tuple, Kind::Tuple, what).items) {
+    for (size_t i : items) {
       const Node& n = expect(i, Kind::Int, what);
       if (n.number < 0) bad(cat(what, " has a negative entry"));
       out.push_back(n.number);
@@ -355,6 +368,9 @@ std::vector<TorchTensorRecord> read_torch_state_dict(std::string_view pickle) {
     const Node& key = u.node(dict->items[i]);
     const Node& value = u.node(dict->items[i + 1]);
     if (key.kind != Kind::Str) fail("data.pkl: the state dict has a ", kind_name(key.kind), " key; tensor names are strings");
+    if (key.text.size() > kMaxTensorName)
+      fail("data.pkl: the state dict has a key of ", key.text.size(), " bytes; alloy reads tensor names of at most ",
+           kMaxTensorName);
     if (value.kind != Kind::Tensor)
       fail("data.pkl: entry '", key.text, "' is a ", kind_name(value.kind),
            ", not a tensor (alloy reads state dicts: a dict of tensors, or one under \"state_dict\")");

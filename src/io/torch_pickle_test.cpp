@@ -156,6 +156,27 @@ TEST(TorchPickle, RefusesMalformedStructure) {
   EXPECT_NE(refusal(negative.bytes()).find("a tensor's size has a negative entry"), std::string::npos);
 }
 
+// The memo lets one size tuple or string serve every tensor; a record copies it, so the bounds on
+// rank, storage key and name are what keep the records linear in the pickle's size.
+TEST(TorchPickle, BoundsWhatEachRecordCopies) {
+  auto spec = [](size_t rank, size_t key_bytes, size_t name_bytes) {
+    return TorchTensorSpec{std::string(name_bytes, 'n'), "FloatStorage", std::string(key_bytes, '7'), 1, 0,
+                           Shape(rank, 1), std::vector<int64_t>(rank, 1)};
+  };
+  const auto widest = read_torch_state_dict(state_dict_pickle({spec(64, 64, 1024)}));
+  ASSERT_EQ(widest.size(), 1u);
+  EXPECT_EQ(widest[0].shape.size(), 64u);
+  EXPECT_EQ(widest[0].storage_key.size(), 64u);
+  EXPECT_EQ(widest[0].name.size(), 1024u);
+
+  std::string m = refusal(state_dict_pickle({spec(65, 1, 1)}));
+  EXPECT_NE(m.find("a tensor's size has 65 dimensions; alloy reads at most 64"), std::string::npos) << m;
+  m = refusal(state_dict_pickle({spec(1, 65, 1)}));
+  EXPECT_NE(m.find("a storage key of 65 bytes"), std::string::npos) << m;
+  m = refusal(state_dict_pickle({spec(1, 1, 1025)}));
+  EXPECT_NE(m.find("the state dict has a key of 1025 bytes"), std::string::npos) << m;
+}
+
 TEST(TorchPickle, RowMajorStrides) {
   EXPECT_TRUE(is_row_major({2, 3}, {3, 1}));
   EXPECT_TRUE(is_row_major({2, 1, 3}, {3, 99, 1}));  // a size-1 dimension's stride is never used

@@ -122,10 +122,11 @@ ZipArchive ZipArchive::read(const std::byte* file, uint64_t file_size) {
     apply_zip64_extra(b, at + kCentralHeaderSize + name_len, extra_len, &size, &csize, &local, name);
     if (csize != size) fail("entry '", name, "' is stored but its compressed and uncompressed sizes differ");
 
-    b.need(local, kLocalHeaderSize, "the local header of an entry");
+    const std::string local_what = cat("the local header of entry '", name, "'");
+    b.need(local, kLocalHeaderSize, local_what.c_str());
     if (b.u32(local) != kLocalHeaderSig) fail("entry '", name, "': no local header at byte ", local);
     const uint64_t local_name_len = b.u16(local + 26), local_extra_len = b.u16(local + 28);
-    b.need(local + kLocalHeaderSize, local_name_len + local_extra_len, "the local header of an entry");
+    b.need(local + kLocalHeaderSize, local_name_len + local_extra_len, local_what.c_str());
     if (b.str(local + kLocalHeaderSize, local_name_len) != name)
       fail("entry '", name, "': its local header names a different file");
     const uint64_t data = local + kLocalHeaderSize + local_name_len + local_extra_len;

@@ -58,6 +58,11 @@ TEST(ZipArchive, RefusesCorruptedDirectories) {
   for (size_t i : {20, 24}) bad_size[central + i + 2] = '\x7f';
   EXPECT_NE(refusal(bad_size).find("entry 'entry' ("), std::string::npos);
 
+  std::string local_past_end = good;  // the central header's local header offset past the end
+  local_past_end[central + 42 + 3] = '\x01';
+  EXPECT_NE(refusal(local_past_end).find("the local header of entry 'entry' at byte 16777216 runs past the end"),
+            std::string::npos) << refusal(local_past_end);
+
   std::string bad_local = good;  // the local header's signature destroyed
   bad_local[1] = 'X';
   EXPECT_NE(refusal(bad_local).find("no local header at byte 0"), std::string::npos);
