@@ -26,8 +26,10 @@ Outcome fuzz_recipe_yaml(std::span<const uint8_t> input);
 Outcome fuzz_config_json(std::span<const uint8_t> input);
 Outcome fuzz_tokenizer_json(std::span<const uint8_t> input);
 Outcome fuzz_sentencepiece_model(std::span<const uint8_t> input);
+Outcome fuzz_torch_bin(std::span<const uint8_t> input);
+Outcome fuzz_torch_pickle(std::span<const uint8_t> input);
 
-// Rows for the PyTorch .bin (pickle) and GGUF-input readers go here when they land.
+// Rows for the GGUF-input readers go here when they land.
 inline constexpr FuzzTarget kFuzzTargets[] = {
     {"safetensors_header", fuzz_safetensors_header},
     {"safetensors_index", fuzz_safetensors_index},
@@ -36,6 +38,8 @@ inline constexpr FuzzTarget kFuzzTargets[] = {
     {"config_json", fuzz_config_json},
     {"tokenizer_json", fuzz_tokenizer_json},
     {"sentencepiece_model", fuzz_sentencepiece_model},
+    {"torch_bin", fuzz_torch_bin},
+    {"torch_pickle", fuzz_torch_pickle},
 };
 
 }  // namespace alloy::fuzz

@@ -13,7 +13,8 @@ seconds=$2
 shift 2
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(safetensors_header safetensors_index gguf recipe_yaml config_json tokenizer_json sentencepiece_model)
+  targets=(safetensors_header safetensors_index gguf recipe_yaml config_json tokenizer_json sentencepiece_model
+           torch_bin torch_pickle)
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 # The targets of parsers that take a path rewrite a scratch file per input (fuzz/scratch_file.h):

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Writes the hand-built seeds of tests/corpus/ (safetensors, index, GGUF), encoding each format
-from its specification with struct and json only, and copies the small real files of the test
-data (configs, SentencePiece model, recipes). Run from the repository root; the output is
+from its specification with struct and json only, the PyTorch .bin seeds (written with Python's
+pickle and zipfile, fuzz/torch_save.py), and copies the small real files of the test data
+(configs, SentencePiece model, recipes). Run from the repository root; the output is
 committed, so this only needs re-running when a seed is added."""
+import collections
 import json
 import pathlib
+import pickle
 import shutil
 import struct
+
+import torch_save as ts
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
@@ -56,6 +61,113 @@ def f32(*values):
     return struct.pack(f"<{len(values)}f", *values)
 
 
+def patched(data, at, fmt, value):
+    """data with the little-endian field at byte `at` replaced."""
+    return data[:at] + struct.pack("<" + fmt, value) + data[at + struct.calcsize(fmt):]
+
+
+def zip_records(archive):
+    """(offset of the end record, {entry name: offset of its central directory header})."""
+    end = archive.rindex(b"PK\x05\x06")
+    count, _, cd_offset = struct.unpack_from("<HII", archive, end + 10)
+    headers, at = {}, cd_offset
+    for _ in range(count):
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", archive, at + 28)
+        headers[archive[at + 46:at + 46 + name_len].decode()] = at
+        at += 46 + name_len + extra_len + comment_len
+    return end, headers
+
+
+def one_tensor(size, stride=None, offset=0, storage=None):
+    """The state dict {'t': tensor}, by default over a storage of the six floats 1..6."""
+    storage = storage or ts.Storage("FloatStorage", "0", [1, 2, 3, 4, 5, 6])
+    return ts.state_dict([("t", ts.Tensor(storage, size, offset, stride))])
+
+
+def torch_seeds():
+    """tests/corpus/torch_bin (whole archives) and torch_pickle (their data.pkl alone)."""
+    floats = ts.Storage("FloatStorage", "0", [1, 2, 3, 4, 5, 6])
+    embed = ts.Tensor(floats, (2, 3))
+    model = ts.state_dict([
+        ("model.embed_tokens.weight", embed),
+        ("lm_head.weight", embed),  # tied: the same tensor object, a memo reference in the pickle
+        ("model.row1", ts.Tensor(floats, (3,), offset=3)),
+        ("model.norm.weight", ts.Tensor(ts.Storage("BFloat16Storage", "1", [0x3F80, 0xC000, 0x3F00]), (3,))),
+        ("model.scale", ts.Tensor(ts.Storage("DoubleStorage", "2", [0.125]), ())),
+        ("model.empty", ts.Tensor(ts.Storage("HalfStorage", "3", []), (0, 4))),
+        ("buffer.position_ids", ts.Tensor(ts.Storage("LongStorage", "4", [0, 1, 2, 3]), (1, 4))),
+        ("buffer.mask", ts.Tensor(ts.Storage("BoolStorage", "5", [True, False, True]), (3,))),
+    ], collections.OrderedDict([("", {"version": 1}), ("model", {"version": 1})]))
+    halves = ts.Storage("HalfStorage", "0", [0x3C00 + i for i in range(512)])
+    training = {"epoch": 3, "step": 1000, "state_dict": {
+        "encoder.weight": ts.Parameter(ts.Tensor(halves, (16, 32))),
+        "encoder.bias": ts.Parameter(ts.Tensor(ts.Storage("FloatStorage", "1", [0.5] * 16), (16,))),
+        "encoder.ids": ts.Tensor(ts.Storage("IntStorage", "2", [7, -7]), (2,))}}
+    ok = {"ok-state-dict": ts.data_pkl(model),
+          "ok-training-checkpoint-protocol4": ts.data_pkl(training, protocol=4),
+          "ok-parameter-protocol2": ts.data_pkl({"p": ts.Parameter(ts.Tensor(floats, (6,)))})}
+    for name, (pkl, storages) in ok.items():
+        put("torch_bin", name, ts.torch_save(None, pickle_bytes=pkl, storages=storages))
+        put("torch_pickle", name, pkl)
+
+    # The zip layer, from a real archive with one field broken.
+    good = ts.torch_save(model)
+    end, central = zip_records(good)
+    put("torch_bin", "bad-truncated-zip", good[:len(good) // 2])
+    put("torch_bin", "bad-central-directory-past-end", patched(good, end + 16, "I", len(good) + 100))
+    put("torch_bin", "bad-central-directory-count", patched(good, end + 10, "H", 0xFFF0))
+    put("torch_bin", "bad-zip64-without-locator", patched(good, end + 16, "I", 0xFFFFFFFF))
+    storage0 = central["archive/data/0"]
+    put("torch_bin", "bad-entry-sizes-differ", patched(good, storage0 + 24, "I", 25))
+    put("torch_bin", "bad-entry-past-end", patched(patched(good, storage0 + 20, "I", 0x7FFFFFF0), storage0 + 24, "I",
+                                                   0x7FFFFFF0))
+    put("torch_bin", "bad-local-header-past-end", patched(good, central["archive/data.pkl"] + 42, "I", len(good) + 10))
+    put("torch_bin", "bad-local-header-misplaced", patched(good, central["archive/data.pkl"] + 42, "I", 7))
+    put("torch_bin", "bad-compressed-pickle", ts.torch_save(model, compressed={"archive/data.pkl"}))
+    put("torch_bin", "bad-no-data-pkl", ts.zip_archive([("weights/0", b"\0" * 8)]))
+    put("torch_bin", "bad-big-endian", ts.torch_save(model, byteorder=b"big"))
+    # torch.save before 1.6: pickles one after another, the first the magic number 0x1950a86a20f9469cfc6c.
+    put("torch_bin", "bad-legacy-format", pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, 2))
+
+    # Tensors that do not fit their storage: the pickle is well formed, the archive's bytes are short.
+    short = ts.Storage("FloatStorage", "0", [1, 2, 3, 4, 5, 6])
+    put("torch_bin", "bad-shape-past-storage", ts.torch_save(one_tensor((3, 3), storage=short)))
+    put("torch_bin", "bad-offset-past-storage", ts.torch_save(one_tensor((3,), offset=4, storage=short)))
+    lying = ts.Storage("FloatStorage", "0", [1, 2, 3, 4, 5, 6], numel=16)
+    put("torch_bin", "bad-storage-numel-past-bytes", ts.torch_save(one_tensor((4, 4), storage=lying)))
+    put("torch_bin", "bad-storage-missing", ts.torch_save(one_tensor((6,)), storages=[]))
+    put("torch_bin", "bad-not-contiguous", ts.torch_save(one_tensor((3, 2), stride=(1, 3))))
+
+    # Pickles every reader of data.pkl must refuse: in torch_pickle alone and inside an archive.
+    bad_state_dicts = {
+        "bad-negative-stride": one_tensor((2, 3), stride=(-3, 1)),
+        "bad-negative-size": one_tensor((-1,), stride=(1,)),
+        "bad-negative-offset": one_tensor((1,), offset=-1),
+        "bad-shape-product-overflows": one_tensor((1 << 40, 1 << 40, 1 << 40), stride=(1, 1, 1)),
+        "bad-too-many-dimensions": one_tensor((1,) * 65),
+        "bad-long-storage-key": one_tensor((6,), storage=ts.Storage("FloatStorage", "7" * 65, [0] * 6)),
+        "bad-long-tensor-name": ts.state_dict([("n" * 1025, ts.Tensor(short, (6,)))]),
+    }
+    proto2 = b"\x80\x02"
+    bad_pickles = {name: ts.data_pkl(sd) for name, sd in bad_state_dicts.items()}
+    bad_pickles.update({name: (pkl, [short]) for name, pkl in {
+        "bad-os-system": proto2 + b"cos\nsystem\nX\x07\0\0\0echo hi\x85R.",
+        "bad-huge-string-length": proto2 + b"X\xf0\xff\xff\x7fabc",
+        "bad-huge-binunicode8-length": proto2 + b"\x8d" + struct.pack("<Q", (1 << 63) + 5) + b"abc",
+        "bad-memo-index": proto2 + b"}j\0\0\0\x10s.",
+        "bad-stack-underflow": proto2 + b"}(s.",
+        "bad-reduce-on-empty-stack": proto2 + b"R.",
+        "bad-unknown-opcode": proto2 + b"}\xff.",
+        "bad-float-opcode": proto2 + b"}X\x02\0\0\0lrG?\xb9\x99\x99\x99\x99\x99\x9as.",
+        "bad-deep-nested-lists": proto2 + b"]" * 3000 + b"a" * 2999 + b".",
+        "bad-deep-marks": proto2 + b"(" * 5000 + b"}.",
+        "bad-no-stop": proto2 + b"}",
+    }.items()})
+    for name, (pkl, storages) in bad_pickles.items():
+        put("torch_pickle", name, pkl)
+        put("torch_bin", name, ts.torch_save(None, pickle_bytes=pkl, storages=storages))
+
+
 def main():
     put("safetensors_header", "ok-two-f32", safetensors(
         [("a", "F32", [2, 2], f32(1, 2, 3, 4)), ("b", "F32", [2], f32(5, 6))]))
@@ -94,6 +206,7 @@ def main():
         if recipe.is_file() and recipe.stat().st_size < 8192:
             prefix = "" if case.name.startswith("error_") else "ok-"
             put("recipe_yaml", prefix + case.name, recipe.read_bytes())
+    torch_seeds()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-// Targets of the parsers that read bytes in memory: safetensors and GGUF headers, recipes.
+// Targets of the parsers that read bytes in memory: safetensors and GGUF headers, recipes, the
+// pickle of a PyTorch state dict.
 #include <string>
+#include <string_view>
 
 #include "fuzz_target.h"
 #include "io/gguf_file.h"
 #include "io/safetensors.h"
+#include "io/torch_pickle.h"
 #include "recipe/recipe.h"
 
 namespace alloy::fuzz {
@@ -20,6 +23,14 @@ Outcome fuzz_gguf(std::span<const uint8_t> input) {
 
 Outcome fuzz_recipe_yaml(std::span<const uint8_t> input) {
   parse_recipe(std::string(input.begin(), input.end()), "fuzz.yml");
+  return Outcome::accepted;
+}
+
+// The whole input as an archive's data.pkl, with no zip around it: every byte reaches the
+// unpickler. Each record is then checked for contiguity, as the .bin reader does.
+Outcome fuzz_torch_pickle(std::span<const uint8_t> input) {
+  const std::string_view pickle(reinterpret_cast<const char*>(input.data()), input.size());
+  for (const TorchTensorRecord& t : read_torch_state_dict(pickle)) is_row_major(t.shape, t.stride);
   return Outcome::accepted;
 }
 

@@ -1,5 +1,6 @@
-// Targets of the parsers that take a path: the shard index, config.json, tokenizers. The input
-// is written to a scratch file first, so the whole reading path (open, size, parse) is exercised.
+// Targets of the parsers that take a path: the shard index, config.json, tokenizers, PyTorch .bin
+// files. The input is written to a scratch file first, so the whole reading path (open, size,
+// parse) is exercised.
 #include <cstring>
 #include <string>
 
@@ -9,6 +10,7 @@
 #include "model/encoder_config.h"
 #include "model/model_config.h"
 #include "scratch_file.h"
+#include "tensor/view_rows.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 
@@ -37,6 +39,16 @@ const std::filesystem::path& index_dir() {
   return dir;
 }
 
+// A model directory whose pytorch_model.bin is rewritten with each input.
+const std::filesystem::path& torch_model_dir() {
+  static const std::filesystem::path dir = [] {
+    std::filesystem::path d = scratch_dir() / "torch_model";
+    std::filesystem::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
 void exercise(const Tokenizer& tokenizer) {
   std::vector<int32_t> ids = tokenizer.encode(kSampleText);
   tokenizer.decode(ids);
@@ -50,6 +62,21 @@ Outcome fuzz_safetensors_index(std::span<const uint8_t> input) {
   write_scratch("checkpoint/model.safetensors.index.json", input);
   auto checkpoint = Checkpoint::open(dir);
   for (const std::string& name : checkpoint->tensor_names()) checkpoint->tensor(name);
+  return Outcome::accepted;
+}
+
+// As a merge reads a model given as a directory: open, list, then every tensor's values as f32
+// through the reader every merge input goes through.
+Outcome fuzz_torch_bin(std::span<const uint8_t> input) {
+  const std::filesystem::path& dir = torch_model_dir();
+  write_scratch("torch_model/pytorch_model.bin", input);
+  auto checkpoint = Checkpoint::open(dir);
+  std::vector<float> values;
+  for (const std::string& name : checkpoint->tensor_names()) {
+    const TensorView view = checkpoint->tensor(name);
+    values.resize(static_cast<size_t>(view.numel()));
+    read_view_rows(view, 0, view.rows(), values.data());
+  }
   return Outcome::accepted;
 }
 
