@@ -23,9 +23,12 @@ Outcome fuzz_safetensors_header(std::span<const uint8_t> input);
 Outcome fuzz_safetensors_index(std::span<const uint8_t> input);
 Outcome fuzz_gguf(std::span<const uint8_t> input);
 Outcome fuzz_recipe_yaml(std::span<const uint8_t> input);
+Outcome fuzz_moe_yaml(std::span<const uint8_t> input);
 Outcome fuzz_config_json(std::span<const uint8_t> input);
 Outcome fuzz_tokenizer_json(std::span<const uint8_t> input);
 Outcome fuzz_sentencepiece_model(std::span<const uint8_t> input);
+Outcome fuzz_tokenizer_config(std::span<const uint8_t> input);
+Outcome fuzz_probe_pairs(std::span<const uint8_t> input);
 Outcome fuzz_torch_bin(std::span<const uint8_t> input);
 Outcome fuzz_torch_pickle(std::span<const uint8_t> input);
 
@@ -35,9 +38,12 @@ inline constexpr FuzzTarget kFuzzTargets[] = {
     {"safetensors_index", fuzz_safetensors_index},
     {"gguf", fuzz_gguf},
     {"recipe_yaml", fuzz_recipe_yaml},
+    {"moe_yaml", fuzz_moe_yaml},
     {"config_json", fuzz_config_json},
     {"tokenizer_json", fuzz_tokenizer_json},
     {"sentencepiece_model", fuzz_sentencepiece_model},
+    {"tokenizer_config", fuzz_tokenizer_config},
+    {"probe_pairs", fuzz_probe_pairs},
     {"torch_bin", fuzz_torch_bin},
     {"torch_pickle", fuzz_torch_pickle},
 };

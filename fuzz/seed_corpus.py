@@ -201,6 +201,32 @@ def main():
     data = ROOT / "tests" / "data" / "stories260K" / "base"
     put("config_json", "ok-stories260K", (data / "config.json").read_bytes())
     put("sentencepiece_model", "ok-stories260K", (data / "tokenizer.model").read_bytes())
+    # tokenizer_config.json against the fixture family's tokenizer.json (<unk>, <s>, </s> added).
+    put("tokenizer_config", "ok-stories260K", (data / "tokenizer_config.json").read_bytes())
+    put("tokenizer_config", "ok-token-objects", json.dumps(
+        {"bos_token": {"content": "<s>", "lstrip": False}, "eos_token": {"content": "</s>"}, "pad_token": None}))
+    put("tokenizer_config", "ok-empty-object", "{}")
+    put("tokenizer_config", "bad-unknown-token", json.dumps({"bos_token": "<bos>"}))
+    put("tokenizer_config", "bad-number-token", json.dumps({"eos_token": 2}))
+    put("tokenizer_config", "bad-truncated", '{"bos_token": "<s>", "eos_')
+    pair = {"query": "what is a cat", "positive": "a cat is a small animal", "id": 7}
+    put("probe_pairs", "ok-two-pairs-and-blank-line",
+        json.dumps(pair) + "\n\n" + json.dumps({"query": "x\u00e9", "positive": "y"}) + "\n")
+    put("probe_pairs", "bad-missing-positive", json.dumps({"query": "q"}) + "\n")
+    put("probe_pairs", "bad-positive-not-string", json.dumps({"query": "q", "positive": ["p"]}) + "\n")
+    put("probe_pairs", "bad-not-an-object", "[1, 2]\n")
+    put("probe_pairs", "bad-no-pair", "\n\n")
+    put("moe_yaml", "ok-mixtral-prompts",
+        "base_model: base\ngate_mode: hidden\nexperts_per_token: 1\nexperts:\n"
+        "  - source_model: python\n    positive_prompts: [\"def f(x):\"]\n"
+        "  - source_model: man\n    residual_scale: 0.5\n    positive_prompts: [\"NAME\"]\n"
+        "    negative_prompts: [\"import\"]\n")
+    put("moe_yaml", "ok-qwen-shared-expert",
+        "base_model: base\narchitecture: qwen\ngate_mode: uniform_random\ndtype: bfloat16\nexperts:\n"
+        "  - source_model: python\n  - source_model: man\nshared_experts:\n  - source_model: base\n")
+    put("moe_yaml", "bad-no-experts", "base_model: base\ngate_mode: random\n")
+    put("moe_yaml", "bad-unknown-gate-mode", "base_model: base\ngate_mode: sideways\nexperts:\n  - source_model: a\n")
+    put("moe_yaml", "bad-hidden-gates-without-prompts", "base_model: base\nexperts:\n  - source_model: a\n")
     for case in sorted((ROOT / "tests" / "recipes").iterdir()):
         recipe = case / "recipe.yml"
         if recipe.is_file() and recipe.stat().st_size < 8192:

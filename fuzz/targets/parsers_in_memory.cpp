@@ -1,5 +1,5 @@
-// Targets of the parsers that read bytes in memory: safetensors and GGUF headers, recipes, the
-// pickle of a PyTorch state dict.
+// Targets of the parsers that read bytes in memory: safetensors and GGUF headers, recipes,
+// mergekit-moe configs, the pickle of a PyTorch state dict.
 #include <string>
 #include <string_view>
 
@@ -7,7 +7,9 @@
 #include "io/gguf_file.h"
 #include "io/safetensors.h"
 #include "io/torch_pickle.h"
+#include "recipe/moe_config.h"
 #include "recipe/recipe.h"
+#include "recipe/stages.h"
 
 namespace alloy::fuzz {
 
@@ -21,8 +23,15 @@ Outcome fuzz_gguf(std::span<const uint8_t> input) {
   return Outcome::accepted;
 }
 
+// As alloy merge reads a recipe file: every document, and of several, the order of the stages.
 Outcome fuzz_recipe_yaml(std::span<const uint8_t> input) {
-  parse_recipe(std::string(input.begin(), input.end()), "fuzz.yml");
+  std::vector<Recipe> documents = parse_recipe_documents(std::string(input.begin(), input.end()), "fuzz.yml");
+  if (documents.size() > 1) order_stages(std::move(documents), "/nonexistent/fuzz-stages");
+  return Outcome::accepted;
+}
+
+Outcome fuzz_moe_yaml(std::span<const uint8_t> input) {
+  parse_moe_config(std::string(input.begin(), input.end()), "fuzz-moe.yml");
   return Outcome::accepted;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fuzz_target.h"
+#include "eval/pairs.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "model/encoder_config.h"
@@ -96,6 +97,23 @@ Outcome fuzz_tokenizer_json(std::span<const uint8_t> input) {
 
 Outcome fuzz_sentencepiece_model(std::span<const uint8_t> input) {
   exercise(SentencePieceTokenizer(write_scratch("tokenizer.model", input)));
+  return Outcome::accepted;
+}
+
+// The special tokens a model's tokenizer_config.json names, looked up in the fixture family's
+// tokenizer.json (a seed of tokenizer_json that must be accepted).
+Outcome fuzz_tokenizer_config(std::span<const uint8_t> input) {
+  static const std::filesystem::path tokenizer =
+      std::filesystem::path(ALLOY_SOURCE_DIR) / "tests/corpus/tokenizer_json/ok-fixture-family";
+  const HfTokenizer hf(tokenizer, write_scratch("tokenizer_config.json", input));
+  hf.bos_id();
+  hf.eos_id();
+  hf.pad_id();
+  return Outcome::accepted;
+}
+
+Outcome fuzz_probe_pairs(std::span<const uint8_t> input) {
+  read_pairs(write_scratch("pairs.jsonl", input));
   return Outcome::accepted;
 }
 
