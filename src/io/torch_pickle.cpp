@@ -369,8 +369,8 @@ std::vector<TorchTensorRecord> read_torch_state_dict(std::string_view pickle) {
     const Node& value = u.node(dict->items[i + 1]);
     if (key.kind != Kind::Str) fail("data.pkl: the state dict has a ", kind_name(key.kind), " key; tensor names are strings");
     if (key.text.size() > kMaxTensorName)
-      fail("data.pkl: the state dict has a key of ", key.text.size(), " bytes; alloy reads tensor names of at most ",
-           kMaxTensorName);
+      fail("data.pkl: the state dict has a key of ", key.text.size(), " bytes ('", key.text.substr(0, 32),
+           "...'); alloy reads tensor names of at most ", kMaxTensorName);
     if (value.kind != Kind::Tensor)
       fail("data.pkl: entry '", key.text, "' is a ", kind_name(value.kind),
            ", not a tensor (alloy reads state dicts: a dict of tensors, or one under \"state_dict\")");

@@ -174,7 +174,7 @@ TEST(TorchPickle, BoundsWhatEachRecordCopies) {
   m = refusal(state_dict_pickle({spec(1, 65, 1)}));
   EXPECT_NE(m.find("a storage key of 65 bytes"), std::string::npos) << m;
   m = refusal(state_dict_pickle({spec(1, 1, 1025)}));
-  EXPECT_NE(m.find("the state dict has a key of 1025 bytes"), std::string::npos) << m;
+  EXPECT_NE(m.find("the state dict has a key of 1025 bytes ('" + std::string(32, 'n') + "...')"), std::string::npos) << m;
 }
 
 TEST(TorchPickle, RowMajorStrides) {
