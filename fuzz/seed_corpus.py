@@ -70,6 +70,9 @@ def zip_records(archive):
     """(offset of the end record, {entry name: offset of its central directory header})."""
     end = archive.rindex(b"PK\x05\x06")
     count, _, cd_offset = struct.unpack_from("<HII", archive, end + 10)
+    if cd_offset == 0xFFFFFFFF:  # zip64: the zip64 end record, found through its locator, has them
+        record = struct.unpack_from("<Q", archive, end - 20 + 8)[0]
+        count, cd_offset = struct.unpack_from("<Q", archive, record + 32)[0], struct.unpack_from("<Q", archive, record + 48)[0]
     headers, at = {}, cd_offset
     for _ in range(count):
         name_len, extra_len, comment_len = struct.unpack_from("<HHH", archive, at + 28)
@@ -109,6 +112,8 @@ def torch_seeds():
     for name, (pkl, storages) in ok.items():
         put("torch_bin", name, ts.torch_save(None, pickle_bytes=pkl, storages=storages))
         put("torch_pickle", name, pkl)
+    put("torch_bin", "ok-zip64", ts.torch_save(None, pickle_bytes=ok["ok-state-dict"][0], storages=ok["ok-state-dict"][1],
+                                               zip64=True))
 
     # The zip layer, from a real archive with one field broken.
     good = ts.torch_save(model)
@@ -121,6 +126,12 @@ def torch_seeds():
     put("torch_bin", "bad-entry-sizes-differ", patched(good, storage0 + 24, "I", 25))
     put("torch_bin", "bad-entry-past-end", patched(patched(good, storage0 + 20, "I", 0x7FFFFFF0), storage0 + 24, "I",
                                                    0x7FFFFFF0))
+    big = ts.torch_save(model, zip64=True)
+    _, big_central = zip_records(big)
+    locator = big.rindex(b"PK\x06\x07")
+    put("torch_bin", "bad-zip64-record-past-end", patched(big, locator + 8, "Q", 1 << 62))
+    put("torch_bin", "bad-zip64-extra-too-short", patched(big, big_central["archive/data/0"] + 46 + len("archive/data/0") + 2,
+                                                          "H", 16))
     put("torch_bin", "bad-local-header-past-end", patched(good, central["archive/data.pkl"] + 42, "I", len(good) + 10))
     put("torch_bin", "bad-local-header-misplaced", patched(good, central["archive/data.pkl"] + 42, "I", 7))
     put("torch_bin", "bad-compressed-pickle", ts.torch_save(model, compressed={"archive/data.pkl"}))
@@ -153,6 +164,7 @@ def torch_seeds():
     bad_pickles.update({name: (pkl, [short]) for name, pkl in {
         "bad-os-system": proto2 + b"cos\nsystem\nX\x07\0\0\0echo hi\x85R.",
         "bad-huge-string-length": proto2 + b"X\xf0\xff\xff\x7fabc",
+        "bad-long1-too-wide": proto2 + b"}X\x01\0\0\0a\x8a\xff" + b"\x01" * 255 + b"s.",
         "bad-huge-binunicode8-length": proto2 + b"\x8d" + struct.pack("<Q", (1 << 63) + 5) + b"abc",
         "bad-memo-index": proto2 + b"}j\0\0\0\x10s.",
         "bad-stack-underflow": proto2 + b"}(s.",

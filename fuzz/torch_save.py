@@ -103,22 +103,36 @@ def data_pkl(obj, protocol=2):
     return out.getvalue(), list(pickler.storages.values())
 
 
-def zip_archive(members, compressed=()):
-    """members: (name, bytes) in order, stored, with a fixed date so that reruns write the same bytes."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED if name in compressed else zipfile.ZIP_STORED
-            z.writestr(info, data)
-    return out.getvalue()
+def zip_archive(members, compressed=(), zip64=False):
+    """members: (name, bytes) in order, stored, with a fixed date so that reruns write the same bytes.
+    zip64: zipfile's limits lowered to 0, so that it writes the zip64 records of an archive past
+    4 GiB (and a zip64 extra field for each nonzero size and offset); zipfile leaves the small
+    values in the end record too, which the specification (APPNOTE 4.4.1.4) sets to all ones
+    when the zip64 record holds them, as here."""
+    limits = zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT
+    if zip64:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = 0, 0
+    try:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for name, data in members:
+                info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED if name in compressed else zipfile.ZIP_STORED
+                z.writestr(info, data)
+        archive = out.getvalue()
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = limits
+    if not zip64:
+        return archive
+    end = archive.rindex(b"PK\x05\x06")
+    return archive[:end + 8] + struct.pack("<HHII", 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF) + archive[end + 20:]
 
 
-def torch_save(obj, protocol=2, pickle_bytes=None, storages=None, byteorder=b"little", compressed=()):
+def torch_save(obj, protocol=2, pickle_bytes=None, storages=None, byteorder=b"little", compressed=(), zip64=False):
     """The archive torch.save(obj) writes; pickle_bytes and storages replace what obj would give."""
     pkl, named = data_pkl(obj, protocol) if obj is not None else (b"", [])
     pkl = pkl if pickle_bytes is None else pickle_bytes
     members = [("archive/data.pkl", pkl), ("archive/byteorder", byteorder)]
     members += [(f"archive/data/{s.key}", s.raw) for s in (named if storages is None else storages)]
     members.append(("archive/version", b"3\n"))
-    return zip_archive(members, compressed)
+    return zip_archive(members, compressed, zip64)
