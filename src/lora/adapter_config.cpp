@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "lora/module_regex.h"
 #include "util/error.h"
 #include "util/read_whole_file.h"
 
@@ -15,8 +16,11 @@ using ojson = nlohmann::ordered_json;
 namespace {
 
 bool full_match(const std::string& pattern, const std::string& text) {
-  return std::regex_match(text, std::regex(pattern, std::regex::ECMAScript));
+  return std::regex_match(text, compile_module_regex(pattern));
 }
+
+// The regular expression of a rank_pattern or alpha_pattern key: the key after any dot.
+std::string suffix_pattern(const std::string& key) { return "(.*\\.)?(" + key + ")"; }
 
 // PEFT's get_pattern_key: the key equal to the module name, else the first key K for which the
 // name matches (.*\.)?(K)$ in full.
@@ -25,7 +29,7 @@ const T* pattern_value(const std::vector<std::pair<std::string, T>>& pattern, co
   for (const auto& [key, value] : pattern)
     if (key == module) return &value;
   for (const auto& [key, value] : pattern)
-    if (full_match("(.*\\.)?(" + key + ")", module)) return &value;
+    if (full_match(suffix_pattern(key), module)) return &value;
   return nullptr;
 }
 
@@ -52,7 +56,10 @@ class Reader {
     return v.get<double>();
   }
   int64_t positive_int(const std::string& key, const ojson& v) const {
-    if (!v.is_number_integer() || v.get<int64_t>() <= 0) refuse(key, "expected a positive whole number");
+    if (!v.is_number_integer()) refuse(key, "expected a positive whole number");
+    if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX})
+      refuse(key, "expected a positive whole number below 2^63");
+    if (v.get<int64_t>() <= 0) refuse(key, "expected a positive whole number");
     return v.get<int64_t>();
   }
   std::vector<std::string> strings(const std::string& key) const {
@@ -76,9 +83,9 @@ class Reader {
         return s;
       }
       try {
-        std::regex check(text, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        refuse(key, cat("not a regular expression alloy can read (ECMAScript syntax): ", e.what()));
+        compile_module_regex(text);
+      } catch (const Error& e) {
+        refuse(key, e.what());
       }
       s.regex = text;
       return s;
@@ -94,9 +101,9 @@ class Reader {
     if (!v.is_object()) refuse(key, "expected an object of module name -> value");
     for (auto it = v.begin(); it != v.end(); ++it) {
       try {
-        std::regex check("(.*\\.)?(" + it.key() + ")", std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        refuse(key, cat("key '", it.key(), "' is not a regular expression alloy can read: ", e.what()));
+        compile_module_regex(suffix_pattern(it.key()));
+      } catch (const Error& e) {
+        refuse(key, cat("key '", it.key(), "': ", e.what()));
       }
       out.emplace_back(it.key(), get(key, it.value()));
     }

@@ -77,9 +77,37 @@ TEST(AdapterConfig, RefusesKeysThatWouldChangeTheWeightsNamingFileAndKey) {
   EXPECT_NE(error_of(R"({"target_modules": null})").find("'target_modules'"), std::string::npos);
   EXPECT_NE(error_of("{" + t + R"(, "rank_pattern": {"q_proj": "four"}})").find("'rank_pattern'"), std::string::npos);
   EXPECT_NE(error_of("{\"r\": ").find("invalid JSON"), std::string::npos);
+  // 2^64 - 1 would wrap to -1 as an int64.
+  EXPECT_NE(error_of("{" + t + R"(, "r": 18446744073709551615})").find("below 2^63"), std::string::npos);
   // Switched off, these keys are accepted; training-only keys are ignored.
   parse("{" + t + R"(, "use_dora": false, "bias": "none", "layers_to_transform": null, "loftq_config": {},
       "init_lora_weights": true, "task_type": "CAUSAL_LM", "inference_mode": true, "lora_dropout": 0.1})");
+}
+
+// The adapter_config fuzzer's concern: a config's regular expressions must not hang alloy
+// (backtracking) or overflow its stack (a huge pattern), whatever module names they meet.
+TEST(AdapterConfig, RegexesThatBacktrackExponentiallyMatchInPolynomialTime) {
+  // A backtracking matcher tries 2^30 ways to split a 31-character name between the two .* before
+  // failing at the missing "x"; this test would not finish.
+  AdapterConfig c = parse(R"({"target_modules": "(.*.*)*x", "rank_pattern": {"(.*.*)*q_proj": 4}})");
+  EXPECT_FALSE(c.targets("model.layers.0.self_attn.q_proj"));
+  EXPECT_EQ(c.rank_of("model.layers.0.self_attn.q_proj"), 4);
+  EXPECT_EQ(c.rank_of("model.layers.0.self_attn.k_projection"), 8);
+}
+
+TEST(AdapterConfig, RefusesRegexesTooLargeForTheMatcherNamingTheKey) {
+  // 20,000 nested groups overflow the regex compiler's stack; 30,000 repeated empty groups the
+  // matcher's.
+  const std::string nested = std::string(20000, '(') + "q" + std::string(20000, ')');
+  std::string e = error_of(R"({"target_modules": ")" + nested + "\"}");
+  EXPECT_NE(e.find("'target_modules'"), std::string::npos) << e.substr(0, 200);
+  EXPECT_NE(e.find("too large"), std::string::npos) << e.substr(0, 200);
+  e = error_of(R"({"target_modules": ["q_proj"], "alpha_pattern": {"(){30000}q_proj": 2}})");
+  EXPECT_NE(e.find("'alpha_pattern'"), std::string::npos) << e;
+  EXPECT_NE(e.find("too large"), std::string::npos) << e;
+  // A back-reference needs a backtracking matcher.
+  e = error_of(R"({"target_modules": "(q)_\\1_proj"})");
+  EXPECT_NE(e.find("'target_modules'"), std::string::npos) << e;
 }
 
 }  // namespace
