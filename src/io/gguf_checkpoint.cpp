@@ -1,6 +1,7 @@
 #include "io/gguf_checkpoint.h"
 
 #include "io/gguf_names.h"
+#include "io/gguf_vocab_check.h"
 #include "util/error.h"
 
 namespace alloy {
@@ -88,14 +89,16 @@ json hf_config_from_gguf(const GgufModel& model) {
   json c = json::object();
   c["architectures"] = json::array({std::string(family->hf_class)});
   c["model_type"] = std::string(family->model_type);
-  c["hidden_size"] = *integer("embedding_length", true);
+  const int64_t hidden = *integer("embedding_length", true);
+  c["hidden_size"] = hidden;
   c["intermediate_size"] = *integer("feed_forward_length", true);
   c["num_hidden_layers"] = *integer("block_count", true);
   const int64_t heads = *integer("attention.head_count", true);
   c["num_attention_heads"] = heads;
   c["num_key_value_heads"] = integer("attention.head_count_kv", false).value_or(heads);
   if (auto n = integer("context_length", false)) c["max_position_embeddings"] = *n;
-  if (auto d = integer("attention.key_length", false); d && heads > 0 && *d * heads != c["hidden_size"].get<int64_t>())
+  // Whether d · heads == hidden, asked without multiplying: both come from the file and may overflow.
+  if (auto d = integer("attention.key_length", false); d && heads > 0 && (hidden % heads != 0 || hidden / heads != *d))
     c["head_dim"] = *d;
   if (const GgufValue* eps = value("attention.layer_norm_rms_epsilon"); eps && eps->as_double())
     c["rms_norm_eps"] = *eps->as_double();
@@ -103,6 +106,8 @@ json hf_config_from_gguf(const GgufModel& model) {
     c["rope_theta"] = *theta->as_double();
   const GgufTensor* embed = model.find_tensor("token_embd.weight");
   if (!embed) fail("tensor 'token_embd.weight' is missing");
+  if (embed->info->shape.size() != 2)
+    fail("tensor 'token_embd.weight' has shape ", shape_str(embed->info->shape), ", not [vocab, hidden]");
   c["vocab_size"] = embed->info->shape.front();
   c["tie_word_embeddings"] = model.find_tensor("output.weight") == nullptr;
   for (const char* id : {"bos_token_id", "eos_token_id"})
@@ -114,6 +119,11 @@ json hf_config_from_gguf(const GgufModel& model) {
 
 std::shared_ptr<const Checkpoint> open_gguf_checkpoint(const fs::path& path, const CheckpointOptions& options) {
   GgufModel model = GgufModel::open(path);
+  try {
+    check_gguf_vocabulary(model);
+  } catch (const Error& e) {
+    rethrow_with(path.string(), e);
+  }
   const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   auto ck = Checkpoint::assemble(path, dir, "gguf", true);
   std::unordered_map<const GgufFile*, size_t> file_index;
@@ -143,7 +153,9 @@ std::shared_ptr<const Checkpoint> open_gguf_checkpoint(const fs::path& path, con
     TensorView v = view_of(t, path);
     if (hf->rotary_heads > 0) {
       const int64_t permuted = v.shape.size() == 1 ? v.shape[0] : v.rows();
-      if (v.shape.size() > 2 || permuted % (2 * hf->rotary_heads) != 0)
+      // Twice the heads (from the file) is formed only once it is known not to pass the rows.
+      if (v.shape.size() > 2 ||
+          (permuted != 0 && (hf->rotary_heads > permuted / 2 || permuted % (2 * hf->rotary_heads) != 0)))
         fail(path.string(), ": tensor '", t.info->name, "' of shape ", shape_str(v.shape), " cannot hold ",
              hf->rotary_heads, " rotary heads (rows must be a multiple of twice the heads)");
       v.rotary_heads = hf->rotary_heads;

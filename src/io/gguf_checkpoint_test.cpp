@@ -123,6 +123,37 @@ TEST(GgufCheckpoint, QuantisedTensorsDequantiseWhenRead) {
   for (int i = 0; i < 32; ++i) EXPECT_EQ(got[static_cast<size_t>(i)], want[32 + static_cast<size_t>(i)]) << i;
 }
 
+// Head counts and sizes are the file's, so arithmetic on them must not overflow: INT64_MAX - 1
+// heads made "twice the heads" wrap to -4, which divides the 8 rows of attn_q, and reading the
+// tensor then divided by zero. A 0-d embedding has no vocabulary size.
+TEST(GgufCheckpoint, HostileHeadCountsAndEmbeddingShapesAreRefused) {
+  auto llama = [](uint64_t heads, std::optional<uint64_t> key_length, std::vector<uint64_t> embed_ne) {
+    GgufBuilder b;
+    b.kv_string("general.architecture", "llama").kv_u32("llama.embedding_length", 8);
+    b.kv_u32("llama.feed_forward_length", 16).kv_u32("llama.block_count", 1);
+    b.kv("llama.attention.head_count", testing::kI64, testing::u64_bytes(heads));
+    if (key_length) b.kv("llama.attention.key_length", testing::kI64, testing::u64_bytes(*key_length));
+    uint64_t embed_numel = 1;
+    for (uint64_t d : embed_ne) embed_numel *= d;
+    b.tensor("token_embd.weight", embed_ne, 0, testing::f32_data(std::vector<float>(embed_numel, 0.5f)));
+    b.tensor("blk.0.attn_q.weight", {8, 8}, 0, testing::f32_data(std::vector<float>(64, 0.25f)));
+    return b.build();
+  };
+  TempDir dir;
+  const fs::path file = dir.path() / "m.gguf";
+  testing::write_file(file, llama(INT64_MAX - 1, std::nullopt, {8, 4}));
+  std::string msg = error_message([&] { Checkpoint::open(file); }, "GGUF with INT64_MAX - 1 heads opened");
+  EXPECT_NE(msg.find("'blk.0.attn_q.weight' of shape [8, 8] cannot hold 9223372036854775806 rotary heads"),
+            std::string::npos) << msg;
+  // key_length · heads = 2^64 + 8 wraps to the hidden size 8: head_dim must still be written.
+  const uint64_t key_length = (uint64_t{1} << 62) + 2;
+  testing::write_file(file, llama(4, key_length, {8, 4}));
+  EXPECT_EQ(Checkpoint::open(file)->config().at("head_dim"), key_length);
+  testing::write_file(file, llama(4, std::nullopt, {}));
+  msg = error_message([&] { Checkpoint::open(file); }, "GGUF with a 0-d embedding opened");
+  EXPECT_NE(msg.find("tensor 'token_embd.weight' has shape [], not [vocab, hidden]"), std::string::npos) << msg;
+}
+
 TEST(GgufCheckpoint, CorruptFileNamed) {
   TempDir dir;
   const std::string bytes = testing::read_file(kData / "gguf/base.gguf");
