@@ -31,8 +31,9 @@ Outcome fuzz_tokenizer_config(std::span<const uint8_t> input);
 Outcome fuzz_probe_pairs(std::span<const uint8_t> input);
 Outcome fuzz_torch_bin(std::span<const uint8_t> input);
 Outcome fuzz_torch_pickle(std::span<const uint8_t> input);
+Outcome fuzz_lora_adapter(std::span<const uint8_t> input);
+Outcome fuzz_gguf_model(std::span<const uint8_t> input);
 
-// Rows for the GGUF-input readers go here when they land.
 inline constexpr FuzzTarget kFuzzTargets[] = {
     {"safetensors_header", fuzz_safetensors_header},
     {"safetensors_index", fuzz_safetensors_index},
@@ -46,6 +47,8 @@ inline constexpr FuzzTarget kFuzzTargets[] = {
     {"probe_pairs", fuzz_probe_pairs},
     {"torch_bin", fuzz_torch_bin},
     {"torch_pickle", fuzz_torch_pickle},
+    {"lora_adapter", fuzz_lora_adapter},
+    {"gguf_model", fuzz_gguf_model},
 };
 
 }  // namespace alloy::fuzz

@@ -180,6 +180,74 @@ def torch_seeds():
         put("torch_bin", name, ts.torch_save(None, pickle_bytes=pkl, storages=storages))
 
 
+def gguf_kv_u32(key, n):
+    return (key, 4, struct.pack("<I", n))
+
+
+def gguf_kv_f32(key, x):
+    return (key, 6, struct.pack("<f", x))
+
+
+def gguf_array(type_id, fmt, values):
+    return struct.pack("<IQ", type_id, len(values)) + b"".join(struct.pack(fmt, v) for v in values)
+
+
+def ramp(n, scale):
+    """n small distinct floats, so a row read from the wrong place shows."""
+    return f32(*[(i % 17 - 8) * scale for i in range(n)])
+
+
+def llama_gguf(dim=8, ff=16, heads=2, kv_heads=1, vocab=6, ffn_down=None, tokens=None, extra_kvs=(),
+               drop_kvs=(), token_embd=None):
+    """A one-layer Llama model as llama.cpp names and stores it: metadata by gguf.md and
+    convert_hf_to_gguf.py's keys, ne in ggml order ([row length, rows])."""
+    tokens = tokens if tokens is not None else ["<unk>", "<s>", "</s>", "\u2581a", "b", "c"][:vocab]
+    head_dim = dim // heads
+    kvs = [("general.architecture", 8, gguf_string("llama")), ("general.name", 8, gguf_string("seed")),
+           gguf_kv_u32("llama.context_length", 64), gguf_kv_u32("llama.embedding_length", dim),
+           gguf_kv_u32("llama.block_count", 1), gguf_kv_u32("llama.feed_forward_length", ff),
+           gguf_kv_u32("llama.rope.dimension_count", head_dim), gguf_kv_u32("llama.attention.head_count", heads),
+           gguf_kv_u32("llama.attention.head_count_kv", kv_heads),
+           gguf_kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5), gguf_kv_f32("llama.rope.freq_base", 10000),
+           gguf_kv_u32("general.file_type", 0), ("tokenizer.ggml.model", 8, gguf_string("llama")),
+           ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, len(tokens)) + b"".join(gguf_string(t) for t in tokens)),
+           ("tokenizer.ggml.scores", 9, gguf_array(6, "<f", [-float(i) for i in range(len(tokens))])),
+           ("tokenizer.ggml.token_type", 9, gguf_array(5, "<i", [2, 3, 3] + [1] * (len(tokens) - 3))),
+           gguf_kv_u32("tokenizer.ggml.bos_token_id", 1), gguf_kv_u32("tokenizer.ggml.eos_token_id", 2)]
+    kvs = [kv for kv in kvs if kv[0] not in drop_kvs] + list(extra_kvs)
+    kv_dim = kv_heads * head_dim
+    tensors = [token_embd or ("token_embd.weight", [dim, vocab], 0, ramp(dim * vocab, 0.01)),
+               ("blk.0.attn_norm.weight", [dim], 0, f32(*[1.0] * dim)),
+               ("blk.0.attn_q.weight", [dim, dim], 0, ramp(dim * dim, 0.02)),
+               ("blk.0.attn_k.weight", [dim, kv_dim], 0, ramp(dim * kv_dim, 0.03)),
+               ("blk.0.attn_v.weight", [dim, kv_dim], 0, ramp(dim * kv_dim, 0.04)),
+               ("blk.0.attn_output.weight", [dim, dim], 0, ramp(dim * dim, 0.05)),
+               ("blk.0.ffn_norm.weight", [dim], 0, f32(*[1.0] * dim)),
+               ("blk.0.ffn_gate.weight", [dim, ff], 0, ramp(dim * ff, 0.06)),
+               ("blk.0.ffn_up.weight", [dim, ff], 0, ramp(dim * ff, 0.07)),
+               ffn_down or ("blk.0.ffn_down.weight", [ff, dim], 0, ramp(ff * dim, 0.08)),
+               ("output_norm.weight", [dim], 0, f32(*[1.0] * dim))]
+    return gguf(kvs, tensors)
+
+
+def q8_0_rows(rows):
+    """Q8_0 blocks of 32: an f16 scale, then 32 int8 quants."""
+    return b"".join(struct.pack("<e", 0.25 + r / 8) + bytes((i * 7 + r) % 256 for i in range(32)) for r in range(rows))
+
+
+def adapter_config(**keys):
+    """An adapter_config.json with the keys PEFT's LoraConfig.save_pretrained writes, then `keys`."""
+    config = {"alpha_pattern": {}, "auto_mapping": None, "base_model_name_or_path": "org/base", "bias": "none",
+              "fan_in_fan_out": False, "inference_mode": True, "init_lora_weights": True,
+              "layer_replication": None, "layers_pattern": None, "layers_to_transform": None, "loftq_config": {},
+              "lora_alpha": 16, "lora_dropout": 0.05, "megatron_config": None, "megatron_core": "megatron.core",
+              "modules_to_save": None, "peft_type": "LORA", "r": 8, "rank_pattern": {}, "revision": None,
+              "target_modules": ["q_proj", "v_proj"], "task_type": "CAUSAL_LM", "use_dora": False,
+              "use_rslora": False}
+    config.update(keys)
+    return json.dumps(config, indent=2, sort_keys=True)
+
+
 def main():
     put("safetensors_header", "ok-two-f32", safetensors(
         [("a", "F32", [2, 2], f32(1, 2, 3, 4)), ("b", "F32", [2], f32(5, 6))]))
@@ -209,6 +277,47 @@ def main():
                                               ("blk.0.ffn_up.weight", [32, 1], 8, q8_0_block)]))
     put("gguf", "ok-metadata-only", gguf(kvs[:1], []))
     put("gguf", "bad-truncated", gguf(kvs, [("t", [4], 0, f32(1, 2, 3, 4))])[:-24])
+
+    put("gguf_model", "ok-llama-f32", llama_gguf())
+    put("gguf_model", "ok-llama-q8_0-tied", llama_gguf(ff=32, ffn_down=("blk.0.ffn_down.weight", [32, 8], 8, q8_0_rows(8))))
+    put("gguf_model", "bad-tensor-offset-past-end", llama_gguf()[:-64])
+    # Q8_0 rows of 8 elements: not whole blocks of 32.
+    put("gguf_model", "bad-q8_0-row-not-whole-blocks",
+        llama_gguf(ffn_down=("blk.0.ffn_down.weight", [8, 16], 8, q8_0_rows(4))))
+    put("gguf_model", "bad-vocab-longer-than-embedding", llama_gguf(tokens=["<unk>", "<s>", "</s>", "a", "b", "c", "d"]))
+    put("gguf_model", "bad-block-count-is-a-string", llama_gguf(
+        drop_kvs=("llama.block_count",), extra_kvs=[("llama.block_count", 8, gguf_string("1"))]))
+    put("gguf_model", "bad-tokens-not-strings", llama_gguf(
+        drop_kvs=("tokenizer.ggml.tokens",), extra_kvs=[("tokenizer.ggml.tokens", 9, gguf_array(5, "<i", range(6)))]))
+
+    # Twice these heads wraps to -4, which divides attn_q's 8 rows; reading them divided by zero.
+    put("gguf_model", "bad-head-count-near-int64-max", llama_gguf(
+        drop_kvs=("llama.attention.head_count",),
+        extra_kvs=[("llama.attention.head_count", 11, struct.pack("<q", 2**63 - 2))]))
+    put("gguf_model", "bad-embedding-0d", llama_gguf(token_embd=("token_embd.weight", [], 0, f32(1.0))))
+
+    put("lora_adapter", "ok-peft-save-pretrained", adapter_config())
+    put("lora_adapter", "ok-regex-patterns-rslora", adapter_config(
+        target_modules=r".*layers\.[0-9]+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)",
+        exclude_modules=["model.layers.1.mlp.down_proj"], rank_pattern={"q_proj": 4, r"layers\.1\..*": 2},
+        alpha_pattern={"model.layers.0.self_attn.v_proj": 32}, modules_to_save=["lm_head", "embed_tokens"],
+        use_rslora=True, init_lora_weights="gaussian"))
+    put("lora_adapter", "ok-all-linear", json.dumps({"r": 16, "lora_alpha": 32, "target_modules": "all-linear",
+                                                       "peft_type": "LORA", "exclude_modules": "lm_head"}))
+    # A backtracking matcher tries 2^30 ways before failing on a 31-character module name.
+    put("lora_adapter", "ok-backtracking-regex", adapter_config(target_modules="(.*.*)*x"))
+    put("lora_adapter", "bad-r-negative", adapter_config(r=-8))
+    put("lora_adapter", "bad-r-past-int64", adapter_config(r=18446744073709551615))
+    put("lora_adapter", "bad-r-huge-float", adapter_config(r=1e300))
+    put("lora_adapter", "bad-r-a-string", adapter_config(r="8"))
+    put("lora_adapter", "bad-alpha-a-list", adapter_config(lora_alpha=[16]))
+    put("lora_adapter", "bad-no-target-modules", json.dumps({"r": 8, "lora_alpha": 16, "peft_type": "LORA"}))
+    put("lora_adapter", "bad-target-modules-null", adapter_config(target_modules=None))
+    put("lora_adapter", "bad-unknown-key", adapter_config(lora_new_switch=True))
+    put("lora_adapter", "bad-use-dora", adapter_config(use_dora=True))
+    put("lora_adapter", "bad-not-an-object", json.dumps([adapter_config()]))
+    put("lora_adapter", "bad-regex-too-large", adapter_config(target_modules="(){3000}q_proj"))
+    put("lora_adapter", "bad-regex-back-reference", adapter_config(rank_pattern={r"(q)_\1": 4}))
 
     data = ROOT / "tests" / "data" / "stories260K" / "base"
     put("config_json", "ok-stories260K", (data / "config.json").read_bytes())
