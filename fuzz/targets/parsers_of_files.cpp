@@ -14,6 +14,7 @@
 #include "tensor/view_rows.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/special_tokens.h"
 
 namespace alloy::fuzz {
 namespace {
@@ -101,14 +102,12 @@ Outcome fuzz_sentencepiece_model(std::span<const uint8_t> input) {
 }
 
 // The special tokens a model's tokenizer_config.json names, looked up in the fixture family's
-// tokenizer.json (a seed of tokenizer_json that must be accepted).
+// tokenizer.json (a seed of tokenizer_json that must be accepted), read once.
 Outcome fuzz_tokenizer_config(std::span<const uint8_t> input) {
-  static const std::filesystem::path tokenizer =
-      std::filesystem::path(ALLOY_SOURCE_DIR) / "tests/corpus/tokenizer_json/ok-fixture-family";
-  const HfTokenizer hf(tokenizer, write_scratch("tokenizer_config.json", input));
-  hf.bos_id();
-  hf.eos_id();
-  hf.pad_id();
+  static const std::string tokenizer_file =
+      (std::filesystem::path(ALLOY_SOURCE_DIR) / "tests/corpus/tokenizer_json/ok-fixture-family").string();
+  static const HfTokenizer tokenizer(tokenizer_file);
+  read_special_token_ids(write_scratch("tokenizer_config.json", input), tokenizer, tokenizer_file);
   return Outcome::accepted;
 }
 

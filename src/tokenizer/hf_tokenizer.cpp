@@ -7,6 +7,7 @@
 #include "io/checkpoint.h"
 #include "tokenizer/bpe_model.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/special_tokens.h"
 #include "tokenizer/unigram_model.h"
 #include "tokenizer/wordpiece_model.h"
 #include "util/error.h"
@@ -82,23 +83,10 @@ HfTokenizer::HfTokenizer(const std::filesystem::path& tokenizer_file, const std:
   }
 
   if (config_file.empty() || !std::filesystem::exists(config_file)) return;
-  const auto config = read_json_file(config_file);
-  auto special = [&](const char* key) -> std::optional<int32_t> {
-    if (!config.contains(key) || config[key].is_null()) return std::nullopt;
-    const auto& value = config[key];
-    const std::string content = value.is_object() ? value.value("content", "") : value.get<std::string>();
-    const auto id = ids_.find(content);
-    if (id == ids_.end())
-      fail(config_file.string(), ": ", key, " '", content, "' is not a token of ", file_);
-    return id->second;
-  };
-  try {
-    bos_ = special("bos_token");
-    eos_ = special("eos_token");
-    pad_ = special("pad_token");
-  } catch (const nlohmann::json::exception& e) {
-    fail(config_file.string(), ": unexpected structure (", e.what(), ")");
-  }
+  const SpecialTokenIds special = read_special_token_ids(config_file, *this, file_);
+  bos_ = special.bos;
+  eos_ = special.eos;
+  pad_ = special.pad;
 }
 
 HfTokenizer::~HfTokenizer() = default;
