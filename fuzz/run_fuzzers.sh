@@ -12,11 +12,10 @@ build=$1
 seconds=$2
 shift 2
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then
-  targets=(safetensors_header safetensors_index gguf recipe_yaml config_json tokenizer_json sentencepiece_model
-           torch_bin torch_pickle)
-fi
 root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ${#targets[@]} -eq 0 ]; then  # every row of kFuzzTargets
+  mapfile -t targets < <(sed -n 's/^    {"\([a-z0-9_]*\)", fuzz_.*/\1/p' "$root/fuzz/fuzz_target.h")
+fi
 # The targets of parsers that take a path rewrite a scratch file per input (fuzz/scratch_file.h):
 # in memory, where a tmpfs is there, rather than on disk.
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
