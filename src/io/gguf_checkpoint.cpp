@@ -1,5 +1,7 @@
 #include "io/gguf_checkpoint.h"
 
+#include <algorithm>
+
 #include "io/gguf_names.h"
 #include "io/gguf_vocab_check.h"
 #include "util/error.h"
@@ -55,11 +57,17 @@ json scalar_json(const GgufValue& v) {
   }
 }
 
-// Scalar metadata nested at the dots; arrays (the tokenizer's vocabulary) are left out.
+// Scalar metadata nested at the dots; arrays (the tokenizer's vocabulary) are left out. A key of
+// more parts than a JSON file may nest levels (kMaxJsonDepth) keeps its full name, so the config
+// stays as shallow as any config.json alloy reads.
 json native_config(const GgufModel& model) {
   json config = json::object();
   for (const GgufKeyValue& kv : model.metadata()) {
     if (kv.value.type == GgufType::ARRAY) continue;
+    if (std::count(kv.key.begin(), kv.key.end(), '.') >= kMaxJsonDepth) {
+      config[kv.key] = scalar_json(kv.value);
+      continue;
+    }
     try {
       json_set_dotted(config, kv.key, scalar_json(kv.value));
     } catch (const Error&) {

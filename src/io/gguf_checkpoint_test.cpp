@@ -93,6 +93,28 @@ TEST(GgufCheckpoint, OtherFamiliesRefusedUnderHuggingFaceNames) {
   EXPECT_TRUE(Checkpoint::open(file, native)->has("blk.0.attn_qkv.weight"));
 }
 
+// Metadata becomes the config nested at its dots, as many levels as a JSON file may nest (64 parts)
+// and no more: a longer key keeps its full name.
+TEST(GgufCheckpoint, MetadataNestsNoDeeperThanAJsonFile) {
+  TempDir dir;
+  std::string deepest = "a", too_deep = "b";
+  for (int i = 0; i < 63; ++i) deepest += ".a";
+  for (int i = 0; i < 64; ++i) too_deep += ".b";
+  GgufBuilder b;
+  b.kv_string("general.architecture", "gpt2").kv_u32(deepest, 7).kv_u32(too_deep, 9);
+  b.tensor("blk.0.attn_qkv.weight", {4, 12}, 0, testing::f32_data(std::vector<float>(48, 0.5f)));
+  const fs::path file = dir.path() / "g.gguf";
+  testing::write_file(file, b.build());
+  CheckpointOptions native;
+  native.gguf_llama_cpp_names = true;
+  const nlohmann::json config = Checkpoint::open(file, native)->config();
+  const nlohmann::json* leaf = &config;
+  for (int level = 0; level < 64; ++level) leaf = &leaf->at("a");
+  EXPECT_EQ(*leaf, 7);
+  EXPECT_EQ(config.at(too_deep), 9);
+  EXPECT_FALSE(config.contains("b"));
+}
+
 // A Q8_0 tensor is a view of its blocks, dequantised when read: d·q with d the block's f16 scale.
 TEST(GgufCheckpoint, QuantisedTensorsDequantiseWhenRead) {
   TempDir dir;
