@@ -50,7 +50,9 @@ TEST_F(Check, PredictsTheFilesTheMergeWritesWithoutReadingTensorData) {
   EXPECT_EQ(s["donor"], "family/base");
   EXPECT_EQ(s["output_layers"], 4);
   for (const auto& m : s["models"])
-    if (m["label"] == "family/ft1") EXPECT_EQ(m["path"], (w / "family" / "ft1").string());
+    if (m["label"] == "family/ft1") {
+      EXPECT_EQ(m["path"], (w / "family" / "ft1").string());
+    }
 
   ASSERT_EQ(run_alloy("merge ties.yml out --out-shard-size 20K -q", w).status, 0);
   size_t shards = 0;

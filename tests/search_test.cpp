@@ -62,8 +62,11 @@ fs::path random_model(const TempDir& tmp) {
     const TensorView v = ck->tensor(name);
     values.emplace_back(static_cast<size_t>(v.numel()));
     for (float& x : values.back()) x = normal(rng);
-    tensors.push_back({name, TensorView{DType::F32, v.shape, reinterpret_cast<const std::byte*>(values.back().data()),
-                                        static_cast<uint64_t>(v.numel()) * 4}});
+    TensorView random;
+    random.shape = v.shape;
+    random.data = reinterpret_cast<const std::byte*>(values.back().data());
+    random.nbytes = static_cast<uint64_t>(v.numel()) * 4;
+    tensors.push_back({name, random});
   }
   write_safetensors(dir / "model.safetensors", tensors);
   return dir;
@@ -112,7 +115,9 @@ TEST(SearchE2E, GreedySoupKeepsExactlyTheModelsThatHelp) {
                                        {junk.string(), own_junk}};
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_NEAR(ranking[i]["loss"].get<double>(), own.at(ranking[i]["model"]), 1e-4);
-    if (i > 0) EXPECT_LE(ranking[i - 1]["loss"].get<double>(), ranking[i]["loss"].get<double>());
+    if (i > 0) {
+      EXPECT_LE(ranking[i - 1]["loss"].get<double>(), ranking[i]["loss"].get<double>());
+    }
   }
   EXPECT_EQ(ranking[2]["model"], junk.string());
   EXPECT_EQ(report["details"]["kept"], nlohmann::json::array({ranking[0]["model"], ranking[1]["model"]}));

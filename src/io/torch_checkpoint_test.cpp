@@ -103,7 +103,7 @@ TEST(TorchBinFile, RefusesArchivesThatAreNotTorchSaveOutput) {
   testing::PickleBytes evil;
   evil.proto(2).global("os", "system").str("touch pwned").op('\x85').op('R').op('.');
   m = refusal(dir, torch_save_bytes({}, {}, evil.bytes()));
-  EXPECT_NE(m.find("archive/data.pkl: data.pkl byte 2: refuses the global 'os.system'"), std::string::npos) << m;
+  EXPECT_NE(m.find("archive/data.pkl: byte 2: refuses the global 'os.system'"), std::string::npos) << m;
   EXPECT_FALSE(std::filesystem::exists("pwned"));
 }
 

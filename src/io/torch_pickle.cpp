@@ -124,7 +124,7 @@ class Unpickler {
   const std::vector<TorchTensorRecord>& tensors() const { return tensors_; }
 
  private:
-  [[noreturn]] void bad(const std::string& why) const { fail("data.pkl byte ", op_at_, ": ", why); }
+  [[noreturn]] void bad(const std::string& why) const { fail("byte ", op_at_, ": ", why); }
 
   static std::string hex(uint8_t b) {
     const char* digits = "0123456789abcdef";
@@ -359,7 +359,7 @@ std::vector<TorchTensorRecord> read_torch_state_dict(std::string_view pickle) {
   Unpickler u(pickle);
   const Node* dict = &u.node(u.run());
   if (dict->kind != Kind::Dict)
-    fail("data.pkl holds a ", kind_name(dict->kind), ", not a state dict (a dict of tensors)");
+    fail("the pickle holds a ", kind_name(dict->kind), ", not a state dict (a dict of tensors)");
   if (const Node* inner = dict_value(u, *dict, "state_dict"); inner && inner->kind == Kind::Dict) dict = inner;
 
   std::vector<TorchTensorRecord> out;
@@ -367,12 +367,12 @@ std::vector<TorchTensorRecord> read_torch_state_dict(std::string_view pickle) {
   for (size_t i = 0; i + 1 < dict->items.size(); i += 2) {
     const Node& key = u.node(dict->items[i]);
     const Node& value = u.node(dict->items[i + 1]);
-    if (key.kind != Kind::Str) fail("data.pkl: the state dict has a ", kind_name(key.kind), " key; tensor names are strings");
+    if (key.kind != Kind::Str) fail("the state dict has a ", kind_name(key.kind), " key; tensor names are strings");
     if (key.text.size() > kMaxTensorName)
-      fail("data.pkl: the state dict has a key of ", key.text.size(), " bytes ('", key.text.substr(0, 32),
+      fail("the state dict has a key of ", key.text.size(), " bytes ('", key.text.substr(0, 32),
            "...'); alloy reads tensor names of at most ", kMaxTensorName);
     if (value.kind != Kind::Tensor)
-      fail("data.pkl: entry '", key.text, "' is a ", kind_name(value.kind),
+      fail("entry '", key.text, "' is a ", kind_name(value.kind),
            ", not a tensor (alloy reads state dicts: a dict of tensors, or one under \"state_dict\")");
     TorchTensorRecord t = u.tensors()[static_cast<size_t>(value.number)];
     t.name = key.text;

@@ -105,7 +105,7 @@ TEST(TorchPickle, RefusesOpcodesAStateDictDoesNotUse) {
   // INST, OBJ, NEWOBJ, NEWOBJ_EX, EXT1, PERSID (text), STRING, BINFLOAT, an undefined byte.
   for (const char op : {'i', 'o', '\x81', '\x92', '\x82', 'P', 'S', 'G', '\xff'}) {
     const std::string m = refusal(std::string("\x80\x02", 2) + op + ".");
-    EXPECT_NE(m.find("data.pkl byte 2: opcode 0x"), std::string::npos) << m;
+    EXPECT_NE(m.find("byte 2: opcode 0x"), std::string::npos) << m;
     EXPECT_NE(m.find("not one a state dict uses"), std::string::npos) << m;
   }
 }
