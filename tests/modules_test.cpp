@@ -17,6 +17,7 @@
 #include "fixtures/arch_fixture.h"
 #include "fixtures/fixture_family.h"
 #include "io/checkpoint.h"
+#include "cli/inspect.h"
 #include "test_support.h"
 
 namespace alloy {
@@ -191,6 +192,43 @@ modules:
   config = json::parse(testing::read_file(tmp_ / "out" / "config.json"));
   EXPECT_EQ(config["vision_config"]["num_hidden_layers"], 3);
   EXPECT_EQ(config["text_config"]["num_hidden_layers"], 3);
+}
+
+// alloy inspect's module lines against the checkpoint's own names: each module holds the tensors
+// under its weight prefix, and every tensor is in exactly one module.
+TEST_F(ModulesTest, InspectCountsEachModulesTensors) {
+  for (const std::string name : {"gemma3-vl", "mistral3"}) {
+    SCOPED_TRACE(name);
+    const fs::path dir = tmp_ / name;
+    write_family(name, dir);
+    const CheckpointSummary s = summarize_checkpoint(dir / "base");
+    auto ck = Checkpoint::open(dir / "base");
+    ASSERT_EQ(s.modules.size(), 3u);
+    uint64_t tensors = 0, parameters = 0;
+    for (const ModuleSummary& m : s.modules) {
+      uint64_t want_tensors = 0, want_parameters = 0;
+      for (const std::string& t : ck->tensor_names())
+        if (t.rfind(m.weight_prefix, 0) == 0) {
+          ++want_tensors;
+          want_parameters += static_cast<uint64_t>(ck->tensor(t).numel());
+        }
+      EXPECT_EQ(m.tensor_count, want_tensors) << m.name;
+      EXPECT_EQ(m.parameter_count, want_parameters) << m.name;
+      tensors += m.tensor_count;
+      parameters += m.parameter_count;
+      const std::string text = summary_text(s, false);
+      const size_t at = text.find("module " + m.name + " ");
+      ASSERT_NE(at, std::string::npos) << text;
+      const std::string line = text.substr(at, text.find('\n', at) - at);
+      EXPECT_NE(line.find(cat("'", m.weight_prefix, "': ", m.num_layers, " layers, ", want_tensors, " tensors, ")),
+                std::string::npos) << line;
+    }
+    EXPECT_EQ(tensors, s.tensor_count);
+    EXPECT_EQ(parameters, s.parameter_count);
+    const json j = json::parse(summary_json_text(s, false));
+    EXPECT_EQ(j["modules"].size(), 3u);
+    EXPECT_EQ(j["modules"][0]["tensor_count"], s.modules[0].tensor_count);
+  }
 }
 
 TEST_F(ModulesTest, ArchitectureDescribesEachModule) {

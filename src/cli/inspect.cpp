@@ -75,6 +75,27 @@ std::string metadata_table(const std::vector<MetadataSummary>& metadata) {
   return out;
 }
 
+// The tensors of `module` that `ck` holds (a weight under its name or one of its aliases; an
+// optional one, such as a tied head, may be absent), counted with their parameters.
+ModuleSummary module_summary(const Checkpoint& ck, const ArchModule& module) {
+  ModuleSummary m{module.name, module.weight_prefix, module.arch.num_layers};
+  auto count = [&](const WeightInfo& w, int layer) {
+    std::vector<std::string> spellings = {w.name};
+    spellings.insert(spellings.end(), w.aliases.begin(), w.aliases.end());
+    for (const std::string& spelling : spellings)
+      if (const std::string name = instantiate(spelling, layer); ck.has(name)) {
+        ++m.tensor_count;
+        m.parameter_count += static_cast<uint64_t>(ck.tensor(name).numel());
+        return;
+      }
+  };
+  for (const auto* section : {&module.arch.pre_weights, &module.arch.post_weights})
+    for (const WeightInfo& w : *section) count(w, 0);
+  for (int l = 0; l < module.arch.num_layers; ++l)
+    for (const WeightInfo& w : module.arch.layer_weights) count(w, l);
+  return m;
+}
+
 }  // namespace
 
 CheckpointSummary summarize_checkpoint(const fs::path& path) {
@@ -95,6 +116,7 @@ CheckpointSummary summarize_checkpoint(const fs::path& path) {
     s.total_bytes += v.nbytes;
   }
   s.tensor_count = s.tensors.size();
+  for (const ArchModule& module : arch.modules) s.modules.push_back(module_summary(*ck, module));
   return s;
 }
 
@@ -109,6 +131,13 @@ nlohmann::ordered_json summary_json(const CheckpointSummary& s, bool with_tensor
       {"bytes_by_dtype", s.bytes_by_dtype},
       {"total_bytes", s.total_bytes},
   };
+  if (!s.modules.empty()) {
+    auto modules = nlohmann::ordered_json::array();
+    for (const ModuleSummary& m : s.modules)
+      modules.push_back({{"name", m.name}, {"weight_prefix", m.weight_prefix}, {"num_layers", m.num_layers},
+                         {"tensor_count", m.tensor_count}, {"parameter_count", m.parameter_count}});
+    out["modules"] = std::move(modules);
+  }
   if (!s.format.empty()) {
     out["format"] = s.format;
     auto metadata = nlohmann::ordered_json::object();
@@ -165,6 +194,10 @@ std::string summary_text(const CheckpointSummary& s, bool with_tensors) {
       {"size", bytes_value(s.total_bytes, number_width)},
   };
   for (const auto& [dtype, bytes] : s.bytes_by_dtype) rows.push_back({"  " + dtype, bytes_value(bytes, number_width)});
+  for (const ModuleSummary& m : s.modules)
+    rows.push_back({"module " + m.name, cat("'", m.weight_prefix, "': ", m.num_layers, " layers, ",
+                                            with_thousands(m.tensor_count), " tensors, ",
+                                            human_count(m.parameter_count), " parameters")});
   if (!s.format.empty()) rows.insert(rows.begin() + 1, {"format", s.format});
   size_t label_width = 0;
   for (const auto& r : rows) label_width = std::max(label_width, r.first.size());

@@ -27,6 +27,16 @@ struct MetadataSummary {
   nlohmann::ordered_json json;  // the value; arrays past 16 elements as {count, element_type, head}
 };
 
+// One module of a multi-module model (text decoder, vision tower, projector), as its
+// architecture description places the tensors.
+struct ModuleSummary {
+  std::string name;           // "vision_tower"
+  std::string weight_prefix;  // "vision_tower."
+  int num_layers = 0;
+  uint64_t tensor_count = 0;
+  uint64_t parameter_count = 0;
+};
+
 struct CheckpointSummary {
   std::string path;  // as given by the user
   std::string architecture;
@@ -37,6 +47,7 @@ struct CheckpointSummary {
   std::map<std::string, uint64_t> bytes_by_dtype;  // "F32" -> bytes
   uint64_t total_bytes = 0;
   std::vector<TensorSummary> tensors;  // storage order
+  std::vector<ModuleSummary> modules;  // empty unless a modular description matched
   // GGUF files only (empty for safetensors): "GGUF v3", and the metadata in file order.
   std::string format;
   std::vector<MetadataSummary> metadata;
@@ -48,14 +59,15 @@ CheckpointSummary summarize_checkpoint(const std::filesystem::path& path);
 CheckpointSummary summarize_gguf(const std::filesystem::path& path);  // inspect_gguf.cpp
 
 // One JSON object with keys path, architecture, model_type, num_layers, tensor_count,
-// parameter_count, bytes_by_dtype, total_bytes, (GGUF) format and metadata {key: {type, value}}
+// parameter_count, bytes_by_dtype, total_bytes, (modular models) modules [{name, weight_prefix,
+// num_layers, tensor_count, parameter_count}], (GGUF) format and metadata {key: {type, value}}
 // and, with_tensors, tensors [{name, dtype, shape}].
 nlohmann::ordered_json summary_json(const CheckpointSummary& summary, bool with_tensors);
 
 // summary_json as text: indented, one line per tensor; ends with '\n'.
 std::string summary_json_text(const CheckpointSummary& summary, bool with_tensors);
 
-// Aligned "label  value" lines, (GGUF) a key/type/value metadata table, then (with_tensors) a
+// Aligned "label  value" lines (a modular model's modules among them), (GGUF) a key/type/value metadata table, then (with_tensors) a
 // name/dtype/shape table; ends with '\n'.
 std::string summary_text(const CheckpointSummary& summary, bool with_tensors);
 
