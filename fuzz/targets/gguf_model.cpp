@@ -1,33 +1,21 @@
 // Target of GGUF model inputs: the input written to a scratch file named as the one part of a
 // split set (so the split.* keys are checked too) and opened as a merge opens it, with llama.cpp's
 // names and metadata and under Hugging Face names (config rebuilt from the metadata, q/k rows
-// un-permuted), every float tensor read as f32 rows; then the metadata of a GGUF output with the
+// un-permuted), every tensor read as f32 rows; then the metadata of a GGUF output with the
 // input as donor (its tokenizer keys copied as they are), encoded as a header and read back.
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "fuzz_target.h"
 #include "io/gguf_checkpoint.h"
 #include "io/gguf_metadata.h"
 #include "io/gguf_writer.h"
+#include "read_every_tensor.h"
 #include "scratch_file.h"
-#include "tensor/view_rows.h"
 #include "util/error.h"
 
 namespace alloy::fuzz {
 namespace {
-
-// Every row of every float tensor, as a merge reads them (integer tensors are copied as bytes).
-void read_every_tensor(const Checkpoint& ck) {
-  std::vector<float> rows;
-  for (const std::string& name : ck.tensor_names()) {
-    const TensorView v = ck.tensor(name);
-    if (!traits(v.dtype).is_float) continue;
-    rows.resize(static_cast<size_t>(v.rows() * v.row_length()));
-    read_view_rows(v, 0, v.rows(), rows.data());
-  }
-}
 
 // The header alloy would write for a merge with this donor must be one alloy reads back.
 void write_donor_header(const std::filesystem::path& path) {

@@ -10,8 +10,8 @@
 #include "io/safetensors.h"
 #include "model/encoder_config.h"
 #include "model/model_config.h"
+#include "read_every_tensor.h"
 #include "scratch_file.h"
-#include "tensor/view_rows.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/special_tokens.h"
@@ -72,13 +72,7 @@ Outcome fuzz_safetensors_index(std::span<const uint8_t> input) {
 Outcome fuzz_torch_bin(std::span<const uint8_t> input) {
   const std::filesystem::path& dir = torch_model_dir();
   write_scratch("torch_model/pytorch_model.bin", input);
-  auto checkpoint = Checkpoint::open(dir);
-  std::vector<float> values;
-  for (const std::string& name : checkpoint->tensor_names()) {
-    const TensorView view = checkpoint->tensor(name);
-    values.resize(static_cast<size_t>(view.numel()));
-    read_view_rows(view, 0, view.rows(), values.data());
-  }
+  read_every_tensor(*Checkpoint::open(dir));
   return Outcome::accepted;
 }
 

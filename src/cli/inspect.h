@@ -67,8 +67,8 @@ nlohmann::ordered_json summary_json(const CheckpointSummary& summary, bool with_
 // summary_json as text: indented, one line per tensor; ends with '\n'.
 std::string summary_json_text(const CheckpointSummary& summary, bool with_tensors);
 
-// Aligned "label  value" lines (a modular model's modules among them), (GGUF) a key/type/value metadata table, then (with_tensors) a
-// name/dtype/shape table; ends with '\n'.
+// Aligned "label  value" lines (a modular model's modules among them), (GGUF) a key/type/value
+// metadata table, then (with_tensors) a name/dtype/shape table; ends with '\n'.
 std::string summary_text(const CheckpointSummary& summary, bool with_tensors);
 
 std::string with_thousands(uint64_t n);  // 1234567 -> "1,234,567"

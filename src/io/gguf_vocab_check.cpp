@@ -15,7 +15,8 @@ std::optional<uint64_t> array_count(const GgufModel& model, const std::string& k
   if (!v) return std::nullopt;
   if (v->type != GgufType::ARRAY || v->element_type != element)
     fail("metadata key '", key, "' is ",
-         v->type == GgufType::ARRAY ? cat("an array of ", gguf_type_name(v->element_type)) : std::string(gguf_type_name(v->type)),
+         v->type == GgufType::ARRAY ? cat("an array of ", gguf_type_name(v->element_type))
+                                    : std::string(gguf_type_name(v->type)),
          ", not an array of ", gguf_type_name(element));
   return v->count;
 }

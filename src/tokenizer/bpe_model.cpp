@@ -21,7 +21,8 @@ std::string pair_key(std::string_view left, std::string_view right) {
 }  // namespace
 
 BpeModel::BpeModel(const nlohmann::json& model, const std::string& file) : file_(file) {
-  for (const auto& [token, id] : model.at("vocab").items()) vocab_.emplace(token, json_token_id(id, file + ": BPE vocab '" + token + "'"));
+  const std::string where = file + ": BPE vocab";
+  for (const auto& [token, id] : model.at("vocab").items()) vocab_.emplace(token, json_token_id(id, where, token));
   if (model.contains("unk_token") && model["unk_token"].is_string()) {
     const auto unk = vocab_.find(model["unk_token"].get<std::string>());
     if (unk == vocab_.end()) fail(file, ": BPE unk_token '", model["unk_token"].get<std::string>(), "' is not in the vocabulary");

@@ -92,8 +92,8 @@ TEST(SentencePieceModel, RefusesPiecesTheLibraryCannotIndex) {
   EXPECT_NE(refusal(piece_entry(std::string("\0", 1), true) + piece_entry("a")).find("piece 0 "), std::string::npos);
 }
 
-// The fuzzer's second input: its last field is truncated, and the bytes that make the normalizer
-// llama.cpp's, appended to the file, completed it into a model with a NUL-led piece.
+// Malformed bytes are refused before the llama.cpp normalizer edit, whose appended bytes could
+// complete a truncated last field into a piece the checks above never saw.
 TEST(SentencePieceModel, RefusesMalformedProtobufBeforeEditingIt) {
   const std::string truncated = unigram_model("a") + "\x0a\x28" + piece_entry(std::string("\0", 1));
   EXPECT_NE(refusal(truncated).find("not well-formed protobuf"), std::string::npos);

@@ -9,7 +9,8 @@
 namespace alloy {
 
 WordPieceModel::WordPieceModel(const nlohmann::json& model, const std::string& file) {
-  for (const auto& [token, id] : model.at("vocab").items()) vocab_.emplace(token, json_token_id(id, file + ": WordPiece vocab '" + token + "'"));
+  const std::string where = file + ": WordPiece vocab";
+  for (const auto& [token, id] : model.at("vocab").items()) vocab_.emplace(token, json_token_id(id, where, token));
   const std::string unk = model.value("unk_token", "[UNK]");
   const auto found = vocab_.find(unk);
   if (found == vocab_.end()) fail(file, ": WordPiece unk_token '", unk, "' is not in the vocabulary");
